@@ -1,0 +1,178 @@
+//! Building the application from a [`Config`] and running it.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use tokio::net::TcpListener;
+
+use crate::clock::SharedClock;
+use crate::config::Config;
+use crate::http;
+use crate::identity::signing_key::{self, KeySource};
+use crate::identity::{IdentityError, IdentityService, UserSource};
+use crate::store::{Db, StoreError};
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    /// Identity: login, tokens, users.
+    pub identity: Arc<IdentityService>,
+    /// The store.
+    pub db: Db,
+    /// The configuration in force.
+    pub config: Arc<Config>,
+}
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The data directory or the listening socket.
+    #[error("{what}: {source}")]
+    Io {
+        /// What was being done.
+        what: String,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The store.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Identity (signing key, USERS_DB).
+    #[error(transparent)]
+    Identity(#[from] IdentityError),
+}
+
+/// The store and identity service over a data directory: what `serve` and every CLI command
+/// share. Creates the directory (mode 0700) if needed.
+pub async fn open_identity(
+    config: &Config,
+    clock: SharedClock,
+) -> Result<(Db, Arc<IdentityService>, KeySource), StartError> {
+    create_data_dir(config)?;
+    let db = Db::open_sqlite(&config.data_dir).await?;
+    let (key, source) = signing_key::load(config)?;
+    let identity = Arc::new(IdentityService::new(db.clone(), clock, config, &key).await?);
+    Ok((db, identity, source))
+}
+
+fn create_data_dir(config: &Config) -> Result<(), StartError> {
+    use std::os::unix::fs::DirBuilderExt;
+    let dir = &config.data_dir;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(|source| StartError::Io {
+            what: format!("creating data directory {}", dir.display()),
+            source,
+        })
+}
+
+/// A built server, bound to its socket, not yet serving.
+pub struct App {
+    listener: TcpListener,
+    router: Router,
+    state: AppState,
+}
+
+impl App {
+    /// Opens the store, loads the signing key, syncs `USERS_DB`, builds the router and binds the
+    /// listening socket (port 0 picks a free port; see [`App::local_addr`]).
+    pub async fn build(config: Config, clock: SharedClock) -> Result<Self, StartError> {
+        let (db, identity, key_source) = open_identity(&config, clock).await?;
+        match key_source {
+            KeySource::Generated => {
+                tracing::info!(file = %config.data_dir.join(signing_key::KEY_FILE).display(), "signing key kept in the data directory")
+            }
+            KeySource::Configured
+                if config
+                    .secret
+                    .as_ref()
+                    .is_some_and(|s| s.expose().len() < 32) =>
+            {
+                tracing::warn!("SECRET is shorter than 32 bytes: use a longer random value")
+            }
+            _ => {}
+        }
+        if let Some(path) = &config.users_db {
+            let report = identity.import_users(path, UserSource::UsersDb).await?;
+            tracing::info!(file = %path.display(), created = report.created, updated = report.updated, disabled = report.disabled, "USERS_DB synced");
+        }
+        if identity.user_count().await? == 0 {
+            tracing::warn!(
+                "no users yet: create one with `voicegate --data-dir {} user add NAME`",
+                config.data_dir.display()
+            );
+        }
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .map_err(|source| StartError::Io {
+                what: format!("listening on {}", config.listen),
+                source,
+            })?;
+        let state = AppState {
+            identity,
+            db,
+            config: Arc::new(config),
+        };
+        let router = http::router::build(state.clone());
+        Ok(Self {
+            listener,
+            router,
+            state,
+        })
+    }
+
+    /// The address the server listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("a bound socket has an address")
+    }
+
+    /// The shared state (tests reach services through it).
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` completes, then finishes in-flight requests and closes the store.
+    pub async fn serve(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let maintenance = self.state.identity.spawn_maintenance();
+        tracing::info!(address = %self.local_addr(), "voicegate listening");
+        let service = self
+            .router
+            .into_make_service_with_connect_info::<SocketAddr>();
+        let result = axum::serve(self.listener, service)
+            .with_graceful_shutdown(shutdown)
+            .await;
+        maintenance.abort();
+        self.state.db.close().await;
+        tracing::info!("voicegate stopped");
+        result
+    }
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,264 @@
+//! The command line: `serve` and the administration commands. Every command takes the same
+//! `--config` and `--data-dir`, so the CLI works on the data directory of a running server.
+
+mod doctor;
+mod password_input;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::app::{self, App};
+use crate::clock::{SharedClock, SystemClock};
+use crate::config::Config;
+use crate::identity::{IdentityService, Role, UserSource, password};
+
+/// voicegate: a secure REST API for a home voice platform.
+#[derive(Debug, Parser)]
+#[command(name = "voicegate", version, about)]
+pub struct Cli {
+    /// Configuration file (default: ./voicegate.toml when present).
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Data directory (database, signing key); overrides `data_dir` from the configuration.
+    #[arg(long, global = true, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the server.
+    Serve {
+        /// Address to listen on (default 127.0.0.1:8000).
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<SocketAddr>,
+    },
+    /// Manage users.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Print a bcrypt hash (cost 12) of a password, for an ovos-api users.json.
+    Genpass {
+        /// The password.
+        #[arg(long)]
+        password: String,
+    },
+    /// Import an ovos-api users.json file (`[{"user","password","active"}]`).
+    ImportUsers {
+        /// The file.
+        file: PathBuf,
+    },
+    /// Check the configuration, the data directory, the store and the peers.
+    Doctor,
+}
+
+#[derive(Debug, Subcommand)]
+enum UserCommand {
+    /// Create a user.
+    Add {
+        /// User name.
+        name: String,
+        /// Role: `user` or `admin`.
+        #[arg(long, default_value = "user", value_parser = ["user", "admin"])]
+        role: String,
+        #[command(flatten)]
+        password: PasswordSource,
+    },
+    /// List users.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Forbid a user to log in or use tokens.
+    Disable {
+        /// User name.
+        name: String,
+    },
+    /// Allow a disabled user again.
+    Enable {
+        /// User name.
+        name: String,
+    },
+    /// Change a user's password (their tokens stop working).
+    Passwd {
+        /// User name.
+        name: String,
+        #[command(flatten)]
+        password: PasswordSource,
+    },
+}
+
+/// Where a new password comes from: a prompt (default), standard input, or a file.
+#[derive(Debug, Args)]
+#[group(multiple = false)]
+struct PasswordSource {
+    /// Read the password from the first line of standard input.
+    #[arg(long)]
+    password_stdin: bool,
+    /// Read the password from the first line of a file.
+    #[arg(long, value_name = "FILE")]
+    password_file: Option<PathBuf>,
+}
+
+/// Parses the command line, runs the command, and returns the exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: starting the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn load_config(cli: &Cli) -> Result<Config, String> {
+    let mut config = Config::load(cli.config.as_deref()).map_err(|e| e.to_string())?;
+    if let Some(dir) = &cli.data_dir {
+        config.data_dir = dir.clone();
+    }
+    Ok(config)
+}
+
+fn init_logging(filter: &str) {
+    let targets: tracing_subscriber::filter::Targets = filter.parse().unwrap_or_else(|_| {
+        eprintln!("warning: log_level {filter:?} is not a valid filter; using info");
+        "info".parse().expect("a valid filter")
+    });
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    let _ = tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())),
+        )
+        .with(targets)
+        .try_init();
+}
+
+async fn run(cli: Cli) -> Result<ExitCode, String> {
+    if let Command::Genpass { password } = &cli.command {
+        let hash =
+            password::hash_bcrypt(password, password::BCRYPT_COST).map_err(|e| e.to_string())?;
+        println!("{hash}");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut config = load_config(&cli)?;
+    let clock: SharedClock = Arc::new(SystemClock);
+    match cli.command {
+        Command::Serve { listen } => {
+            if let Some(listen) = listen {
+                config.listen = listen;
+            }
+            init_logging(&config.log_level);
+            let app = App::build(config, clock).await.map_err(|e| e.to_string())?;
+            app.serve(app::shutdown_signal())
+                .await
+                .map_err(|e| e.to_string())?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Doctor => Ok(doctor::run(&config, clock).await),
+        Command::User(command) => {
+            init_logging("warn");
+            let (_, identity, _) = app::open_identity(&config, clock)
+                .await
+                .map_err(|e| e.to_string())?;
+            user_command(&identity, command).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::ImportUsers { file } => {
+            init_logging("warn");
+            let (_, identity, _) = app::open_identity(&config, clock)
+                .await
+                .map_err(|e| e.to_string())?;
+            let report = identity
+                .import_users(&file, UserSource::Local)
+                .await
+                .map_err(|e| e.to_string())?;
+            println!(
+                "imported {}: {} created, {} updated",
+                file.display(),
+                report.created,
+                report.updated
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Genpass { .. } => unreachable!("handled above"),
+    }
+}
+
+async fn user_command(identity: &IdentityService, command: UserCommand) -> Result<(), String> {
+    let text = |e: crate::identity::IdentityError| e.to_string();
+    match command {
+        UserCommand::Add {
+            name,
+            role,
+            password,
+        } => {
+            let role = Role::parse(&role).unwrap_or(Role::User);
+            let secret =
+                password_input::read(password.password_stdin, password.password_file.as_deref())?;
+            identity
+                .add_user(&name, secret.expose(), role)
+                .await
+                .map_err(text)?;
+            println!("user {name} created ({})", role.as_str());
+        }
+        UserCommand::Passwd { name, password } => {
+            let secret =
+                password_input::read(password.password_stdin, password.password_file.as_deref())?;
+            identity
+                .set_password(&name, secret.expose())
+                .await
+                .map_err(text)?;
+            println!("password of {name} changed; their tokens no longer work");
+        }
+        UserCommand::Disable { name } => {
+            identity.set_active(&name, false).await.map_err(text)?;
+            println!("user {name} disabled");
+        }
+        UserCommand::Enable { name } => {
+            identity.set_active(&name, true).await.map_err(text)?;
+            println!("user {name} enabled");
+        }
+        UserCommand::List { json } => {
+            let users = identity.list_users().await.map_err(text)?;
+            if json {
+                let rows: Vec<_> = users
+                    .iter()
+                    .map(|u| serde_json::json!({"user": u.name, "role": u.role.as_str(), "active": u.active, "source": u.source}))
+                    .collect();
+                println!("{}", serde_json::Value::Array(rows));
+            } else {
+                println!("{:<32} {:<6} {:<8} source", "user", "role", "status");
+                for u in users {
+                    let status = if u.active { "active" } else { "disabled" };
+                    println!(
+                        "{:<32} {:<6} {:<8} {}",
+                        u.name,
+                        u.role.as_str(),
+                        status,
+                        u.source
+                    );
+                }
+            }
+        }
+    }
+    Ok(())
+}

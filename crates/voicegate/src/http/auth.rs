@@ -1,0 +1,48 @@
+//! Authentication extractors: a verified access token ([`Authenticated`]) and a raw bearer token
+//! ([`BearerToken`], for the refresh route).
+
+use axum::extract::FromRequestParts;
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+
+use crate::app::AppState;
+use crate::http::error::ApiError;
+use crate::identity::{IdentityError, Principal};
+
+/// The token of an `Authorization: Bearer <token>` header. Tokens are accepted only there (never
+/// in the query string or body).
+#[derive(Debug, Clone)]
+pub struct BearerToken(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for BearerToken {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let Some(value) = parts.headers.get(AUTHORIZATION) else {
+            return Err(IdentityError::MissingCredentials.into());
+        };
+        let value = value.to_str().map_err(|_| IdentityError::InvalidToken)?;
+        let (scheme, token) = value.split_once(' ').ok_or(IdentityError::InvalidToken)?;
+        let token = token.trim();
+        if !scheme.eq_ignore_ascii_case("bearer") || token.is_empty() {
+            return Err(IdentityError::InvalidToken.into());
+        }
+        Ok(Self(token.to_string()))
+    }
+}
+
+/// The principal of a request that carried a valid access token.
+#[derive(Debug, Clone)]
+pub struct Authenticated(pub Principal);
+
+impl FromRequestParts<AppState> for Authenticated {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let BearerToken(token) = BearerToken::from_request_parts(parts, state).await?;
+        Ok(Self(state.identity.authenticate(&token)?))
+    }
+}

@@ -1,0 +1,159 @@
+//! The one JSON error shape of the whole server, `{"error": "<code>", "detail": "<text>"}`, and the
+//! single place where domain errors become status codes.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::identity::IdentityError;
+
+/// The body of every error answer. `detail` keeps FastAPI-style clients (the original ovos-api)
+/// working.
+#[derive(Debug, Serialize, serde::Deserialize, ToSchema)]
+pub struct ErrorBody {
+    /// Machine-readable code, e.g. `invalid_token`.
+    pub error: String,
+    /// Human-readable explanation.
+    pub detail: String,
+}
+
+/// An error answer: status, code, detail and the headers some statuses need.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    detail: String,
+    www_authenticate: Option<&'static str>,
+    retry_after: Option<i64>,
+}
+
+impl ApiError {
+    /// An error with `status`, a code and a human explanation.
+    pub fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            detail: detail.into(),
+            www_authenticate: None,
+            retry_after: None,
+        }
+    }
+
+    /// The status this error answers with.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// The generic answer for a status that no handler produced (404, 405, …).
+    pub fn from_status(status: StatusCode) -> Self {
+        let code = match status {
+            StatusCode::NOT_FOUND => "not_found",
+            StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+            StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
+            StatusCode::REQUEST_TIMEOUT => "request_timeout",
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+            StatusCode::SERVICE_UNAVAILABLE => "unavailable",
+            s if s.is_client_error() => "bad_request",
+            _ => "internal_error",
+        };
+        let detail = status.canonical_reason().unwrap_or("error").to_string();
+        Self::new(status, code, detail)
+    }
+}
+
+impl From<IdentityError> for ApiError {
+    fn from(e: IdentityError) -> Self {
+        use IdentityError as E;
+        let bearer = |mut err: ApiError, header| {
+            err.www_authenticate = Some(header);
+            err
+        };
+        match e {
+            E::InvalidCredentials => bearer(
+                Self::new(
+                    StatusCode::UNAUTHORIZED,
+                    "invalid_credentials",
+                    "invalid user or password",
+                ),
+                r#"Bearer realm="voicegate""#,
+            ),
+            E::MissingCredentials => bearer(
+                Self::new(
+                    StatusCode::UNAUTHORIZED,
+                    "unauthorized",
+                    "authentication required: send Authorization: Bearer <access token>",
+                ),
+                r#"Bearer realm="voicegate""#,
+            ),
+            E::InvalidToken => bearer(
+                Self::new(
+                    StatusCode::UNAUTHORIZED,
+                    "invalid_token",
+                    "the token is invalid, expired or revoked",
+                ),
+                r#"Bearer realm="voicegate", error="invalid_token""#,
+            ),
+            E::RateLimited { retry_after } => {
+                let mut err =
+                    Self::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", e.to_string());
+                err.retry_after = Some(retry_after);
+                err
+            }
+            E::Validation(detail) => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "validation_failed",
+                detail,
+            ),
+            E::UserExists(_) => Self::new(StatusCode::CONFLICT, "conflict", e.to_string()),
+            E::UserNotFound(_) => Self::new(StatusCode::NOT_FOUND, "not_found", e.to_string()),
+            E::UsersFile { .. } => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "validation_failed",
+                e.to_string(),
+            ),
+            E::Password(crate::identity::password::PasswordError::TooLongForBcrypt) => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "validation_failed",
+                e.to_string(),
+            ),
+            E::Store(store) => {
+                tracing::error!(error = %store, "store failure");
+                Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "store_unavailable",
+                    "the database is unavailable",
+                )
+            }
+            E::Password(_) | E::SigningKey(_) => {
+                tracing::error!(error = %e, "internal failure");
+                Self::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal_error",
+                    "internal error",
+                )
+            }
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = ErrorBody {
+            error: self.code.to_string(),
+            detail: self.detail,
+        };
+        let mut response = (self.status, axum::Json(body)).into_response();
+        let headers = response.headers_mut();
+        if let Some(value) = self.www_authenticate {
+            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(value));
+        }
+        if let Some(seconds) = self.retry_after {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds.max(1)));
+        }
+        if self.status == StatusCode::UNAUTHORIZED || self.status == StatusCode::TOO_MANY_REQUESTS {
+            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        }
+        response
+    }
+}

@@ -1,0 +1,9 @@
+//! The HTTP edge: the router, extractors, the one error mapping, limits and the OpenAPI document.
+
+pub mod auth;
+pub mod error;
+pub mod extract;
+pub mod health;
+pub mod limits;
+pub mod openapi;
+pub mod router;

@@ -1,0 +1,44 @@
+//! Every route in one place, with its OpenAPI declaration, and the layers around them.
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::middleware;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::app::AppState;
+use crate::http::{health, limits, openapi::ApiDoc};
+use crate::identity::routes as auth;
+use crate::ovos::routes as ovos;
+
+/// The API routes and the OpenAPI document they make.
+pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(auth::tokens))
+        .routes(routes!(auth::refresh))
+        .routes(routes!(auth::me))
+        .routes(routes!(ovos::ping))
+        .routes(routes!(health::health))
+        .split_for_parts()
+}
+
+/// The whole application: API routes, `/openapi.json`, `/docs`, limits and JSON errors.
+pub fn build(state: AppState) -> Router {
+    let (api, mut document) = api();
+    document.info.version = env!("CARGO_PKG_VERSION").to_string();
+    let http = &state.config.http;
+    let timeout = Duration::from_secs(http.request_timeout_secs);
+    let body_limit = http.json_body_limit;
+    api.merge(SwaggerUi::new("/docs").url("/openapi.json", document))
+        .layer(middleware::from_fn_with_state(
+            timeout,
+            limits::request_timeout,
+        ))
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(middleware::from_fn(limits::json_errors))
+        .with_state(state)
+}

@@ -1,0 +1,56 @@
+//! The identity domain's one error type; `http::error` maps it to status codes.
+
+use crate::identity::password::PasswordError;
+use crate::store::StoreError;
+
+/// Everything that can go wrong in the identity domain.
+#[derive(Debug, thiserror::Error)]
+pub enum IdentityError {
+    /// Wrong user name or password, or an inactive user: one answer for all three.
+    #[error("invalid user or password")]
+    InvalidCredentials,
+    /// No credentials were sent where they are required.
+    #[error("authentication required")]
+    MissingCredentials,
+    /// A token is malformed, forged, expired, revoked, of the wrong kind, or its user is disabled.
+    #[error("invalid or expired token")]
+    InvalidToken,
+    /// Too many attempts; retry after this many seconds.
+    #[error("too many attempts, retry in {retry_after} seconds")]
+    RateLimited {
+        /// Seconds until the window ends.
+        retry_after: i64,
+    },
+    /// A request value is not acceptable.
+    #[error("{0}")]
+    Validation(String),
+    /// The user name is taken.
+    #[error("user {0:?} already exists")]
+    UserExists(String),
+    /// No such user.
+    #[error("no user named {0:?}")]
+    UserNotFound(String),
+    /// A users.json file could not be read or is not in the ovos-api format.
+    #[error("users file {path}: {reason}")]
+    UsersFile {
+        /// The file.
+        path: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// Password hashing failed.
+    #[error(transparent)]
+    Password(#[from] PasswordError),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The signing key could not be read or created.
+    #[error("signing key: {0}")]
+    SigningKey(String),
+}
+
+impl From<sqlx::Error> for IdentityError {
+    fn from(e: sqlx::Error) -> Self {
+        Self::Store(StoreError::Database(e))
+    }
+}

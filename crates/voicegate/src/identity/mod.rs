@@ -1,0 +1,481 @@
+//! Identity: users, passwords, access and refresh tokens, login protection.
+//!
+//! The service is the only place that decides who someone is; HTTP handlers and CLI commands call
+//! it and map its [`IdentityError`] once.
+
+mod error;
+pub mod jwt;
+pub mod model;
+pub mod opaque;
+pub mod password;
+pub mod rate_limit;
+mod repo;
+pub mod routes;
+pub mod signing_key;
+mod user_states;
+pub mod users_file;
+
+use std::net::IpAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::Semaphore;
+
+pub use error::IdentityError;
+pub use model::{Principal, Role, TokenPair, User, UserName};
+
+use crate::clock::{SharedClock, UnixTime};
+use crate::config::{AuthConfig, Config};
+use crate::identity::jwt::{AccessClaims, JwtCodec};
+use crate::identity::opaque::{REFRESH_PREFIX, new_id, new_token, random_bytes, token_hash};
+use crate::identity::rate_limit::WindowLimiter;
+use crate::identity::repo::NewUser;
+use crate::identity::user_states::UserStates;
+use crate::store::Db;
+
+/// What importing a users file changed.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct ImportReport {
+    /// Users created.
+    pub created: usize,
+    /// Users whose hash or status changed.
+    pub updated: usize,
+    /// Users synced from an earlier USERS_DB that are no longer in it, now disabled.
+    pub disabled: usize,
+}
+
+/// Where imported users come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UserSource {
+    /// Created by the CLI or `import-users`.
+    Local,
+    /// Synced from `USERS_DB` at start; users that leave the file are disabled.
+    UsersDb,
+}
+
+impl UserSource {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Local => "local",
+            Self::UsersDb => "users_db",
+        }
+    }
+}
+
+/// The login-protection counters.
+struct Limits {
+    failures_by_ip: WindowLimiter,
+    failures_by_user: WindowLimiter,
+    attempts_by_ip: WindowLimiter,
+}
+
+/// The identity service.
+pub struct IdentityService {
+    db: Db,
+    clock: SharedClock,
+    jwt: JwtCodec,
+    auth: AuthConfig,
+    states: UserStates,
+    hash_permits: Semaphore,
+    limits: Limits,
+}
+
+impl IdentityService {
+    /// Builds the service over `db` with the signing `key`, and loads the user states.
+    pub async fn new(
+        db: Db,
+        clock: SharedClock,
+        config: &Config,
+        key: &[u8],
+    ) -> Result<Self, IdentityError> {
+        let auth = config.auth.clone();
+        let window = auth.failure_window_secs;
+        let service = Self {
+            jwt: JwtCodec::new(
+                key,
+                config.public_url(),
+                auth.audience.clone(),
+                auth.leeway_secs,
+            ),
+            limits: Limits {
+                failures_by_ip: WindowLimiter::new(auth.max_failures_per_ip, window),
+                failures_by_user: WindowLimiter::new(auth.max_failures_per_user, window),
+                attempts_by_ip: WindowLimiter::new(auth.max_attempts_per_ip, window),
+            },
+            hash_permits: Semaphore::new(config.hash_concurrency()),
+            states: UserStates::default(),
+            auth,
+            db,
+            clock,
+        };
+        service.states.reload(&service.db).await?;
+        Ok(service)
+    }
+
+    /// The access-token codec (tests forge tokens with it).
+    pub fn jwt(&self) -> &JwtCodec {
+        &self.jwt
+    }
+
+    /// Exchanges a user name and password for an access and a refresh token.
+    ///
+    /// Unknown user, inactive user and wrong password give the same error after the same work.
+    pub async fn login(
+        &self,
+        ip: IpAddr,
+        user: &str,
+        password: &str,
+    ) -> Result<TokenPair, IdentityError> {
+        let now = self.clock.now();
+        let ip_key = ip.to_string();
+        self.check_limits(&ip_key, Some(user), now)?;
+        self.limits.attempts_by_ip.record(&ip_key, now);
+
+        let found = if password.len() <= self.auth.max_password_bytes {
+            repo::find_user(&self.db, user).await?
+        } else {
+            None
+        };
+        let stored_hash = found.as_ref().map(|u| u.password_hash.clone());
+        let password = password.to_string();
+        let matches = self
+            .off_executor(move || match stored_hash {
+                Some(hash) => password::verify(&password, &hash).unwrap_or(false),
+                None => {
+                    password::verify_dummy(&password);
+                    false
+                }
+            })
+            .await?;
+        match found {
+            Some(found) if matches && found.active => {
+                self.limits.failures_by_user.clear(user);
+                self.issue_pair(&found, now).await
+            }
+            _ => {
+                self.limits.failures_by_ip.record(&ip_key, now);
+                self.limits.failures_by_user.record(user, now);
+                Err(IdentityError::InvalidCredentials)
+            }
+        }
+    }
+
+    /// Exchanges a refresh token for a new access token and a new refresh token. The presented
+    /// token is spent; presenting a spent token again revokes its whole family.
+    pub async fn refresh(&self, ip: IpAddr, presented: &str) -> Result<TokenPair, IdentityError> {
+        let now = self.clock.now();
+        let ip_key = ip.to_string();
+        self.check_limits(&ip_key, None, now)?;
+        self.limits.attempts_by_ip.record(&ip_key, now);
+        let result = self.rotate(presented, now).await;
+        if matches!(result, Err(IdentityError::InvalidToken)) {
+            self.limits.failures_by_ip.record(&ip_key, now);
+        }
+        result
+    }
+
+    async fn rotate(&self, presented: &str, now: UnixTime) -> Result<TokenPair, IdentityError> {
+        if !presented.starts_with(REFRESH_PREFIX) {
+            return Err(IdentityError::InvalidToken);
+        }
+        let row = repo::find_refresh(&self.db, &token_hash(presented))
+            .await?
+            .ok_or(IdentityError::InvalidToken)?;
+        if row.revoked_at.is_some() {
+            return Err(IdentityError::InvalidToken);
+        }
+        if row.spent_at.is_some() {
+            let revoked = repo::revoke_family(&self.db, &row.family, now).await?;
+            tracing::warn!(user = %row.user_name, revoked, "spent refresh token presented again: its family is revoked");
+            return Err(IdentityError::InvalidToken);
+        }
+        if now >= row.expires_at || !row.user_active {
+            return Err(IdentityError::InvalidToken);
+        }
+        let role = self
+            .states
+            .get(&row.user_name)
+            .map_or(Role::User, |s| s.role);
+        let refresh_token = new_token(REFRESH_PREFIX);
+        let expires_at = now + self.auth.refresh_ttl_secs;
+        if !repo::rotate_refresh(
+            &self.db,
+            row.id,
+            &token_hash(&refresh_token),
+            now,
+            expires_at,
+        )
+        .await?
+        {
+            // Spent by a concurrent request with the same token: that is a reuse too.
+            repo::revoke_family(&self.db, &row.family, now).await?;
+            return Err(IdentityError::InvalidToken);
+        }
+        Ok(TokenPair {
+            access_token: self.access_token(&row.user_name, role, now),
+            refresh_token,
+        })
+    }
+
+    /// Verifies an access token and returns who it belongs to. No database round trip.
+    pub fn authenticate(&self, token: &str) -> Result<Principal, IdentityError> {
+        let claims = self
+            .jwt
+            .verify(token, self.clock.now())
+            .map_err(|_| IdentityError::InvalidToken)?;
+        let state = self
+            .states
+            .get(&claims.sub)
+            .ok_or(IdentityError::InvalidToken)?;
+        if !state.active || claims.iat < state.tokens_valid_after {
+            return Err(IdentityError::InvalidToken);
+        }
+        Ok(Principal {
+            scopes: claims
+                .scope
+                .split(' ')
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+                .collect(),
+            user: claims.sub,
+            role: state.role,
+            issued_at: claims.iat,
+            expires_at: claims.exp,
+        })
+    }
+
+    fn check_limits(
+        &self,
+        ip_key: &str,
+        user: Option<&str>,
+        now: UnixTime,
+    ) -> Result<(), IdentityError> {
+        let limited = |r: Result<(), i64>| {
+            r.map_err(|retry_after| IdentityError::RateLimited { retry_after })
+        };
+        limited(self.limits.attempts_by_ip.check(ip_key, now))?;
+        limited(self.limits.failures_by_ip.check(ip_key, now))?;
+        if let Some(user) = user {
+            limited(self.limits.failures_by_user.check(user, now))?;
+        }
+        Ok(())
+    }
+
+    async fn issue_pair(&self, user: &User, now: UnixTime) -> Result<TokenPair, IdentityError> {
+        let refresh_token = new_token(REFRESH_PREFIX);
+        let family = random_bytes::<16>();
+        repo::insert_refresh(
+            &self.db,
+            &token_hash(&refresh_token),
+            &family,
+            user.id,
+            now,
+            now + self.auth.refresh_ttl_secs,
+        )
+        .await?;
+        Ok(TokenPair {
+            access_token: self.access_token(&user.name, user.role, now),
+            refresh_token,
+        })
+    }
+
+    fn access_token(&self, user: &str, role: Role, now: UnixTime) -> String {
+        self.jwt.sign(&AccessClaims {
+            iss: self.jwt.issuer().to_string(),
+            aud: self.jwt.audience().to_string(),
+            sub: user.to_string(),
+            iat: now,
+            exp: now + self.auth.access_ttl_secs,
+            jti: new_id(),
+            scope: role.scope().to_string(),
+        })
+    }
+
+    /// Runs password hashing on the blocking pool, at most `hash_concurrency` at once, so that a
+    /// burst of logins neither stalls the executor nor takes every core.
+    async fn off_executor<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, IdentityError> {
+        let _permit = self
+            .hash_permits
+            .acquire()
+            .await
+            .map_err(|_| IdentityError::Validation("server is shutting down".into()))?;
+        tokio::task::spawn_blocking(work)
+            .await
+            .map_err(|e| IdentityError::Password(password::PasswordError::Hashing(e.to_string())))
+    }
+
+    fn check_new_password(&self, password: &str) -> Result<(), IdentityError> {
+        if password.chars().count() < self.auth.min_password_chars {
+            return Err(IdentityError::Validation(format!(
+                "the password must have at least {} characters",
+                self.auth.min_password_chars
+            )));
+        }
+        if password.len() > self.auth.max_password_bytes {
+            return Err(IdentityError::Validation(format!(
+                "the password must have at most {} bytes",
+                self.auth.max_password_bytes
+            )));
+        }
+        Ok(())
+    }
+
+    /// Creates a user with an Argon2id hash of `password`.
+    pub async fn add_user(
+        &self,
+        name: &str,
+        password: &str,
+        role: Role,
+    ) -> Result<(), IdentityError> {
+        let name = UserName::parse(name)?;
+        self.check_new_password(password)?;
+        let password = password.to_string();
+        let hash = self
+            .off_executor(move || password::hash_argon2(&password))
+            .await??;
+        let user = NewUser {
+            name: name.as_str(),
+            password_hash: &hash,
+            role,
+            active: true,
+            source: UserSource::Local.as_str(),
+        };
+        repo::insert_user(&self.db, &user, self.clock.now()).await?;
+        self.states.reload(&self.db).await
+    }
+
+    /// Changes a user's password; their existing tokens stop working.
+    pub async fn set_password(&self, name: &str, password: &str) -> Result<(), IdentityError> {
+        self.check_new_password(password)?;
+        let user = repo::find_user(&self.db, name)
+            .await?
+            .ok_or_else(|| IdentityError::UserNotFound(name.to_string()))?;
+        let password = password.to_string();
+        let hash = self
+            .off_executor(move || password::hash_argon2(&password))
+            .await??;
+        repo::set_password(
+            &self.db,
+            name,
+            &hash,
+            user.active,
+            UserSource::Local.as_str(),
+            self.clock.now(),
+        )
+        .await?;
+        self.states.reload(&self.db).await
+    }
+
+    /// Enables or disables a user. A disabled user cannot log in, refresh or use a token.
+    pub async fn set_active(&self, name: &str, active: bool) -> Result<(), IdentityError> {
+        if !repo::set_active(&self.db, name, active, self.clock.now()).await? {
+            return Err(IdentityError::UserNotFound(name.to_string()));
+        }
+        self.states.reload(&self.db).await
+    }
+
+    /// Every user.
+    pub async fn list_users(&self) -> Result<Vec<User>, IdentityError> {
+        repo::list_users(&self.db).await
+    }
+
+    /// How many users exist.
+    pub async fn user_count(&self) -> Result<i64, IdentityError> {
+        repo::count_users(&self.db).await
+    }
+
+    /// Imports an ovos-api users.json file: creates missing users, updates changed hashes and
+    /// statuses. From `USERS_DB` ([`UserSource::UsersDb`]) it is a sync: users that came from an
+    /// earlier version of the file and are no longer in it are disabled.
+    pub async fn import_users(
+        &self,
+        path: &Path,
+        source: UserSource,
+    ) -> Result<ImportReport, IdentityError> {
+        let entries = users_file::read(path)?;
+        let now = self.clock.now();
+        let mut report = ImportReport::default();
+        for entry in &entries {
+            match repo::find_user(&self.db, &entry.user).await? {
+                None => {
+                    let user = NewUser {
+                        name: &entry.user,
+                        password_hash: &entry.password,
+                        role: Role::User,
+                        active: entry.active,
+                        source: source.as_str(),
+                    };
+                    repo::insert_user(&self.db, &user, now).await?;
+                    report.created += 1;
+                }
+                Some(existing) if existing.password_hash != entry.password => {
+                    repo::set_password(
+                        &self.db,
+                        &entry.user,
+                        &entry.password,
+                        entry.active,
+                        source.as_str(),
+                        now,
+                    )
+                    .await?;
+                    report.updated += 1;
+                }
+                Some(existing)
+                    if existing.active != entry.active || existing.source != source.as_str() =>
+                {
+                    repo::set_active_and_source(
+                        &self.db,
+                        &entry.user,
+                        entry.active,
+                        source.as_str(),
+                        now,
+                    )
+                    .await?;
+                    report.updated += 1;
+                }
+                Some(_) => {}
+            }
+        }
+        if source == UserSource::UsersDb {
+            for user in repo::list_users(&self.db).await? {
+                let in_file = entries.iter().any(|e| e.user == user.name);
+                if user.source == UserSource::UsersDb.as_str() && user.active && !in_file {
+                    repo::set_active(&self.db, &user.name, false, now).await?;
+                    report.disabled += 1;
+                }
+            }
+        }
+        self.states.reload(&self.db).await?;
+        Ok(report)
+    }
+
+    /// Keeps the user-state cache in step with changes made by other processes, and purges
+    /// long-expired refresh tokens now and then. Runs until the task is aborted.
+    pub fn spawn_maintenance(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
+        let service = Arc::clone(self);
+        tokio::spawn(async move {
+            let period = Duration::from_millis(service.auth.state_poll_ms.max(50));
+            let mut ticker = tokio::time::interval(period);
+            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut ticks: u64 = 0;
+            loop {
+                ticker.tick().await;
+                if let Err(e) = service.states.reload_if_changed(&service.db).await {
+                    tracing::warn!(error = %e, "could not refresh user states");
+                }
+                ticks += 1;
+                if ticks % 3600 == 1 {
+                    if let Err(e) =
+                        repo::purge_expired_refresh(&service.db, service.clock.now()).await
+                    {
+                        tracing::warn!(error = %e, "could not purge expired refresh tokens");
+                    }
+                }
+            }
+        })
+    }
+}

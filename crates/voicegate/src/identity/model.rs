@@ -1,0 +1,117 @@
+//! Identity types: users, roles, user names, principals and token pairs.
+
+use serde::{Deserialize, Serialize};
+
+use crate::clock::UnixTime;
+use crate::identity::IdentityError;
+
+/// A user's role; it decides the scopes of the user's tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Uses the voice platform.
+    User,
+    /// Also administers voicegate.
+    Admin,
+}
+
+impl Role {
+    /// Parses `user` or `admin`.
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "user" => Some(Self::User),
+            "admin" => Some(Self::Admin),
+            _ => None,
+        }
+    }
+
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::User => "user",
+            Self::Admin => "admin",
+        }
+    }
+
+    /// The scopes a token for this role carries, space-separated.
+    pub fn scope(self) -> &'static str {
+        match self {
+            Self::User => "ovos",
+            Self::Admin => "ovos admin",
+        }
+    }
+}
+
+/// A stored user.
+#[derive(Debug, Clone)]
+pub struct User {
+    /// Row id.
+    pub id: i64,
+    /// Unique name (the JWT `sub`).
+    pub name: String,
+    /// Argon2id or bcrypt hash.
+    pub password_hash: String,
+    /// Role.
+    pub role: Role,
+    /// Whether the user may log in and use tokens.
+    pub active: bool,
+    /// `local` or `users_db`.
+    pub source: String,
+    /// Access tokens issued before this are refused.
+    pub tokens_valid_after: UnixTime,
+    /// Creation time.
+    pub created_at: UnixTime,
+}
+
+/// A validated user name: 1 to 64 characters of letters, digits and `._@-`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserName(String);
+
+impl UserName {
+    /// Validates a user name.
+    pub fn parse(text: &str) -> Result<Self, IdentityError> {
+        let ok_char = |c: char| c.is_alphanumeric() || matches!(c, '.' | '_' | '@' | '-');
+        if text.is_empty() || text.chars().count() > 64 || !text.chars().all(ok_char) {
+            return Err(IdentityError::Validation(format!(
+                "invalid user name {text:?}: use 1 to 64 letters, digits or . _ @ -"
+            )));
+        }
+        Ok(Self(text.to_string()))
+    }
+
+    /// The name.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Who made an authenticated request: from a verified access token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    /// User name.
+    pub user: String,
+    /// Role at the time of the request.
+    pub role: Role,
+    /// Scopes the token grants.
+    pub scopes: Vec<String>,
+    /// Token issue time.
+    pub issued_at: UnixTime,
+    /// Token expiry.
+    pub expires_at: UnixTime,
+}
+
+impl Principal {
+    /// Whether the token grants `scope`.
+    pub fn has_scope(&self, scope: &str) -> bool {
+        self.scopes.iter().any(|s| s == scope)
+    }
+}
+
+/// An access token and its refresh token, as the ovos-api login answers them.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TokenPair {
+    /// JWT access token.
+    pub access_token: String,
+    /// Opaque refresh token.
+    pub refresh_token: String,
+}

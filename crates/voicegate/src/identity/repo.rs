@@ -1,0 +1,296 @@
+//! SQL for users and refresh tokens.
+
+use sqlx::Row;
+use sqlx::sqlite::SqliteRow;
+
+use crate::clock::UnixTime;
+use crate::identity::IdentityError;
+use crate::identity::model::{Role, User};
+use crate::store::Db;
+
+/// The columns [`user_from_row`] reads, as a literal for `concat!`.
+macro_rules! user_columns {
+    () => {
+        "id, name, password_hash, role, active, source, tokens_valid_after, created_at"
+    };
+}
+
+fn user_from_row(row: &SqliteRow) -> Result<User, sqlx::Error> {
+    Ok(User {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        password_hash: row.try_get("password_hash")?,
+        role: Role::parse(row.try_get::<&str, _>("role")?).unwrap_or(Role::User),
+        active: row.try_get("active")?,
+        source: row.try_get("source")?,
+        tokens_valid_after: row.try_get("tokens_valid_after")?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+/// The user named `name`, if any.
+pub async fn find_user(db: &Db, name: &str) -> Result<Option<User>, IdentityError> {
+    let row = sqlx::query(concat!(
+        "SELECT ",
+        user_columns!(),
+        " FROM users WHERE name = ?"
+    ))
+    .bind(name)
+    .fetch_optional(db.sqlite())
+    .await?;
+    Ok(row.as_ref().map(user_from_row).transpose()?)
+}
+
+/// Every user, by name.
+pub async fn list_users(db: &Db) -> Result<Vec<User>, IdentityError> {
+    let rows = sqlx::query(concat!(
+        "SELECT ",
+        user_columns!(),
+        " FROM users ORDER BY name"
+    ))
+    .fetch_all(db.sqlite())
+    .await?;
+    Ok(rows.iter().map(user_from_row).collect::<Result<_, _>>()?)
+}
+
+/// How many users exist.
+pub async fn count_users(db: &Db) -> Result<i64, IdentityError> {
+    Ok(sqlx::query_scalar("SELECT COUNT(*) FROM users")
+        .fetch_one(db.sqlite())
+        .await?)
+}
+
+/// A new user row.
+pub struct NewUser<'a> {
+    /// Unique name.
+    pub name: &'a str,
+    /// Argon2id or bcrypt hash.
+    pub password_hash: &'a str,
+    /// Role.
+    pub role: Role,
+    /// Whether the user may log in.
+    pub active: bool,
+    /// `local` or `users_db`.
+    pub source: &'a str,
+}
+
+/// Inserts a user; a taken name is [`IdentityError::UserExists`].
+pub async fn insert_user(db: &Db, user: &NewUser<'_>, now: UnixTime) -> Result<i64, IdentityError> {
+    let result = sqlx::query(
+        "INSERT INTO users (name, password_hash, role, active, source, tokens_valid_after, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(user.name)
+    .bind(user.password_hash)
+    .bind(user.role.as_str())
+    .bind(user.active)
+    .bind(user.source)
+    .bind(now)
+    .bind(now)
+    .bind(now)
+    .execute(db.sqlite())
+    .await;
+    match result {
+        Ok(done) => Ok(done.last_insert_rowid()),
+        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+            Err(IdentityError::UserExists(user.name.to_string()))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Enables or disables a user. `false` when there is no such user.
+pub async fn set_active(
+    db: &Db,
+    name: &str,
+    active: bool,
+    now: UnixTime,
+) -> Result<bool, IdentityError> {
+    let done = sqlx::query("UPDATE users SET active = ?, updated_at = ? WHERE name = ?")
+        .bind(active)
+        .bind(now)
+        .bind(name)
+        .execute(db.sqlite())
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Replaces a user's password hash (and source), refuses tokens issued before now and revokes the
+/// user's refresh tokens, in one transaction. `false` when there is no such user.
+pub async fn set_password(
+    db: &Db,
+    name: &str,
+    password_hash: &str,
+    active: bool,
+    source: &str,
+    now: UnixTime,
+) -> Result<bool, IdentityError> {
+    let mut tx = db.sqlite().begin().await?;
+    let done = sqlx::query(
+        "UPDATE users SET password_hash = ?, active = ?, source = ?, tokens_valid_after = ?, updated_at = ?
+         WHERE name = ?",
+    )
+    .bind(password_hash)
+    .bind(active)
+    .bind(source)
+    .bind(now)
+    .bind(now)
+    .bind(name)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(
+        "UPDATE refresh_tokens SET revoked_at = ?
+         WHERE revoked_at IS NULL AND user_id = (SELECT id FROM users WHERE name = ?)",
+    )
+    .bind(now)
+    .bind(name)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Sets `active` and `source` of a user without touching the password.
+pub async fn set_active_and_source(
+    db: &Db,
+    name: &str,
+    active: bool,
+    source: &str,
+    now: UnixTime,
+) -> Result<(), IdentityError> {
+    sqlx::query("UPDATE users SET active = ?, source = ?, updated_at = ? WHERE name = ?")
+        .bind(active)
+        .bind(source)
+        .bind(now)
+        .bind(name)
+        .execute(db.sqlite())
+        .await?;
+    Ok(())
+}
+
+/// The identity epoch: it changes whenever any user row changes, from any process.
+pub async fn identity_epoch(db: &Db) -> Result<i64, IdentityError> {
+    Ok(
+        sqlx::query_scalar("SELECT value FROM identity_epoch WHERE id = 1")
+            .fetch_one(db.sqlite())
+            .await?,
+    )
+}
+
+/// A stored refresh token.
+#[derive(Debug)]
+pub struct RefreshRow {
+    /// Row id.
+    pub id: i64,
+    /// The rotation family it belongs to.
+    pub family: Vec<u8>,
+    /// Its user's name.
+    pub user_name: String,
+    /// Its user may log in.
+    pub user_active: bool,
+    /// Expiry.
+    pub expires_at: UnixTime,
+    /// When it was exchanged, if it was.
+    pub spent_at: Option<UnixTime>,
+    /// When it was revoked, if it was.
+    pub revoked_at: Option<UnixTime>,
+}
+
+/// Stores a refresh token's hash.
+pub async fn insert_refresh(
+    db: &Db,
+    token_hash: &[u8],
+    family: &[u8],
+    user_id: i64,
+    now: UnixTime,
+    expires_at: UnixTime,
+) -> Result<(), IdentityError> {
+    sqlx::query(
+        "INSERT INTO refresh_tokens (token_hash, family, user_id, issued_at, expires_at) VALUES (?, ?, ?, ?, ?)",
+    )
+    .bind(token_hash)
+    .bind(family)
+    .bind(user_id)
+    .bind(now)
+    .bind(expires_at)
+    .execute(db.sqlite())
+    .await?;
+    Ok(())
+}
+
+/// The refresh token with this hash, if any.
+pub async fn find_refresh(db: &Db, token_hash: &[u8]) -> Result<Option<RefreshRow>, IdentityError> {
+    let row = sqlx::query(
+        "SELECT r.id, r.family, u.name, u.active, r.expires_at, r.spent_at, r.revoked_at
+         FROM refresh_tokens r JOIN users u ON u.id = r.user_id WHERE r.token_hash = ?",
+    )
+    .bind(token_hash)
+    .fetch_optional(db.sqlite())
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    Ok(Some(RefreshRow {
+        id: row.try_get(0)?,
+        family: row.try_get(1)?,
+        user_name: row.try_get(2)?,
+        user_active: row.try_get(3)?,
+        expires_at: row.try_get(4)?,
+        spent_at: row.try_get(5)?,
+        revoked_at: row.try_get(6)?,
+    }))
+}
+
+/// Spends refresh token `id` and stores its successor in the same family, atomically. `false`
+/// when the token was spent or revoked meanwhile (a concurrent reuse): nothing is stored then.
+pub async fn rotate_refresh(
+    db: &Db,
+    id: i64,
+    new_hash: &[u8],
+    now: UnixTime,
+    expires_at: UnixTime,
+) -> Result<bool, IdentityError> {
+    let mut tx = db.sqlite().begin().await?;
+    let spent = sqlx::query(
+        "UPDATE refresh_tokens SET spent_at = ? WHERE id = ? AND spent_at IS NULL AND revoked_at IS NULL",
+    )
+    .bind(now)
+    .bind(id)
+    .execute(&mut *tx)
+    .await?;
+    if spent.rows_affected() != 1 {
+        tx.rollback().await?;
+        return Ok(false);
+    }
+    sqlx::query(
+        "INSERT INTO refresh_tokens (token_hash, family, user_id, issued_at, expires_at)
+         SELECT ?, family, user_id, ?, ? FROM refresh_tokens WHERE id = ?",
+    )
+    .bind(new_hash)
+    .bind(now)
+    .bind(expires_at)
+    .bind(id)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
+/// Revokes every token of a rotation family.
+pub async fn revoke_family(db: &Db, family: &[u8], now: UnixTime) -> Result<u64, IdentityError> {
+    let done = sqlx::query(
+        "UPDATE refresh_tokens SET revoked_at = ? WHERE family = ? AND revoked_at IS NULL",
+    )
+    .bind(now)
+    .bind(family)
+    .execute(db.sqlite())
+    .await?;
+    Ok(done.rows_affected())
+}
+
+/// Deletes refresh tokens that expired more than a day ago.
+pub async fn purge_expired_refresh(db: &Db, now: UnixTime) -> Result<u64, IdentityError> {
+    let done = sqlx::query("DELETE FROM refresh_tokens WHERE expires_at < ?")
+        .bind(now - 86_400)
+        .execute(db.sqlite())
+        .await?;
+    Ok(done.rows_affected())
+}

@@ -1,0 +1,107 @@
+//! The HS256 key for access tokens: `SECRET` when configured, else a random 256-bit key generated
+//! once and kept in `data_dir/signing.key` (mode 0600).
+
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+
+use crate::config::Config;
+use crate::identity::IdentityError;
+use crate::identity::opaque::random_bytes;
+
+/// File name of the generated key inside `data_dir`.
+pub const KEY_FILE: &str = "signing.key";
+
+/// Where the key came from, for `doctor` and the start-up log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeySource {
+    /// `SECRET` / `secret`.
+    Configured,
+    /// `secret_file`.
+    File,
+    /// Generated in `data_dir`.
+    Generated,
+}
+
+/// Loads (or creates) the signing key.
+pub fn load(config: &Config) -> Result<(Vec<u8>, KeySource), IdentityError> {
+    if let Some(secret) = config.secret.as_ref().filter(|s| !s.is_empty()) {
+        return Ok((secret.expose().as_bytes().to_vec(), KeySource::Configured));
+    }
+    if let Some(path) = &config.secret_file {
+        let text = fs::read_to_string(path)
+            .map_err(|e| IdentityError::SigningKey(format!("{}: {e}", path.display())))?;
+        let key = text.trim_end_matches(['\r', '\n']).as_bytes().to_vec();
+        if key.is_empty() {
+            return Err(IdentityError::SigningKey(format!(
+                "{} is empty",
+                path.display()
+            )));
+        }
+        return Ok((key, KeySource::File));
+    }
+    load_or_generate(&config.data_dir.join(KEY_FILE)).map(|key| (key, KeySource::Generated))
+}
+
+fn load_or_generate(path: &Path) -> Result<Vec<u8>, IdentityError> {
+    let err = |e: std::io::Error| IdentityError::SigningKey(format!("{}: {e}", path.display()));
+    let created = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path);
+    match created {
+        Ok(mut file) => {
+            let key = random_bytes::<32>();
+            file.write_all(B64.encode(key).as_bytes()).map_err(err)?;
+            file.sync_all().map_err(err)?;
+            Ok(key.to_vec())
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            let text = fs::read_to_string(path).map_err(err)?;
+            let key = B64.decode(text.trim()).map_err(|e| {
+                IdentityError::SigningKey(format!("{}: not base64: {e}", path.display()))
+            })?;
+            if key.len() < 32 {
+                return Err(IdentityError::SigningKey(format!(
+                    "{} holds {} bytes, 32 are needed",
+                    path.display(),
+                    key.len()
+                )));
+            }
+            Ok(key)
+        }
+        Err(e) => Err(err(e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn generated_once_private_and_reused() {
+        let dir = std::env::temp_dir().join(format!("vg-key-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let config = Config {
+            data_dir: dir.clone(),
+            ..Config::default()
+        };
+        let (first, source) = load(&config).unwrap();
+        assert_eq!(source, KeySource::Generated);
+        assert_eq!(first.len(), 32);
+        let (second, _) = load(&config).unwrap();
+        assert_eq!(first, second);
+        let mode = fs::metadata(dir.join(KEY_FILE))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+        fs::remove_dir_all(dir).unwrap();
+    }
+}

@@ -1,0 +1,69 @@
+//! An in-memory view of every user's state (active, role, token cut-off), so that checking an
+//! access token needs no database round trip. It is reloaded when the identity epoch changes;
+//! the epoch is bumped by triggers on every user change, from this process or another (the CLI).
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, RwLock};
+
+use crate::clock::UnixTime;
+use crate::identity::IdentityError;
+use crate::identity::model::Role;
+use crate::identity::repo;
+use crate::store::Db;
+
+/// What a token check needs to know about its user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UserState {
+    /// The user may use tokens.
+    pub active: bool,
+    /// The user's role.
+    pub role: Role,
+    /// Tokens issued before this are refused.
+    pub tokens_valid_after: UnixTime,
+}
+
+/// The cache: a map swapped whole on reload.
+#[derive(Default)]
+pub struct UserStates {
+    epoch: AtomicI64,
+    map: RwLock<Arc<HashMap<String, UserState>>>,
+}
+
+impl UserStates {
+    /// The state of `name`, if the user exists.
+    pub fn get(&self, name: &str) -> Option<UserState> {
+        let map = self.map.read().unwrap_or_else(|e| e.into_inner());
+        map.get(name).copied()
+    }
+
+    /// Reloads every user's state from the store.
+    pub async fn reload(&self, db: &Db) -> Result<(), IdentityError> {
+        let epoch = repo::identity_epoch(db).await?;
+        let users = repo::list_users(db).await?;
+        let map = users
+            .into_iter()
+            .map(|u| {
+                let state = UserState {
+                    active: u.active,
+                    role: u.role,
+                    tokens_valid_after: u.tokens_valid_after,
+                };
+                (u.name, state)
+            })
+            .collect();
+        *self.map.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(map);
+        self.epoch.store(epoch, Ordering::SeqCst);
+        Ok(())
+    }
+
+    /// Reloads only if some user changed since the last load.
+    pub async fn reload_if_changed(&self, db: &Db) -> Result<bool, IdentityError> {
+        let epoch = repo::identity_epoch(db).await?;
+        if epoch == self.epoch.load(Ordering::SeqCst) {
+            return Ok(false);
+        }
+        self.reload(db).await?;
+        Ok(true)
+    }
+}

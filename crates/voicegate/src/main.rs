@@ -1,0 +1,5 @@
+//! The `voicegate` binary: see `voicegate --help`.
+
+fn main() -> std::process::ExitCode {
+    voicegate::cli::main()
+}

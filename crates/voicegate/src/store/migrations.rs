@@ -1,0 +1,73 @@
+//! A small migration runner: each migration runs once, in order, inside a transaction, and is
+//! recorded in `schema_migrations`.
+
+use sqlx::sqlite::SqlitePool;
+
+use super::StoreError;
+
+/// A schema change: its number, file name and SQL.
+struct Migration {
+    version: i64,
+    name: &'static str,
+    sql: &'static str,
+}
+
+/// The SQLite migrations, in order. A new migration is a new file and a new line here.
+const SQLITE: &[Migration] = &[Migration {
+    version: 1,
+    name: "0001_identity.sql",
+    sql: include_str!("../../migrations/sqlite/0001_identity.sql"),
+}];
+
+/// Applies the migrations the database does not have yet.
+pub(super) async fn run(pool: &SqlitePool) -> Result<(), StoreError> {
+    sqlx::query(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (
+             version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)",
+    )
+    .execute(pool)
+    .await?;
+    let known = SQLITE.last().map_or(0, |m| m.version);
+    for migration in SQLITE {
+        // BEGIN IMMEDIATE takes the write lock first, so two processes starting together do not
+        // both apply the same migration.
+        let mut conn = pool.acquire().await?;
+        sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
+        let result = apply(&mut conn, migration, known).await;
+        let end = if result.is_ok() { "COMMIT" } else { "ROLLBACK" };
+        sqlx::query(end).execute(&mut *conn).await?;
+        result?;
+    }
+    Ok(())
+}
+
+async fn apply(
+    conn: &mut sqlx::SqliteConnection,
+    migration: &Migration,
+    known: i64,
+) -> Result<(), StoreError> {
+    let found: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM schema_migrations")
+        .fetch_one(&mut *conn)
+        .await?;
+    let found = found.unwrap_or(0);
+    if found > known {
+        return Err(StoreError::TooNew { found, known });
+    }
+    if found >= migration.version {
+        return Ok(());
+    }
+    sqlx::raw_sql(migration.sql)
+        .execute(&mut *conn)
+        .await
+        .map_err(|source| StoreError::Migration {
+            version: migration.version,
+            name: migration.name,
+            source,
+        })?;
+    sqlx::query("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, strftime('%s','now'))")
+        .bind(migration.version)
+        .bind(migration.name)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}

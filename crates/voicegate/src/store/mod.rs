@@ -1,0 +1,93 @@
+//! The store: the database behind every domain service.
+//!
+//! SQLite (WAL, foreign keys, busy timeout) in `data_dir` is the embedded default. PostgreSQL
+//! arrives with the scale-out work as a second variant of [`Db`]; migrations are kept per backend
+//! under `migrations/<backend>/` for that reason.
+
+mod migrations;
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+
+/// A database failure. Domain errors wrap it; the HTTP edge answers 503 for it.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database answered with an error or could not be reached.
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    /// A migration failed.
+    #[error("migration {version} ({name}): {source}")]
+    Migration {
+        /// Migration number.
+        version: i64,
+        /// Migration file name.
+        name: &'static str,
+        /// The database's error.
+        source: sqlx::Error,
+    },
+    /// The database holds migrations newer than this binary knows.
+    #[error(
+        "the database was migrated by a newer voicegate (schema {found}, this binary knows {known})"
+    )]
+    TooNew {
+        /// Highest version in the database.
+        found: i64,
+        /// Highest version this binary has.
+        known: i64,
+    },
+}
+
+/// The database handle shared by every service. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Db {
+    pool: SqlitePool,
+}
+
+impl Db {
+    /// Opens (creating if needed) the SQLite database `voicegate.db` in `data_dir` and runs the
+    /// migrations. Safe while another process (the CLI, a second server) has it open.
+    pub async fn open_sqlite(data_dir: &Path) -> Result<Self, StoreError> {
+        let path = data_dir.join("voicegate.db");
+        let options = SqliteConnectOptions::from_str("sqlite:")?
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(5));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .min_connections(1)
+            .connect_with(options)
+            .await?;
+        let db = Self { pool };
+        migrations::run(&db.pool).await?;
+        Ok(db)
+    }
+
+    /// The SQLite pool, for repositories.
+    pub fn sqlite(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    /// The backend's name, for `/health` and `doctor`.
+    pub fn backend(&self) -> &'static str {
+        "sqlite"
+    }
+
+    /// A round trip to the database, for `/health`.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Closes the pool, waiting for connections to finish.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
