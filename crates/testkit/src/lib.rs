@@ -1,1 +1,300 @@
-//! testkit
+//! Test harness for voicegate: a temp data directory, the server in-process on 127.0.0.1:0 with a
+//! clock the test moves, the real binary as a child process, and the real peer tools the tests
+//! compare against (Python's bcrypt).
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tempfile::TempDir;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::process::{Child, Command};
+use tokio::sync::oneshot;
+use voicegate::app::{App, AppState};
+use voicegate::clock::ManualClock;
+use voicegate::config::Config;
+use voicegate::identity::Role;
+
+/// A configuration for tests: loopback on a free port, a fresh data directory, fast polling.
+pub fn test_config(data_dir: &Path) -> Config {
+    let mut config = Config {
+        listen: "127.0.0.1:0".parse().expect("a socket address"),
+        data_dir: data_dir.to_path_buf(),
+        ..Config::default()
+    };
+    config.auth.state_poll_ms = 100;
+    config.auth.hash_concurrency = Some(2);
+    config
+}
+
+/// The server running in this test's runtime.
+pub struct TestServer {
+    /// `http://127.0.0.1:PORT`.
+    pub base: String,
+    /// The server's clock: move it to test expiry.
+    pub clock: ManualClock,
+    /// The server's services.
+    pub state: AppState,
+    /// The data directory (removed on drop).
+    pub data_dir: TempDir,
+    shutdown: Option<oneshot::Sender<()>>,
+}
+
+impl TestServer {
+    /// Starts a server with the test configuration.
+    pub async fn start() -> Self {
+        Self::start_with(|_| {}).await
+    }
+
+    /// Starts a server with the test configuration changed by `adjust`.
+    pub async fn start_with(adjust: impl FnOnce(&mut Config)) -> Self {
+        let data_dir = tempfile::tempdir().expect("a temp dir");
+        let mut config = test_config(data_dir.path());
+        adjust(&mut config);
+        let clock = ManualClock::new();
+        let app = App::build(config, Arc::new(clock.clone()))
+            .await
+            .expect("the server builds");
+        let base = format!("http://{}", app.local_addr());
+        let state = app.state().clone();
+        let (tx, rx) = oneshot::channel::<()>();
+        tokio::spawn(app.serve(async {
+            let _ = rx.await;
+        }));
+        Self {
+            base,
+            clock,
+            state,
+            data_dir,
+            shutdown: Some(tx),
+        }
+    }
+
+    /// The absolute URL of `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// Creates an active user.
+    pub async fn add_user(&self, name: &str, password: &str) {
+        self.state
+            .identity
+            .add_user(name, password, Role::User)
+            .await
+            .expect("the user is created");
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// The Python interpreter that has the peer clients: `TESTKIT_PYTHON`, else the workspace's
+/// `.venv` made by the test command, else `python3`.
+pub fn python() -> PathBuf {
+    if let Some(path) = std::env::var_os("TESTKIT_PYTHON") {
+        return PathBuf::from(path);
+    }
+    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/python");
+    if venv.exists() {
+        return venv;
+    }
+    PathBuf::from("python3")
+}
+
+/// Runs a Python snippet with arguments and returns its standard output, trimmed. Panics with
+/// the interpreter's error when it fails (a missing peer library fails the test, never skips it).
+pub fn run_python(code: &str, args: &[&str]) -> String {
+    let output = std::process::Command::new(python())
+        .arg("-c")
+        .arg(code)
+        .args(args)
+        .output()
+        .expect("python runs (the test command sets up .venv)");
+    assert!(
+        output.status.success(),
+        "python failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout)
+        .expect("utf-8")
+        .trim()
+        .to_string()
+}
+
+/// A bcrypt hash of `password` made by Python's `bcrypt` (an implementation other than ours),
+/// with the given prefix (`2a` or `2b`) and cost.
+pub fn python_bcrypt_hash(password: &str, prefix: &str, cost: u32) -> String {
+    run_python(
+        "import sys, bcrypt; print(bcrypt.hashpw(sys.argv[1].encode(), bcrypt.gensalt(rounds=int(sys.argv[3]), prefix=sys.argv[2].encode())).decode())",
+        &[password, prefix, &cost.to_string()],
+    )
+}
+
+/// Whether Python's `bcrypt` accepts `password` for `hash`.
+pub fn python_bcrypt_check(password: &str, hash: &str) -> bool {
+    run_python(
+        "import sys, bcrypt; print(bcrypt.checkpw(sys.argv[1].encode(), sys.argv[2].encode()))",
+        &[password, hash],
+    ) == "True"
+}
+
+/// The real `voicegate` binary, run as a child process on a data directory.
+pub struct Binary {
+    path: PathBuf,
+    /// The working directory (where `.env` and `voicegate.toml` are looked up).
+    pub work_dir: TempDir,
+    /// The data directory passed as `--data-dir`.
+    pub data_dir: PathBuf,
+}
+
+/// The result of a CLI command.
+#[derive(Debug)]
+pub struct CliOutput {
+    /// Exit success.
+    pub success: bool,
+    /// Standard output.
+    pub stdout: String,
+    /// Standard error.
+    pub stderr: String,
+}
+
+impl Binary {
+    /// The binary at `path` with a fresh working directory and data directory inside it.
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        let work_dir = tempfile::tempdir().expect("a temp dir");
+        let data_dir = work_dir.path().join("data");
+        Self {
+            path: path.into(),
+            work_dir,
+            data_dir,
+        }
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(&self.path);
+        command
+            .current_dir(self.work_dir.path())
+            .arg("--data-dir")
+            .arg(&self.data_dir)
+            .args(args)
+            .env_remove("SECRET")
+            .env_remove("USERS_DB")
+            .env_remove("API_KEY")
+            .kill_on_drop(true);
+        command
+    }
+
+    /// Runs a command to completion, feeding `stdin`.
+    pub async fn run(&self, args: &[&str], stdin: &str) -> CliOutput {
+        let mut child = self
+            .command(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the binary starts");
+        let mut input = child.stdin.take().expect("stdin");
+        input
+            .write_all(stdin.as_bytes())
+            .await
+            .expect("stdin written");
+        drop(input);
+        let output = tokio::time::timeout(Duration::from_secs(60), child.wait_with_output())
+            .await
+            .expect("the command finishes within 60 s")
+            .expect("the command runs");
+        CliOutput {
+            success: output.status.success(),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+
+    /// Starts `serve` on 127.0.0.1:0 with extra environment variables, and waits until it says
+    /// where it listens. The log lines read so far come with it.
+    pub async fn serve(&self, env: &[(&str, &str)]) -> ServeProcess {
+        let mut command = self.command(&["serve", "--listen", "127.0.0.1:0"]);
+        command
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .stdin(Stdio::null());
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        let mut child = command.spawn().expect("serve starts");
+        let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
+        let mut log = Vec::new();
+        let address = tokio::time::timeout(Duration::from_secs(30), async {
+            while let Some(line) = lines.next_line().await.expect("stderr readable") {
+                log.push(line.clone());
+                if let Some(rest) = line.split("address=").nth(1) {
+                    return rest.split_whitespace().next().map(str::to_string);
+                }
+            }
+            None
+        })
+        .await
+        .expect("serve reports its address within 30 s")
+        .unwrap_or_else(|| panic!("serve exited before listening: {}", log.join("\n")));
+        // Keep draining stderr so the child never blocks on a full pipe.
+        let (log_tx, log_rx) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            while let Ok(Some(line)) = lines.next_line().await {
+                if log_tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        ServeProcess {
+            base: format!("http://{address}"),
+            child,
+            startup_log: log,
+            log: log_rx,
+        }
+    }
+}
+
+/// A running `voicegate serve` child process.
+pub struct ServeProcess {
+    /// `http://127.0.0.1:PORT`.
+    pub base: String,
+    /// The child.
+    pub child: Child,
+    /// Log lines up to the "listening" line.
+    pub startup_log: Vec<String>,
+    log: tokio::sync::mpsc::UnboundedReceiver<String>,
+}
+
+impl ServeProcess {
+    /// The absolute URL of `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// Sends SIGTERM and waits (at most 10 s) for the exit; returns whether it exited cleanly, and
+    /// every log line printed after start-up.
+    pub async fn terminate(mut self) -> (bool, Vec<String>) {
+        let pid = self.child.id().expect("a running child");
+        let _ = std::process::Command::new("kill")
+            .arg("-TERM")
+            .arg(pid.to_string())
+            .status();
+        let status = tokio::time::timeout(Duration::from_secs(10), self.child.wait())
+            .await
+            .expect("the server stops within 10 s of SIGTERM")
+            .expect("wait works");
+        let mut lines = Vec::new();
+        while let Ok(Some(line)) =
+            tokio::time::timeout(Duration::from_secs(1), self.log.recv()).await
+        {
+            lines.push(line);
+        }
+        (status.success(), lines)
+    }
+}

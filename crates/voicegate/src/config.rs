@@ -199,13 +199,16 @@ impl Config {
         }
         let secret_keys = ["secret", "ovos__api_key"];
         figment = figment
-            .merge(Env::raw().only(&["ws_host", "ws_port", "users_db"]).map(
-                |key| match key.as_str() {
-                    "ws_host" => "ovos.ws_host".into(),
-                    "ws_port" => "ovos.ws_port".into(),
-                    _ => key.into(),
-                },
-            ))
+            .merge(
+                Env::raw()
+                    .only(&["ws_host", "ws_port", "users_db"])
+                    .map(|key| match key.as_str().to_ascii_lowercase().as_str() {
+                        "ws_host" => "ovos__ws_host".into(),
+                        "ws_port" => "ovos__ws_port".into(),
+                        _ => key.into(),
+                    })
+                    .split("__"),
+            )
             .merge(Env::prefixed("VOICEGATE_").ignore(&secret_keys).split("__"));
         let mut config: Config = figment
             .extract()

@@ -34,6 +34,9 @@ use crate::identity::repo::NewUser;
 use crate::identity::user_states::UserStates;
 use crate::store::Db;
 
+/// How often expired refresh tokens are deleted, in seconds.
+const PURGE_PERIOD_SECS: i64 = 3600;
+
 /// What importing a users file changed.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct ImportReport {
@@ -461,17 +464,16 @@ impl IdentityService {
             let period = Duration::from_millis(service.auth.state_poll_ms.max(50));
             let mut ticker = tokio::time::interval(period);
             ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            let mut ticks: u64 = 0;
+            let mut next_purge = 0;
             loop {
                 ticker.tick().await;
                 if let Err(e) = service.states.reload_if_changed(&service.db).await {
                     tracing::warn!(error = %e, "could not refresh user states");
                 }
-                ticks += 1;
-                if ticks % 3600 == 1 {
-                    if let Err(e) =
-                        repo::purge_expired_refresh(&service.db, service.clock.now()).await
-                    {
+                let now = service.clock.now();
+                if now >= next_purge {
+                    next_purge = now + PURGE_PERIOD_SECS;
+                    if let Err(e) = repo::purge_expired_refresh(&service.db, now).await {
                         tracing::warn!(error = %e, "could not purge expired refresh tokens");
                     }
                 }

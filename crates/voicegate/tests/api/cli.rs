@@ -1,0 +1,294 @@
+//! The real binary: user administration, genpass, import-users, configuration layers, and serve
+//! (start-up hint, a CLI change seen by a running server, graceful SIGTERM).
+
+use std::os::unix::fs::PermissionsExt;
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use testkit::{Binary, python_bcrypt_check, python_bcrypt_hash, run_python};
+
+use crate::support::{get_bearer, login};
+
+fn binary() -> Binary {
+    Binary::new(env!("CARGO_BIN_EXE_voicegate"))
+}
+
+#[tokio::test]
+async fn user_commands_manage_users_on_the_data_dir() {
+    let bin = binary();
+    let out = bin
+        .run(
+            &["user", "add", "ovos", "--password-stdin"],
+            "change-me-now\n",
+        )
+        .await;
+    assert!(out.success, "{}", out.stderr);
+    let out = bin
+        .run(
+            &["user", "add", "ovos", "--password-stdin"],
+            "change-me-now\n",
+        )
+        .await;
+    assert!(!out.success);
+    assert!(out.stderr.contains("already exists"), "{}", out.stderr);
+    let out = bin
+        .run(&["user", "add", "shorty", "--password-stdin"], "short\n")
+        .await;
+    assert!(!out.success);
+    assert!(out.stderr.contains("at least 8"), "{}", out.stderr);
+    let password_file = bin.work_dir.path().join("pw.txt");
+    std::fs::write(&password_file, "from-a-file-1\n").unwrap();
+    let out = bin
+        .run(
+            &[
+                "user",
+                "add",
+                "admin",
+                "--role",
+                "admin",
+                "--password-file",
+                password_file.to_str().unwrap(),
+            ],
+            "",
+        )
+        .await;
+    assert!(out.success, "{}", out.stderr);
+    assert!(bin.run(&["user", "disable", "ovos"], "").await.success);
+    let out = bin.run(&["user", "disable", "nobody"], "").await;
+    assert!(
+        !out.success && out.stderr.contains("nobody"),
+        "{}",
+        out.stderr
+    );
+
+    let out = bin.run(&["user", "list", "--json"], "").await;
+    let users: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(
+        users,
+        json!([
+            {"user": "admin", "role": "admin", "active": true, "source": "local"},
+            {"user": "ovos", "role": "user", "active": false, "source": "local"},
+        ])
+    );
+    assert!(bin.run(&["user", "enable", "ovos"], "").await.success);
+    assert!(
+        bin.run(
+            &["user", "passwd", "ovos", "--password-stdin"],
+            "another-secret\n"
+        )
+        .await
+        .success
+    );
+
+    // The data directory is private; the generated signing key is readable by the owner only.
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&bin.data_dir), 0o700);
+    assert_eq!(mode(&bin.data_dir.join("signing.key")), 0o600);
+
+    let server = bin.serve(&[]).await;
+    assert_eq!(
+        login(&server.base, "ovos", "another-secret").await.status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        login(&server.base, "admin", "from-a-file-1").await.status(),
+        StatusCode::OK
+    );
+    server.terminate().await;
+}
+
+#[tokio::test]
+async fn genpass_makes_hashes_the_original_ovos_api_accepts() {
+    let bin = binary();
+    let out = bin
+        .run(&["genpass", "--password", "c-h-a-n-g-e-m-e"], "")
+        .await;
+    assert!(out.success, "{}", out.stderr);
+    let hash = out.stdout.trim();
+    assert!(hash.starts_with("$2b$12$"), "{hash}");
+    assert!(python_bcrypt_check("c-h-a-n-g-e-m-e", hash));
+    let too_long = "x".repeat(73);
+    let out = bin.run(&["genpass", "--password", &too_long], "").await;
+    assert!(!out.success);
+    assert!(out.stderr.contains("72 bytes"), "{}", out.stderr);
+}
+
+#[tokio::test]
+async fn serve_says_how_to_create_a_user_and_stops_cleanly_on_sigterm() {
+    let bin = binary();
+    let server = bin.serve(&[]).await;
+    let hint = server
+        .startup_log
+        .iter()
+        .find(|l| l.contains("no users yet"))
+        .cloned();
+    let hint = hint.unwrap_or_else(|| panic!("no hint in {:?}", server.startup_log));
+    assert!(hint.contains("user add"), "{hint}");
+    let ping = reqwest::get(server.url("/v1/network/ping")).await.unwrap();
+    assert_eq!(ping.status(), StatusCode::OK);
+    let (clean, log) = server.terminate().await;
+    assert!(clean, "exit status after SIGTERM");
+    assert!(log.iter().any(|l| l.contains("stopped")), "{log:?}");
+}
+
+#[tokio::test]
+async fn a_user_disabled_by_the_cli_loses_access_on_the_running_server() {
+    let bin = binary();
+    assert!(
+        bin.run(
+            &["user", "add", "ovos", "--password-stdin"],
+            "change-me-now\n"
+        )
+        .await
+        .success
+    );
+    let server = bin.serve(&[]).await;
+    let body: Value = login(&server.base, "ovos", "change-me-now")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let access = body["access_token"].as_str().unwrap().to_string();
+    assert_eq!(
+        get_bearer(server.url("/v1/auth/me"), &access)
+            .await
+            .status(),
+        StatusCode::OK
+    );
+
+    assert!(bin.run(&["user", "disable", "ovos"], "").await.success);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let status = get_bearer(server.url("/v1/auth/me"), &access)
+            .await
+            .status();
+        if status == StatusCode::UNAUTHORIZED {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the running server still accepts the disabled user's token"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    server.terminate().await;
+}
+
+#[tokio::test]
+async fn an_ovos_api_env_file_works_unchanged() {
+    let bin = binary();
+    let users = bin.work_dir.path().join("users.json");
+    std::fs::write(
+        &users,
+        json!([
+            {"user": "ovos", "password": python_bcrypt_hash("c-h-a-n-g-e-m-e", "2b", 4), "active": true},
+            {"user": "jarvis", "password": python_bcrypt_hash("jarvis-pass", "2b", 4), "active": false},
+        ])
+        .to_string(),
+    )
+    .unwrap();
+    let secret = "0123-env-file-secret-0123456789abcdef";
+    std::fs::write(
+        bin.work_dir.path().join(".env"),
+        format!(
+            "SECRET=\"{secret}\"\nWS_HOST=\"127.0.0.1\"\nWS_PORT=\"8181\"\nAPI_KEY=\"\"\nUSERS_DB=\"{}\"\n",
+            users.display()
+        ),
+    )
+    .unwrap();
+    let server = bin.serve(&[]).await;
+    assert_eq!(
+        login(&server.base, "jarvis", "jarvis-pass").await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let body: Value = login(&server.base, "ovos", "c-h-a-n-g-e-m-e")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let access = body["access_token"].as_str().unwrap();
+    // The token is signed with the .env SECRET: check it with Python's hmac.
+    let verified = run_python(
+        "import sys, hmac, hashlib, base64\n\
+         h, p, s = sys.argv[1].split('.')\n\
+         mac = hmac.new(sys.argv[2].encode(), f'{h}.{p}'.encode(), hashlib.sha256).digest()\n\
+         print(base64.urlsafe_b64encode(mac).rstrip(b'=').decode() == s)",
+        &[access, secret],
+    );
+    assert_eq!(verified, "True");
+    assert!(
+        !bin.data_dir.join("signing.key").exists(),
+        "no key is generated when SECRET is set"
+    );
+    let (_, log) = server.terminate().await;
+    assert!(
+        !log.iter().any(|l| l.contains(secret)),
+        "the secret appears in the log"
+    );
+}
+
+#[tokio::test]
+async fn the_environment_wins_over_the_toml_file_and_unknown_keys_are_named() {
+    let bin = binary();
+    let toml = bin.work_dir.path().join("voicegate.toml");
+    std::fs::write(&toml, "[auth]\naccess_ttl_secs = 60\n").unwrap();
+    assert!(
+        bin.run(
+            &["user", "add", "ovos", "--password-stdin"],
+            "change-me-now\n"
+        )
+        .await
+        .success
+    );
+    let server = bin
+        .serve(&[("VOICEGATE_AUTH__ACCESS_TTL_SECS", "120")])
+        .await;
+    let body: Value = login(&server.base, "ovos", "change-me-now")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let me: Value = get_bearer(
+        server.url("/v1/auth/me"),
+        body["access_token"].as_str().unwrap(),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(
+        me["expires_at"].as_i64().unwrap() - me["issued_at"].as_i64().unwrap(),
+        120
+    );
+    server.terminate().await;
+
+    std::fs::write(&toml, "[auth]\naccess_ttl = 60\n").unwrap();
+    let out = bin.run(&["user", "list"], "").await;
+    assert!(!out.success);
+    assert!(out.stderr.contains("access_ttl"), "{}", out.stderr);
+}
+
+#[tokio::test]
+async fn import_users_takes_an_ovos_api_users_file() {
+    let bin = binary();
+    let users = bin.work_dir.path().join("users.json");
+    std::fs::write(
+        &users,
+        json!([{"user": "ovos", "password": python_bcrypt_hash("c-h-a-n-g-e-m-e", "2b", 4).replacen("$2b$", "$2y$", 1), "active": true}]).to_string(),
+    )
+    .unwrap();
+    let out = bin
+        .run(&["import-users", users.to_str().unwrap()], "")
+        .await;
+    assert!(out.success, "{}", out.stderr);
+    assert!(out.stdout.contains("1 created"), "{}", out.stdout);
+    let server = bin.serve(&[]).await;
+    assert_eq!(
+        login(&server.base, "ovos", "c-h-a-n-g-e-m-e")
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    server.terminate().await;
+}

@@ -1,0 +1,9 @@
+//! voicegate's one integration-test binary: a module per surface.
+
+mod auth;
+mod cli;
+mod docs;
+mod errors;
+mod rate_limits;
+mod support;
+mod users_import;

@@ -1,0 +1,73 @@
+//! Login protection: 429 with Retry-After after the configured number of failures.
+
+use reqwest::StatusCode;
+use testkit::TestServer;
+
+use crate::support::{error_body, get_bearer, login};
+
+#[tokio::test]
+async fn failed_logins_for_one_name_lead_to_429_until_the_window_ends() {
+    let server = TestServer::start_with(|config| {
+        config.auth.max_failures_per_user = 3;
+        config.auth.failure_window_secs = 60;
+    })
+    .await;
+    server.add_user("ovos", "change-me-please").await;
+    server.add_user("other", "change-me-please").await;
+    for _ in 0..3 {
+        assert_eq!(
+            login(&server.base, "ovos", "wrong-guess").await.status(),
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    // Even the right password is refused now, with a Retry-After.
+    let response = login(&server.base, "ovos", "change-me-please").await;
+    let retry_after: i64 = response.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&retry_after), "{retry_after}");
+    let (code, _) = error_body(response, StatusCode::TOO_MANY_REQUESTS).await;
+    assert_eq!(code, "rate_limited");
+    // Another name from the same address is not locked out.
+    assert_eq!(
+        login(&server.base, "other", "change-me-please")
+            .await
+            .status(),
+        StatusCode::OK
+    );
+
+    server.clock.advance(61);
+    assert_eq!(
+        login(&server.base, "ovos", "change-me-please")
+            .await
+            .status(),
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn failures_from_one_address_across_names_and_refresh_lead_to_429() {
+    let server = TestServer::start_with(|config| {
+        config.auth.max_failures_per_ip = 4;
+        config.auth.max_failures_per_user = 100;
+    })
+    .await;
+    server.add_user("ovos", "change-me-please").await;
+    for name in ["a", "b"] {
+        assert_eq!(
+            login(&server.base, name, "x-wrong-pw").await.status(),
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    for _ in 0..2 {
+        let response = get_bearer(server.url("/v1/auth/refresh"), "vgr_not-a-real-token").await;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    }
+    let response = login(&server.base, "ovos", "change-me-please").await;
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(response.headers().contains_key("retry-after"));
+    let response = get_bearer(server.url("/v1/auth/refresh"), "vgr_not-a-real-token").await;
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+}

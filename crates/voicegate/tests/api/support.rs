@@ -1,0 +1,65 @@
+//! Helpers shared by the test modules.
+
+use reqwest::{Client, Response, StatusCode};
+use serde_json::{Value, json};
+use testkit::TestServer;
+
+/// A plain HTTP client.
+pub fn client() -> Client {
+    Client::new()
+}
+
+/// Logs in and returns the raw response.
+pub async fn login(server_base: &str, user: &str, password: &str) -> Response {
+    client()
+        .post(format!("{server_base}/v1/auth/tokens"))
+        .json(&json!({"user": user, "password": password}))
+        .send()
+        .await
+        .expect("login request")
+}
+
+/// Logs in, asserts 200, and returns (access, refresh).
+pub async fn tokens(server: &TestServer, user: &str, password: &str) -> (String, String) {
+    let response = login(&server.base, user, password).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let body: Value = response.json().await.expect("json");
+    (
+        body["access_token"]
+            .as_str()
+            .expect("access_token")
+            .to_string(),
+        body["refresh_token"]
+            .as_str()
+            .expect("refresh_token")
+            .to_string(),
+    )
+}
+
+/// GET with a bearer token.
+pub async fn get_bearer(url: String, token: &str) -> Response {
+    client()
+        .get(url)
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("request")
+}
+
+/// Asserts the server's JSON error shape and returns (error code, body).
+pub async fn error_body(response: Response, status: StatusCode) -> (String, Value) {
+    assert_eq!(response.status(), status);
+    assert_eq!(
+        response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok()),
+        Some("application/json"),
+    );
+    let body: Value = response.json().await.expect("json error body");
+    assert!(body["detail"].is_string(), "detail missing in {body}");
+    (
+        body["error"].as_str().expect("error code").to_string(),
+        body,
+    )
+}
