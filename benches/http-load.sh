@@ -5,8 +5,9 @@
 #   1. throughput and latency (req/s, p50, p99) of GET /v1/network/ping (no auth: the baseline
 #      cost of the HTTP stack) and of GET /v1/auth/me with a Bearer access token (the cost of
 #      access-token verification on top), each with `wrk -t2 -c50 -d10s --latency`;
-#   2. memory: VmRSS at idle (after start and one login), VmRSS sampled every 0.2 s during the
-#      /me run, and VmHWM (peak RSS), from /proc/PID/status;
+#   2. memory: VmRSS at idle (after start and one login, and again 13 s after the login burst),
+#      VmRSS sampled every 0.2 s during the /me run and the burst, and VmHWM (peak RSS), from
+#      /proc/PID/status;
 #   3. login isolation: 20 concurrent POST /v1/auth/tokens (20 curl processes; each one costs an
 #      Argon2id verification) while `wrk -t1 -c10 -d5s --latency` measures ping: the ping p99
 #      during the burst, and how long the 20 logins took.
@@ -143,6 +144,24 @@ proc_kb() {
     awk -v key="$1:" '$1 == key { print $2 }' "/proc/$SERVER_PID/status"
 }
 
+# start_sampler FILE: appends the server's VmRSS (kB) to FILE every 0.2 s until stop_sampler.
+SAMPLER_PID=""
+start_sampler() {
+    : >"$1"
+    (
+        while kill -0 "$SERVER_PID" 2>/dev/null; do
+            awk '$1 == "VmRSS:" { print $2 }' "/proc/$SERVER_PID/status" >>"$1" 2>/dev/null || true
+            sleep 0.2
+        done
+    ) &
+    SAMPLER_PID=$!
+    HELPER_PIDS+=("$SAMPLER_PID")
+}
+stop_sampler() {
+    kill "$SAMPLER_PID" 2>/dev/null || true
+    wait "$SAMPLER_PID" 2>/dev/null || true
+}
+
 sleep 1
 RSS_IDLE_KB="$(proc_kb VmRSS)"
 log "idle RSS: ${RSS_IDLE_KB} kB"
@@ -187,20 +206,11 @@ log "wrk -t2 -c50 -d$WRK_DURATION GET /v1/network/ping"
 run_wrk ping -t2 -c50 -d"$WRK_DURATION" "$BASE/v1/network/ping"
 
 log "wrk -t2 -c50 -d$WRK_DURATION GET /v1/auth/me (Bearer)"
-: >"$TMP/rss-samples"
-(
-    while kill -0 "$SERVER_PID" 2>/dev/null; do
-        awk '$1 == "VmRSS:" { print $2 }' "/proc/$SERVER_PID/status" >>"$TMP/rss-samples" 2>/dev/null || true
-        sleep 0.2
-    done
-) &
-SAMPLER_PID=$!
-HELPER_PIDS+=("$SAMPLER_PID")
+start_sampler "$TMP/rss-me"
 run_wrk me -t2 -c50 -d"$WRK_DURATION" -H "Authorization: Bearer $TOKEN" "$BASE/v1/auth/me"
-kill "$SAMPLER_PID" 2>/dev/null || true
-wait "$SAMPLER_PID" 2>/dev/null || true
-RSS_ME_MAX_KB="$(sort -n "$TMP/rss-samples" | tail -n 1)"
-RSS_SAMPLES="$(wc -l <"$TMP/rss-samples")"
+stop_sampler
+RSS_ME_MAX_KB="$(sort -n "$TMP/rss-me" | tail -n 1)"
+RSS_SAMPLES="$(wc -l <"$TMP/rss-me")"
 RSS_HWM_LOAD_KB="$(proc_kb VmHWM)"
 
 # --- login burst --------------------------------------------------------------------------------
@@ -208,6 +218,7 @@ log "login burst: $BURST_LOGINS concurrent logins during wrk -t1 -c10 -d5s GET /
 timeout 60 wrk --timeout 5s --latency -t1 -c10 -d5s "$BASE/v1/network/ping" >"$TMP/burst-ping.txt" 2>&1 &
 WRK_BURST_PID=$!
 HELPER_PIDS+=("$WRK_BURST_PID")
+start_sampler "$TMP/rss-burst"
 sleep 0.5   # let wrk connect and settle before the burst
 BURST_START="$(date +%s.%N)"
 BURST_PIDS=()
@@ -222,7 +233,14 @@ for pid in "${BURST_PIDS[@]}"; do
 done
 BURST_END="$(date +%s.%N)"
 wait "$WRK_BURST_PID" || { cat "$TMP/burst-ping.txt" >&2; die "wrk during the login burst failed"; }
+stop_sampler
 RSS_HWM_END_KB="$(proc_kb VmHWM)"
+RSS_BURST_MAX_KB="$(sort -n "$TMP/rss-burst" | tail -n 1)"
+sleep 1
+RSS_AFTER_KB="$(proc_kb VmRSS)"   # what the server keeps once the burst is over
+log "waiting 12 s: pooled password-hashing memory is released after 10 s without logins"
+sleep 12
+RSS_SETTLED_KB="$(proc_kb VmRSS)"
 BURST_OK="$(cat "$TMP"/burst.* | awk '$1 == 200' | wc -l)"
 BURST_WALL_S="$(python3 -c 'import sys; print("%.2f" % (float(sys.argv[2]) - float(sys.argv[1])))' "$BURST_START" "$BURST_END")"
 BURST_SLOWEST_S="$(cat "$TMP"/burst.* | awk '$1 == 200 && $2 > m { m = $2 } END { printf "%.2f", m }')"
@@ -235,7 +253,7 @@ read -r BP_RPS BP_P50 BP_P99 BP_NON2XX BP_SOCKERR BP_TOTAL < <(parse_wrk "$TMP/b
 export PING_RPS PING_P50 PING_P99 PING_NON2XX PING_SOCKERR PING_TOTAL \
     ME_RPS ME_P50 ME_P99 ME_NON2XX ME_SOCKERR ME_TOTAL \
     BP_RPS BP_P50 BP_P99 BP_NON2XX BP_SOCKERR BP_TOTAL \
-    RSS_IDLE_KB RSS_ME_MAX_KB RSS_SAMPLES RSS_HWM_LOAD_KB RSS_HWM_END_KB \
+    RSS_IDLE_KB RSS_SETTLED_KB RSS_ME_MAX_KB RSS_BURST_MAX_KB RSS_AFTER_KB RSS_SAMPLES RSS_HWM_LOAD_KB RSS_HWM_END_KB \
     BURST_OK BURST_LOGINS BURST_WALL_S BURST_SLOWEST_S WRK_DURATION
 
 python3 - <<'PY'
@@ -261,8 +279,11 @@ print("| me p99 | %.3f ms |" % f("ME_P99"))
 print("| ratio me/ping | %.1f %% |" % (ratio * 100))
 print("| RSS idle (VmRSS after start + 1 login) | %.1f MB |" % mb("RSS_IDLE_KB"))
 print("| RSS max sampled during /me run (VmRSS, %s samples) | %.1f MB |" % (e["RSS_SAMPLES"], mb("RSS_ME_MAX_KB")))
-print("| RSS peak after ping + /me runs (VmHWM) | %.1f MB |" % mb("RSS_HWM_LOAD_KB"))
+print("| RSS peak after start, 1 login, ping + /me runs (VmHWM) | %.1f MB |" % mb("RSS_HWM_LOAD_KB"))
 print("| RSS peak at end, incl. login burst (VmHWM) | %.1f MB |" % mb("RSS_HWM_END_KB"))
+print("| RSS max sampled during login burst (VmRSS) | %.1f MB |" % mb("RSS_BURST_MAX_KB"))
+print("| RSS 1 s after login burst (VmRSS) | %.1f MB |" % mb("RSS_AFTER_KB"))
+print("| RSS idle 13 s after login burst (VmRSS) | %.1f MB |" % mb("RSS_SETTLED_KB"))
 print("| ping p50 during login burst (wrk -t1 -c10 -d5s) | %.3f ms |" % f("BP_P50"))
 print("| ping p99 during login burst | %.3f ms |" % f("BP_P99"))
 print("| ping req/s during login burst | %.0f |" % f("BP_RPS"))
@@ -279,13 +300,17 @@ rows = [
     ("/me throughput >= 40,000 req/s", "%.0f req/s" % f("ME_RPS"), f("ME_RPS") >= 40000),
     ("ping p99 <= 10 ms", "%.3f ms" % f("PING_P99"), f("PING_P99") <= 10),
     ("/me p99 <= 10 ms", "%.3f ms" % f("ME_P99"), f("ME_P99") <= 10),
-    ("RSS idle <= 20 MB", "%.1f MB" % mb("RSS_IDLE_KB"), mb("RSS_IDLE_KB") <= 20),
+    ("RSS idle <= 20 MB (after 1 login; after the burst)", "%.1f MB; %.1f MB" % (mb("RSS_IDLE_KB"), mb("RSS_SETTLED_KB")),
+     max(mb("RSS_IDLE_KB"), mb("RSS_SETTLED_KB")) <= 20),
     ("RSS peak under load <= 50 MB (VmHWM at end)", "%.1f MB" % mb("RSS_HWM_END_KB"), mb("RSS_HWM_END_KB") <= 50),
     ("ping p99 <= 50 ms during %s concurrent logins" % e["BURST_LOGINS"], "%.3f ms" % f("BP_P99"), f("BP_P99") <= 50),
 ]
 for name, value, ok in rows:
     print("| %s | %s | %s |" % (name, value, verdict(ok)))
 print()
+if mb("RSS_AFTER_KB") > mb("RSS_IDLE_KB") + 20:
+    print("note: the server still holds %.1f MB 1 s after the login burst (idle was %.1f MB):"
+          " memory used by password hashing is not given back." % (mb("RSS_AFTER_KB"), mb("RSS_IDLE_KB")))
 burst_wall = float(e["BURST_WALL_S"])
 if burst_wall > 4.5:
     print("note: the login burst (%.2f s) outlasted the 4.5 s of the ping run that followed its start;"

@@ -37,6 +37,9 @@ use crate::store::Db;
 /// How often expired refresh tokens are deleted, in seconds.
 const PURGE_PERIOD_SECS: i64 = 3600;
 
+/// How long pooled password-hashing memory is kept after the last login.
+const IDLE_HASH_MEMORY: Duration = Duration::from_secs(10);
+
 /// What importing a users file changed.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct ImportReport {
@@ -470,6 +473,7 @@ impl IdentityService {
                 if let Err(e) = service.states.reload_if_changed(&service.db).await {
                     tracing::warn!(error = %e, "could not refresh user states");
                 }
+                password::release_idle_memory(IDLE_HASH_MEMORY);
                 let now = service.clock.now();
                 if now >= next_purge {
                     next_purge = now + PURGE_PERIOD_SECS;
