@@ -12,6 +12,7 @@ use crate::config::Config;
 use crate::http;
 use crate::identity::signing_key::{self, KeySource};
 use crate::identity::{IdentityError, IdentityService, UserSource};
+use crate::ovos::OvosService;
 use crate::store::{Db, StoreError};
 
 /// What every handler can reach.
@@ -19,6 +20,8 @@ use crate::store::{Db, StoreError};
 pub struct AppState {
     /// Identity: login, tokens, users.
     pub identity: Arc<IdentityService>,
+    /// The ovos-api surface and its bus connection.
+    pub ovos: Arc<OvosService>,
     /// The store.
     pub db: Db,
     /// The configuration in force.
@@ -113,6 +116,7 @@ impl App {
                 source,
             })?;
         let state = AppState {
+            ovos: Arc::new(OvosService::new(&config.ovos)),
             identity,
             db,
             config: Arc::new(config),
@@ -143,6 +147,7 @@ impl App {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let maintenance = self.state.identity.spawn_maintenance();
+        let bus = self.state.ovos.bus().spawn_connection();
         tracing::info!(address = %self.local_addr(), "voicegate listening");
         let service = self
             .router
@@ -151,6 +156,7 @@ impl App {
             .with_graceful_shutdown(shutdown)
             .await;
         maintenance.abort();
+        bus.abort();
         self.state.db.close().await;
         tracing::info!("voicegate stopped");
         result

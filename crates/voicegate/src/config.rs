@@ -91,6 +91,21 @@ pub struct OvosConfig {
     pub ws_port: u16,
     /// Key shared with the skill-rest-api companion skill (`API_KEY`).
     pub api_key: Option<Secret>,
+    /// How long a request waits for the bus's reply before 504, in milliseconds.
+    pub request_timeout_ms: u64,
+    /// Longest pause between reconnection attempts, in milliseconds.
+    pub reconnect_max_ms: u64,
+    /// Longest utterance, dialog or skill id accepted, in characters.
+    pub max_text_chars: usize,
+    /// Most utterances in one `POST /v1/voice/utterance`.
+    pub max_utterances: usize,
+    /// Language used when a request names none.
+    pub default_lang: String,
+    /// Bus message types streamed on `GET /v1/events`; a trailing `*` matches a prefix.
+    pub events_allowlist: Vec<String>,
+    /// Bus messages buffered for each events client; a client that falls further behind is
+    /// disconnected.
+    pub events_buffer: usize,
 }
 
 impl Default for Config {
@@ -144,6 +159,21 @@ impl Default for OvosConfig {
             ws_host: "127.0.0.1".into(),
             ws_port: 8181,
             api_key: None,
+            request_timeout_ms: 5000,
+            reconnect_max_ms: 5000,
+            max_text_chars: 1000,
+            max_utterances: 10,
+            default_lang: "en-us".into(),
+            events_allowlist: [
+                "speak",
+                "recognizer_loop:utterance",
+                "mycroft.mic.*",
+                "mycroft.volume.*",
+                "ovos.utterance.handled",
+            ]
+            .map(String::from)
+            .to_vec(),
+            events_buffer: 256,
         }
     }
 }
@@ -261,6 +291,16 @@ impl Config {
         }
         if auth.hash_concurrency == Some(0) {
             return invalid("auth.hash_concurrency", "must be at least 1");
+        }
+        let ovos = &self.ovos;
+        if ovos.request_timeout_ms == 0 {
+            return invalid("ovos.request_timeout_ms", "must be at least 1");
+        }
+        if ovos.max_text_chars == 0 || ovos.max_utterances == 0 || ovos.events_buffer == 0 {
+            return invalid(
+                "ovos",
+                "max_text_chars, max_utterances and events_buffer must be at least 1",
+            );
         }
         if self.http.json_body_limit == 0 {
             return invalid("http.json_body_limit", "must be at least 1");

@@ -1,12 +1,15 @@
 //! The one JSON error shape of the whole server, `{"error": "<code>", "detail": "<text>"}`, and the
 //! single place where domain errors become status codes.
 
+use axum::extract::rejection::{BytesRejection, JsonRejection, QueryRejection};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::identity::IdentityError;
+use crate::ovos::OvosError;
+use crate::ovos::bus::BusError;
 
 /// The body of every error answer. `detail` keeps FastAPI-style clients (the original ovos-api)
 /// working.
@@ -43,6 +46,37 @@ impl ApiError {
     /// The status this error answers with.
     pub fn status(&self) -> StatusCode {
         self.status
+    }
+
+    /// 500 with no detail: for failures that are the server's own.
+    pub fn internal() -> Self {
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal_error",
+            "internal error",
+        )
+    }
+
+    /// 415: the body is not JSON.
+    pub fn unsupported_media_type() -> Self {
+        Self::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "send the body as JSON with Content-Type: application/json",
+        )
+    }
+
+    /// 400 for malformed JSON, 422 for JSON of the wrong shape.
+    pub fn from_json_error(e: serde_json::Error) -> Self {
+        if e.is_data() {
+            Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "validation_failed",
+                e.to_string(),
+            )
+        } else {
+            Self::new(StatusCode::BAD_REQUEST, "invalid_json", e.to_string())
+        }
     }
 
     /// The generic answer for a status that no handler produced (404, 405, …).
@@ -94,6 +128,25 @@ impl From<IdentityError> for ApiError {
                 ),
                 r#"Bearer realm="voicegate", error="invalid_token""#,
             ),
+            E::InsufficientScope(scope) => {
+                let mut err = Self::new(
+                    StatusCode::FORBIDDEN,
+                    "insufficient_scope",
+                    format!("the token lacks the {scope} scope"),
+                );
+                err.www_authenticate = Some(match scope {
+                    "ovos" => {
+                        r#"Bearer realm="voicegate", error="insufficient_scope", scope="ovos""#
+                    }
+                    _ => r#"Bearer realm="voicegate", error="insufficient_scope""#,
+                });
+                err
+            }
+            E::ShuttingDown => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                e.to_string(),
+            ),
             E::RateLimited { retry_after } => {
                 let mut err =
                     Self::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", e.to_string());
@@ -133,6 +186,73 @@ impl From<IdentityError> for ApiError {
                     "internal error",
                 )
             }
+        }
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(rejection: JsonRejection) -> Self {
+        let text = rejection.body_text();
+        match rejection {
+            JsonRejection::MissingJsonContentType(_) => Self::unsupported_media_type(),
+            JsonRejection::JsonSyntaxError(_) => {
+                Self::new(StatusCode::BAD_REQUEST, "invalid_json", text)
+            }
+            JsonRejection::JsonDataError(_) => {
+                Self::new(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", text)
+            }
+            JsonRejection::BytesRejection(bytes) => bytes.into(),
+            other => Self::new(other.status(), "bad_request", text),
+        }
+    }
+}
+
+impl From<BytesRejection> for ApiError {
+    fn from(rejection: BytesRejection) -> Self {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            Self::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                "the request body is too large",
+            )
+        } else {
+            Self::new(rejection.status(), "bad_request", rejection.body_text())
+        }
+    }
+}
+
+impl From<QueryRejection> for ApiError {
+    fn from(rejection: QueryRejection) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_query",
+            rejection.body_text(),
+        )
+    }
+}
+
+impl From<OvosError> for ApiError {
+    fn from(e: OvosError) -> Self {
+        let detail = e.to_string();
+        match e {
+            OvosError::Bus(BusError::Unavailable(_)) => {
+                Self::new(StatusCode::SERVICE_UNAVAILABLE, "bus_unavailable", detail)
+            }
+            OvosError::Bus(BusError::Timeout(_)) => {
+                Self::new(StatusCode::GATEWAY_TIMEOUT, "bus_timeout", detail)
+            }
+            OvosError::SkillRefused | OvosError::SkillFailed(_) => {
+                Self::new(StatusCode::BAD_GATEWAY, "skill_error", detail)
+            }
+            OvosError::NoApiKey => {
+                Self::new(StatusCode::SERVICE_UNAVAILABLE, "not_configured", detail)
+            }
+            OvosError::UnknownSkill(_) => Self::new(StatusCode::NOT_FOUND, "not_found", detail),
+            OvosError::Validation(_) => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "validation_failed",
+                detail,
+            ),
         }
     }
 }

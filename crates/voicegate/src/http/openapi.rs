@@ -7,6 +7,9 @@ use utoipa::{Modify, OpenApi};
 /// Name of the bearer-JWT security scheme that protected routes name.
 pub const BEARER: &str = "bearer";
 
+/// Name of the scheme of `GET /v1/auth/refresh`: an opaque refresh token as the Bearer token.
+pub const REFRESH_TOKEN: &str = "refresh_token";
+
 /// The document's frame.
 #[derive(OpenApi)]
 #[openapi(
@@ -20,6 +23,10 @@ pub const BEARER: &str = "bearer";
     tags(
         (name = "auth", description = "ovos-api login, refresh and the current principal"),
         (name = "network", description = "ovos-api network routes"),
+        (name = "system", description = "ovos-api system routes, over the Open Voice OS message bus"),
+        (name = "skills", description = "ovos-api skill routes"),
+        (name = "voice", description = "ovos-api voice routes: speech, microphone, volume"),
+        (name = "events", description = "Server-sent events from the message bus"),
         (name = "meta", description = "Health and documentation"),
     )
 )]
@@ -37,6 +44,18 @@ impl Modify for SecuritySchemes {
                     .scheme(HttpAuthScheme::Bearer)
                     .bearer_format("JWT")
                     .description(Some("Access token from POST /v1/auth/tokens"))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            REFRESH_TOKEN,
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("opaque")
+                    .description(Some(
+                        "Refresh token (vgr_…) from POST /v1/auth/tokens; single use",
+                    ))
                     .build(),
             ),
         );

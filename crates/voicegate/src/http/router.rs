@@ -13,6 +13,7 @@ use utoipa_swagger_ui::SwaggerUi;
 use crate::app::AppState;
 use crate::http::{health, limits, openapi::ApiDoc};
 use crate::identity::routes as auth;
+use crate::ovos::events;
 use crate::ovos::routes as ovos;
 
 /// The API routes and the OpenAPI document they make.
@@ -22,6 +23,25 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(auth::refresh))
         .routes(routes!(auth::me))
         .routes(routes!(ovos::ping))
+        .routes(routes!(ovos::info))
+        .routes(routes!(ovos::config))
+        .routes(routes!(ovos::sleep, ovos::is_awake))
+        .routes(routes!(ovos::wakeup))
+        .routes(routes!(ovos::clear_cache))
+        .routes(routes!(ovos::internet))
+        .routes(routes!(ovos::websocket))
+        .routes(routes!(ovos::skills))
+        .routes(routes!(ovos::skill_settings))
+        .routes(routes!(ovos::activate_skill))
+        .routes(routes!(ovos::deactivate_skill))
+        .routes(routes!(ovos::speak, ovos::stop))
+        .routes(routes!(ovos::mute))
+        .routes(routes!(ovos::unmute))
+        .routes(routes!(ovos::microphone))
+        .routes(routes!(ovos::listen))
+        .routes(routes!(ovos::utterance))
+        .routes(routes!(ovos::volume, ovos::set_volume))
+        .routes(routes!(events::events))
         .routes(routes!(health::health))
         .split_for_parts()
 }

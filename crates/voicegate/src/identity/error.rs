@@ -15,6 +15,12 @@ pub enum IdentityError {
     /// A token is malformed, forged, expired, revoked, of the wrong kind, or its user is disabled.
     #[error("invalid or expired token")]
     InvalidToken,
+    /// The token is valid but does not grant this scope.
+    #[error("the token lacks the {0} scope")]
+    InsufficientScope(&'static str),
+    /// The server is stopping and takes no more work.
+    #[error("the server is shutting down")]
+    ShuttingDown,
     /// Too many attempts; retry after this many seconds.
     #[error("too many attempts, retry in {retry_after} seconds")]
     RateLimited {

@@ -308,7 +308,7 @@ impl IdentityService {
             .hash_permits
             .acquire()
             .await
-            .map_err(|_| IdentityError::Validation("server is shutting down".into()))?;
+            .map_err(|_| IdentityError::ShuttingDown)?;
         tokio::task::spawn_blocking(work)
             .await
             .map_err(|e| IdentityError::Password(password::PasswordError::Hashing(e.to_string())))

@@ -105,6 +105,15 @@ impl Principal {
     pub fn has_scope(&self, scope: &str) -> bool {
         self.scopes.iter().any(|s| s == scope)
     }
+
+    /// `Ok` when the token grants `scope`, else [`IdentityError::InsufficientScope`].
+    pub fn require_scope(&self, scope: &'static str) -> Result<(), IdentityError> {
+        if self.has_scope(scope) {
+            Ok(())
+        } else {
+            Err(IdentityError::InsufficientScope(scope))
+        }
+    }
 }
 
 /// An access token and its refresh token, as the ovos-api login answers them.

@@ -90,7 +90,7 @@ pub async fn tokens(
 /// Exchanges a refresh token (sent as the Bearer token) for a new access token and a new refresh
 /// token. The presented refresh token is spent; presenting it again revokes the whole chain.
 #[utoipa::path(get, path = "/v1/auth/refresh", tag = "auth",
-    security(("bearer" = [])),
+    security(("refresh_token" = [])),
     responses(
         (status = 200, description = "Tokens refreshed", body = TokensResponse),
         (status = 401, description = "Invalid, spent or expired refresh token", body = ErrorBody),

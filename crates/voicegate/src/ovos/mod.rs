@@ -1,4 +1,458 @@
-//! The ovos-api surface. The message-bus bridge arrives with its own issue; for now only the
-//! routes that need no bus.
+//! The ovos-api surface: Open Voice OS control over one live message-bus connection.
+//!
+//! Native ovos-core messages are used wherever they exist (`speak`, `mycroft.stop`,
+//! `mycroft.mic.*`, `mycroft.volume.*`, `recognizer_loop:*`, `skillmanager.*`); what only the
+//! skill-rest-api companion skill answers goes out as `ovos.api.*` with `data.app_key` =
+//! base64(API_KEY), as that skill expects.
 
+pub mod bus;
+pub mod events;
+pub mod redact;
 pub mod routes;
+
+use base64::Engine;
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+use utoipa::ToSchema;
+
+use crate::config::OvosConfig;
+use crate::ovos::bus::{Bus, BusError, BusMessage, BusSettings, ReplyMatch};
+
+/// Everything that can go wrong on the ovos-api surface.
+#[derive(Debug, thiserror::Error)]
+pub enum OvosError {
+    /// The bus is down or did not answer in time.
+    #[error(transparent)]
+    Bus(#[from] BusError),
+    /// The companion skill refused the API key.
+    #[error(
+        "skill-rest-api refused the API key: check that API_KEY matches the skill's api_key setting"
+    )]
+    SkillRefused,
+    /// The companion skill answered with an error.
+    #[error("skill-rest-api answered an error: {0}")]
+    SkillFailed(String),
+    /// `API_KEY` is not configured, so the companion skill cannot be asked.
+    #[error("API_KEY is not configured: the skill-rest-api routes need it")]
+    NoApiKey,
+    /// No skill with that id.
+    #[error("skill {0:?} not found")]
+    UnknownSkill(String),
+    /// A request value is not acceptable.
+    #[error("{0}")]
+    Validation(String),
+}
+
+/// Something to say: an utterance and its language.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, ToSchema)]
+pub struct Speech {
+    /// The text.
+    pub utterance: String,
+    /// Language, e.g. `en-us`.
+    pub lang: String,
+}
+
+/// The skill list as ovos-api answers it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct SkillList {
+    /// Number of skills.
+    pub count: usize,
+    /// Active skills.
+    pub count_active: usize,
+    /// Inactive skills.
+    pub count_inactive: usize,
+    /// Skill id → `{"active": bool, "id": …}` as ovos-core reports it.
+    #[schema(value_type = Object)]
+    pub results: Map<String, Value>,
+}
+
+/// Volume as ovos-api answers it.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, ToSchema)]
+pub struct Volume {
+    /// 0 to 100.
+    pub percent: f64,
+    /// Whether output is muted.
+    pub muted: bool,
+}
+
+/// The ovos-api service.
+pub struct OvosService {
+    bus: Bus,
+    app_key: Option<String>,
+    config: OvosConfig,
+}
+
+impl OvosService {
+    /// A service for the configured bus; the connection starts with [`Bus::spawn_connection`].
+    pub fn new(config: &OvosConfig) -> Self {
+        let settings = BusSettings {
+            url: format!("ws://{}:{}/core", config.ws_host, config.ws_port),
+            address: format!("{}:{}", config.ws_host, config.ws_port),
+            request_timeout: std::time::Duration::from_millis(config.request_timeout_ms),
+            reconnect_max: std::time::Duration::from_millis(config.reconnect_max_ms),
+            events_buffer: config.events_buffer,
+        };
+        let app_key = config
+            .api_key
+            .as_ref()
+            .filter(|k| !k.is_empty())
+            .map(|k| base64::engine::general_purpose::STANDARD.encode(k.expose()));
+        Self {
+            bus: Bus::new(settings),
+            app_key,
+            config: config.clone(),
+        }
+    }
+
+    /// The bus connection.
+    pub fn bus(&self) -> &Bus {
+        &self.bus
+    }
+
+    /// Whether a bus message type is on the events allowlist.
+    pub fn event_allowed(&self, msg_type: &str) -> bool {
+        self.config
+            .events_allowlist
+            .iter()
+            .any(|pattern| match pattern.strip_suffix('*') {
+                Some(prefix) => msg_type.starts_with(prefix),
+                None => msg_type == pattern,
+            })
+    }
+
+    /// Asks the companion skill: sends `msg_type` with the app key and waits for `reply_type`,
+    /// matched by type (the skill answers with a fresh context). Returns the answer's data.
+    async fn ask_skill(
+        &self,
+        msg_type: &str,
+        reply_type: &str,
+        extra: Value,
+    ) -> Result<Value, OvosError> {
+        let app_key = self.app_key.as_ref().ok_or(OvosError::NoApiKey)?;
+        let mut data = match extra {
+            Value::Object(map) => map,
+            _ => Map::new(),
+        };
+        data.insert("app_key".into(), json!(app_key));
+        let reply = self
+            .bus
+            .request(
+                BusMessage::new(msg_type, Value::Object(data)),
+                &[reply_type],
+                ReplyMatch::ByType,
+            )
+            .await?;
+        if reply.context.get("authenticated").and_then(Value::as_bool) != Some(true) {
+            return Err(OvosError::SkillRefused);
+        }
+        if let Some(error) = reply.data.get("error") {
+            let text = error
+                .as_str()
+                .map_or_else(|| error.to_string(), str::to_string);
+            return Err(OvosError::SkillFailed(text));
+        }
+        Ok(reply.data)
+    }
+
+    /// Asks ovos-core: the reply keeps the request's context and is matched by correlation id.
+    async fn ask_core(
+        &self,
+        msg_type: &str,
+        data: Value,
+        reply_type: &str,
+    ) -> Result<Value, OvosError> {
+        let reply = self
+            .bus
+            .request(
+                BusMessage::new(msg_type, data),
+                &[reply_type],
+                ReplyMatch::Correlated,
+            )
+            .await?;
+        Ok(reply.data)
+    }
+
+    fn emit(&self, msg_type: &str, data: Value) -> Result<(), OvosError> {
+        Ok(self.bus.emit(BusMessage::new(msg_type, data))?)
+    }
+
+    /// System information from the companion skill.
+    pub async fn info(&self) -> Result<Value, OvosError> {
+        let mut info = self
+            .ask_skill("ovos.api.info", "ovos.api.info.answer", json!({}))
+            .await?;
+        redact::redact(&mut info);
+        Ok(info)
+    }
+
+    /// The assistant's configuration, every secret removed.
+    pub async fn config(&self) -> Result<Value, OvosError> {
+        let mut config = self
+            .ask_skill("ovos.api.config", "ovos.api.config.answer", json!({}))
+            .await?;
+        redact::redact(&mut config);
+        Ok(config)
+    }
+
+    /// Puts the assistant to sleep (`awake = false`) or wakes it up, then speaks `dialog` if given.
+    pub async fn set_awake(&self, awake: bool, dialog: Option<Speech>) -> Result<(), OvosError> {
+        let (msg_type, reply_type) = if awake {
+            ("recognizer_loop:wake_up", "ovos.api.wake_up.answer")
+        } else {
+            ("recognizer_loop:sleep", "ovos.api.sleep.answer")
+        };
+        self.ask_skill(msg_type, reply_type, json!({})).await?;
+        if let Some(dialog) = dialog {
+            self.speak(dialog)?;
+        }
+        Ok(())
+    }
+
+    /// Whether the assistant is awake.
+    pub async fn is_awake(&self) -> Result<bool, OvosError> {
+        let data = self
+            .ask_skill("ovos.api.is_awake", "ovos.api.is_awake.answer", json!({}))
+            .await?;
+        data.get("is_awake")
+            .and_then(Value::as_bool)
+            .ok_or_else(|| OvosError::SkillFailed("the answer has no is_awake".into()))
+    }
+
+    /// Clears a cache (`tts`); answers what the skill reports.
+    pub async fn clear_cache(&self, cache_type: &str) -> Result<Value, OvosError> {
+        if cache_type != "tts" {
+            return Err(OvosError::Validation(format!(
+                "cache_type {cache_type:?} is not supported; use \"tts\""
+            )));
+        }
+        let data = self
+            .ask_skill(
+                "ovos.api.cache",
+                "ovos.api.cache.answer",
+                json!({"cache_type": cache_type}),
+            )
+            .await?;
+        Ok(json!({
+            "cache_type": data.get("cache_type").cloned().unwrap_or_else(|| json!(cache_type)),
+            "status": data.get("status").cloned().unwrap_or(Value::Bool(false)),
+        }))
+    }
+
+    /// Whether the assistant reaches the Internet.
+    pub async fn internet(&self) -> Result<bool, OvosError> {
+        let data = self
+            .ask_skill("ovos.api.internet", "ovos.api.internet.answer", json!({}))
+            .await?;
+        Ok(data.get("status").and_then(Value::as_bool).unwrap_or(false))
+    }
+
+    /// The installed skills.
+    pub async fn skills(&self) -> Result<SkillList, OvosError> {
+        // ovos-core answers skillmanager.list with mycroft.skills.list; versions that build a fresh
+        // message drop the context, so the answer is also accepted by type.
+        let reply = self
+            .bus
+            .request(
+                BusMessage::new("skillmanager.list", json!({})),
+                &["mycroft.skills.list"],
+                ReplyMatch::ByType,
+            )
+            .await?;
+        let results = match reply.data {
+            Value::Object(map) => map,
+            _ => Map::new(),
+        };
+        let active = results
+            .values()
+            .filter(|s| s.get("active").and_then(Value::as_bool).unwrap_or(false))
+            .count();
+        Ok(SkillList {
+            count: results.len(),
+            count_active: active,
+            count_inactive: results.len() - active,
+            results,
+        })
+    }
+
+    async fn require_skill(&self, skill_id: &str) -> Result<(), OvosError> {
+        self.check_skill_id(skill_id)?;
+        let skills = self.skills().await?;
+        let known = skills.results.iter().any(|(key, skill)| {
+            key == skill_id || skill.get("id").and_then(Value::as_str) == Some(skill_id)
+        });
+        if known {
+            Ok(())
+        } else {
+            Err(OvosError::UnknownSkill(skill_id.to_string()))
+        }
+    }
+
+    fn check_skill_id(&self, skill_id: &str) -> Result<(), OvosError> {
+        let ok = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-');
+        if skill_id.is_empty() || skill_id.len() > 128 || !skill_id.chars().all(ok) {
+            return Err(OvosError::Validation(format!(
+                "invalid skill id {skill_id:?}: 1 to 128 letters, digits, '.', '_' or '-'"
+            )));
+        }
+        Ok(())
+    }
+
+    /// A skill's settings, every secret removed.
+    pub async fn skill_settings(&self, skill_id: &str) -> Result<Value, OvosError> {
+        self.require_skill(skill_id).await?;
+        let mut settings = self
+            .ask_skill(
+                "ovos.api.skill_settings",
+                "ovos.api.skill_settings.answer",
+                json!({"skill": skill_id}),
+            )
+            .await?;
+        redact::redact(&mut settings);
+        Ok(settings)
+    }
+
+    /// Activates or deactivates a skill.
+    pub async fn set_skill_active(&self, skill_id: &str, active: bool) -> Result<(), OvosError> {
+        self.require_skill(skill_id).await?;
+        let msg_type = if active {
+            "skillmanager.activate"
+        } else {
+            "skillmanager.deactivate"
+        };
+        let reply_type = format!("{msg_type}.response");
+        let data = self
+            .ask_core(msg_type, json!({"skill": skill_id}), &reply_type)
+            .await?;
+        if let Some(error) = data.get("error") {
+            return Err(OvosError::SkillFailed(error.to_string()));
+        }
+        Ok(())
+    }
+
+    /// Validates and completes something to say.
+    pub fn speech(&self, utterance: &str, lang: Option<&str>) -> Result<Speech, OvosError> {
+        Ok(Speech {
+            utterance: self.check_text("utterance", utterance)?.to_string(),
+            lang: self.check_lang(lang)?,
+        })
+    }
+
+    fn check_text<'t>(&self, field: &str, text: &'t str) -> Result<&'t str, OvosError> {
+        let text = text.trim();
+        if text.is_empty() {
+            return Err(OvosError::Validation(format!("{field} must not be empty")));
+        }
+        if text.chars().count() > self.config.max_text_chars {
+            return Err(OvosError::Validation(format!(
+                "{field} is longer than {} characters",
+                self.config.max_text_chars
+            )));
+        }
+        Ok(text)
+    }
+
+    fn check_lang(&self, lang: Option<&str>) -> Result<String, OvosError> {
+        let lang = lang
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .unwrap_or(&self.config.default_lang);
+        let ok = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
+        if lang.len() > 16 || !lang.chars().all(ok) {
+            return Err(OvosError::Validation(format!(
+                "invalid lang {lang:?}: a language tag such as en-us"
+            )));
+        }
+        Ok(lang.to_ascii_lowercase())
+    }
+
+    /// Makes the assistant say something.
+    pub fn speak(&self, speech: Speech) -> Result<Speech, OvosError> {
+        self.emit(
+            "speak",
+            json!({"utterance": speech.utterance, "lang": speech.lang}),
+        )?;
+        Ok(speech)
+    }
+
+    /// Stops any speech or audio output.
+    pub fn stop(&self) -> Result<(), OvosError> {
+        self.emit("mycroft.stop", json!({}))
+    }
+
+    /// Mutes or unmutes the microphone.
+    pub fn set_mic_muted(&self, muted: bool) -> Result<(), OvosError> {
+        let msg_type = if muted {
+            "mycroft.mic.mute"
+        } else {
+            "mycroft.mic.unmute"
+        };
+        self.emit(msg_type, json!({}))
+    }
+
+    /// Whether the microphone is muted.
+    pub async fn mic_muted(&self) -> Result<bool, OvosError> {
+        let data = self
+            .ask_core(
+                "mycroft.mic.get_status",
+                json!({}),
+                "mycroft.mic.get_status.response",
+            )
+            .await?;
+        Ok(data.get("muted").and_then(Value::as_bool).unwrap_or(false))
+    }
+
+    /// Starts listening as if the wake word was heard.
+    pub fn listen(&self) -> Result<(), OvosError> {
+        self.emit("mycroft.mic.listen", json!({}))
+    }
+
+    /// Injects utterances as if they had been spoken.
+    pub fn inject_utterances(
+        &self,
+        utterances: &[String],
+        lang: Option<&str>,
+    ) -> Result<(Vec<String>, String), OvosError> {
+        if utterances.is_empty() || utterances.len() > self.config.max_utterances {
+            return Err(OvosError::Validation(format!(
+                "utterances must hold 1 to {} texts",
+                self.config.max_utterances
+            )));
+        }
+        let texts = utterances
+            .iter()
+            .map(|u| self.check_text("utterances", u).map(str::to_string))
+            .collect::<Result<Vec<_>, _>>()?;
+        let lang = self.check_lang(lang)?;
+        self.emit(
+            "recognizer_loop:utterance",
+            json!({"utterances": texts, "lang": lang}),
+        )?;
+        Ok((texts, lang))
+    }
+
+    /// The output volume. On the bus it is a fraction (0.0 to 1.0); the API speaks percent.
+    pub async fn volume(&self) -> Result<Volume, OvosError> {
+        let data = self
+            .ask_core(
+                "mycroft.volume.get",
+                json!({}),
+                "mycroft.volume.get.response",
+            )
+            .await?;
+        let fraction = data.get("percent").and_then(Value::as_f64).unwrap_or(0.0);
+        Ok(Volume {
+            percent: ((fraction * 100.0).clamp(0.0, 100.0) * 100.0).round() / 100.0,
+            muted: data.get("muted").and_then(Value::as_bool).unwrap_or(false),
+        })
+    }
+
+    /// Sets the output volume, 0 to 100 percent.
+    pub fn set_volume(&self, percent: f64) -> Result<(), OvosError> {
+        if !(0.0..=100.0).contains(&percent) {
+            return Err(OvosError::Validation(
+                "percent must be between 0 and 100".into(),
+            ));
+        }
+        self.emit("mycroft.volume.set", json!({"percent": percent / 100.0}))
+    }
+}

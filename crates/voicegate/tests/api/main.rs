@@ -4,6 +4,7 @@ mod auth;
 mod cli;
 mod docs;
 mod errors;
+mod ovos;
 mod rate_limits;
 mod support;
 mod users_import;

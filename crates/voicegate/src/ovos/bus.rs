@@ -1,0 +1,459 @@
+//! One persistent connection to the Open Voice OS message bus.
+//!
+//! Every frame on the bus is JSON `{"type", "data", "context"}` and reaches every client, the
+//! sender included. Requests register a waiter before they send: native replies (made with
+//! `message.response()`) keep the request's context, so a correlation id placed there finds exactly
+//! its request; answers of the skill-rest-api companion skill come with a fresh context and are
+//! matched by type, oldest waiter first, once. A lost connection fails every waiter at once (503)
+//! and is re-established with capped exponential backoff.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+use tokio::net::TcpStream;
+use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio_tungstenite::tungstenite::Message as Frame;
+
+/// The context key that carries voicegate's correlation id.
+pub const CORRELATION_KEY: &str = "voicegate_request";
+
+/// A message on the bus.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BusMessage {
+    /// Message type, e.g. `speak`.
+    #[serde(rename = "type")]
+    pub msg_type: String,
+    /// Payload.
+    #[serde(default)]
+    pub data: Value,
+    /// Routing context.
+    #[serde(default)]
+    pub context: Value,
+}
+
+impl BusMessage {
+    /// A message with an empty context.
+    pub fn new(msg_type: impl Into<String>, data: Value) -> Self {
+        Self {
+            msg_type: msg_type.into(),
+            data,
+            context: json!({}),
+        }
+    }
+}
+
+/// How a request's reply is recognised.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReplyMatch {
+    /// The reply keeps the request's context: match the correlation id.
+    Correlated,
+    /// The reply has a fresh context: match the type, oldest waiter first.
+    ByType,
+}
+
+/// Why a bus exchange failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BusError {
+    /// Not connected (or the connection dropped while waiting).
+    #[error("the message bus at {0} is not connected")]
+    Unavailable(String),
+    /// No reply within the request timeout.
+    #[error("no reply from the message bus within {0} ms")]
+    Timeout(u128),
+}
+
+/// Settings of the bus connection.
+#[derive(Debug, Clone)]
+pub struct BusSettings {
+    /// `ws://host:port/core`.
+    pub url: String,
+    /// `host:port` to connect the TCP socket to.
+    pub address: String,
+    /// How long a request waits for its reply.
+    pub request_timeout: Duration,
+    /// Longest pause between reconnection attempts.
+    pub reconnect_max: Duration,
+    /// Messages buffered for each event subscriber before it is dropped as too slow.
+    pub events_buffer: usize,
+}
+
+struct Waiter {
+    correlation: String,
+    reply_types: Vec<String>,
+    tx: oneshot::Sender<BusMessage>,
+}
+
+#[derive(Default)]
+struct Waiters {
+    by_id: HashMap<u64, Waiter>,
+    /// Type-matched waiters per reply type, oldest first.
+    by_type: HashMap<String, VecDeque<u64>>,
+    /// Correlation id → waiter id.
+    by_correlation: HashMap<String, u64>,
+}
+
+impl Waiters {
+    fn remove(&mut self, id: u64) -> Option<Waiter> {
+        let waiter = self.by_id.remove(&id)?;
+        self.by_correlation.remove(&waiter.correlation);
+        for reply_type in &waiter.reply_types {
+            if let Some(queue) = self.by_type.get_mut(reply_type) {
+                queue.retain(|&queued| queued != id);
+                if queue.is_empty() {
+                    self.by_type.remove(reply_type);
+                }
+            }
+        }
+        Some(waiter)
+    }
+
+    /// The waiter a message answers, if any, removed from the table.
+    fn take_for(&mut self, message: &BusMessage) -> Option<Waiter> {
+        let correlation = message.context.get(CORRELATION_KEY).and_then(Value::as_str);
+        if let Some(&id) = correlation.and_then(|c| self.by_correlation.get(c)) {
+            let answers = self
+                .by_id
+                .get(&id)
+                .is_some_and(|w| w.reply_types.contains(&message.msg_type));
+            if answers {
+                return self.remove(id);
+            }
+        }
+        let id = *self.by_type.get(&message.msg_type)?.front()?;
+        self.remove(id)
+    }
+}
+
+struct Shared {
+    settings: BusSettings,
+    connected: AtomicBool,
+    outgoing: Mutex<Option<mpsc::Sender<String>>>,
+    waiters: Mutex<Waiters>,
+    events: broadcast::Sender<Arc<BusMessage>>,
+    next_id: AtomicU64,
+    session: String,
+}
+
+/// A handle to the bus connection; cheap to clone.
+#[derive(Clone)]
+pub struct Bus {
+    shared: Arc<Shared>,
+}
+
+impl Bus {
+    /// A bus handle; [`Bus::spawn_connection`] starts connecting.
+    pub fn new(settings: BusSettings) -> Self {
+        let (events, _) = broadcast::channel(settings.events_buffer.max(1));
+        let session = crate::identity::opaque::new_id();
+        Self {
+            shared: Arc::new(Shared {
+                settings,
+                connected: AtomicBool::new(false),
+                outgoing: Mutex::new(None),
+                waiters: Mutex::new(Waiters::default()),
+                events,
+                next_id: AtomicU64::new(1),
+                session,
+            }),
+        }
+    }
+
+    /// Whether the connection is up now.
+    pub fn is_connected(&self) -> bool {
+        self.shared.connected.load(Ordering::SeqCst)
+    }
+
+    /// The bus URL.
+    pub fn url(&self) -> &str {
+        &self.shared.settings.url
+    }
+
+    /// Every message seen on the bus from now on. A receiver that falls more than the events
+    /// buffer behind gets `Lagged` and should be dropped.
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<BusMessage>> {
+        self.shared.events.subscribe()
+    }
+
+    /// Sends a message without waiting for anything.
+    pub fn emit(&self, message: BusMessage) -> Result<(), BusError> {
+        let frame = self.frame(message, None);
+        self.send_frame(frame)
+    }
+
+    /// Sends a request and waits for its reply: a message of one of `reply_types`, recognised as
+    /// `matching` says.
+    pub async fn request(
+        &self,
+        message: BusMessage,
+        reply_types: &[&str],
+        matching: ReplyMatch,
+    ) -> Result<BusMessage, BusError> {
+        if !self.is_connected() {
+            return Err(self.unavailable());
+        }
+        let id = self.shared.next_id.fetch_add(1, Ordering::Relaxed);
+        let correlation = format!("{}-{id}", self.shared.session);
+        let (tx, rx) = oneshot::channel();
+        {
+            let mut waiters = self.lock_waiters();
+            if matching == ReplyMatch::ByType {
+                for reply_type in reply_types {
+                    waiters
+                        .by_type
+                        .entry((*reply_type).to_string())
+                        .or_default()
+                        .push_back(id);
+                }
+            }
+            waiters.by_correlation.insert(correlation.clone(), id);
+            waiters.by_id.insert(
+                id,
+                Waiter {
+                    correlation: correlation.clone(),
+                    reply_types: reply_types.iter().map(|t| (*t).to_string()).collect(),
+                    tx,
+                },
+            );
+        }
+        // Whatever happens next, the waiter does not outlive this call.
+        let _guard = WaiterGuard { bus: self, id };
+        self.send_frame(self.frame(message, Some(&correlation)))?;
+        let timeout = self.shared.settings.request_timeout;
+        match tokio::time::timeout(timeout, rx).await {
+            Ok(Ok(reply)) => Ok(reply),
+            Ok(Err(_)) => Err(self.unavailable()),
+            Err(_) => Err(BusError::Timeout(timeout.as_millis())),
+        }
+    }
+
+    fn lock_waiters(&self) -> std::sync::MutexGuard<'_, Waiters> {
+        self.shared
+            .waiters
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn unavailable(&self) -> BusError {
+        BusError::Unavailable(self.shared.settings.url.clone())
+    }
+
+    fn frame(&self, mut message: BusMessage, correlation: Option<&str>) -> String {
+        let mut context = match message.context.take() {
+            Value::Object(map) => map,
+            _ => Map::new(),
+        };
+        context
+            .entry("source")
+            .or_insert_with(|| json!("voicegate"));
+        context
+            .entry("destination")
+            .or_insert_with(|| json!(["skills"]));
+        if let Some(correlation) = correlation {
+            context.insert(CORRELATION_KEY.into(), json!(correlation));
+        }
+        message.context = Value::Object(context);
+        serde_json::to_string(&message).expect("a bus message serializes")
+    }
+
+    fn send_frame(&self, frame: String) -> Result<(), BusError> {
+        let sender = self
+            .shared
+            .outgoing
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        match sender {
+            Some(sender) => sender.try_send(frame).map_err(|_| self.unavailable()),
+            None => Err(self.unavailable()),
+        }
+    }
+
+    /// Keeps the connection up until the task is aborted: connects, pumps frames both ways,
+    /// and on loss fails every waiter and reconnects with capped exponential backoff.
+    pub fn spawn_connection(&self) -> tokio::task::JoinHandle<()> {
+        let bus = self.clone();
+        tokio::spawn(async move {
+            let first_backoff = Duration::from_millis(100);
+            let mut backoff = first_backoff;
+            let mut was_up = true;
+            loop {
+                match bus.connect().await {
+                    Ok(stream) => {
+                        tracing::info!(url = %bus.url(), "message bus connected");
+                        backoff = first_backoff;
+                        was_up = true;
+                        bus.pump(stream).await;
+                        tracing::warn!(url = %bus.url(), "message bus connection lost");
+                    }
+                    Err(e) => {
+                        if was_up {
+                            tracing::warn!(url = %bus.url(), error = %e, "message bus unreachable; retrying");
+                            was_up = false;
+                        }
+                    }
+                }
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(bus.shared.settings.reconnect_max);
+            }
+        })
+    }
+
+    async fn connect(
+        &self,
+    ) -> Result<
+        tokio_tungstenite::WebSocketStream<TcpStream>,
+        Box<dyn std::error::Error + Send + Sync>,
+    > {
+        let settings = &self.shared.settings;
+        let attempt = async {
+            let tcp = TcpStream::connect(&settings.address).await?;
+            tcp.set_nodelay(true)?;
+            let (stream, _) = tokio_tungstenite::client_async(settings.url.as_str(), tcp).await?;
+            Ok::<_, Box<dyn std::error::Error + Send + Sync>>(stream)
+        };
+        tokio::time::timeout(Duration::from_secs(3), attempt)
+            .await
+            .map_err(|_| "connection attempt timed out")?
+    }
+
+    async fn pump(&self, stream: tokio_tungstenite::WebSocketStream<TcpStream>) {
+        let (mut sink, mut source) = stream.split();
+        let (tx, mut rx) = mpsc::channel::<String>(1024);
+        *self
+            .shared
+            .outgoing
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = Some(tx);
+        self.shared.connected.store(true, Ordering::SeqCst);
+        loop {
+            tokio::select! {
+                incoming = source.next() => match incoming {
+                    Some(Ok(Frame::Text(text))) => self.dispatch(text.as_str()),
+                    Some(Ok(Frame::Binary(bytes))) => {
+                        if let Ok(text) = std::str::from_utf8(&bytes) {
+                            self.dispatch(text);
+                        }
+                    }
+                    Some(Ok(Frame::Close(_))) | None | Some(Err(_)) => break,
+                    Some(Ok(_)) => {}
+                },
+                outgoing = rx.recv() => match outgoing {
+                    Some(frame) => {
+                        if sink.send(Frame::text(frame)).await.is_err() {
+                            break;
+                        }
+                    }
+                    None => break,
+                },
+            }
+        }
+        self.shared.connected.store(false, Ordering::SeqCst);
+        *self
+            .shared
+            .outgoing
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = None;
+        // Dropping the senders answers every pending request "unavailable" at once.
+        *self.lock_waiters() = Waiters::default();
+    }
+
+    fn dispatch(&self, text: &str) {
+        let Ok(message) = serde_json::from_str::<BusMessage>(text) else {
+            return;
+        };
+        let waiter = self.lock_waiters().take_for(&message);
+        let message = Arc::new(message);
+        if let Some(waiter) = waiter {
+            let _ = waiter.tx.send((*message).clone());
+        }
+        let _ = self.shared.events.send(message);
+    }
+}
+
+struct WaiterGuard<'a> {
+    bus: &'a Bus,
+    id: u64,
+}
+
+impl Drop for WaiterGuard<'_> {
+    fn drop(&mut self) {
+        self.bus.lock_waiters().remove(self.id);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn waiter(
+        waiters: &mut Waiters,
+        id: u64,
+        reply: &str,
+        by_type: bool,
+    ) -> oneshot::Receiver<BusMessage> {
+        let (tx, rx) = oneshot::channel();
+        let correlation = format!("s-{id}");
+        if by_type {
+            waiters
+                .by_type
+                .entry(reply.into())
+                .or_default()
+                .push_back(id);
+        }
+        waiters.by_correlation.insert(correlation.clone(), id);
+        waiters.by_id.insert(
+            id,
+            Waiter {
+                correlation,
+                reply_types: vec![reply.into()],
+                tx,
+            },
+        );
+        rx
+    }
+
+    #[test]
+    fn correlated_replies_find_their_own_request_and_type_matches_go_oldest_first() {
+        let mut waiters = Waiters::default();
+        let _a = waiter(&mut waiters, 1, "x.response", false);
+        let _b = waiter(&mut waiters, 2, "x.response", false);
+        let reply = BusMessage {
+            msg_type: "x.response".into(),
+            data: json!({}),
+            context: json!({CORRELATION_KEY: "s-2"}),
+        };
+        assert_eq!(
+            waiters.take_for(&reply).map(|w| w.correlation),
+            Some("s-2".into())
+        );
+        // The echo of a request (same context, request type) answers nothing.
+        let echo = BusMessage {
+            msg_type: "x".into(),
+            data: json!({}),
+            context: json!({CORRELATION_KEY: "s-1"}),
+        };
+        assert!(waiters.take_for(&echo).is_none());
+
+        let _c = waiter(&mut waiters, 3, "y.answer", true);
+        let _d = waiter(&mut waiters, 4, "y.answer", true);
+        let answer = BusMessage::new("y.answer", json!({}));
+        assert_eq!(
+            waiters.take_for(&answer).map(|w| w.correlation),
+            Some("s-3".into())
+        );
+        assert_eq!(
+            waiters.take_for(&answer).map(|w| w.correlation),
+            Some("s-4".into())
+        );
+        assert!(
+            waiters.take_for(&answer).is_none(),
+            "each answer goes to one request, once"
+        );
+        assert!(waiters.by_type.is_empty());
+    }
+}

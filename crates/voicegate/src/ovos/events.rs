@@ -1,0 +1,63 @@
+//! `GET /v1/events`: bus messages on the allowlist as server-sent events, secrets removed.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use futures_util::Stream;
+use tokio::sync::broadcast::error::RecvError;
+
+use crate::app::AppState;
+use crate::http::auth::Authenticated;
+use crate::http::error::{ApiError, ErrorBody};
+use crate::ovos::OvosService;
+use crate::ovos::bus::BusMessage;
+use crate::ovos::redact::redact;
+
+/// The SSE stream of one client. It ends when the client falls more than the events buffer
+/// behind: a slow client is dropped, never buffered without bound.
+fn event_stream(
+    ovos: Arc<OvosService>,
+    receiver: tokio::sync::broadcast::Receiver<Arc<BusMessage>>,
+) -> impl Stream<Item = Result<Event, Infallible>> {
+    futures_util::stream::unfold((ovos, receiver), |(ovos, mut receiver)| async move {
+        loop {
+            match receiver.recv().await {
+                Ok(message) if ovos.event_allowed(&message.msg_type) => {
+                    let mut data = message.data.clone();
+                    redact(&mut data);
+                    let payload = serde_json::json!({"type": message.msg_type, "data": data});
+                    let event = Event::default()
+                        .event(message.msg_type.as_str())
+                        .data(payload.to_string());
+                    return Some((Ok(event), (ovos, receiver)));
+                }
+                Ok(_) => {}
+                Err(RecvError::Lagged(missed)) => {
+                    tracing::info!(missed, "events client too slow: disconnected");
+                    return None;
+                }
+                Err(RecvError::Closed) => return None,
+            }
+        }
+    })
+}
+
+/// Streams allowlisted bus messages (`speak`, `recognizer_loop:utterance`, `mycroft.mic.*`,
+/// `mycroft.volume.*`, `ovos.utterance.handled` by default) as server-sent events. Each event's
+/// name is the message type; its data is `{"type", "data"}` with secrets removed.
+#[utoipa::path(get, path = "/v1/events", tag = "events",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "An endless text/event-stream", content_type = "text/event-stream"),
+        (status = 401, description = "Missing or invalid access token", body = ErrorBody),
+        (status = 403, description = "The token lacks the ovos scope", body = ErrorBody)))]
+pub async fn events(
+    State(state): State<AppState>,
+    Authenticated(principal): Authenticated,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    principal.require_scope(super::routes::SCOPE)?;
+    let receiver = state.ovos.bus().subscribe();
+    Ok(Sse::new(event_stream(Arc::clone(&state.ovos), receiver)).keep_alive(KeepAlive::default()))
+}
