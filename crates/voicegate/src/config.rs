@@ -252,7 +252,8 @@ impl Config {
     /// The `VOICEGATE_` name wins over the ovos-api one; both win over the TOML file.
     fn apply_secret_env(&mut self, var: impl Fn(&str) -> Option<String>) {
         for (name, key) in SECRET_VARS.iter().rev() {
-            if let Some(value) = var(name) {
+            // An empty value (`SECRET=""` in the ovos-api .env template) means "not set".
+            if let Some(value) = var(name).filter(|v| !v.is_empty()) {
                 let value = Some(Secret::new(value));
                 match *key {
                     "secret" => self.secret = value,
@@ -353,6 +354,7 @@ mod tests {
         let mut config = Config::default();
         config.apply_secret_env(|name| match name {
             "SECRET" => Some("0123".into()),
+            "VOICEGATE_SECRET" => Some(String::new()),
             "API_KEY" => Some("ovos-key".into()),
             "VOICEGATE_OVOS__API_KEY" => Some("vg-key".into()),
             _ => None,

@@ -4,6 +4,9 @@ CREATE TABLE users (
     id                 INTEGER PRIMARY KEY,
     name               TEXT    NOT NULL UNIQUE,
     password_hash      TEXT    NOT NULL,
+    -- the hash as the users file had it (ovos-api bcrypt), kept after password_hash is upgraded
+    -- to Argon2id at the first login, so that a USERS_DB sync can tell whether the file changed
+    imported_hash      TEXT,
     role               TEXT    NOT NULL DEFAULT 'user',
     active             INTEGER NOT NULL DEFAULT 1,
     -- 'local' (CLI, import-users) or 'users_db' (synced from USERS_DB at every start)

@@ -17,7 +17,8 @@ use crate::config::Config;
 use crate::identity::{IdentityService, Role, UserSource, password};
 
 /// voicegate: a secure REST API for a home voice platform.
-#[derive(Debug, Parser)]
+// No Debug: the parsed command line can hold a password (genpass).
+#[derive(Parser)]
 #[command(name = "voicegate", version, about)]
 pub struct Cli {
     /// Configuration file (default: ./voicegate.toml when present).
@@ -30,7 +31,7 @@ pub struct Cli {
     command: Command,
 }
 
-#[derive(Debug, Subcommand)]
+#[derive(Subcommand)]
 enum Command {
     /// Run the server.
     Serve {
@@ -56,7 +57,7 @@ enum Command {
     Doctor,
 }
 
-#[derive(Debug, Subcommand)]
+#[derive(Subcommand)]
 enum UserCommand {
     /// Create a user.
     Add {
@@ -94,7 +95,7 @@ enum UserCommand {
 }
 
 /// Where a new password comes from: a prompt (default), standard input, or a file.
-#[derive(Debug, Args)]
+#[derive(Args)]
 #[group(multiple = false)]
 struct PasswordSource {
     /// Read the password from the first line of standard input.
@@ -242,7 +243,7 @@ async fn user_command(identity: &IdentityService, command: UserCommand) -> Resul
             if json {
                 let rows: Vec<_> = users
                     .iter()
-                    .map(|u| serde_json::json!({"user": u.name, "role": u.role.as_str(), "active": u.active, "source": u.source}))
+                    .map(|u| serde_json::json!({"user": u.name, "role": u.role.as_str(), "active": u.active, "source": u.source.as_str()}))
                     .collect();
                 println!("{}", serde_json::Value::Array(rows));
             } else {
@@ -254,7 +255,7 @@ async fn user_command(identity: &IdentityService, command: UserCommand) -> Resul
                         u.name,
                         u.role.as_str(),
                         status,
-                        u.source
+                        u.source.as_str()
                     );
                 }
             }

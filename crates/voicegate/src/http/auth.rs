@@ -10,9 +10,15 @@ use crate::http::error::ApiError;
 use crate::identity::{IdentityError, Principal};
 
 /// The token of an `Authorization: Bearer <token>` header. Tokens are accepted only there (never
-/// in the query string or body).
-#[derive(Debug, Clone)]
+/// in the query string or body). `Debug` hides the token.
+#[derive(Clone)]
 pub struct BearerToken(pub String);
+
+impl std::fmt::Debug for BearerToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("BearerToken([redacted])")
+    }
+}
 
 impl<S: Send + Sync> FromRequestParts<S> for BearerToken {
     type Rejection = ApiError;

@@ -158,7 +158,9 @@ impl From<IdentityError> for ApiError {
                 "validation_failed",
                 detail,
             ),
-            E::UserExists(_) => Self::new(StatusCode::CONFLICT, "conflict", e.to_string()),
+            E::UserExists(_) | E::ManagedByUsersDb(_) => {
+                Self::new(StatusCode::CONFLICT, "conflict", e.to_string())
+            }
             E::UserNotFound(_) => Self::new(StatusCode::NOT_FOUND, "not_found", e.to_string()),
             E::UsersFile { .. } => Self::new(
                 StatusCode::UNPROCESSABLE_ENTITY,

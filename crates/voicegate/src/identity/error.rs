@@ -33,6 +33,9 @@ pub enum IdentityError {
     /// The user name is taken.
     #[error("user {0:?} already exists")]
     UserExists(String),
+    /// The user comes from the USERS_DB file and is changed there, not here.
+    #[error("user {0:?} comes from the USERS_DB file: change it in that file")]
+    ManagedByUsersDb(String),
     /// No such user.
     #[error("no user named {0:?}")]
     UserNotFound(String),

@@ -23,7 +23,7 @@ use std::time::Duration;
 use tokio::sync::Semaphore;
 
 pub use error::IdentityError;
-pub use model::{Principal, Role, TokenPair, User, UserName};
+pub use model::{Principal, Role, TokenPair, User, UserName, UserSource};
 
 use crate::clock::{SharedClock, UnixTime};
 use crate::config::{AuthConfig, Config};
@@ -33,6 +33,21 @@ use crate::identity::rate_limit::WindowLimiter;
 use crate::identity::repo::NewUser;
 use crate::identity::user_states::UserStates;
 use crate::store::Db;
+
+/// The rate-limit key of a client address: the address itself for IPv4, its /64 network for
+/// IPv6 (one host usually holds a whole /64).
+fn limit_key_for_ip(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let s = v6.segments();
+                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+            }
+        },
+    }
+}
 
 /// How often expired refresh tokens are deleted, in seconds.
 const PURGE_PERIOD_SECS: i64 = 3600;
@@ -49,24 +64,8 @@ pub struct ImportReport {
     pub updated: usize,
     /// Users synced from an earlier USERS_DB that are no longer in it, now disabled.
     pub disabled: usize,
-}
-
-/// Where imported users come from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum UserSource {
-    /// Created by the CLI or `import-users`.
-    Local,
-    /// Synced from `USERS_DB` at start; users that leave the file are disabled.
-    UsersDb,
-}
-
-impl UserSource {
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::Local => "local",
-            Self::UsersDb => "users_db",
-        }
-    }
+    /// In the file, but a user of that name is managed by the other source.
+    pub skipped: usize,
 }
 
 /// The login-protection counters.
@@ -127,16 +126,24 @@ impl IdentityService {
     /// Exchanges a user name and password for an access and a refresh token.
     ///
     /// Unknown user, inactive user and wrong password give the same error after the same work.
+    /// A failure is reserved before the password is checked, so a burst of concurrent guesses
+    /// cannot pass the limit before any of them is counted.
     pub async fn login(
         &self,
         ip: IpAddr,
         user: &str,
         password: &str,
     ) -> Result<TokenPair, IdentityError> {
+        if user.is_empty() || password.is_empty() {
+            return Err(IdentityError::Validation(
+                "user and password must not be empty".into(),
+            ));
+        }
         let now = self.clock.now();
-        let ip_key = ip.to_string();
-        self.check_limits(&ip_key, Some(user), now)?;
-        self.limits.attempts_by_ip.record(&ip_key, now);
+        let ip_key = limit_key_for_ip(ip);
+        // Names that cannot exist share one counter, so junk names cannot fill the table.
+        let user_key = UserName::parse(user).map_or("\u{0}invalid", |_| user);
+        self.reserve_failure(&ip_key, Some(user_key), now)?;
 
         let found = if password.len() <= self.auth.max_password_bytes {
             repo::find_user(&self.db, user).await?
@@ -144,26 +151,46 @@ impl IdentityService {
             None
         };
         let stored_hash = found.as_ref().map(|u| u.password_hash.clone());
-        let password = password.to_string();
+        let candidate = password.to_string();
         let matches = self
             .off_executor(move || match stored_hash {
-                Some(hash) => password::verify(&password, &hash).unwrap_or(false),
+                Some(hash) => password::verify(&candidate, &hash).unwrap_or(false),
                 None => {
-                    password::verify_dummy(&password);
+                    password::verify_dummy(&candidate);
                     false
                 }
             })
             .await?;
         match found {
             Some(found) if matches && found.active => {
-                self.limits.failures_by_user.clear(user);
+                self.limits.failures_by_ip.release(&ip_key);
+                self.limits.failures_by_user.clear(user_key);
+                if password::is_bcrypt(&found.password_hash) {
+                    self.upgrade_hash(&found, password).await;
+                }
                 self.issue_pair(&found, now).await
             }
-            _ => {
-                self.limits.failures_by_ip.record(&ip_key, now);
-                self.limits.failures_by_user.record(user, now);
-                Err(IdentityError::InvalidCredentials)
+            _ => Err(IdentityError::InvalidCredentials),
+        }
+    }
+
+    /// Replaces a bcrypt hash (imported from ovos-api) by an Argon2id one after a successful
+    /// login, so that every user costs the same to check and timing does not tell imported users
+    /// from unknown names. The imported hash stays for USERS_DB syncs.
+    async fn upgrade_hash(&self, user: &User, password: &str) {
+        let candidate = password.to_string();
+        let upgraded = match self
+            .off_executor(move || password::hash_argon2(&candidate))
+            .await
+        {
+            Ok(Ok(hash)) => {
+                repo::upgrade_password_hash(&self.db, user.id, &user.password_hash, &hash).await
             }
+            Ok(Err(e)) => Err(e.into()),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = upgraded {
+            tracing::warn!(user = %user.name, error = %e, "could not upgrade a bcrypt hash");
         }
     }
 
@@ -171,12 +198,11 @@ impl IdentityService {
     /// token is spent; presenting a spent token again revokes its whole family.
     pub async fn refresh(&self, ip: IpAddr, presented: &str) -> Result<TokenPair, IdentityError> {
         let now = self.clock.now();
-        let ip_key = ip.to_string();
-        self.check_limits(&ip_key, None, now)?;
-        self.limits.attempts_by_ip.record(&ip_key, now);
+        let ip_key = limit_key_for_ip(ip);
+        self.reserve_failure(&ip_key, None, now)?;
         let result = self.rotate(presented, now).await;
-        if matches!(result, Err(IdentityError::InvalidToken)) {
-            self.limits.failures_by_ip.record(&ip_key, now);
+        if !matches!(result, Err(IdentityError::InvalidToken)) {
+            self.limits.failures_by_ip.release(&ip_key);
         }
         result
     }
@@ -251,19 +277,29 @@ impl IdentityService {
         })
     }
 
-    fn check_limits(
+    /// Counts an attempt and reserves a failure for the address (and the name), refusing when
+    /// any counter is used up. The caller gives the failure back on success.
+    fn reserve_failure(
         &self,
         ip_key: &str,
-        user: Option<&str>,
+        user_key: Option<&str>,
         now: UnixTime,
     ) -> Result<(), IdentityError> {
-        let limited = |r: Result<(), i64>| {
-            r.map_err(|retry_after| IdentityError::RateLimited { retry_after })
-        };
-        limited(self.limits.attempts_by_ip.check(ip_key, now))?;
-        limited(self.limits.failures_by_ip.check(ip_key, now))?;
-        if let Some(user) = user {
-            limited(self.limits.failures_by_user.check(user, now))?;
+        let limited = |retry_after| IdentityError::RateLimited { retry_after };
+        let limits = &self.limits;
+        limits
+            .attempts_by_ip
+            .acquire(ip_key, now)
+            .map_err(limited)?;
+        limits
+            .failures_by_ip
+            .acquire(ip_key, now)
+            .map_err(limited)?;
+        if let Some(Err(retry_after)) =
+            user_key.map(|key| limits.failures_by_user.acquire(key, now))
+        {
+            limits.failures_by_ip.release(ip_key);
+            return Err(limited(retry_after));
         }
         Ok(())
     }
@@ -314,7 +350,8 @@ impl IdentityService {
             .map_err(|e| IdentityError::Password(password::PasswordError::Hashing(e.to_string())))
     }
 
-    fn check_new_password(&self, password: &str) -> Result<(), IdentityError> {
+    /// Checks a new password against the rules and hashes it with Argon2id.
+    async fn new_password_hash(&self, password: &str) -> Result<String, IdentityError> {
         if password.chars().count() < self.auth.min_password_chars {
             return Err(IdentityError::Validation(format!(
                 "the password must have at least {} characters",
@@ -327,7 +364,21 @@ impl IdentityService {
                 self.auth.max_password_bytes
             )));
         }
-        Ok(())
+        let password = password.to_string();
+        Ok(self
+            .off_executor(move || password::hash_argon2(&password))
+            .await??)
+    }
+
+    /// The user named `name`, which must be managed here rather than in the USERS_DB file.
+    async fn local_user(&self, name: &str) -> Result<User, IdentityError> {
+        let user = repo::find_user(&self.db, name)
+            .await?
+            .ok_or_else(|| IdentityError::UserNotFound(name.to_string()))?;
+        if user.source == UserSource::UsersDb {
+            return Err(IdentityError::ManagedByUsersDb(name.to_string()));
+        }
+        Ok(user)
     }
 
     /// Creates a user with an Argon2id hash of `password`.
@@ -338,17 +389,14 @@ impl IdentityService {
         role: Role,
     ) -> Result<(), IdentityError> {
         let name = UserName::parse(name)?;
-        self.check_new_password(password)?;
-        let password = password.to_string();
-        let hash = self
-            .off_executor(move || password::hash_argon2(&password))
-            .await??;
+        let hash = self.new_password_hash(password).await?;
         let user = NewUser {
             name: name.as_str(),
             password_hash: &hash,
+            imported_hash: None,
             role,
             active: true,
-            source: UserSource::Local.as_str(),
+            source: UserSource::Local,
         };
         repo::insert_user(&self.db, &user, self.clock.now()).await?;
         self.states.reload(&self.db).await
@@ -356,31 +404,17 @@ impl IdentityService {
 
     /// Changes a user's password; their existing tokens stop working.
     pub async fn set_password(&self, name: &str, password: &str) -> Result<(), IdentityError> {
-        self.check_new_password(password)?;
-        let user = repo::find_user(&self.db, name)
-            .await?
-            .ok_or_else(|| IdentityError::UserNotFound(name.to_string()))?;
-        let password = password.to_string();
-        let hash = self
-            .off_executor(move || password::hash_argon2(&password))
-            .await??;
-        repo::set_password(
-            &self.db,
-            name,
-            &hash,
-            user.active,
-            UserSource::Local.as_str(),
-            self.clock.now(),
-        )
-        .await?;
+        let user = self.local_user(name).await?;
+        let hash = self.new_password_hash(password).await?;
+        repo::set_password(&self.db, user.id, &hash, None, self.clock.now()).await?;
         self.states.reload(&self.db).await
     }
 
-    /// Enables or disables a user. A disabled user cannot log in, refresh or use a token.
+    /// Enables or disables a user. A disabled user cannot log in, refresh or use a token, and
+    /// the tokens it had stay dead when it is enabled again.
     pub async fn set_active(&self, name: &str, active: bool) -> Result<(), IdentityError> {
-        if !repo::set_active(&self.db, name, active, self.clock.now()).await? {
-            return Err(IdentityError::UserNotFound(name.to_string()));
-        }
+        let user = self.local_user(name).await?;
+        repo::set_active(&self.db, user.id, active, self.clock.now()).await?;
         self.states.reload(&self.db).await
     }
 
@@ -396,7 +430,8 @@ impl IdentityService {
 
     /// Imports an ovos-api users.json file: creates missing users, updates changed hashes and
     /// statuses. From `USERS_DB` ([`UserSource::UsersDb`]) it is a sync: users that came from an
-    /// earlier version of the file and are no longer in it are disabled.
+    /// earlier version of the file and are no longer in it are disabled. An import never touches
+    /// users of the other source (a CLI-made user is not taken over by the file, nor the reverse).
     pub async fn import_users(
         &self,
         path: &Path,
@@ -411,46 +446,48 @@ impl IdentityService {
                     let user = NewUser {
                         name: &entry.user,
                         password_hash: &entry.password,
+                        imported_hash: Some(&entry.password),
                         role: Role::User,
                         active: entry.active,
-                        source: source.as_str(),
+                        source,
                     };
                     repo::insert_user(&self.db, &user, now).await?;
                     report.created += 1;
                 }
-                Some(existing) if existing.password_hash != entry.password => {
-                    repo::set_password(
-                        &self.db,
-                        &entry.user,
-                        &entry.password,
-                        entry.active,
-                        source.as_str(),
-                        now,
-                    )
-                    .await?;
-                    report.updated += 1;
+                Some(existing) if existing.source != source => {
+                    tracing::warn!(user = %entry.user, "users file: a user of that name is managed elsewhere; skipped");
+                    report.skipped += 1;
                 }
-                Some(existing)
-                    if existing.active != entry.active || existing.source != source.as_str() =>
-                {
-                    repo::set_active_and_source(
-                        &self.db,
-                        &entry.user,
-                        entry.active,
-                        source.as_str(),
-                        now,
-                    )
-                    .await?;
-                    report.updated += 1;
+                Some(existing) => {
+                    let known_hash = existing
+                        .imported_hash
+                        .as_deref()
+                        .unwrap_or(&existing.password_hash);
+                    let mut changed = false;
+                    if known_hash != entry.password {
+                        repo::set_password(
+                            &self.db,
+                            existing.id,
+                            &entry.password,
+                            Some(&entry.password),
+                            now,
+                        )
+                        .await?;
+                        changed = true;
+                    }
+                    if existing.active != entry.active {
+                        repo::set_active(&self.db, existing.id, entry.active, now).await?;
+                        changed = true;
+                    }
+                    report.updated += usize::from(changed);
                 }
-                Some(_) => {}
             }
         }
         if source == UserSource::UsersDb {
             for user in repo::list_users(&self.db).await? {
                 let in_file = entries.iter().any(|e| e.user == user.name);
-                if user.source == UserSource::UsersDb.as_str() && user.active && !in_file {
-                    repo::set_active(&self.db, &user.name, false, now).await?;
+                if user.source == UserSource::UsersDb && user.active && !in_file {
+                    repo::set_active(&self.db, user.id, false, now).await?;
                     report.disabled += 1;
                 }
             }

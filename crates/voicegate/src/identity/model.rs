@@ -42,8 +42,8 @@ impl Role {
     }
 }
 
-/// A stored user.
-#[derive(Debug, Clone)]
+/// A stored user. `Debug` leaves the password hash out.
+#[derive(Clone)]
 pub struct User {
     /// Row id.
     pub id: i64,
@@ -55,12 +55,60 @@ pub struct User {
     pub role: Role,
     /// Whether the user may log in and use tokens.
     pub active: bool,
-    /// `local` or `users_db`.
-    pub source: String,
+    /// Where the user comes from.
+    pub source: UserSource,
+    /// The hash the users file had, when the user was imported.
+    pub imported_hash: Option<String>,
     /// Access tokens issued before this are refused.
     pub tokens_valid_after: UnixTime,
     /// Creation time.
     pub created_at: UnixTime,
+}
+
+impl std::fmt::Debug for User {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("User")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .field("role", &self.role)
+            .field("active", &self.active)
+            .field("source", &self.source)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for TokenPair {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TokenPair([redacted])")
+    }
+}
+
+/// Where a user comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UserSource {
+    /// Created by the CLI or `import-users`; managed with the CLI.
+    Local,
+    /// Synced from `USERS_DB` at start; managed in that file.
+    UsersDb,
+}
+
+impl UserSource {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Local => "local",
+            Self::UsersDb => "users_db",
+        }
+    }
+
+    /// Parses a stored name (anything unknown is local).
+    pub fn parse(text: &str) -> Self {
+        if text == "users_db" {
+            Self::UsersDb
+        } else {
+            Self::Local
+        }
+    }
 }
 
 /// A validated user name: 1 to 64 characters of letters, digits and `._@-`.
@@ -116,8 +164,8 @@ impl Principal {
     }
 }
 
-/// An access token and its refresh token, as the ovos-api login answers them.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// An access token and its refresh token, as the ovos-api login answers them. `Debug` hides both.
+#[derive(Clone, Serialize, Deserialize)]
 pub struct TokenPair {
     /// JWT access token.
     pub access_token: String,

@@ -76,7 +76,8 @@ pub fn is_supported_hash(hash: &str) -> bool {
     is_bcrypt(hash) || PasswordHash::new(hash).is_ok()
 }
 
-fn is_bcrypt(hash: &str) -> bool {
+/// Whether a stored hash is a bcrypt hash.
+pub fn is_bcrypt(hash: &str) -> bool {
     ["$2a$", "$2b$", "$2y$"].iter().any(|p| hash.starts_with(p))
 }
 
@@ -85,6 +86,8 @@ fn is_bcrypt(hash: &str) -> bool {
 pub fn verify(password: &str, hash: &str) -> Result<bool, PasswordError> {
     if is_bcrypt(hash) {
         if password.len() > BCRYPT_MAX_BYTES {
+            // Same work as a real check, so the length does not show in the timing.
+            verify_dummy(password);
             return Ok(false);
         }
         return bcrypt::verify(password, hash).map_err(|_| PasswordError::UnknownHashFormat);

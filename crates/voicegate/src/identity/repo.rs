@@ -5,13 +5,13 @@ use sqlx::sqlite::SqliteRow;
 
 use crate::clock::UnixTime;
 use crate::identity::IdentityError;
-use crate::identity::model::{Role, User};
+use crate::identity::model::{Role, User, UserSource};
 use crate::store::Db;
 
 /// The columns [`user_from_row`] reads, as a literal for `concat!`.
 macro_rules! user_columns {
     () => {
-        "id, name, password_hash, role, active, source, tokens_valid_after, created_at"
+        "id, name, password_hash, imported_hash, role, active, source, tokens_valid_after, created_at"
     };
 }
 
@@ -22,7 +22,8 @@ fn user_from_row(row: &SqliteRow) -> Result<User, sqlx::Error> {
         password_hash: row.try_get("password_hash")?,
         role: Role::parse(row.try_get::<&str, _>("role")?).unwrap_or(Role::User),
         active: row.try_get("active")?,
-        source: row.try_get("source")?,
+        source: UserSource::parse(row.try_get::<&str, _>("source")?),
+        imported_hash: row.try_get("imported_hash")?,
         tokens_valid_after: row.try_get("tokens_valid_after")?,
         created_at: row.try_get("created_at")?,
     })
@@ -66,25 +67,28 @@ pub struct NewUser<'a> {
     pub name: &'a str,
     /// Argon2id or bcrypt hash.
     pub password_hash: &'a str,
+    /// The users file's hash, for imported users.
+    pub imported_hash: Option<&'a str>,
     /// Role.
     pub role: Role,
     /// Whether the user may log in.
     pub active: bool,
-    /// `local` or `users_db`.
-    pub source: &'a str,
+    /// Where the user comes from.
+    pub source: UserSource,
 }
 
 /// Inserts a user; a taken name is [`IdentityError::UserExists`].
 pub async fn insert_user(db: &Db, user: &NewUser<'_>, now: UnixTime) -> Result<i64, IdentityError> {
     let result = sqlx::query(
-        "INSERT INTO users (name, password_hash, role, active, source, tokens_valid_after, created_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO users (name, password_hash, imported_hash, role, active, source, tokens_valid_after, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(user.name)
     .bind(user.password_hash)
+    .bind(user.imported_hash)
     .bind(user.role.as_str())
     .bind(user.active)
-    .bind(user.source)
+    .bind(user.source.as_str())
     .bind(now)
     .bind(now)
     .bind(now)
@@ -99,70 +103,88 @@ pub async fn insert_user(db: &Db, user: &NewUser<'_>, now: UnixTime) -> Result<i
     }
 }
 
-/// Enables or disables a user. `false` when there is no such user.
+/// Enables or disables user `id`. Disabling also refuses the access tokens issued so far and
+/// revokes the user's refresh tokens, in one transaction, so enabling again revives nothing.
 pub async fn set_active(
     db: &Db,
-    name: &str,
+    id: i64,
     active: bool,
-    now: UnixTime,
-) -> Result<bool, IdentityError> {
-    let done = sqlx::query("UPDATE users SET active = ?, updated_at = ? WHERE name = ?")
-        .bind(active)
-        .bind(now)
-        .bind(name)
-        .execute(db.sqlite())
-        .await?;
-    Ok(done.rows_affected() == 1)
-}
-
-/// Replaces a user's password hash (and source), refuses tokens issued before now and revokes the
-/// user's refresh tokens, in one transaction. `false` when there is no such user.
-pub async fn set_password(
-    db: &Db,
-    name: &str,
-    password_hash: &str,
-    active: bool,
-    source: &str,
-    now: UnixTime,
-) -> Result<bool, IdentityError> {
-    let mut tx = db.sqlite().begin().await?;
-    let done = sqlx::query(
-        "UPDATE users SET password_hash = ?, active = ?, source = ?, tokens_valid_after = ?, updated_at = ?
-         WHERE name = ?",
-    )
-    .bind(password_hash)
-    .bind(active)
-    .bind(source)
-    .bind(now)
-    .bind(now)
-    .bind(name)
-    .execute(&mut *tx)
-    .await?;
-    sqlx::query(
-        "UPDATE refresh_tokens SET revoked_at = ?
-         WHERE revoked_at IS NULL AND user_id = (SELECT id FROM users WHERE name = ?)",
-    )
-    .bind(now)
-    .bind(name)
-    .execute(&mut *tx)
-    .await?;
-    tx.commit().await?;
-    Ok(done.rows_affected() == 1)
-}
-
-/// Sets `active` and `source` of a user without touching the password.
-pub async fn set_active_and_source(
-    db: &Db,
-    name: &str,
-    active: bool,
-    source: &str,
     now: UnixTime,
 ) -> Result<(), IdentityError> {
-    sqlx::query("UPDATE users SET active = ?, source = ?, updated_at = ? WHERE name = ?")
-        .bind(active)
-        .bind(source)
+    let mut tx = db.sqlite().begin().await?;
+    if active {
+        sqlx::query("UPDATE users SET active = 1, updated_at = ? WHERE id = ?")
+            .bind(now)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+    } else {
+        sqlx::query(
+            "UPDATE users SET active = 0, tokens_valid_after = ?, updated_at = ? WHERE id = ?",
+        )
         .bind(now)
-        .bind(name)
+        .bind(now)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        revoke_user_refresh(&mut tx, id, now).await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Replaces user `id`'s password hash (and the users file's hash, for imports), refuses the
+/// access tokens issued so far and revokes the user's refresh tokens, in one transaction.
+pub async fn set_password(
+    db: &Db,
+    id: i64,
+    password_hash: &str,
+    imported_hash: Option<&str>,
+    now: UnixTime,
+) -> Result<(), IdentityError> {
+    let mut tx = db.sqlite().begin().await?;
+    sqlx::query(
+        "UPDATE users SET password_hash = ?, imported_hash = ?, tokens_valid_after = ?, updated_at = ? WHERE id = ?",
+    )
+    .bind(password_hash)
+    .bind(imported_hash)
+    .bind(now)
+    .bind(now)
+    .bind(id)
+    .execute(&mut *tx)
+    .await?;
+    revoke_user_refresh(&mut tx, id, now).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+async fn revoke_user_refresh(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    user_id: i64,
+    now: UnixTime,
+) -> Result<(), IdentityError> {
+    sqlx::query(
+        "UPDATE refresh_tokens SET revoked_at = ? WHERE revoked_at IS NULL AND user_id = ?",
+    )
+    .bind(now)
+    .bind(user_id)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Swaps a verified bcrypt hash for an Argon2id one of the same password; sessions stay valid.
+/// Does nothing if the hash changed meanwhile.
+pub async fn upgrade_password_hash(
+    db: &Db,
+    id: i64,
+    old_hash: &str,
+    new_hash: &str,
+) -> Result<(), IdentityError> {
+    sqlx::query("UPDATE users SET password_hash = ? WHERE id = ? AND password_hash = ?")
+        .bind(new_hash)
+        .bind(id)
+        .bind(old_hash)
         .execute(db.sqlite())
         .await?;
     Ok(())

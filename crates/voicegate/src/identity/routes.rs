@@ -13,7 +13,8 @@ use crate::clock::UnixTime;
 use crate::http::auth::{Authenticated, BearerToken};
 use crate::http::error::{ApiError, ErrorBody};
 use crate::http::extract::{ApiJson, ClientIp};
-use crate::identity::{IdentityError, TokenPair};
+use crate::identity::TokenPair;
+use crate::secret::Secret;
 
 /// ovos-api login body.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -21,11 +22,12 @@ pub struct LoginRequest {
     /// User name.
     pub user: String,
     /// Password.
-    pub password: String,
+    #[schema(value_type = String)]
+    pub password: Secret,
 }
 
 /// An access and a refresh token.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Serialize, ToSchema)]
 pub struct TokensResponse {
     /// JWT access token (HS256), for `Authorization: Bearer`.
     pub access_token: String,
@@ -80,10 +82,10 @@ pub async fn tokens(
     ClientIp(ip): ClientIp,
     ApiJson(body): ApiJson<LoginRequest>,
 ) -> Result<Response, ApiError> {
-    if body.user.is_empty() || body.password.is_empty() {
-        return Err(IdentityError::Validation("user and password must not be empty".into()).into());
-    }
-    let pair = state.identity.login(ip, &body.user, &body.password).await?;
+    let pair = state
+        .identity
+        .login(ip, &body.user, body.password.expose())
+        .await?;
     Ok(no_store(pair))
 }
 

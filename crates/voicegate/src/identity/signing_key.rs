@@ -11,7 +11,7 @@ use base64::engine::general_purpose::STANDARD as B64;
 
 use crate::config::Config;
 use crate::identity::IdentityError;
-use crate::identity::opaque::random_bytes;
+use crate::identity::opaque::{new_id, random_bytes};
 
 /// File name of the generated key inside `data_dir`.
 pub const KEY_FILE: &str = "signing.key";
@@ -49,34 +49,41 @@ pub fn load(config: &Config) -> Result<(Vec<u8>, KeySource), IdentityError> {
 
 fn load_or_generate(path: &Path) -> Result<Vec<u8>, IdentityError> {
     let err = |e: std::io::Error| IdentityError::SigningKey(format!("{}: {e}", path.display()));
-    let created = fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path);
-    match created {
-        Ok(mut file) => {
-            let key = random_bytes::<32>();
-            file.write_all(B64.encode(key).as_bytes()).map_err(err)?;
-            file.sync_all().map_err(err)?;
-            Ok(key.to_vec())
+    if !path.exists() {
+        // Write the whole key to a private temporary file, then link it into place: the key file
+        // either does not exist or is complete, even if two processes start together or one is
+        // killed halfway.
+        let key = random_bytes::<32>();
+        let temporary = path.with_extension(format!("tmp-{}-{}", std::process::id(), new_id()));
+        let written = (|| {
+            let mut file = fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&temporary)?;
+            file.write_all(B64.encode(key).as_bytes())?;
+            file.sync_all()?;
+            fs::hard_link(&temporary, path)
+        })();
+        let _ = fs::remove_file(&temporary);
+        match written {
+            Ok(()) => return Ok(key.to_vec()),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(err(e)),
         }
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-            let text = fs::read_to_string(path).map_err(err)?;
-            let key = B64.decode(text.trim()).map_err(|e| {
-                IdentityError::SigningKey(format!("{}: not base64: {e}", path.display()))
-            })?;
-            if key.len() < 32 {
-                return Err(IdentityError::SigningKey(format!(
-                    "{} holds {} bytes, 32 are needed",
-                    path.display(),
-                    key.len()
-                )));
-            }
-            Ok(key)
-        }
-        Err(e) => Err(err(e)),
     }
+    let text = fs::read_to_string(path).map_err(err)?;
+    let key = B64
+        .decode(text.trim())
+        .map_err(|e| IdentityError::SigningKey(format!("{}: not base64: {e}", path.display())))?;
+    if key.len() < 32 {
+        return Err(IdentityError::SigningKey(format!(
+            "{} holds {} bytes, 32 are needed",
+            path.display(),
+            key.len()
+        )));
+    }
+    Ok(key)
 }
 
 #[cfg(test)]

@@ -23,11 +23,13 @@ pub struct UserState {
     pub tokens_valid_after: UnixTime,
 }
 
-/// The cache: a map swapped whole on reload.
+/// The cache: a map swapped whole on reload. Reloads are serialised, so a slow reload can never
+/// put an older map back over a newer one.
 #[derive(Default)]
 pub struct UserStates {
     epoch: AtomicI64,
     map: RwLock<Arc<HashMap<String, UserState>>>,
+    reloading: tokio::sync::Mutex<()>,
 }
 
 impl UserStates {
@@ -39,6 +41,11 @@ impl UserStates {
 
     /// Reloads every user's state from the store.
     pub async fn reload(&self, db: &Db) -> Result<(), IdentityError> {
+        let _one_at_a_time = self.reloading.lock().await;
+        self.load(db).await
+    }
+
+    async fn load(&self, db: &Db) -> Result<(), IdentityError> {
         let epoch = repo::identity_epoch(db).await?;
         let users = repo::list_users(db).await?;
         let map = users
@@ -59,11 +66,12 @@ impl UserStates {
 
     /// Reloads only if some user changed since the last load.
     pub async fn reload_if_changed(&self, db: &Db) -> Result<bool, IdentityError> {
+        let _one_at_a_time = self.reloading.lock().await;
         let epoch = repo::identity_epoch(db).await?;
         if epoch == self.epoch.load(Ordering::SeqCst) {
             return Ok(false);
         }
-        self.reload(db).await?;
+        self.load(db).await?;
         Ok(true)
     }
 }

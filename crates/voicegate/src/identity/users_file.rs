@@ -8,8 +8,8 @@ use crate::identity::IdentityError;
 use crate::identity::model::UserName;
 use crate::identity::password;
 
-/// One entry of a users.json file.
-#[derive(Debug, Clone, Deserialize)]
+/// One entry of a users.json file. `Debug` leaves the hash out.
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UserEntry {
     /// User name.
@@ -19,6 +19,15 @@ pub struct UserEntry {
     /// Whether the user may log in (default true).
     #[serde(default = "default_active")]
     pub active: bool,
+}
+
+impl std::fmt::Debug for UserEntry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserEntry")
+            .field("user", &self.user)
+            .field("active", &self.active)
+            .finish_non_exhaustive()
+    }
 }
 
 fn default_active() -> bool {

@@ -172,18 +172,23 @@ async fn forged_tokens_are_refused() {
     let mut parts: Vec<String> = access.split('.').map(str::to_string).collect();
     let claims: Value = serde_json::from_slice(&B64.decode(&parts[1]).unwrap()).unwrap();
 
-    // Tampered payload, original signature.
-    let mut admin = claims.clone();
-    admin["sub"] = json!("root");
+    // Tampered payload (a later expiry, same user), original signature.
+    let mut extended = claims.clone();
+    extended["exp"] = json!(claims["exp"].as_i64().unwrap() + 86_400);
     let tampered = format!(
         "{}.{}.{}",
         parts[0],
-        B64.encode(admin.to_string()),
+        B64.encode(extended.to_string()),
         parts[2]
     );
-    // Tampered signature.
-    let last = parts[2].pop().unwrap();
-    parts[2].push(if last == 'A' { 'B' } else { 'A' });
+    // Tampered signature: a character in the middle (the last one may only hold padding bits).
+    let middle = parts[2].len() / 2;
+    let flipped = if &parts[2][middle..=middle] == "A" {
+        "B"
+    } else {
+        "A"
+    };
+    parts[2].replace_range(middle..=middle, flipped);
     let bad_signature = parts.join(".");
     // alg: none, no signature.
     let none = format!(
@@ -254,6 +259,7 @@ async fn missing_credentials_get_401_without_error_attribute() {
 async fn a_disabled_user_loses_tokens_and_refresh_and_a_new_password_ends_old_tokens() {
     let server = server_with_user().await;
     let (access, refresh) = tokens(&server, "ovos", PASSWORD).await;
+    server.clock.advance(1);
     server
         .state
         .identity
@@ -273,12 +279,26 @@ async fn a_disabled_user_loses_tokens_and_refresh_and_a_new_password_ends_old_to
         StatusCode::UNAUTHORIZED
     );
 
+    // Enabling the user again revives none of the old tokens.
+    server.clock.advance(1);
     server
         .state
         .identity
         .set_active("ovos", true)
         .await
         .unwrap();
+    assert_eq!(
+        get_bearer(server.url("/v1/auth/me"), &access)
+            .await
+            .status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        get_bearer(server.url("/v1/auth/refresh"), &refresh)
+            .await
+            .status(),
+        StatusCode::UNAUTHORIZED
+    );
     let (access, refresh) = tokens(&server, "ovos", PASSWORD).await;
     server.clock.advance(1);
     server
@@ -313,8 +333,8 @@ async fn a_disabled_user_loses_tokens_and_refresh_and_a_new_password_ends_old_to
 async fn refresh_tokens_are_stored_only_as_hashes() {
     let server = server_with_user().await;
     let (_, refresh) = tokens(&server, "ovos", PASSWORD).await;
-    let db = std::fs::read(server.data_dir.path().join("voicegate.db")).unwrap_or_default();
-    let wal = std::fs::read(server.data_dir.path().join("voicegate.db-wal")).unwrap_or_default();
+    let db = std::fs::read(server.data_dir.path().join("voicegate.db")).expect("the database file");
+    let wal = std::fs::read(server.data_dir.path().join("voicegate.db-wal")).expect("the WAL file");
     for bytes in [db, wal] {
         assert!(
             !bytes

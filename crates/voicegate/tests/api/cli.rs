@@ -221,15 +221,16 @@ async fn an_ovos_api_env_file_works_unchanged() {
         !bin.data_dir.join("signing.key").exists(),
         "no key is generated when SECRET is set"
     );
+    let startup_log = server.startup_log.clone();
     let (_, log) = server.terminate().await;
     assert!(
-        !log.iter().any(|l| l.contains(secret)),
+        !startup_log.iter().chain(&log).any(|l| l.contains(secret)),
         "the secret appears in the log"
     );
 }
 
 #[tokio::test]
-async fn the_environment_wins_over_the_toml_file_and_unknown_keys_are_named() {
+async fn layers_go_toml_then_env_file_then_environment_and_unknown_keys_are_named() {
     let bin = binary();
     let toml = bin.work_dir.path().join("voicegate.toml");
     std::fs::write(&toml, "[auth]\naccess_ttl_secs = 60\n").unwrap();
@@ -241,25 +242,44 @@ async fn the_environment_wins_over_the_toml_file_and_unknown_keys_are_named() {
         .await
         .success
     );
+    async fn ttl(base: &str) -> i64 {
+        let body: Value = login(base, "ovos", "change-me-now")
+            .await
+            .json()
+            .await
+            .unwrap();
+        let token = body["access_token"].as_str().unwrap();
+        let me: Value = get_bearer(format!("{base}/v1/auth/me"), token)
+            .await
+            .json()
+            .await
+            .unwrap();
+        me["expires_at"].as_i64().unwrap() - me["issued_at"].as_i64().unwrap()
+    }
+    let server = bin.serve(&[]).await;
+    assert_eq!(
+        ttl(&server.base).await,
+        60,
+        "the TOML file wins over the defaults"
+    );
+    server.terminate().await;
+
+    std::fs::write(
+        bin.work_dir.path().join(".env"),
+        "VOICEGATE_AUTH__ACCESS_TTL_SECS=90\n",
+    )
+    .unwrap();
+    let server = bin.serve(&[]).await;
+    assert_eq!(ttl(&server.base).await, 90, ".env wins over the TOML file");
+    server.terminate().await;
+
     let server = bin
         .serve(&[("VOICEGATE_AUTH__ACCESS_TTL_SECS", "120")])
         .await;
-    let body: Value = login(&server.base, "ovos", "change-me-now")
-        .await
-        .json()
-        .await
-        .unwrap();
-    let me: Value = get_bearer(
-        server.url("/v1/auth/me"),
-        body["access_token"].as_str().unwrap(),
-    )
-    .await
-    .json()
-    .await
-    .unwrap();
     assert_eq!(
-        me["expires_at"].as_i64().unwrap() - me["issued_at"].as_i64().unwrap(),
-        120
+        ttl(&server.base).await,
+        120,
+        "the environment wins over .env"
     );
     server.terminate().await;
 
@@ -291,4 +311,46 @@ async fn import_users_takes_an_ovos_api_users_file() {
         StatusCode::OK
     );
     server.terminate().await;
+}
+
+#[tokio::test]
+async fn users_db_is_synced_at_every_start() {
+    let bin = binary();
+    let users = bin.work_dir.path().join("users.json");
+    let write = |entries: Value| std::fs::write(&users, entries.to_string()).unwrap();
+    let ovos = json!({"user": "ovos", "password": python_bcrypt_hash("c-h-a-n-g-e-m-e", "2b", 4), "active": true});
+    let gone = json!({"user": "gone", "password": python_bcrypt_hash("gone-soon", "2b", 4), "active": true});
+    write(json!([ovos, gone]));
+    let users_db = users.to_str().unwrap();
+    let server = bin.serve(&[("USERS_DB", users_db)]).await;
+    assert_eq!(
+        login(&server.base, "gone", "gone-soon").await.status(),
+        StatusCode::OK
+    );
+    server.terminate().await;
+
+    write(json!([ovos]));
+    let server = bin.serve(&[("USERS_DB", users_db)]).await;
+    assert_eq!(
+        login(&server.base, "gone", "gone-soon").await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        login(&server.base, "ovos", "c-h-a-n-g-e-m-e")
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    server.terminate().await;
+    let out = bin
+        .run(
+            &["user", "passwd", "ovos", "--password-stdin"],
+            "another-secret\n",
+        )
+        .await;
+    assert!(
+        !out.success && out.stderr.contains("USERS_DB"),
+        "{}",
+        out.stderr
+    );
 }

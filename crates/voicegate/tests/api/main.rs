@@ -5,6 +5,7 @@ mod cli;
 mod docs;
 mod errors;
 mod ovos;
+mod postman;
 mod rate_limits;
 mod support;
 mod users_import;

@@ -71,3 +71,27 @@ async fn failures_from_one_address_across_names_and_refresh_lead_to_429() {
     let response = get_bearer(server.url("/v1/auth/refresh"), "vgr_not-a-real-token").await;
     assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
 }
+
+#[tokio::test]
+async fn a_burst_of_concurrent_guesses_cannot_pass_the_per_name_limit() {
+    let server = TestServer::start_with(|config| {
+        config.auth.max_failures_per_user = 3;
+        config.auth.max_failures_per_ip = 1000;
+    })
+    .await;
+    server.add_user("ovos", "change-me-please").await;
+    let guesses = (0..20).map(|i| {
+        let base = server.base.clone();
+        async move { login(&base, "ovos", &format!("guess-{i}")).await.status() }
+    });
+    let statuses = futures_util::future::join_all(guesses).await;
+    let checked = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::UNAUTHORIZED)
+        .count();
+    let refused = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
+        .count();
+    assert_eq!((checked, refused), (3, 17), "{statuses:?}");
+}

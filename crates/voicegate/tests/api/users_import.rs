@@ -56,34 +56,65 @@ async fn python_bcrypt_hashes_log_in_and_inactive_users_cannot() {
 }
 
 #[tokio::test]
-async fn users_db_is_synced_at_start_and_users_leaving_it_are_disabled() {
-    let dir = tempfile_dir();
-    let file = dir.join("users.json");
+async fn a_bcrypt_hash_is_upgraded_to_argon2id_at_the_first_login_and_syncs_still_see_the_file() {
+    let server = TestServer::start().await;
+    let file = server.data_dir.path().join("users.json");
+    let hash = python_bcrypt_hash("c-h-a-n-g-e-m-e", "2b", 4);
     std::fs::write(
         &file,
-        json!([
-            {"user": "ovos", "password": python_bcrypt_hash("c-h-a-n-g-e-m-e", "2b", 4), "active": true},
-            {"user": "gone", "password": python_bcrypt_hash("gone-soon", "2b", 4), "active": true},
-        ])
-        .to_string(),
+        json!([{"user": "ovos", "password": hash, "active": true}]).to_string(),
     )
     .unwrap();
-    let users_db = file.clone();
-    let server = TestServer::start_with(|config| config.users_db = Some(users_db)).await;
+    server
+        .state
+        .identity
+        .import_users(&file, UserSource::UsersDb)
+        .await
+        .unwrap();
+    let response = login(&server.base, "ovos", "c-h-a-n-g-e-m-e").await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let body: serde_json::Value = response.json().await.unwrap();
+    let users = server.state.identity.list_users().await.unwrap();
+    assert!(
+        users[0].password_hash.starts_with("$argon2id$"),
+        "{:?}",
+        users[0]
+    );
     assert_eq!(
         login(&server.base, "ovos", "c-h-a-n-g-e-m-e")
             .await
             .status(),
         StatusCode::OK
     );
-    assert_eq!(
-        login(&server.base, "gone", "gone-soon").await.status(),
-        StatusCode::OK
-    );
+    // The same file again is no change: the session from before stays valid.
+    let report = server
+        .state
+        .identity
+        .import_users(&file, UserSource::UsersDb)
+        .await
+        .unwrap();
+    assert_eq!((report.created, report.updated), (0, 0));
+    let me = crate::support::get_bearer(
+        server.url("/v1/auth/me"),
+        body["access_token"].as_str().unwrap(),
+    )
+    .await;
+    assert_eq!(me.status(), StatusCode::OK);
+}
 
+#[tokio::test]
+async fn users_db_users_are_changed_in_the_file_not_by_the_cli_and_local_users_are_not_taken_over()
+{
+    let server = TestServer::start().await;
+    server.add_user("local", "change-me-please").await;
+    let file = server.data_dir.path().join("users.json");
     std::fs::write(
         &file,
-        json!([{"user": "ovos", "password": python_bcrypt_hash("c-h-a-n-g-e-m-e", "2b", 4), "active": true}]).to_string(),
+        json!([
+            {"user": "ovos", "password": python_bcrypt_hash("c-h-a-n-g-e-m-e", "2b", 4), "active": true},
+            {"user": "local", "password": python_bcrypt_hash("taken-over", "2b", 4), "active": true},
+        ])
+        .to_string(),
     )
     .unwrap();
     let report = server
@@ -92,18 +123,31 @@ async fn users_db_is_synced_at_start_and_users_leaving_it_are_disabled() {
         .import_users(&file, UserSource::UsersDb)
         .await
         .unwrap();
-    assert_eq!(report.disabled, 1);
+    assert_eq!((report.created, report.skipped), (1, 1));
     assert_eq!(
-        login(&server.base, "gone", "gone-soon").await.status(),
-        StatusCode::UNAUTHORIZED
-    );
-    assert_eq!(
-        login(&server.base, "ovos", "c-h-a-n-g-e-m-e")
+        login(&server.base, "local", "change-me-please")
             .await
             .status(),
         StatusCode::OK
     );
-    std::fs::remove_dir_all(dir).unwrap();
+    assert_eq!(
+        login(&server.base, "local", "taken-over").await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let err = server
+        .state
+        .identity
+        .set_password("ovos", "another-pass")
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("USERS_DB"), "{err}");
+    let err = server
+        .state
+        .identity
+        .set_active("ovos", false)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("USERS_DB"), "{err}");
 }
 
 #[tokio::test]
@@ -130,10 +174,4 @@ fn our_bcrypt_hashes_are_accepted_by_python_bcrypt() {
     let hash = voicegate::identity::password::hash_bcrypt("c-h-a-n-g-e-m-e", 4).unwrap();
     assert!(python_bcrypt_check("c-h-a-n-g-e-m-e", &hash));
     assert!(!python_bcrypt_check("something-else", &hash));
-}
-
-fn tempfile_dir() -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("vg-usersdb-{}-{}", std::process::id(), line!()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }
