@@ -48,15 +48,42 @@ pub async fn run(config: &Config, clock: SharedClock) -> ExitCode {
             println!("fail  {e}");
         }
     }
-    let bus = format!("{}:{}", config.ovos.ws_host, config.ovos.ws_port);
-    match tokio::time::timeout(Duration::from_secs(2), tokio::net::TcpStream::connect(&bus)).await {
-        Ok(Ok(_)) => println!("ok    OVOS message bus reachable at {bus}"),
-        Ok(Err(e)) => println!("warn  OVOS message bus at {bus}: {e}"),
-        Err(_) => println!("warn  OVOS message bus at {bus}: no answer within 2 s"),
+    let url = format!("ws://{}:{}/core", config.ovos.ws_host, config.ovos.ws_port);
+    match tokio::time::timeout(Duration::from_secs(3), bus_round_trip(&url)).await {
+        Ok(Ok(())) => println!("ok    OVOS message bus answers at {url}"),
+        Ok(Err(e)) => println!("warn  OVOS message bus at {url}: {e}"),
+        Err(_) => println!("warn  OVOS message bus at {url}: no answer within 3 s"),
+    }
+    if config.ovos.api_key.as_ref().is_none_or(|k| k.is_empty()) {
+        println!("warn  API_KEY is not set: the routes served by skill-rest-api answer 503");
     }
     if failed {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
     }
+}
+
+/// Connects to the bus, sends a message and waits for the bus to relay it back.
+async fn bus_round_trip(url: &str) -> Result<(), String> {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    let (mut socket, _) = tokio_tungstenite::connect_async(url)
+        .await
+        .map_err(|e| e.to_string())?;
+    let probe = format!("voicegate.doctor.{}", crate::identity::opaque::new_id());
+    let frame = serde_json::json!({"type": probe, "data": {}, "context": {"source": "voicegate"}});
+    socket
+        .send(Message::text(frame.to_string()))
+        .await
+        .map_err(|e| e.to_string())?;
+    while let Some(message) = socket.next().await {
+        if let Message::Text(text) = message.map_err(|e| e.to_string())?
+            && text.contains(&probe)
+        {
+            let _ = socket.close(None).await;
+            return Ok(());
+        }
+    }
+    Err("the connection closed before the bus relayed the probe".into())
 }

@@ -61,3 +61,42 @@ pub async fn events(
     let receiver = state.ovos.bus().subscribe();
     Ok(Sse::new(event_stream(Arc::clone(&state.ovos), receiver)).keep_alive(KeepAlive::default()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::OvosConfig;
+    use futures_util::StreamExt;
+    use serde_json::json;
+
+    #[tokio::test]
+    async fn allowlisted_events_flow_redacted_and_a_client_that_falls_behind_is_dropped() {
+        let service = Arc::new(OvosService::new(&OvosConfig::default()));
+        let (sender, receiver) = tokio::sync::broadcast::channel(4);
+        let stream = event_stream(Arc::clone(&service), receiver);
+        futures_util::pin_mut!(stream);
+
+        let speak = BusMessage::new("speak", json!({"utterance": "hi", "token": "secret-value"}));
+        sender
+            .send(Arc::new(BusMessage::new("not.on.the.list", json!({}))))
+            .unwrap();
+        sender.send(Arc::new(speak)).unwrap();
+        let first = stream.next().await.expect("an event").unwrap();
+        let text = format!("{first:?}");
+        assert!(
+            text.contains("utterance") && !text.contains("secret-value"),
+            "{text}"
+        );
+
+        // Ten messages into a buffer of four: the reader lagged, so its stream ends.
+        for i in 0..10 {
+            sender
+                .send(Arc::new(BusMessage::new("speak", json!({"utterance": i}))))
+                .unwrap();
+        }
+        assert!(
+            stream.next().await.is_none(),
+            "a client that fell behind is disconnected"
+        );
+    }
+}
