@@ -112,6 +112,33 @@ impl Waiters {
         Some(waiter)
     }
 
+    /// Adds waiter `id`, reachable by its correlation id and, for [`ReplyMatch::ByType`], by its
+    /// reply types (behind the waiters already queued for them).
+    fn register(
+        &mut self,
+        id: u64,
+        correlation: &str,
+        reply_types: &[&str],
+        matching: ReplyMatch,
+        tx: oneshot::Sender<BusMessage>,
+    ) {
+        if matching == ReplyMatch::ByType {
+            for reply_type in reply_types {
+                self.by_type
+                    .entry((*reply_type).to_string())
+                    .or_default()
+                    .push_back(id);
+            }
+        }
+        self.by_correlation.insert(correlation.to_string(), id);
+        let waiter = Waiter {
+            correlation: correlation.to_string(),
+            reply_types: reply_types.iter().map(|t| (*t).to_string()).collect(),
+            tx,
+        };
+        self.by_id.insert(id, waiter);
+    }
+
     /// The waiter a message answers, if any, removed from the table.
     fn take_for(&mut self, message: &BusMessage) -> Option<Waiter> {
         let correlation = message.context.get(CORRELATION_KEY).and_then(Value::as_str);
@@ -199,27 +226,8 @@ impl Bus {
         let id = self.shared.next_id.fetch_add(1, Ordering::Relaxed);
         let correlation = format!("{}-{id}", self.shared.session);
         let (tx, rx) = oneshot::channel();
-        {
-            let mut waiters = self.lock_waiters();
-            if matching == ReplyMatch::ByType {
-                for reply_type in reply_types {
-                    waiters
-                        .by_type
-                        .entry((*reply_type).to_string())
-                        .or_default()
-                        .push_back(id);
-                }
-            }
-            waiters.by_correlation.insert(correlation.clone(), id);
-            waiters.by_id.insert(
-                id,
-                Waiter {
-                    correlation: correlation.clone(),
-                    reply_types: reply_types.iter().map(|t| (*t).to_string()).collect(),
-                    tx,
-                },
-            );
-        }
+        self.lock_waiters()
+            .register(id, &correlation, reply_types, matching, tx);
         // Whatever happens next, the waiter does not outlive this call.
         let _guard = WaiterGuard { bus: self, id };
         self.send_frame(self.frame(message, Some(&correlation)))?;
@@ -397,23 +405,12 @@ mod tests {
         by_type: bool,
     ) -> oneshot::Receiver<BusMessage> {
         let (tx, rx) = oneshot::channel();
-        let correlation = format!("s-{id}");
-        if by_type {
-            waiters
-                .by_type
-                .entry(reply.into())
-                .or_default()
-                .push_back(id);
-        }
-        waiters.by_correlation.insert(correlation.clone(), id);
-        waiters.by_id.insert(
-            id,
-            Waiter {
-                correlation,
-                reply_types: vec![reply.into()],
-                tx,
-            },
-        );
+        let matching = if by_type {
+            ReplyMatch::ByType
+        } else {
+            ReplyMatch::Correlated
+        };
+        waiters.register(id, &format!("s-{id}"), &[reply], matching, tx);
         rx
     }
 

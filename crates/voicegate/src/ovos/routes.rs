@@ -105,6 +105,16 @@ fn ovos_user(principal: &crate::identity::Principal) -> Result<(), ApiError> {
     principal.require_scope(SCOPE).map_err(ApiError::from)
 }
 
+/// Runs a fire-and-forget bus action for an `ovos` principal and answers 204.
+fn no_content(
+    principal: &crate::identity::Principal,
+    action: impl FnOnce() -> Result<(), crate::ovos::OvosError>,
+) -> Result<StatusCode, ApiError> {
+    ovos_user(principal)?;
+    action()?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 /// System information from the skill-rest-api companion skill.
 #[utoipa::path(get, path = "/v1/system/info", tag = "system", params(SortQuery), security(("bearer" = [])),
     responses((status = 200, body = Results), (status = 502, body = ErrorBody), (status = 503, body = ErrorBody), (status = 504, body = ErrorBody)))]
@@ -291,9 +301,7 @@ pub async fn stop(
     State(state): State<AppState>,
     Authenticated(principal): Authenticated,
 ) -> Result<StatusCode, ApiError> {
-    ovos_user(&principal)?;
-    state.ovos.stop()?;
-    Ok(StatusCode::NO_CONTENT)
+    no_content(&principal, || state.ovos.stop())
 }
 
 /// Mutes the microphone.
@@ -303,9 +311,7 @@ pub async fn mute(
     State(state): State<AppState>,
     Authenticated(principal): Authenticated,
 ) -> Result<StatusCode, ApiError> {
-    ovos_user(&principal)?;
-    state.ovos.set_mic_muted(true)?;
-    Ok(StatusCode::NO_CONTENT)
+    no_content(&principal, || state.ovos.set_mic_muted(true))
 }
 
 /// Unmutes the microphone.
@@ -315,9 +321,7 @@ pub async fn unmute(
     State(state): State<AppState>,
     Authenticated(principal): Authenticated,
 ) -> Result<StatusCode, ApiError> {
-    ovos_user(&principal)?;
-    state.ovos.set_mic_muted(false)?;
-    Ok(StatusCode::NO_CONTENT)
+    no_content(&principal, || state.ovos.set_mic_muted(false))
 }
 
 /// Whether the microphone is muted.
@@ -338,9 +342,7 @@ pub async fn listen(
     State(state): State<AppState>,
     Authenticated(principal): Authenticated,
 ) -> Result<StatusCode, ApiError> {
-    ovos_user(&principal)?;
-    state.ovos.listen()?;
-    Ok(StatusCode::NO_CONTENT)
+    no_content(&principal, || state.ovos.listen())
 }
 
 /// Injects utterances as if they had been spoken.
