@@ -59,6 +59,8 @@ pub struct AuthConfig {
     pub access_ttl_secs: i64,
     /// Refresh-token lifetime in seconds (ovos-api: 6 hours).
     pub refresh_ttl_secs: i64,
+    /// Lifetime of the short token the Snips console login answers, in seconds.
+    pub console_login_ttl_secs: i64,
     /// Clock-skew leeway when checking `exp` and `iat`, in seconds (at most 30).
     pub leeway_secs: i64,
     /// The `aud` claim of access tokens.
@@ -139,6 +141,7 @@ impl Default for AuthConfig {
         Self {
             access_ttl_secs: 1800,
             refresh_ttl_secs: 21600,
+            console_login_ttl_secs: 600,
             leeway_secs: 30,
             audience: "voicegate".into(),
             max_failures_per_user: 5,
@@ -277,6 +280,9 @@ impl Config {
         }
         if auth.access_ttl_secs < 1 {
             return invalid("auth.access_ttl_secs", "must be at least 1");
+        }
+        if auth.console_login_ttl_secs < 1 {
+            return invalid("auth.console_login_ttl_secs", "must be at least 1");
         }
         if auth.refresh_ttl_secs < 1 {
             return invalid("auth.refresh_ttl_secs", "must be at least 1");

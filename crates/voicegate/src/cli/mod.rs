@@ -42,6 +42,9 @@ enum Command {
     /// Manage users.
     #[command(subcommand)]
     User(UserCommand),
+    /// Manage named long-lived tokens (the Snips console's alias tokens).
+    #[command(subcommand)]
+    Token(TokenCommand),
     /// Print a bcrypt hash (cost 12) of a password, for an ovos-api users.json.
     Genpass {
         /// The password.
@@ -66,6 +69,9 @@ enum UserCommand {
         /// Role: `user` or `admin`.
         #[arg(long, default_value = "user", value_parser = ["user", "admin"])]
         role: String,
+        /// E-mail address (the Snips console logs in with it).
+        #[arg(long)]
+        email: Option<String>,
         #[command(flatten)]
         password: PasswordSource,
     },
@@ -91,6 +97,42 @@ enum UserCommand {
         name: String,
         #[command(flatten)]
         password: PasswordSource,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Create a named token for a user; it is printed once.
+    Create {
+        /// User name.
+        user: String,
+        /// Token name.
+        alias: String,
+        /// Scopes, space- or comma-separated (default: all of the user's role).
+        #[arg(long)]
+        scope: Option<String>,
+        /// Lifetime in days (default: until revoked).
+        #[arg(long)]
+        expires_days: Option<i64>,
+        /// Print JSON: `{"token","alias"}`.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List named tokens (never the tokens themselves).
+    List {
+        /// Only this user's tokens.
+        #[arg(long)]
+        user: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a named token.
+    Revoke {
+        /// User name.
+        user: String,
+        /// Token name.
+        alias: String,
     },
 }
 
@@ -183,6 +225,14 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
             user_command(&identity, command).await?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Token(command) => {
+            init_logging("warn");
+            let (_, identity, _) = app::open_identity(&config, clock)
+                .await
+                .map_err(|e| e.to_string())?;
+            token_command(&identity, command).await?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::ImportUsers { file } => {
             init_logging("warn");
             let (_, identity, _) = app::open_identity(&config, clock)
@@ -210,13 +260,14 @@ async fn user_command(identity: &IdentityService, command: UserCommand) -> Resul
         UserCommand::Add {
             name,
             role,
+            email,
             password,
         } => {
             let role = Role::parse(&role).unwrap_or(Role::User);
             let secret =
                 password_input::read(password.password_stdin, password.password_file.as_deref())?;
             identity
-                .add_user(&name, secret.expose(), role)
+                .add_user_with_email(&name, email.as_deref(), secret.expose(), role)
                 .await
                 .map_err(text)?;
             println!("user {name} created ({})", role.as_str());
@@ -259,6 +310,65 @@ async fn user_command(identity: &IdentityService, command: UserCommand) -> Resul
                     );
                 }
             }
+        }
+    }
+    Ok(())
+}
+
+async fn token_command(identity: &IdentityService, command: TokenCommand) -> Result<(), String> {
+    let text = |e: crate::identity::IdentityError| e.to_string();
+    match command {
+        TokenCommand::Create {
+            user,
+            alias,
+            scope,
+            expires_days,
+            json,
+        } => {
+            let expires_in = expires_days.map(|days| days.saturating_mul(86_400));
+            let token = identity
+                .create_named_token_for(&user, &alias, scope.as_deref(), expires_in)
+                .await
+                .map_err(text)?;
+            if json {
+                println!("{}", serde_json::json!({"token": token, "alias": alias}));
+            } else {
+                println!("{token}");
+                eprintln!("token {alias} created for {user}: it is shown only now");
+            }
+        }
+        TokenCommand::List { user, json } => {
+            let tokens = identity
+                .list_named_tokens(user.as_deref())
+                .await
+                .map_err(text)?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string(&tokens).map_err(|e| e.to_string())?
+                );
+            } else {
+                println!("{:<24} {:<24} {:<12} scopes", "user", "alias", "expires");
+                for t in tokens {
+                    let expires = t
+                        .expires_at
+                        .map_or_else(|| "never".to_string(), |at| at.to_string());
+                    println!(
+                        "{:<24} {:<24} {:<12} {}",
+                        t.user,
+                        t.alias,
+                        expires,
+                        t.scopes.join(" ")
+                    );
+                }
+            }
+        }
+        TokenCommand::Revoke { user, alias } => {
+            identity
+                .revoke_named_token_for(&user, &alias)
+                .await
+                .map_err(text)?;
+            println!("token {alias} of {user} revoked");
         }
     }
     Ok(())

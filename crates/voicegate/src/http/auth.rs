@@ -7,9 +7,10 @@ use axum::http::request::Parts;
 
 use crate::app::AppState;
 use crate::http::error::ApiError;
+use crate::identity::scopes::Scope;
 use crate::identity::{IdentityError, Principal};
 
-/// The token of an `Authorization: Bearer <token>` header. Tokens are accepted only there (never
+/// The token of an `Authorization: Bearer <token>` (or `JWT <token>`) header. Tokens are accepted only there (never
 /// in the query string or body). `Debug` hides the token.
 #[derive(Clone)]
 pub struct BearerToken(pub String);
@@ -30,7 +31,10 @@ impl<S: Send + Sync> FromRequestParts<S> for BearerToken {
         let value = value.to_str().map_err(|_| IdentityError::InvalidToken)?;
         let (scheme, token) = value.split_once(' ').ok_or(IdentityError::InvalidToken)?;
         let token = token.trim();
-        if !scheme.eq_ignore_ascii_case("bearer") || token.is_empty() {
+        // `JWT <token>` is the Snips console's scheme for the same tokens.
+        let known_scheme =
+            scheme.eq_ignore_ascii_case("bearer") || scheme.eq_ignore_ascii_case("jwt");
+        if !known_scheme || token.is_empty() {
             return Err(IdentityError::InvalidToken.into());
         }
         Ok(Self(token.to_string()))
@@ -49,6 +53,23 @@ impl FromRequestParts<AppState> for Authenticated {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         let BearerToken(token) = BearerToken::from_request_parts(parts, state).await?;
-        Ok(Self(state.identity.authenticate(&token)?))
+        Ok(Self(state.identity.authenticate(&token).await?))
+    }
+}
+
+/// The principal of a request whose token grants scope `S`: checked before the body is read, so
+/// a token without the scope gets 403 whatever it sends.
+pub struct Authorized<S>(pub Principal, pub std::marker::PhantomData<S>);
+
+impl<S: Scope> FromRequestParts<AppState> for Authorized<S> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let Authenticated(principal) = Authenticated::from_request_parts(parts, state).await?;
+        principal.require_scope(S::NAME)?;
+        Ok(Self(principal, std::marker::PhantomData))
     }
 }

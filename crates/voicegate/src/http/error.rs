@@ -158,9 +158,11 @@ impl From<IdentityError> for ApiError {
                 "validation_failed",
                 detail,
             ),
-            E::UserExists(_) | E::ManagedByUsersDb(_) => {
+            E::UserExists(_) | E::ManagedByUsersDb(_) | E::AliasExists(_) => {
                 Self::new(StatusCode::CONFLICT, "conflict", e.to_string())
             }
+            E::AliasNotFound(_) => Self::new(StatusCode::NOT_FOUND, "not_found", e.to_string()),
+            E::OtherUser => Self::new(StatusCode::FORBIDDEN, "forbidden", e.to_string()),
             E::UserNotFound(_) => Self::new(StatusCode::NOT_FOUND, "not_found", e.to_string()),
             E::UsersFile { .. } => Self::new(
                 StatusCode::UNPROCESSABLE_ENTITY,

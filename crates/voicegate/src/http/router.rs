@@ -12,6 +12,7 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use crate::app::AppState;
 use crate::http::{health, limits, openapi::ApiDoc};
+use crate::identity::console_routes as console;
 use crate::identity::routes as auth;
 use crate::ovos::events;
 use crate::ovos::routes as ovos;
@@ -22,6 +23,10 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(auth::tokens))
         .routes(routes!(auth::refresh))
         .routes(routes!(auth::me))
+        .routes(routes!(auth::user_info))
+        .routes(routes!(console::console_login))
+        .routes(routes!(console::create_alias))
+        .routes(routes!(console::logout, console::revoke_alias))
         .routes(routes!(ovos::ping))
         .routes(routes!(ovos::info))
         .routes(routes!(ovos::config))

@@ -36,6 +36,15 @@ pub enum IdentityError {
     /// The user comes from the USERS_DB file and is changed there, not here.
     #[error("user {0:?} comes from the USERS_DB file: change it in that file")]
     ManagedByUsersDb(String),
+    /// The user already has a named token of that alias.
+    #[error("a token named {0:?} already exists")]
+    AliasExists(String),
+    /// No named token of that alias.
+    #[error("no token named {0:?}")]
+    AliasNotFound(String),
+    /// The token's user may not act on another user's resources.
+    #[error("this token may not act for another user")]
+    OtherUser,
     /// No such user.
     #[error("no user named {0:?}")]
     UserNotFound(String),

@@ -3,14 +3,17 @@
 //! The service is the only place that decides who someone is; HTTP handlers and CLI commands call
 //! it and map its [`IdentityError`] once.
 
+pub mod console_routes;
 mod error;
 pub mod jwt;
 pub mod model;
+mod named_tokens;
 pub mod opaque;
 pub mod password;
 pub mod rate_limit;
 mod repo;
 pub mod routes;
+pub mod scopes;
 pub mod signing_key;
 mod user_states;
 pub mod users_file;
@@ -24,10 +27,12 @@ use tokio::sync::Semaphore;
 
 pub use error::IdentityError;
 pub use model::{Principal, Role, TokenPair, User, UserName, UserSource};
+pub use named_tokens::NamedToken;
 
 use crate::clock::{SharedClock, UnixTime};
 use crate::config::{AuthConfig, Config};
 use crate::identity::jwt::{AccessClaims, JwtCodec};
+use crate::identity::named_tokens::NAMED_PREFIX;
 use crate::identity::opaque::{REFRESH_PREFIX, new_id, new_token, random_bytes, token_hash};
 use crate::identity::rate_limit::WindowLimiter;
 use crate::identity::repo::NewUser;
@@ -47,6 +52,15 @@ fn limit_key_for_ip(ip: IpAddr) -> String {
             }
         },
     }
+}
+
+/// A scope claim as a list.
+fn split_scopes(scope: &str) -> Vec<String> {
+    scope
+        .split(' ')
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
 }
 
 /// How often expired refresh tokens are deleted, in seconds.
@@ -126,29 +140,42 @@ impl IdentityService {
     /// Exchanges a user name and password for an access and a refresh token.
     ///
     /// Unknown user, inactive user and wrong password give the same error after the same work.
-    /// A failure is reserved before the password is checked, so a burst of concurrent guesses
-    /// cannot pass the limit before any of them is counted.
     pub async fn login(
         &self,
         ip: IpAddr,
         user: &str,
         password: &str,
     ) -> Result<TokenPair, IdentityError> {
-        if user.is_empty() || password.is_empty() {
+        let found = self.verify_credentials(ip, user, password, false).await?;
+        self.issue_pair(&found, self.clock.now()).await
+    }
+
+    /// Checks a login (a user name, or with `by_email` an e-mail address or name) and password.
+    /// A failure is reserved before the password is checked, so a burst of concurrent guesses
+    /// cannot pass the limit before any of them is counted; unknown names cost the same work.
+    async fn verify_credentials(
+        &self,
+        ip: IpAddr,
+        login: &str,
+        password: &str,
+        by_email: bool,
+    ) -> Result<User, IdentityError> {
+        if login.is_empty() || password.is_empty() {
             return Err(IdentityError::Validation(
                 "user and password must not be empty".into(),
             ));
         }
         let now = self.clock.now();
         let ip_key = limit_key_for_ip(ip);
-        // Names that cannot exist share one counter, so junk names cannot fill the table.
-        let user_key = UserName::parse(user).map_or("\u{0}invalid", |_| user);
+        // Logins that cannot exist share one counter, so junk cannot fill the table.
+        let plausible = login.len() <= 254 && !login.chars().any(char::is_control);
+        let user_key = if plausible { login } else { "\u{0}invalid" };
         self.reserve_failure(&ip_key, Some(user_key), now)?;
 
-        let found = if password.len() <= self.auth.max_password_bytes {
-            repo::find_user(&self.db, user).await?
-        } else {
-            None
+        let found = match (password.len() <= self.auth.max_password_bytes, by_email) {
+            (false, _) => None,
+            (true, false) => repo::find_user(&self.db, login).await?,
+            (true, true) => repo::find_user_by_login(&self.db, login).await?,
         };
         let stored_hash = found.as_ref().map(|u| u.password_hash.clone());
         let candidate = password.to_string();
@@ -168,7 +195,7 @@ impl IdentityService {
                 if password::is_bcrypt(&found.password_hash) {
                     self.upgrade_hash(&found, password).await;
                 }
-                self.issue_pair(&found, now).await
+                Ok(found)
             }
             _ => Err(IdentityError::InvalidCredentials),
         }
@@ -250,8 +277,12 @@ impl IdentityService {
         })
     }
 
-    /// Verifies an access token and returns who it belongs to. No database round trip.
-    pub fn authenticate(&self, token: &str) -> Result<Principal, IdentityError> {
+    /// Verifies an access token (a JWT, checked in memory) or a named token (`vgt_…`, looked up)
+    /// and returns who it belongs to.
+    pub async fn authenticate(&self, token: &str) -> Result<Principal, IdentityError> {
+        if token.starts_with(NAMED_PREFIX) {
+            return self.authenticate_named(token).await;
+        }
         let claims = self
             .jwt
             .verify(token, self.clock.now())
@@ -264,16 +295,12 @@ impl IdentityService {
             return Err(IdentityError::InvalidToken);
         }
         Ok(Principal {
-            scopes: claims
-                .scope
-                .split(' ')
-                .filter(|s| !s.is_empty())
-                .map(str::to_string)
-                .collect(),
+            user_id: state.id,
+            scopes: split_scopes(&claims.scope),
             user: claims.sub,
             role: state.role,
             issued_at: claims.iat,
-            expires_at: claims.exp,
+            expires_at: Some(claims.exp),
         })
     }
 
@@ -323,12 +350,16 @@ impl IdentityService {
     }
 
     fn access_token(&self, user: &str, role: Role, now: UnixTime) -> String {
+        self.access_token_for(user, role, now, self.auth.access_ttl_secs)
+    }
+
+    fn access_token_for(&self, user: &str, role: Role, now: UnixTime, ttl: i64) -> String {
         self.jwt.sign(&AccessClaims {
             iss: self.jwt.issuer().to_string(),
             aud: self.jwt.audience().to_string(),
             sub: user.to_string(),
             iat: now,
-            exp: now + self.auth.access_ttl_secs,
+            exp: now + ttl,
             jti: new_id(),
             scope: role.scope().to_string(),
         })
@@ -388,10 +419,29 @@ impl IdentityService {
         password: &str,
         role: Role,
     ) -> Result<(), IdentityError> {
+        self.add_user_with_email(name, None, password, role).await
+    }
+
+    /// Creates a user with an e-mail address (the Snips console logs in with it).
+    pub async fn add_user_with_email(
+        &self,
+        name: &str,
+        email: Option<&str>,
+        password: &str,
+        role: Role,
+    ) -> Result<(), IdentityError> {
         let name = UserName::parse(name)?;
+        if let Some(email) = email
+            && (email.len() > 254 || !email.contains('@') || email.chars().any(char::is_whitespace))
+        {
+            return Err(IdentityError::Validation(format!(
+                "invalid e-mail address {email:?}"
+            )));
+        }
         let hash = self.new_password_hash(password).await?;
         let user = NewUser {
             name: name.as_str(),
+            email,
             password_hash: &hash,
             imported_hash: None,
             role,
@@ -445,6 +495,7 @@ impl IdentityService {
                 None => {
                     let user = NewUser {
                         name: &entry.user,
+                        email: None,
                         password_hash: &entry.password,
                         imported_hash: Some(&entry.password),
                         role: Role::User,

@@ -33,11 +33,16 @@ impl Role {
         }
     }
 
-    /// The scopes a token for this role carries, space-separated.
+    /// The scopes a token for this role carries, space-separated: a user gets every surface, an
+    /// admin also `admin`.
     pub fn scope(self) -> &'static str {
         match self {
-            Self::User => "ovos",
-            Self::Admin => "ovos admin",
+            Self::User => {
+                "ovos speakers assistant user:info voice:list voice:synthesis voice:download voice_build external_account"
+            }
+            Self::Admin => {
+                "ovos speakers assistant user:info voice:list voice:synthesis voice:download voice_build external_account admin"
+            }
         }
     }
 }
@@ -57,6 +62,8 @@ pub struct User {
     pub active: bool,
     /// Where the user comes from.
     pub source: UserSource,
+    /// E-mail address (the Snips console logs in with it).
+    pub email: Option<String>,
     /// The hash the users file had, when the user was imported.
     pub imported_hash: Option<String>,
     /// Access tokens issued before this are refused.
@@ -133,9 +140,11 @@ impl UserName {
     }
 }
 
-/// Who made an authenticated request: from a verified access token.
+/// Who made an authenticated request: from a verified access token or a named token.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
+    /// User id.
+    pub user_id: i64,
     /// User name.
     pub user: String,
     /// Role at the time of the request.
@@ -144,8 +153,8 @@ pub struct Principal {
     pub scopes: Vec<String>,
     /// Token issue time.
     pub issued_at: UnixTime,
-    /// Token expiry.
-    pub expires_at: UnixTime,
+    /// Token expiry (`None`: a named token without expiry).
+    pub expires_at: Option<UnixTime>,
 }
 
 impl Principal {

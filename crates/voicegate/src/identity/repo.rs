@@ -11,7 +11,7 @@ use crate::store::Db;
 /// The columns [`user_from_row`] reads, as a literal for `concat!`.
 macro_rules! user_columns {
     () => {
-        "id, name, password_hash, imported_hash, role, active, source, tokens_valid_after, created_at"
+        "id, name, email, password_hash, imported_hash, role, active, source, tokens_valid_after, created_at"
     };
 }
 
@@ -24,6 +24,7 @@ fn user_from_row(row: &SqliteRow) -> Result<User, sqlx::Error> {
         active: row.try_get("active")?,
         source: UserSource::parse(row.try_get::<&str, _>("source")?),
         imported_hash: row.try_get("imported_hash")?,
+        email: row.try_get("email")?,
         tokens_valid_after: row.try_get("tokens_valid_after")?,
         created_at: row.try_get("created_at")?,
     })
@@ -37,6 +38,19 @@ pub async fn find_user(db: &Db, name: &str) -> Result<Option<User>, IdentityErro
         " FROM users WHERE name = ?"
     ))
     .bind(name)
+    .fetch_optional(db.sqlite())
+    .await?;
+    Ok(row.as_ref().map(user_from_row).transpose()?)
+}
+
+/// The user whose e-mail address or name is `login`, if any.
+pub async fn find_user_by_login(db: &Db, login: &str) -> Result<Option<User>, IdentityError> {
+    let row = sqlx::query(concat!(
+        "SELECT ",
+        user_columns!(),
+        " FROM users WHERE email = ?1 OR (name = ?1 AND NOT EXISTS (SELECT 1 FROM users WHERE email = ?1))"
+    ))
+    .bind(login)
     .fetch_optional(db.sqlite())
     .await?;
     Ok(row.as_ref().map(user_from_row).transpose()?)
@@ -65,6 +79,8 @@ pub async fn count_users(db: &Db) -> Result<i64, IdentityError> {
 pub struct NewUser<'a> {
     /// Unique name.
     pub name: &'a str,
+    /// Unique e-mail address, if any.
+    pub email: Option<&'a str>,
     /// Argon2id or bcrypt hash.
     pub password_hash: &'a str,
     /// The users file's hash, for imported users.
@@ -80,10 +96,11 @@ pub struct NewUser<'a> {
 /// Inserts a user; a taken name is [`IdentityError::UserExists`].
 pub async fn insert_user(db: &Db, user: &NewUser<'_>, now: UnixTime) -> Result<i64, IdentityError> {
     let result = sqlx::query(
-        "INSERT INTO users (name, password_hash, imported_hash, role, active, source, tokens_valid_after, created_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO users (name, email, password_hash, imported_hash, role, active, source, tokens_valid_after, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(user.name)
+    .bind(user.email)
     .bind(user.password_hash)
     .bind(user.imported_hash)
     .bind(user.role.as_str())
@@ -315,4 +332,106 @@ pub async fn purge_expired_refresh(db: &Db, now: UnixTime) -> Result<u64, Identi
         .execute(db.sqlite())
         .await?;
     Ok(done.rows_affected())
+}
+
+/// A stored named token with its user's name.
+#[derive(Debug, Clone)]
+pub struct NamedTokenRow {
+    /// Its user.
+    pub user_id: i64,
+    /// Its user's name.
+    pub user_name: String,
+    /// Its name.
+    pub alias: String,
+    /// Space-separated scopes.
+    pub scope: String,
+    /// Creation time.
+    pub created_at: UnixTime,
+    /// Expiry, if any.
+    pub expires_at: Option<UnixTime>,
+}
+
+/// Stores a named token's hash; a taken alias is [`IdentityError::AliasExists`].
+pub async fn insert_named_token(
+    db: &Db,
+    user_id: i64,
+    alias: &str,
+    token_hash: &[u8],
+    scope: &str,
+    now: UnixTime,
+    expires_at: Option<UnixTime>,
+) -> Result<(), IdentityError> {
+    let result = sqlx::query(
+        "INSERT INTO named_tokens (user_id, alias, token_hash, scope, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)",
+    )
+    .bind(user_id)
+    .bind(alias)
+    .bind(token_hash)
+    .bind(scope)
+    .bind(now)
+    .bind(expires_at)
+    .execute(db.sqlite())
+    .await;
+    match result {
+        Ok(_) => Ok(()),
+        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+            Err(IdentityError::AliasExists(alias.to_string()))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn named_token_from_row(row: &SqliteRow) -> Result<NamedTokenRow, sqlx::Error> {
+    Ok(NamedTokenRow {
+        user_id: row.try_get("user_id")?,
+        user_name: row.try_get("name")?,
+        alias: row.try_get("alias")?,
+        scope: row.try_get("scope")?,
+        created_at: row.try_get("created_at")?,
+        expires_at: row.try_get("expires_at")?,
+    })
+}
+
+/// The named token with this hash, if any.
+pub async fn find_named_token(
+    db: &Db,
+    token_hash: &[u8],
+) -> Result<Option<NamedTokenRow>, IdentityError> {
+    let row = sqlx::query(
+        "SELECT t.user_id, u.name, t.alias, t.scope, t.created_at, t.expires_at
+         FROM named_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = ?",
+    )
+    .bind(token_hash)
+    .fetch_optional(db.sqlite())
+    .await?;
+    Ok(row.as_ref().map(named_token_from_row).transpose()?)
+}
+
+/// The named tokens of one user, or of everyone, by user and alias.
+pub async fn list_named_tokens(
+    db: &Db,
+    user_id: Option<i64>,
+) -> Result<Vec<NamedTokenRow>, IdentityError> {
+    let rows = sqlx::query(
+        "SELECT t.user_id, u.name, t.alias, t.scope, t.created_at, t.expires_at
+         FROM named_tokens t JOIN users u ON u.id = t.user_id
+         WHERE ?1 IS NULL OR t.user_id = ?1 ORDER BY u.name, t.alias",
+    )
+    .bind(user_id)
+    .fetch_all(db.sqlite())
+    .await?;
+    Ok(rows
+        .iter()
+        .map(named_token_from_row)
+        .collect::<Result<_, _>>()?)
+}
+
+/// Deletes a user's named token; `false` when there is none of that alias.
+pub async fn delete_named_token(db: &Db, user_id: i64, alias: &str) -> Result<bool, IdentityError> {
+    let done = sqlx::query("DELETE FROM named_tokens WHERE user_id = ? AND alias = ?")
+        .bind(user_id)
+        .bind(alias)
+        .execute(db.sqlite())
+        .await?;
+    Ok(done.rows_affected() == 1)
 }

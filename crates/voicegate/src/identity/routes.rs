@@ -10,10 +10,11 @@ use utoipa::ToSchema;
 
 use crate::app::AppState;
 use crate::clock::UnixTime;
-use crate::http::auth::{Authenticated, BearerToken};
+use crate::http::auth::{Authenticated, Authorized, BearerToken};
 use crate::http::error::{ApiError, ErrorBody};
 use crate::http::extract::{ApiJson, ClientIp};
 use crate::identity::TokenPair;
+use crate::identity::scopes::UserInfoScope;
 use crate::secret::Secret;
 
 /// ovos-api login body.
@@ -55,8 +56,8 @@ pub struct MeResponse {
     pub scopes: Vec<String>,
     /// Token issue time, Unix seconds.
     pub issued_at: UnixTime,
-    /// Token expiry, Unix seconds.
-    pub expires_at: UnixTime,
+    /// Token expiry, Unix seconds (null for a named token without expiry).
+    pub expires_at: Option<UnixTime>,
 }
 
 fn no_store(pair: TokenPair) -> Response {
@@ -120,5 +121,25 @@ pub async fn me(Authenticated(principal): Authenticated) -> Json<MeResponse> {
         scopes: principal.scopes,
         issued_at: principal.issued_at,
         expires_at: principal.expires_at,
+    })
+}
+
+/// The VocaliD user-info answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserInfo {
+    /// The user's nickname: voicegate's user name.
+    pub nickname: Option<String>,
+}
+
+/// The user's profile (VocaliD `user/info`).
+#[utoipa::path(get, path = "/api/v1/external/user/info/", tag = "auth",
+    security(("bearer" = ["user:info"])),
+    responses(
+        (status = 200, body = UserInfo),
+        (status = 401, description = "Missing or invalid token", body = ErrorBody),
+        (status = 403, description = "The token lacks user:info", body = ErrorBody)))]
+pub async fn user_info(Authorized(principal, _): Authorized<UserInfoScope>) -> Json<UserInfo> {
+    Json(UserInfo {
+        nickname: Some(principal.user),
     })
 }

@@ -15,6 +15,8 @@ use crate::store::Db;
 /// What a token check needs to know about its user.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct UserState {
+    /// The user's id.
+    pub id: i64,
     /// The user may use tokens.
     pub active: bool,
     /// The user's role.
@@ -52,6 +54,7 @@ impl UserStates {
             .into_iter()
             .map(|u| {
                 let state = UserState {
+                    id: u.id,
                     active: u.active,
                     role: u.role,
                     tokens_valid_after: u.tokens_valid_after,

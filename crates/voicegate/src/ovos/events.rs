@@ -9,8 +9,9 @@ use futures_util::Stream;
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::app::AppState;
-use crate::http::auth::Authenticated;
+use crate::http::auth::Authorized;
 use crate::http::error::{ApiError, ErrorBody};
+use crate::identity::scopes::OvosScope;
 use crate::ovos::OvosService;
 use crate::ovos::bus::BusMessage;
 use crate::ovos::redact::redact;
@@ -48,16 +49,15 @@ fn event_stream(
 /// `mycroft.volume.*`, `ovos.utterance.handled` by default) as server-sent events. Each event's
 /// name is the message type; its data is `{"type", "data"}` with secrets removed.
 #[utoipa::path(get, path = "/v1/events", tag = "events",
-    security(("bearer" = [])),
+    security(("bearer" = ["ovos"])),
     responses(
         (status = 200, description = "An endless text/event-stream", content_type = "text/event-stream"),
         (status = 401, description = "Missing or invalid access token", body = ErrorBody),
         (status = 403, description = "The token lacks the ovos scope", body = ErrorBody)))]
 pub async fn events(
     State(state): State<AppState>,
-    Authenticated(principal): Authenticated,
+    _: Authorized<OvosScope>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
-    principal.require_scope(super::routes::SCOPE)?;
     let receiver = state.ovos.bus().subscribe();
     Ok(Sse::new(event_stream(Arc::clone(&state.ovos), receiver)).keep_alive(KeepAlive::default()))
 }

@@ -12,13 +12,11 @@ use serde_json::{Value, json};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::app::AppState;
-use crate::http::auth::Authenticated;
+use crate::http::auth::Authorized;
 use crate::http::error::{ApiError, ErrorBody};
 use crate::http::extract::{ApiJson, ApiQuery, OptionalJson, lenient_bool};
+use crate::identity::scopes::OvosScope;
 use crate::ovos::{SkillList, Speech, Volume};
-
-/// The scope every ovos-api route needs.
-pub const SCOPE: &str = "ovos";
 
 /// The ping answer.
 #[derive(Debug, Serialize, ToSchema)]
@@ -101,43 +99,35 @@ pub struct VolumeRequest {
     pub percent: f64,
 }
 
-fn ovos_user(principal: &crate::identity::Principal) -> Result<(), ApiError> {
-    principal.require_scope(SCOPE).map_err(ApiError::from)
-}
-
-/// Runs a fire-and-forget bus action for an `ovos` principal and answers 204.
+/// Runs a fire-and-forget bus action and answers 204.
 fn no_content(
-    principal: &crate::identity::Principal,
     action: impl FnOnce() -> Result<(), crate::ovos::OvosError>,
 ) -> Result<StatusCode, ApiError> {
-    ovos_user(principal)?;
     action()?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// System information from the skill-rest-api companion skill.
-#[utoipa::path(get, path = "/v1/system/info", tag = "system", params(SortQuery), security(("bearer" = [])),
+#[utoipa::path(get, path = "/v1/system/info", tag = "system", params(SortQuery), security(("bearer" = ["ovos"])),
     responses((status = 200, body = Results), (status = 502, body = ErrorBody), (status = 503, body = ErrorBody), (status = 504, body = ErrorBody)))]
 pub async fn info(
     State(state): State<AppState>,
-    Authenticated(principal): Authenticated,
+    _: Authorized<OvosScope>,
     ApiQuery(_sort): ApiQuery<SortQuery>,
 ) -> Result<Json<Results>, ApiError> {
-    ovos_user(&principal)?;
     Ok(Json(Results {
         results: state.ovos.info().await?,
     }))
 }
 
 /// The assistant's configuration, every secret removed.
-#[utoipa::path(get, path = "/v1/system/config", tag = "system", params(SortQuery), security(("bearer" = [])),
+#[utoipa::path(get, path = "/v1/system/config", tag = "system", params(SortQuery), security(("bearer" = ["ovos"])),
     responses((status = 200, body = Results), (status = 502, body = ErrorBody), (status = 503, body = ErrorBody), (status = 504, body = ErrorBody)))]
 pub async fn config(
     State(state): State<AppState>,
-    Authenticated(principal): Authenticated,
+    _: Authorized<OvosScope>,
     ApiQuery(_sort): ApiQuery<SortQuery>,
 ) -> Result<Json<Results>, ApiError> {
-    ovos_user(&principal)?;
     Ok(Json(Results {
         results: state.ovos.config().await?,
     }))
@@ -159,201 +149,188 @@ async fn change_sleep(
 }
 
 /// Puts the assistant to sleep; with `?confirm=true` and a body, speaks the body's utterance.
-#[utoipa::path(post, path = "/v1/system/sleep", tag = "system", params(ConfirmQuery), request_body(content = Option<SpeechRequest>), security(("bearer" = [])),
+#[utoipa::path(post, path = "/v1/system/sleep", tag = "system", params(ConfirmQuery), request_body(content = Option<SpeechRequest>), security(("bearer" = ["ovos"])),
     responses((status = 201, description = "`{\"sleep_mode\":\"enabled\"}`"), (status = 422, body = ErrorBody), (status = 502, body = ErrorBody), (status = 503, body = ErrorBody), (status = 504, body = ErrorBody)))]
 pub async fn sleep(
     State(state): State<AppState>,
-    Authenticated(principal): Authenticated,
+    _: Authorized<OvosScope>,
     ApiQuery(query): ApiQuery<ConfirmQuery>,
     OptionalJson(dialog): OptionalJson<SpeechRequest>,
 ) -> Result<Response, ApiError> {
-    ovos_user(&principal)?;
     change_sleep(&state, false, query.confirm, dialog).await
 }
 
 /// Wakes the assistant up; with `?confirm=true` and a body, speaks the body's utterance.
-#[utoipa::path(post, path = "/v1/system/wakeup", tag = "system", params(ConfirmQuery), request_body(content = Option<SpeechRequest>), security(("bearer" = [])),
+#[utoipa::path(post, path = "/v1/system/wakeup", tag = "system", params(ConfirmQuery), request_body(content = Option<SpeechRequest>), security(("bearer" = ["ovos"])),
     responses((status = 201, description = "`{\"sleep_mode\":\"disabled\"}`"), (status = 422, body = ErrorBody), (status = 502, body = ErrorBody), (status = 503, body = ErrorBody), (status = 504, body = ErrorBody)))]
 pub async fn wakeup(
     State(state): State<AppState>,
-    Authenticated(principal): Authenticated,
+    _: Authorized<OvosScope>,
     ApiQuery(query): ApiQuery<ConfirmQuery>,
     OptionalJson(dialog): OptionalJson<SpeechRequest>,
 ) -> Result<Response, ApiError> {
-    ovos_user(&principal)?;
     change_sleep(&state, true, query.confirm, dialog).await
 }
 
 /// Whether the assistant is awake.
-#[utoipa::path(get, path = "/v1/system/sleep", tag = "system", security(("bearer" = [])),
+#[utoipa::path(get, path = "/v1/system/sleep", tag = "system", security(("bearer" = ["ovos"])),
     responses((status = 200, description = "`{\"is_awake\": bool}`"), (status = 502, body = ErrorBody), (status = 503, body = ErrorBody), (status = 504, body = ErrorBody)))]
 pub async fn is_awake(
     State(state): State<AppState>,
-    Authenticated(principal): Authenticated,
+    _: Authorized<OvosScope>,
 ) -> Result<Json<Value>, ApiError> {
-    ovos_user(&principal)?;
     Ok(Json(json!({"is_awake": state.ovos.is_awake().await?})))
 }
 
 /// Clears a cache (`{"cache_type": "tts"}`).
-#[utoipa::path(delete, path = "/v1/system/cache", tag = "system", request_body = CacheRequest, security(("bearer" = [])),
+#[utoipa::path(delete, path = "/v1/system/cache", tag = "system", request_body = CacheRequest, security(("bearer" = ["ovos"])),
     responses((status = 201, description = "`{\"cache_type\", \"status\"}`"), (status = 422, body = ErrorBody), (status = 502, body = ErrorBody), (status = 503, body = ErrorBody), (status = 504, body = ErrorBody)))]
 pub async fn clear_cache(
     State(state): State<AppState>,
-    Authenticated(principal): Authenticated,
+    _: Authorized<OvosScope>,
     ApiJson(body): ApiJson<CacheRequest>,
 ) -> Result<Response, ApiError> {
-    ovos_user(&principal)?;
     let answer = state.ovos.clear_cache(&body.cache_type).await?;
     Ok((StatusCode::CREATED, Json(answer)).into_response())
 }
 
 /// Whether the assistant reaches the Internet.
-#[utoipa::path(get, path = "/v1/network/internet", tag = "network", security(("bearer" = [])),
+#[utoipa::path(get, path = "/v1/network/internet", tag = "network", security(("bearer" = ["ovos"])),
     responses((status = 200, description = "`{\"connected\": bool}`"), (status = 502, body = ErrorBody), (status = 503, body = ErrorBody), (status = 504, body = ErrorBody)))]
 pub async fn internet(
     State(state): State<AppState>,
-    Authenticated(principal): Authenticated,
+    _: Authorized<OvosScope>,
 ) -> Result<Json<Value>, ApiError> {
-    ovos_user(&principal)?;
     Ok(Json(json!({"connected": state.ovos.internet().await?})))
 }
 
 /// Whether voicegate's own message-bus connection is up. Answers at once.
-#[utoipa::path(get, path = "/v1/network/websocket", tag = "network", security(("bearer" = [])),
+#[utoipa::path(get, path = "/v1/network/websocket", tag = "network", security(("bearer" = ["ovos"])),
     responses((status = 200, description = "`{\"listening\": bool}`")))]
 pub async fn websocket(
     State(state): State<AppState>,
-    Authenticated(principal): Authenticated,
+    _: Authorized<OvosScope>,
 ) -> Result<Json<Value>, ApiError> {
-    ovos_user(&principal)?;
     Ok(Json(json!({"listening": state.ovos.bus().is_connected()})))
 }
 
 /// The installed skills.
-#[utoipa::path(get, path = "/v1/skills", tag = "skills", security(("bearer" = [])),
+#[utoipa::path(get, path = "/v1/skills", tag = "skills", security(("bearer" = ["ovos"])),
     responses((status = 200, body = SkillList), (status = 503, body = ErrorBody), (status = 504, body = ErrorBody)))]
 pub async fn skills(
     State(state): State<AppState>,
-    Authenticated(principal): Authenticated,
+    _: Authorized<OvosScope>,
 ) -> Result<Json<SkillList>, ApiError> {
-    ovos_user(&principal)?;
     Ok(Json(state.ovos.skills().await?))
 }
 
 /// A skill's settings, secrets removed.
-#[utoipa::path(get, path = "/v1/skills/{skill_id}/settings", tag = "skills", params(("skill_id" = String, Path, description = "Skill id")), security(("bearer" = [])),
+#[utoipa::path(get, path = "/v1/skills/{skill_id}/settings", tag = "skills", params(("skill_id" = String, Path, description = "Skill id")), security(("bearer" = ["ovos"])),
     responses((status = 200, body = Results), (status = 404, body = ErrorBody), (status = 502, body = ErrorBody), (status = 503, body = ErrorBody), (status = 504, body = ErrorBody)))]
 pub async fn skill_settings(
     State(state): State<AppState>,
-    Authenticated(principal): Authenticated,
+    _: Authorized<OvosScope>,
     Path(skill_id): Path<String>,
 ) -> Result<Json<Results>, ApiError> {
-    ovos_user(&principal)?;
     Ok(Json(Results {
         results: state.ovos.skill_settings(&skill_id).await?,
     }))
 }
 
 /// Activates a skill.
-#[utoipa::path(put, path = "/v1/skills/{skill_id}/activate", tag = "skills", params(("skill_id" = String, Path, description = "Skill id")), security(("bearer" = [])),
+#[utoipa::path(put, path = "/v1/skills/{skill_id}/activate", tag = "skills", params(("skill_id" = String, Path, description = "Skill id")), security(("bearer" = ["ovos"])),
     responses((status = 204), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody), (status = 504, body = ErrorBody)))]
 pub async fn activate_skill(
     State(state): State<AppState>,
-    Authenticated(principal): Authenticated,
+    _: Authorized<OvosScope>,
     Path(skill_id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    ovos_user(&principal)?;
     state.ovos.set_skill_active(&skill_id, true).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// Deactivates a skill.
-#[utoipa::path(put, path = "/v1/skills/{skill_id}/deactivate", tag = "skills", params(("skill_id" = String, Path, description = "Skill id")), security(("bearer" = [])),
+#[utoipa::path(put, path = "/v1/skills/{skill_id}/deactivate", tag = "skills", params(("skill_id" = String, Path, description = "Skill id")), security(("bearer" = ["ovos"])),
     responses((status = 204), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody), (status = 504, body = ErrorBody)))]
 pub async fn deactivate_skill(
     State(state): State<AppState>,
-    Authenticated(principal): Authenticated,
+    _: Authorized<OvosScope>,
     Path(skill_id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    ovos_user(&principal)?;
     state.ovos.set_skill_active(&skill_id, false).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// Makes the assistant speak.
-#[utoipa::path(post, path = "/v1/voice/speech", tag = "voice", request_body = SpeechRequest, security(("bearer" = [])),
+#[utoipa::path(post, path = "/v1/voice/speech", tag = "voice", request_body = SpeechRequest, security(("bearer" = ["ovos"])),
     responses((status = 200, body = Speech), (status = 422, body = ErrorBody), (status = 503, body = ErrorBody)))]
 pub async fn speak(
     State(state): State<AppState>,
-    Authenticated(principal): Authenticated,
+    _: Authorized<OvosScope>,
     ApiJson(body): ApiJson<SpeechRequest>,
 ) -> Result<Json<Speech>, ApiError> {
-    ovos_user(&principal)?;
     let speech = state.ovos.speech(&body.utterance, body.lang.as_deref())?;
     Ok(Json(state.ovos.speak(speech)?))
 }
 
 /// Stops any speech or audio output.
-#[utoipa::path(delete, path = "/v1/voice/speech", tag = "voice", security(("bearer" = [])),
+#[utoipa::path(delete, path = "/v1/voice/speech", tag = "voice", security(("bearer" = ["ovos"])),
     responses((status = 204), (status = 503, body = ErrorBody)))]
 pub async fn stop(
     State(state): State<AppState>,
-    Authenticated(principal): Authenticated,
+    _: Authorized<OvosScope>,
 ) -> Result<StatusCode, ApiError> {
-    no_content(&principal, || state.ovos.stop())
+    no_content(|| state.ovos.stop())
 }
 
 /// Mutes the microphone.
-#[utoipa::path(put, path = "/v1/voice/microphone/mute", tag = "voice", security(("bearer" = [])),
+#[utoipa::path(put, path = "/v1/voice/microphone/mute", tag = "voice", security(("bearer" = ["ovos"])),
     responses((status = 204), (status = 503, body = ErrorBody)))]
 pub async fn mute(
     State(state): State<AppState>,
-    Authenticated(principal): Authenticated,
+    _: Authorized<OvosScope>,
 ) -> Result<StatusCode, ApiError> {
-    no_content(&principal, || state.ovos.set_mic_muted(true))
+    no_content(|| state.ovos.set_mic_muted(true))
 }
 
 /// Unmutes the microphone.
-#[utoipa::path(put, path = "/v1/voice/microphone/unmute", tag = "voice", security(("bearer" = [])),
+#[utoipa::path(put, path = "/v1/voice/microphone/unmute", tag = "voice", security(("bearer" = ["ovos"])),
     responses((status = 204), (status = 503, body = ErrorBody)))]
 pub async fn unmute(
     State(state): State<AppState>,
-    Authenticated(principal): Authenticated,
+    _: Authorized<OvosScope>,
 ) -> Result<StatusCode, ApiError> {
-    no_content(&principal, || state.ovos.set_mic_muted(false))
+    no_content(|| state.ovos.set_mic_muted(false))
 }
 
 /// Whether the microphone is muted.
-#[utoipa::path(get, path = "/v1/voice/microphone", tag = "voice", security(("bearer" = [])),
+#[utoipa::path(get, path = "/v1/voice/microphone", tag = "voice", security(("bearer" = ["ovos"])),
     responses((status = 200, description = "`{\"muted\": bool}`"), (status = 503, body = ErrorBody), (status = 504, body = ErrorBody)))]
 pub async fn microphone(
     State(state): State<AppState>,
-    Authenticated(principal): Authenticated,
+    _: Authorized<OvosScope>,
 ) -> Result<Json<Value>, ApiError> {
-    ovos_user(&principal)?;
     Ok(Json(json!({"muted": state.ovos.mic_muted().await?})))
 }
 
 /// Starts listening as if the wake word was heard.
-#[utoipa::path(put, path = "/v1/voice/listen", tag = "voice", security(("bearer" = [])),
+#[utoipa::path(put, path = "/v1/voice/listen", tag = "voice", security(("bearer" = ["ovos"])),
     responses((status = 204), (status = 503, body = ErrorBody)))]
 pub async fn listen(
     State(state): State<AppState>,
-    Authenticated(principal): Authenticated,
+    _: Authorized<OvosScope>,
 ) -> Result<StatusCode, ApiError> {
-    no_content(&principal, || state.ovos.listen())
+    no_content(|| state.ovos.listen())
 }
 
 /// Injects utterances as if they had been spoken.
-#[utoipa::path(post, path = "/v1/voice/utterance", tag = "voice", request_body = UtteranceRequest, security(("bearer" = [])),
+#[utoipa::path(post, path = "/v1/voice/utterance", tag = "voice", request_body = UtteranceRequest, security(("bearer" = ["ovos"])),
     responses((status = 202, description = "`{\"utterances\", \"lang\"}`"), (status = 422, body = ErrorBody), (status = 503, body = ErrorBody)))]
 pub async fn utterance(
     State(state): State<AppState>,
-    Authenticated(principal): Authenticated,
+    _: Authorized<OvosScope>,
     ApiJson(body): ApiJson<UtteranceRequest>,
 ) -> Result<Response, ApiError> {
-    ovos_user(&principal)?;
     let (utterances, lang) = state
         .ovos
         .inject_utterances(&body.utterances, body.lang.as_deref())?;
@@ -365,25 +342,23 @@ pub async fn utterance(
 }
 
 /// The output volume, 0 to 100.
-#[utoipa::path(get, path = "/v1/voice/volume", tag = "voice", security(("bearer" = [])),
+#[utoipa::path(get, path = "/v1/voice/volume", tag = "voice", security(("bearer" = ["ovos"])),
     responses((status = 200, body = Volume), (status = 503, body = ErrorBody), (status = 504, body = ErrorBody)))]
 pub async fn volume(
     State(state): State<AppState>,
-    Authenticated(principal): Authenticated,
+    _: Authorized<OvosScope>,
 ) -> Result<Json<Volume>, ApiError> {
-    ovos_user(&principal)?;
     Ok(Json(state.ovos.volume().await?))
 }
 
 /// Sets the output volume (`{"percent": 0-100}`).
-#[utoipa::path(put, path = "/v1/voice/volume", tag = "voice", request_body = VolumeRequest, security(("bearer" = [])),
+#[utoipa::path(put, path = "/v1/voice/volume", tag = "voice", request_body = VolumeRequest, security(("bearer" = ["ovos"])),
     responses((status = 204), (status = 422, body = ErrorBody), (status = 503, body = ErrorBody)))]
 pub async fn set_volume(
     State(state): State<AppState>,
-    Authenticated(principal): Authenticated,
+    _: Authorized<OvosScope>,
     ApiJson(body): ApiJson<VolumeRequest>,
 ) -> Result<StatusCode, ApiError> {
-    ovos_user(&principal)?;
     state.ovos.set_volume(body.percent)?;
     Ok(StatusCode::NO_CONTENT)
 }

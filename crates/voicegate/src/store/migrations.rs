@@ -13,11 +13,18 @@ struct Migration {
 }
 
 /// The SQLite migrations, in order. A new migration is a new file and a new line here.
-const SQLITE: &[Migration] = &[Migration {
-    version: 1,
-    name: "0001_identity.sql",
-    sql: include_str!("../../migrations/sqlite/0001_identity.sql"),
-}];
+const SQLITE: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "0001_identity.sql",
+        sql: include_str!("../../migrations/sqlite/0001_identity.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "0002_named_tokens.sql",
+        sql: include_str!("../../migrations/sqlite/0002_named_tokens.sql"),
+    },
+];
 
 /// Applies the migrations the database does not have yet.
 pub(super) async fn run(pool: &SqlitePool) -> Result<(), StoreError> {

@@ -45,7 +45,17 @@ async fn login_returns_both_tokens_and_the_access_token_works() {
     assert_eq!(me.status(), StatusCode::OK);
     let me: Value = me.json().await.unwrap();
     assert_eq!(me["user"], "ovos");
-    assert_eq!(me["scopes"], json!(["ovos"]));
+    let scopes: Vec<&str> = me["scopes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap())
+        .collect();
+    assert!(
+        scopes.contains(&"ovos") && scopes.contains(&"user:info"),
+        "{scopes:?}"
+    );
+    assert!(!scopes.contains(&"admin"), "a user is no admin");
     assert_eq!(me["expires_at"], claims["exp"]);
 }
 

@@ -387,3 +387,67 @@ async fn doctor_reports_whether_the_bus_answers() {
     );
     assert!(out.stdout.contains("API_KEY is not set"), "{}", out.stdout);
 }
+
+#[tokio::test]
+async fn token_commands_create_list_and_revoke_named_tokens() {
+    let bin = binary();
+    assert!(
+        bin.run(
+            &["user", "add", "ovos", "--password-stdin"],
+            "change-me-now\n"
+        )
+        .await
+        .success
+    );
+    let out = bin
+        .run(
+            &[
+                "token",
+                "create",
+                "ovos",
+                "home-assistant",
+                "--scope",
+                "ovos user:info",
+                "--json",
+            ],
+            "",
+        )
+        .await;
+    assert!(out.success, "{}", out.stderr);
+    let created: Value = serde_json::from_str(&out.stdout).unwrap();
+    let token = created["token"].as_str().unwrap().to_string();
+    let server = bin.serve(&[]).await;
+    let me: Value = get_bearer(server.url("/v1/auth/me"), &token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["scopes"], json!(["ovos", "user:info"]));
+
+    let out = bin.run(&["token", "list", "--json"], "").await;
+    let listed: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(listed[0]["alias"], "home-assistant");
+    assert!(!out.stdout.contains(&token));
+    let out = bin
+        .run(
+            &["token", "create", "ovos", "bad", "--scope", "everything"],
+            "",
+        )
+        .await;
+    assert!(
+        !out.success && out.stderr.contains("unknown scope"),
+        "{}",
+        out.stderr
+    );
+
+    assert!(
+        bin.run(&["token", "revoke", "ovos", "home-assistant"], "")
+            .await
+            .success
+    );
+    assert_eq!(
+        get_bearer(server.url("/v1/auth/me"), &token).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    server.terminate().await;
+}

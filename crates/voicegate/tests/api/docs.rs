@@ -6,39 +6,34 @@ use testkit::TestServer;
 
 use crate::support::client;
 
-/// Every route the router serves, with the security scheme it names (none for public routes).
-const ROUTES: &[(&str, &str, Option<&str>)] = &[
-    ("post", "/v1/auth/tokens", None),
-    ("get", "/v1/auth/refresh", Some("refresh_token")),
-    ("get", "/v1/auth/me", Some("bearer")),
-    ("get", "/v1/network/ping", None),
-    ("get", "/health", None),
-    ("get", "/v1/system/info", Some("bearer")),
-    ("get", "/v1/system/config", Some("bearer")),
-    ("post", "/v1/system/sleep", Some("bearer")),
-    ("get", "/v1/system/sleep", Some("bearer")),
-    ("post", "/v1/system/wakeup", Some("bearer")),
-    ("delete", "/v1/system/cache", Some("bearer")),
-    ("get", "/v1/network/internet", Some("bearer")),
-    ("get", "/v1/network/websocket", Some("bearer")),
-    ("get", "/v1/skills", Some("bearer")),
-    ("get", "/v1/skills/{skill_id}/settings", Some("bearer")),
-    ("put", "/v1/skills/{skill_id}/activate", Some("bearer")),
-    ("put", "/v1/skills/{skill_id}/deactivate", Some("bearer")),
-    ("post", "/v1/voice/speech", Some("bearer")),
-    ("delete", "/v1/voice/speech", Some("bearer")),
-    ("put", "/v1/voice/microphone/mute", Some("bearer")),
-    ("put", "/v1/voice/microphone/unmute", Some("bearer")),
-    ("get", "/v1/voice/microphone", Some("bearer")),
-    ("put", "/v1/voice/listen", Some("bearer")),
-    ("post", "/v1/voice/utterance", Some("bearer")),
-    ("get", "/v1/voice/volume", Some("bearer")),
-    ("put", "/v1/voice/volume", Some("bearer")),
-    ("get", "/v1/events", Some("bearer")),
-];
+/// The rows of docs/scopes.md's route table: (method, path, credential, scope).
+fn scope_table() -> Vec<(String, String, String, String)> {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/scopes.md");
+    let text = std::fs::read_to_string(path).expect("docs/scopes.md");
+    text.lines()
+        .filter(|line| {
+            ["| GET ", "| POST ", "| PUT ", "| DELETE "]
+                .iter()
+                .any(|m| line.starts_with(m))
+        })
+        .map(|line| {
+            let cells: Vec<String> = line
+                .trim_matches('|')
+                .split('|')
+                .map(|c| c.trim().trim_matches('`').to_string())
+                .collect();
+            (
+                cells[0].to_lowercase(),
+                cells[1].clone(),
+                cells[2].clone(),
+                cells[3].clone(),
+            )
+        })
+        .collect()
+}
 
 #[tokio::test]
-async fn openapi_lists_every_route_with_its_auth() {
+async fn openapi_and_docs_scopes_md_list_the_same_routes_with_the_same_auth() {
     let server = TestServer::start().await;
     let response = client()
         .get(server.url("/openapi.json"))
@@ -48,39 +43,71 @@ async fn openapi_lists_every_route_with_its_auth() {
     assert_eq!(response.status(), StatusCode::OK);
     let doc: Value = response.json().await.unwrap();
     assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
-    let paths = doc["paths"].as_object().unwrap();
-    let listed: usize = paths.values().map(|p| p.as_object().unwrap().len()).sum();
-    assert_eq!(
-        listed,
-        ROUTES.len(),
-        "the document lists exactly the known routes: {:?}",
-        paths.keys()
-    );
-    for (method, path, scheme) in ROUTES {
-        let operation = &doc["paths"][path][method];
-        assert!(operation.is_object(), "{method} {path} missing");
-        let named: Vec<String> = operation["security"]
-            .as_array()
-            .map(|list| {
-                list.iter()
-                    .filter_map(|s| s.as_object())
-                    .flat_map(|s| s.keys().cloned())
-                    .collect()
-            })
-            .unwrap_or_default();
-        assert_eq!(
-            named,
-            scheme.map(|s| vec![s.to_string()]).unwrap_or_default(),
-            "{method} {path} auth"
-        );
+    let mut from_router = Vec::new();
+    for (path, operations) in doc["paths"].as_object().unwrap() {
+        for (method, operation) in operations.as_object().unwrap() {
+            let requirement = operation["security"]
+                .as_array()
+                .and_then(|list| list.first())
+                .and_then(|r| r.as_object());
+            let (scheme, scopes) = match requirement.and_then(|r| r.iter().next()) {
+                Some((scheme, scopes)) => {
+                    let scopes: Vec<&str> = scopes
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|s| s.as_str().unwrap())
+                        .collect();
+                    (
+                        scheme.as_str(),
+                        if scopes.is_empty() {
+                            "—".to_string()
+                        } else {
+                            scopes.join(" ")
+                        },
+                    )
+                }
+                None => ("none", "—".to_string()),
+            };
+            from_router.push((method.clone(), path.clone(), scheme.to_string(), scopes));
+        }
     }
+    let table = scope_table();
+    assert!(!table.is_empty());
+    let credential_scheme = |credential: &str| match credential {
+        "access or named token" => "bearer",
+        "refresh token" => "refresh_token",
+        _ => "none",
+    };
+    let mut from_docs: Vec<_> = table
+        .iter()
+        .map(|(m, p, c, s)| {
+            (
+                m.clone(),
+                p.clone(),
+                credential_scheme(c).to_string(),
+                s.clone(),
+            )
+        })
+        .collect();
+    from_router.sort();
+    from_docs.sort();
+    assert_eq!(
+        from_router, from_docs,
+        "docs/scopes.md and the router disagree"
+    );
     let schemes = &doc["components"]["securitySchemes"];
     assert_eq!(schemes["bearer"]["scheme"], "bearer");
     assert_eq!(schemes["refresh_token"]["scheme"], "bearer");
     // Each listed route is really served: no 404 or 405 from the router.
-    for (method, path, _) in ROUTES {
+    for (method, path, _, _) in &table {
         let method = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
-        let url = server.url(&path.replace("{skill_id}", "some.skill"));
+        let url = server.url(
+            &path
+                .replace("{skill_id}", "some.skill")
+                .replace("{user_id}", "1")
+                .replace("{alias}", "a"),
+        );
         let status = client().request(method, url).send().await.unwrap().status();
         assert_ne!(status, StatusCode::NOT_FOUND, "{path}");
         assert_ne!(status, StatusCode::METHOD_NOT_ALLOWED, "{path}");

@@ -8,4 +8,5 @@ mod ovos;
 mod postman;
 mod rate_limits;
 mod support;
+mod tokens;
 mod users_import;

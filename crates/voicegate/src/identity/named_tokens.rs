@@ -1,0 +1,193 @@
+//! Named long-lived tokens: the Snips console's alias tokens, also offered as Home-Assistant-style
+//! long-lived tokens (`voicegate token …`). Opaque 256-bit values stored as SHA-256, listed and
+//! revoked by name; they end when their user is disabled or changes password.
+
+use std::net::IpAddr;
+
+use crate::clock::UnixTime;
+use crate::identity::opaque::{new_token, token_hash};
+use crate::identity::{
+    IdentityError, IdentityService, Principal, User, repo, scopes, split_scopes,
+};
+
+/// Prefix of named tokens.
+pub const NAMED_PREFIX: &str = "vgt_";
+
+/// A named token as listed (never the token itself).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct NamedToken {
+    /// The user it acts for.
+    pub user: String,
+    /// Its name.
+    pub alias: String,
+    /// Scopes it grants.
+    pub scopes: Vec<String>,
+    /// Creation time.
+    pub created_at: UnixTime,
+    /// Expiry, if any.
+    pub expires_at: Option<UnixTime>,
+}
+
+fn check_alias(alias: &str) -> Result<(), IdentityError> {
+    let ok = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.');
+    if alias.is_empty() || alias.len() > 64 || !alias.chars().all(ok) {
+        return Err(IdentityError::Validation(format!(
+            "invalid alias {alias:?}: 1 to 64 letters, digits, '-', '_' or '.'"
+        )));
+    }
+    Ok(())
+}
+
+impl IdentityService {
+    /// The Snips console login: an e-mail address (or user name) and password give the user and a
+    /// short-lived access token, which then creates a named (alias) token.
+    pub async fn console_login(
+        &self,
+        ip: IpAddr,
+        email: &str,
+        password: &str,
+    ) -> Result<(User, String), IdentityError> {
+        let user = self.verify_credentials(ip, email, password, true).await?;
+        let ttl = self.auth.console_login_ttl_secs;
+        let token = self.access_token_for(&user.name, user.role, self.clock.now(), ttl);
+        Ok((user, token))
+    }
+
+    /// Creates a named token for `user_id` with `scopes` (default: all of the user's role; never
+    /// more), valid for `expires_in` seconds or until revoked. Returns the token, shown once.
+    pub async fn create_named_token(
+        &self,
+        user_id: i64,
+        alias: &str,
+        scopes: Option<Vec<String>>,
+        expires_in: Option<i64>,
+    ) -> Result<String, IdentityError> {
+        check_alias(alias)?;
+        let user = repo::list_users(&self.db)
+            .await?
+            .into_iter()
+            .find(|u| u.id == user_id)
+            .ok_or_else(|| IdentityError::UserNotFound(user_id.to_string()))?;
+        let allowed = split_scopes(user.role.scope());
+        let granted = scopes.unwrap_or_else(|| allowed.clone());
+        if let Some(beyond) = granted.iter().find(|s| !allowed.contains(s)) {
+            return Err(IdentityError::Validation(format!(
+                "the user's role does not grant {beyond:?}"
+            )));
+        }
+        if granted.is_empty() {
+            return Err(IdentityError::Validation(
+                "a token needs at least one scope".into(),
+            ));
+        }
+        if expires_in.is_some_and(|s| s < 1) {
+            return Err(IdentityError::Validation(
+                "the lifetime must be at least one second".into(),
+            ));
+        }
+        let now = self.clock.now();
+        let token = new_token(NAMED_PREFIX);
+        let scope = granted.join(" ");
+        repo::insert_named_token(
+            &self.db,
+            user.id,
+            alias,
+            &token_hash(&token),
+            &scope,
+            now,
+            expires_in.map(|s| now + s),
+        )
+        .await?;
+        Ok(token)
+    }
+
+    /// Creates a named token for the user named `user`, scopes given as text (CLI).
+    pub async fn create_named_token_for(
+        &self,
+        user: &str,
+        alias: &str,
+        scope_text: Option<&str>,
+        expires_in: Option<i64>,
+    ) -> Result<String, IdentityError> {
+        let found = repo::find_user(&self.db, user)
+            .await?
+            .ok_or_else(|| IdentityError::UserNotFound(user.to_string()))?;
+        let scopes = scope_text.map(scopes::parse_list).transpose()?;
+        self.create_named_token(found.id, alias, scopes, expires_in)
+            .await
+    }
+
+    /// Deletes a user's named token.
+    pub async fn revoke_named_token(&self, user_id: i64, alias: &str) -> Result<(), IdentityError> {
+        if repo::delete_named_token(&self.db, user_id, alias).await? {
+            Ok(())
+        } else {
+            Err(IdentityError::AliasNotFound(alias.to_string()))
+        }
+    }
+
+    /// Deletes the named token `alias` of the user named `user` (CLI).
+    pub async fn revoke_named_token_for(
+        &self,
+        user: &str,
+        alias: &str,
+    ) -> Result<(), IdentityError> {
+        let found = repo::find_user(&self.db, user)
+            .await?
+            .ok_or_else(|| IdentityError::UserNotFound(user.to_string()))?;
+        self.revoke_named_token(found.id, alias).await
+    }
+
+    /// The named tokens of the user named `user`, or of everyone.
+    pub async fn list_named_tokens(
+        &self,
+        user: Option<&str>,
+    ) -> Result<Vec<NamedToken>, IdentityError> {
+        let user_id = match user {
+            Some(name) => Some(
+                repo::find_user(&self.db, name)
+                    .await?
+                    .ok_or_else(|| IdentityError::UserNotFound(name.to_string()))?
+                    .id,
+            ),
+            None => None,
+        };
+        Ok(repo::list_named_tokens(&self.db, user_id)
+            .await?
+            .into_iter()
+            .map(|row| NamedToken {
+                user: row.user_name,
+                alias: row.alias,
+                scopes: split_scopes(&row.scope),
+                created_at: row.created_at,
+                expires_at: row.expires_at,
+            })
+            .collect())
+    }
+
+    /// Checks a named token: known, not expired, its user active and its password unchanged since.
+    pub(super) async fn authenticate_named(&self, token: &str) -> Result<Principal, IdentityError> {
+        let row = repo::find_named_token(&self.db, &token_hash(token))
+            .await?
+            .ok_or(IdentityError::InvalidToken)?;
+        let now = self.clock.now();
+        if row.expires_at.is_some_and(|at| now >= at) {
+            return Err(IdentityError::InvalidToken);
+        }
+        let state = self
+            .states
+            .get(&row.user_name)
+            .ok_or(IdentityError::InvalidToken)?;
+        if !state.active || row.created_at < state.tokens_valid_after {
+            return Err(IdentityError::InvalidToken);
+        }
+        Ok(Principal {
+            user_id: row.user_id,
+            user: row.user_name,
+            role: state.role,
+            scopes: split_scopes(&row.scope),
+            issued_at: row.created_at,
+            expires_at: row.expires_at,
+        })
+    }
+}

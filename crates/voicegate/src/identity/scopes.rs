@@ -1,0 +1,90 @@
+//! The scopes every protected route names, and which scopes each role grants.
+
+use crate::identity::IdentityError;
+
+/// Control Open Voice OS (the ovos-api surface).
+pub const OVOS: &str = "ovos";
+/// Administer voicegate.
+pub const ADMIN: &str = "admin";
+/// Multi-room speakers (the hk-omni-api surface).
+pub const SPEAKERS: &str = "speakers";
+/// Voice assistants (the snips-console surface).
+pub const ASSISTANT: &str = "assistant";
+/// Read the user's own profile (vocalid-api).
+pub const USER_INFO: &str = "user:info";
+/// List voices (vocalid-api).
+pub const VOICE_LIST: &str = "voice:list";
+/// Synthesize speech (vocalid-api).
+pub const VOICE_SYNTHESIS: &str = "voice:synthesis";
+/// Download voices and licences (vocalid-api).
+pub const VOICE_DOWNLOAD: &str = "voice:download";
+/// Build voices (vocalid-api).
+pub const VOICE_BUILD: &str = "voice_build";
+/// Manage voice accounts and recordings (vocalid-api).
+pub const EXTERNAL_ACCOUNT: &str = "external_account";
+
+/// A scope as a type, for extractors that check it before the request body is read.
+pub trait Scope: Send + Sync + 'static {
+    /// The scope's name.
+    const NAME: &'static str;
+}
+
+/// The `ovos` scope as a type.
+pub struct OvosScope;
+
+impl Scope for OvosScope {
+    const NAME: &'static str = OVOS;
+}
+
+/// The `user:info` scope as a type.
+pub struct UserInfoScope;
+
+impl Scope for UserInfoScope {
+    const NAME: &'static str = USER_INFO;
+}
+
+/// Every scope voicegate knows, in the order tokens list them.
+pub const ALL: &[&str] = &[
+    OVOS,
+    SPEAKERS,
+    ASSISTANT,
+    USER_INFO,
+    VOICE_LIST,
+    VOICE_SYNTHESIS,
+    VOICE_DOWNLOAD,
+    VOICE_BUILD,
+    EXTERNAL_ACCOUNT,
+    ADMIN,
+];
+
+/// Parses a space- or comma-separated scope list; an unknown scope is an error, never dropped.
+pub fn parse_list(text: &str) -> Result<Vec<String>, IdentityError> {
+    let mut scopes = Vec::new();
+    for scope in text.split([' ', ',']).filter(|s| !s.is_empty()) {
+        if !ALL.contains(&scope) {
+            return Err(IdentityError::Validation(format!(
+                "unknown scope {scope:?}; known scopes: {}",
+                ALL.join(" ")
+            )));
+        }
+        if !scopes.iter().any(|s| s == scope) {
+            scopes.push(scope.to_string());
+        }
+    }
+    Ok(scopes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_scopes_are_refused_and_duplicates_folded() {
+        assert_eq!(
+            parse_list("ovos user:info,ovos").unwrap(),
+            vec!["ovos", "user:info"]
+        );
+        assert!(parse_list("ovos everything").is_err());
+        assert!(parse_list("").unwrap().is_empty());
+    }
+}
