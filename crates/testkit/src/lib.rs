@@ -76,6 +76,12 @@ impl TestServer {
         format!("{}{path}", self.base)
     }
 
+    /// The server's current time, Unix seconds.
+    pub fn clock_now(&self) -> i64 {
+        use voicegate::clock::Clock;
+        self.clock.now()
+    }
+
     /// Creates an active user.
     pub async fn add_user(&self, name: &str, password: &str) {
         self.state

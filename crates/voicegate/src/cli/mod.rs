@@ -45,6 +45,9 @@ enum Command {
     /// Manage named long-lived tokens (the Snips console's alias tokens).
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Manage API keys for HMAC-signed requests.
+    #[command(subcommand)]
+    Apikey(ApiKeyCommand),
     /// Print a bcrypt hash (cost 12) of a password, for an ovos-api users.json.
     Genpass {
         /// The password.
@@ -97,6 +100,33 @@ enum UserCommand {
         name: String,
         #[command(flatten)]
         password: PasswordSource,
+    },
+}
+
+#[derive(Subcommand)]
+enum ApiKeyCommand {
+    /// Create an API key for a user; the secret is printed once.
+    Add {
+        /// The user the key acts for.
+        #[arg(long)]
+        user: String,
+        /// Scopes, space- or comma-separated (default: all of the user's role).
+        #[arg(long)]
+        scope: Option<String>,
+        /// Print JSON: `{"api_key","secret"}`.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List API keys (never the secrets).
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete an API key.
+    Remove {
+        /// The public key id.
+        api_key: String,
     },
 }
 
@@ -223,6 +253,14 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
                 .await
                 .map_err(|e| e.to_string())?;
             user_command(&identity, command).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Apikey(command) => {
+            init_logging("warn");
+            let (_, identity, _) = app::open_identity(&config, clock)
+                .await
+                .map_err(|e| e.to_string())?;
+            api_key_command(&identity, command).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Token(command) => {
@@ -369,6 +407,46 @@ async fn token_command(identity: &IdentityService, command: TokenCommand) -> Res
                 .await
                 .map_err(text)?;
             println!("token {alias} of {user} revoked");
+        }
+    }
+    Ok(())
+}
+
+async fn api_key_command(identity: &IdentityService, command: ApiKeyCommand) -> Result<(), String> {
+    let text = |e: crate::identity::IdentityError| e.to_string();
+    match command {
+        ApiKeyCommand::Add { user, scope, json } => {
+            let key = identity
+                .create_api_key(&user, scope.as_deref())
+                .await
+                .map_err(text)?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string(&key).map_err(|e| e.to_string())?
+                );
+            } else {
+                println!("api_key: {}\nsecret:  {}", key.api_key, key.secret);
+                eprintln!("the secret is shown only now");
+            }
+        }
+        ApiKeyCommand::List { json } => {
+            let keys = identity.list_api_keys().await.map_err(text)?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string(&keys).map_err(|e| e.to_string())?
+                );
+            } else {
+                println!("{:<28} {:<24} scopes", "api_key", "user");
+                for k in keys {
+                    println!("{:<28} {:<24} {}", k.api_key, k.user, k.scopes.join(" "));
+                }
+            }
+        }
+        ApiKeyCommand::Remove { api_key } => {
+            identity.remove_api_key(&api_key).await.map_err(text)?;
+            println!("api key {api_key} removed");
         }
     }
     Ok(())

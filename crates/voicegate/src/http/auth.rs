@@ -7,6 +7,7 @@ use axum::http::request::Parts;
 
 use crate::app::AppState;
 use crate::http::error::ApiError;
+use crate::http::signature::SignedPrincipal;
 use crate::identity::scopes::Scope;
 use crate::identity::{IdentityError, Principal};
 
@@ -41,7 +42,7 @@ impl<S: Send + Sync> FromRequestParts<S> for BearerToken {
     }
 }
 
-/// The principal of a request that carried a valid access token.
+/// The principal of a request that carried a valid access token, named token or signature.
 #[derive(Debug, Clone)]
 pub struct Authenticated(pub Principal);
 
@@ -52,6 +53,9 @@ impl FromRequestParts<AppState> for Authenticated {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
+        if let Some(SignedPrincipal(principal)) = parts.extensions.get::<SignedPrincipal>() {
+            return Ok(Self(principal.clone()));
+        }
         let BearerToken(token) = BearerToken::from_request_parts(parts, state).await?;
         Ok(Self(state.identity.authenticate(&token).await?))
     }

@@ -161,7 +161,12 @@ impl From<IdentityError> for ApiError {
             E::UserExists(_) | E::ManagedByUsersDb(_) | E::AliasExists(_) => {
                 Self::new(StatusCode::CONFLICT, "conflict", e.to_string())
             }
-            E::AliasNotFound(_) => Self::new(StatusCode::NOT_FOUND, "not_found", e.to_string()),
+            E::AliasNotFound(_) | E::ApiKeyNotFound(_) => {
+                Self::new(StatusCode::NOT_FOUND, "not_found", e.to_string())
+            }
+            E::InvalidSignature => {
+                Self::new(StatusCode::UNAUTHORIZED, "invalid_signature", e.to_string())
+            }
             E::OtherUser => Self::new(StatusCode::FORBIDDEN, "forbidden", e.to_string()),
             E::UserNotFound(_) => Self::new(StatusCode::NOT_FOUND, "not_found", e.to_string()),
             E::UsersFile { .. } => Self::new(

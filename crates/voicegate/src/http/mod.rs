@@ -7,3 +7,4 @@ pub mod health;
 pub mod limits;
 pub mod openapi;
 pub mod router;
+pub mod signature;

@@ -11,7 +11,7 @@ use utoipa_axum::routes;
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::app::AppState;
-use crate::http::{health, limits, openapi::ApiDoc};
+use crate::http::{health, limits, openapi::ApiDoc, signature};
 use crate::identity::console_routes as console;
 use crate::identity::routes as auth;
 use crate::ovos::events;
@@ -59,6 +59,10 @@ pub fn build(state: AppState) -> Router {
     let timeout = Duration::from_secs(http.request_timeout_secs);
     let body_limit = http.json_body_limit;
     api.merge(SwaggerUi::new("/docs").url("/openapi.json", document))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            signature::verify_signed_requests,
+        ))
         .layer(middleware::from_fn_with_state(
             timeout,
             limits::request_timeout,

@@ -39,6 +39,12 @@ pub enum IdentityError {
     /// The user already has a named token of that alias.
     #[error("a token named {0:?} already exists")]
     AliasExists(String),
+    /// A signed request failed verification (one answer for every reason).
+    #[error("the request signature is invalid")]
+    InvalidSignature,
+    /// No API key of that id.
+    #[error("no API key {0:?}")]
+    ApiKeyNotFound(String),
     /// No named token of that alias.
     #[error("no token named {0:?}")]
     AliasNotFound(String),

@@ -3,6 +3,7 @@
 //! The service is the only place that decides who someone is; HTTP handlers and CLI commands call
 //! it and map its [`IdentityError`] once.
 
+mod api_keys;
 pub mod console_routes;
 mod error;
 pub mod jwt;
@@ -14,6 +15,7 @@ pub mod rate_limit;
 mod repo;
 pub mod routes;
 pub mod scopes;
+pub mod signatures;
 pub mod signing_key;
 mod user_states;
 pub mod users_file;
@@ -25,6 +27,7 @@ use std::time::Duration;
 
 use tokio::sync::Semaphore;
 
+pub use api_keys::{ApiKeyInfo, NewApiKey, SignedRequest};
 pub use error::IdentityError;
 pub use model::{Principal, Role, TokenPair, User, UserName, UserSource};
 pub use named_tokens::NamedToken;
@@ -98,6 +101,7 @@ pub struct IdentityService {
     states: UserStates,
     hash_permits: Semaphore,
     limits: Limits,
+    nonces: signatures::NonceStore,
 }
 
 impl IdentityService {
@@ -124,6 +128,7 @@ impl IdentityService {
             },
             hash_permits: Semaphore::new(config.hash_concurrency()),
             states: UserStates::default(),
+            nonces: signatures::NonceStore::default(),
             auth,
             db,
             clock,
@@ -565,6 +570,7 @@ impl IdentityService {
                 let now = service.clock.now();
                 if now >= next_purge {
                     next_purge = now + PURGE_PERIOD_SECS;
+                    service.nonces.purge(now);
                     if let Err(e) = repo::purge_expired_refresh(&service.db, now).await {
                         tracing::warn!(error = %e, "could not purge expired refresh tokens");
                     }

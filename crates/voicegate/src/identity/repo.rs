@@ -435,3 +435,72 @@ pub async fn delete_named_token(db: &Db, user_id: i64, alias: &str) -> Result<bo
         .await?;
     Ok(done.rows_affected() == 1)
 }
+
+/// A stored API key with its user.
+#[derive(Debug, Clone)]
+pub struct ApiKeyRow {
+    /// Public key id.
+    pub key_id: String,
+    /// Its user's id.
+    pub user_id: i64,
+    /// Its user's name.
+    pub user_name: String,
+    /// SHA-256 of the secret.
+    pub secret_hash: Vec<u8>,
+    /// Space-separated scopes.
+    pub scope: String,
+    /// Creation time.
+    pub created_at: UnixTime,
+}
+
+/// Stores an API key.
+pub async fn insert_api_key(
+    db: &Db,
+    key_id: &str,
+    user_id: i64,
+    secret_hash: &[u8],
+    scope: &str,
+    now: UnixTime,
+) -> Result<(), IdentityError> {
+    sqlx::query("INSERT INTO api_keys (key_id, user_id, secret_hash, scope, created_at) VALUES (?, ?, ?, ?, ?)")
+        .bind(key_id)
+        .bind(user_id)
+        .bind(secret_hash)
+        .bind(scope)
+        .bind(now)
+        .execute(db.sqlite())
+        .await?;
+    Ok(())
+}
+
+/// Every API key.
+pub async fn list_api_keys(db: &Db) -> Result<Vec<ApiKeyRow>, IdentityError> {
+    let rows = sqlx::query(
+        "SELECT k.key_id, k.user_id, u.name, k.secret_hash, k.scope, k.created_at
+         FROM api_keys k JOIN users u ON u.id = k.user_id ORDER BY u.name, k.created_at",
+    )
+    .fetch_all(db.sqlite())
+    .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(ApiKeyRow {
+                key_id: row.try_get(0)?,
+                user_id: row.try_get(1)?,
+                user_name: row.try_get(2)?,
+                secret_hash: row.try_get(3)?,
+                scope: row.try_get(4)?,
+                created_at: row.try_get(5)?,
+            })
+        })
+        .collect::<Result<_, sqlx::Error>>()
+        .map_err(Into::into)
+}
+
+/// Deletes an API key; `false` when there is none of that id.
+pub async fn delete_api_key(db: &Db, key_id: &str) -> Result<bool, IdentityError> {
+    let done = sqlx::query("DELETE FROM api_keys WHERE key_id = ?")
+        .bind(key_id)
+        .execute(db.sqlite())
+        .await?;
+    Ok(done.rows_affected() == 1)
+}

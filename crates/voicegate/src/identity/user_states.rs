@@ -25,12 +25,26 @@ pub struct UserState {
     pub tokens_valid_after: UnixTime,
 }
 
+/// An API key as a signature check needs it.
+#[derive(Debug, Clone)]
+pub struct ApiKeyEntry {
+    /// Its user's id.
+    pub user_id: i64,
+    /// Its user's name.
+    pub user: String,
+    /// Scopes it grants.
+    pub scopes: Vec<String>,
+    /// SHA-256 of the secret (the HMAC key).
+    pub secret_hash: [u8; 32],
+}
+
 /// The cache: a map swapped whole on reload. Reloads are serialised, so a slow reload can never
 /// put an older map back over a newer one.
 #[derive(Default)]
 pub struct UserStates {
     epoch: AtomicI64,
     map: RwLock<Arc<HashMap<String, UserState>>>,
+    api_keys: RwLock<Arc<HashMap<String, ApiKeyEntry>>>,
     reloading: tokio::sync::Mutex<()>,
 }
 
@@ -39,6 +53,12 @@ impl UserStates {
     pub fn get(&self, name: &str) -> Option<UserState> {
         let map = self.map.read().unwrap_or_else(|e| e.into_inner());
         map.get(name).copied()
+    }
+
+    /// The API key with this public id, if any.
+    pub fn api_key(&self, key_id: &str) -> Option<ApiKeyEntry> {
+        let keys = self.api_keys.read().unwrap_or_else(|e| e.into_inner());
+        keys.get(key_id).cloned()
     }
 
     /// Reloads every user's state from the store.
@@ -62,7 +82,28 @@ impl UserStates {
                 (u.name, state)
             })
             .collect();
+        let keys = repo::list_api_keys(db)
+            .await?
+            .into_iter()
+            .filter_map(|k| {
+                let secret_hash: [u8; 32] = k.secret_hash.try_into().ok()?;
+                let scopes = k
+                    .scope
+                    .split(' ')
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_string)
+                    .collect();
+                let entry = ApiKeyEntry {
+                    user_id: k.user_id,
+                    user: k.user_name,
+                    scopes,
+                    secret_hash,
+                };
+                Some((k.key_id, entry))
+            })
+            .collect();
         *self.map.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(map);
+        *self.api_keys.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(keys);
         self.epoch.store(epoch, Ordering::SeqCst);
         Ok(())
     }

@@ -24,6 +24,11 @@ const SQLITE: &[Migration] = &[
         name: "0002_named_tokens.sql",
         sql: include_str!("../../migrations/sqlite/0002_named_tokens.sql"),
     },
+    Migration {
+        version: 3,
+        name: "0003_api_keys.sql",
+        sql: include_str!("../../migrations/sqlite/0003_api_keys.sql"),
+    },
 ];
 
 /// Applies the migrations the database does not have yet.

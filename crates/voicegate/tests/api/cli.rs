@@ -451,3 +451,60 @@ async fn token_commands_create_list_and_revoke_named_tokens() {
     );
     server.terminate().await;
 }
+
+#[tokio::test]
+async fn apikey_commands_add_list_and_remove_keys() {
+    let bin = binary();
+    assert!(
+        bin.run(
+            &["user", "add", "ovos", "--password-stdin"],
+            "change-me-now\n"
+        )
+        .await
+        .success
+    );
+    let out = bin
+        .run(
+            &[
+                "apikey",
+                "add",
+                "--user",
+                "ovos",
+                "--scope",
+                "user:info",
+                "--json",
+            ],
+            "",
+        )
+        .await;
+    assert!(out.success, "{}", out.stderr);
+    let key: Value = serde_json::from_str(&out.stdout).unwrap();
+    let (api_key, secret) = (
+        key["api_key"].as_str().unwrap(),
+        key["secret"].as_str().unwrap(),
+    );
+    assert!(api_key.starts_with("vgk_") && secret.len() >= 64, "{key}");
+    let listed = bin.run(&["apikey", "list", "--json"], "").await;
+    let listed: Value = serde_json::from_str(&listed.stdout).unwrap();
+    assert_eq!(listed[0]["api_key"], api_key);
+    assert_eq!(listed[0]["scopes"], json!(["user:info"]));
+    assert!(
+        !listed.to_string().contains(secret),
+        "a listing never shows the secret"
+    );
+    let stored = std::fs::read(bin.data_dir.join("voicegate.db")).unwrap();
+    let wal = std::fs::read(bin.data_dir.join("voicegate.db-wal")).unwrap_or_default();
+    for bytes in [stored, wal] {
+        assert!(
+            !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
+            "the secret is stored"
+        );
+    }
+    assert!(bin.run(&["apikey", "remove", api_key], "").await.success);
+    let out = bin.run(&["apikey", "remove", api_key], "").await;
+    assert!(
+        !out.success && out.stderr.contains("no API key"),
+        "{}",
+        out.stderr
+    );
+}

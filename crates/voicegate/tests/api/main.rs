@@ -7,6 +7,7 @@ mod errors;
 mod ovos;
 mod postman;
 mod rate_limits;
+mod signatures;
 mod support;
 mod tokens;
 mod users_import;

@@ -1,0 +1,185 @@
+//! API keys and the verification of HMAC-signed requests.
+
+use std::net::IpAddr;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+
+use crate::clock::UnixTime;
+use crate::identity::opaque::random_bytes;
+use crate::identity::signatures::{self, KEY_PREFIX, WINDOW_SECS};
+use crate::identity::{IdentityError, IdentityService, Principal, repo, scopes, split_scopes};
+
+/// A new API key: the public id and the secret, shown once.
+#[derive(serde::Serialize)]
+pub struct NewApiKey {
+    /// Public key id, sent as the `api_key` parameter.
+    pub api_key: String,
+    /// The secret that signs requests.
+    pub secret: String,
+}
+
+/// An API key as listed (never the secret).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ApiKeyInfo {
+    /// Public key id.
+    pub api_key: String,
+    /// The user it acts for.
+    pub user: String,
+    /// Scopes it grants.
+    pub scopes: Vec<String>,
+    /// Creation time.
+    pub created_at: UnixTime,
+}
+
+/// What a signed request is checked against.
+pub struct SignedRequest<'a> {
+    /// HTTP method.
+    pub method: &'a str,
+    /// Path, without the query.
+    pub path: &'a str,
+    /// The query string exactly as sent (empty when none).
+    pub query: &'a str,
+    /// The raw body.
+    pub body: &'a [u8],
+    /// The `Authorization` header value.
+    pub authorization: &'a str,
+    /// The `api_key` parameter (query, JSON body or `data` form field).
+    pub api_key: Option<&'a str>,
+}
+
+impl IdentityService {
+    /// Creates an API key for the user named `user` with `scope_text` (default: the role's scopes,
+    /// never more).
+    pub async fn create_api_key(
+        &self,
+        user: &str,
+        scope_text: Option<&str>,
+    ) -> Result<NewApiKey, IdentityError> {
+        let found = repo::find_user(&self.db, user)
+            .await?
+            .ok_or_else(|| IdentityError::UserNotFound(user.to_string()))?;
+        let allowed = split_scopes(found.role.scope());
+        let granted = match scope_text {
+            Some(text) => scopes::parse_list(text)?,
+            None => allowed.clone(),
+        };
+        if let Some(beyond) = granted.iter().find(|s| !allowed.contains(s)) {
+            return Err(IdentityError::Validation(format!(
+                "the user's role does not grant {beyond:?}"
+            )));
+        }
+        if granted.is_empty() {
+            return Err(IdentityError::Validation(
+                "a key needs at least one scope".into(),
+            ));
+        }
+        let api_key = format!("{KEY_PREFIX}{}", B64.encode(random_bytes::<16>()));
+        // 512 bits: longer than HMAC-SHA256's block, so its SHA-256 is the HMAC key (see signatures.rs).
+        let secret = B64.encode(random_bytes::<64>());
+        let hash = signatures::secret_hash(&secret);
+        repo::insert_api_key(
+            &self.db,
+            &api_key,
+            found.id,
+            &hash,
+            &granted.join(" "),
+            self.clock.now(),
+        )
+        .await?;
+        self.states.reload(&self.db).await?;
+        Ok(NewApiKey { api_key, secret })
+    }
+
+    /// Every API key (never the secrets).
+    pub async fn list_api_keys(&self) -> Result<Vec<ApiKeyInfo>, IdentityError> {
+        Ok(repo::list_api_keys(&self.db)
+            .await?
+            .into_iter()
+            .map(|k| ApiKeyInfo {
+                scopes: split_scopes(&k.scope),
+                api_key: k.key_id,
+                user: k.user_name,
+                created_at: k.created_at,
+            })
+            .collect())
+    }
+
+    /// Deletes an API key.
+    pub async fn remove_api_key(&self, api_key: &str) -> Result<(), IdentityError> {
+        if !repo::delete_api_key(&self.db, api_key).await? {
+            return Err(IdentityError::ApiKeyNotFound(api_key.to_string()));
+        }
+        self.states.reload(&self.db).await
+    }
+
+    /// Verifies a signed request and returns the key's principal. Every failure is the same
+    /// [`IdentityError::InvalidSignature`]; failures count against the client's address.
+    pub async fn authenticate_signed(
+        &self,
+        ip: IpAddr,
+        request: &SignedRequest<'_>,
+    ) -> Result<Principal, IdentityError> {
+        let now = self.clock.now();
+        let ip_key = super::limit_key_for_ip(ip);
+        self.limits
+            .failures_by_ip
+            .acquire(&ip_key, now)
+            .map_err(|retry_after| IdentityError::RateLimited { retry_after })?;
+        let verified = self.verify_signature(request, now);
+        if verified.is_ok() {
+            self.limits.failures_by_ip.release(&ip_key);
+        }
+        verified
+    }
+
+    fn verify_signature(
+        &self,
+        request: &SignedRequest<'_>,
+        now: UnixTime,
+    ) -> Result<Principal, IdentityError> {
+        let invalid = IdentityError::InvalidSignature;
+        let header = signatures::parse_header(request.authorization)
+            .ok_or(IdentityError::InvalidSignature)?;
+        let key_id = request.api_key.ok_or(IdentityError::InvalidSignature)?;
+        let key = self
+            .states
+            .api_key(key_id)
+            .ok_or(IdentityError::InvalidSignature)?;
+        let sent_at = signatures::parse_timestamp(&header.timestamp)
+            .ok_or(IdentityError::InvalidSignature)?;
+        if (now - sent_at).abs() > WINDOW_SECS {
+            return Err(invalid);
+        }
+        let digest = signatures::digest_to_sign(
+            request.method,
+            request.path,
+            request.query,
+            &header.nonce,
+            request.body,
+            &header.timestamp,
+        );
+        if !signatures::signature_matches(&key.secret_hash, &digest, &header.signature) {
+            return Err(invalid);
+        }
+        // Only a correctly signed request spends its nonce, so junk cannot fill the store.
+        if !self.nonces.accept(key_id, &header.nonce, now) {
+            return Err(invalid);
+        }
+        let state = self
+            .states
+            .get(&key.user)
+            .ok_or(IdentityError::InvalidSignature)?;
+        if !state.active {
+            return Err(invalid);
+        }
+        Ok(Principal {
+            user_id: key.user_id,
+            user: key.user,
+            role: state.role,
+            scopes: key.scopes,
+            issued_at: sent_at,
+            expires_at: None,
+        })
+    }
+}

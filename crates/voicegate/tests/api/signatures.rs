@@ -1,0 +1,253 @@
+//! HMAC-signed requests (the VocaliD scheme), signed by an independent implementation: Python's
+//! hashlib and hmac, as the contract's sample code does.
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use testkit::{TestServer, run_python};
+use voicegate::identity::NewApiKey;
+
+use crate::support::{client, error_body};
+
+/// The contract's signing procedure, in Python. `@<unix seconds>` as the timestamp means "that
+/// instant in `datetime.utcnow().isoformat()` form".
+const SIGNER: &str = r#"
+import sys, hashlib, hmac, datetime
+secret, method, endpoint, params, nonce, body, timestamp = sys.argv[1:8]
+if timestamp.startswith('@'):
+    moment = datetime.datetime.fromtimestamp(int(timestamp[1:]), datetime.timezone.utc).replace(tzinfo=None)
+    timestamp = moment.isoformat() + sys.argv[8]
+def to_hexdigest(data):
+    h = hashlib.sha256()
+    h.update(data.encode('latin-1'))
+    return h.hexdigest()
+data = "{}\n{}\n{}\n{}\n{}\n{}".format(method, endpoint, params, nonce, to_hexdigest(body), timestamp)
+data = to_hexdigest(data)
+signature = hmac.new(bytes(secret, 'latin-1'), bytes(data, 'latin-1'), hashlib.sha256).hexdigest()
+print("signature={}, nonce={}, timestamp={}".format(signature, nonce, timestamp))
+"#;
+
+struct Signed {
+    method: &'static str,
+    path: &'static str,
+    query: String,
+    body: String,
+    nonce: String,
+    at: i64,
+    suffix: &'static str,
+}
+
+fn header(secret: &str, s: &Signed) -> String {
+    run_python(
+        SIGNER,
+        &[
+            secret,
+            s.method,
+            s.path,
+            &s.query,
+            &s.nonce,
+            &s.body,
+            &format!("@{}", s.at),
+            s.suffix,
+        ],
+    )
+}
+
+async fn send(server: &TestServer, s: &Signed, authorization: &str) -> reqwest::Response {
+    let method = reqwest::Method::from_bytes(s.method.as_bytes()).unwrap();
+    let url = if s.query.is_empty() {
+        server.url(s.path)
+    } else {
+        server.url(&format!("{}?{}", s.path, s.query))
+    };
+    let mut request = client()
+        .request(method, url)
+        .header("authorization", authorization);
+    if !s.body.is_empty() {
+        request = request
+            .header("content-type", "application/json")
+            .body(s.body.clone());
+    }
+    request.send().await.unwrap()
+}
+
+async fn setup(scope: Option<&str>) -> (TestServer, NewApiKey) {
+    let server = TestServer::start_with(|config| config.auth.max_failures_per_ip = 50).await;
+    server.add_user("ovos", "change-me-please").await;
+    let key = server
+        .state
+        .identity
+        .create_api_key("ovos", scope)
+        .await
+        .unwrap();
+    (server, key)
+}
+
+fn info_request(key: &NewApiKey, at: i64, nonce: &str) -> Signed {
+    Signed {
+        method: "GET",
+        path: "/api/v1/external/user/info/",
+        query: format!("api_key={}", key.api_key),
+        body: String::new(),
+        nonce: nonce.into(),
+        at,
+        suffix: "",
+    }
+}
+
+#[tokio::test]
+async fn a_request_signed_by_the_contracts_procedure_is_accepted_once() {
+    let (server, key) = setup(None).await;
+    let now = server.clock_now();
+    for (i, suffix) in ["", ".123456", "Z", ".5Z"].into_iter().enumerate() {
+        let mut request = info_request(&key, now, &format!("17326{i}1234567890"));
+        request.suffix = suffix;
+        let authorization = header(&key.secret, &request);
+        let response = send(&server, &request, &authorization).await;
+        assert_eq!(
+            response.status(),
+            StatusCode::OK,
+            "timestamp suffix {suffix:?}"
+        );
+        assert_eq!(
+            response.json::<Value>().await.unwrap(),
+            json!({"nickname": "ovos"})
+        );
+        // The same nonce again is a replay.
+        let replay = send(&server, &request, &authorization).await;
+        let (code, _) = error_body(replay, StatusCode::UNAUTHORIZED).await;
+        assert_eq!(code, "invalid_signature");
+    }
+}
+
+#[tokio::test]
+async fn every_kind_of_bad_signature_gets_the_same_401() {
+    let (server, key) = setup(None).await;
+    let now = server.clock_now();
+    let good = info_request(&key, now, "n-good");
+    let mut bodies = Vec::new();
+
+    // Wrong secret.
+    let request = info_request(&key, now, "n-1");
+    bodies.push(send(&server, &request, &header("not-the-secret", &request)).await);
+    // Query tampered after signing.
+    let mut request = info_request(&key, now, "n-2");
+    request.query.push_str("&extra=1");
+    let authorization = header(&key.secret, &request);
+    request.query.push('2');
+    bodies.push(send(&server, &request, &authorization).await);
+    // Timestamp outside the ±300 s window, both ways.
+    for (nonce, at) in [("n-3", now - 301), ("n-4", now + 301)] {
+        let request = info_request(&key, at, nonce);
+        bodies.push(send(&server, &request, &header(&key.secret, &request)).await);
+    }
+    // Unknown api_key.
+    let mut request = info_request(&key, now, "n-5");
+    request.query = "api_key=vgk_unknown".into();
+    bodies.push(send(&server, &request, &header(&key.secret, &request)).await);
+    // No api_key at all; a garbled header.
+    let mut request = info_request(&key, now, "n-6");
+    request.query.clear();
+    bodies.push(send(&server, &request, &header(&key.secret, &request)).await);
+    bodies.push(send(&server, &good, "signature=xyz, nonce=a").await);
+
+    let mut texts = Vec::new();
+    for response in bodies {
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+        texts.push(response.text().await.unwrap());
+    }
+    assert!(texts.iter().all(|t| t == &texts[0]), "{texts:?}");
+    // The good request still works: failed attempts did not spend its nonce.
+    let response = send(&server, &good, &header(&key.secret, &good)).await;
+    assert_eq!(response.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn the_body_is_signed_and_api_key_may_come_in_it() {
+    let (server, key) = setup(None).await;
+    let now = server.clock_now();
+    let body = json!({"utterance": "hello", "api_key": key.api_key}).to_string();
+    let request = Signed {
+        method: "POST",
+        path: "/v1/voice/speech",
+        query: String::new(),
+        body: body.clone(),
+        nonce: "b-1".into(),
+        at: now,
+        suffix: "",
+    };
+    let authorization = header(&key.secret, &request);
+    // Tampered body: refused before any handler runs.
+    let mut tampered = Signed {
+        nonce: "b-1".into(),
+        ..request
+    };
+    tampered.body = body.replace("hello", "goodbye");
+    let (code, _) = error_body(
+        send(&server, &tampered, &authorization).await,
+        StatusCode::UNAUTHORIZED,
+    )
+    .await;
+    assert_eq!(code, "invalid_signature");
+    // Untouched: authenticated, and the handler reads the same body (no bus here: 503).
+    tampered.body = body;
+    let (code, _) = error_body(
+        send(&server, &tampered, &authorization).await,
+        StatusCode::SERVICE_UNAVAILABLE,
+    )
+    .await;
+    assert_eq!(code, "bus_unavailable");
+}
+
+#[tokio::test]
+async fn a_key_without_the_scope_gets_403_and_a_removed_key_401() {
+    let (server, key) = setup(Some("user:info")).await;
+    let now = server.clock_now();
+    let body = json!({"utterance": "hello", "api_key": key.api_key}).to_string();
+    let request = Signed {
+        method: "POST",
+        path: "/v1/voice/speech",
+        query: String::new(),
+        body,
+        nonce: "s-1".into(),
+        at: now,
+        suffix: "",
+    };
+    let (code, _) = error_body(
+        send(&server, &request, &header(&key.secret, &request)).await,
+        StatusCode::FORBIDDEN,
+    )
+    .await;
+    assert_eq!(code, "insufficient_scope");
+
+    server
+        .state
+        .identity
+        .remove_api_key(&key.api_key)
+        .await
+        .unwrap();
+    let request = info_request(&key, now, "s-2");
+    let response = send(&server, &request, &header(&key.secret, &request)).await;
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn repeated_bad_signatures_are_rate_limited() {
+    let server = TestServer::start_with(|config| config.auth.max_failures_per_ip = 3).await;
+    server.add_user("ovos", "change-me-please").await;
+    let key = server
+        .state
+        .identity
+        .create_api_key("ovos", None)
+        .await
+        .unwrap();
+    let now = server.clock_now();
+    for i in 0..3 {
+        let request = info_request(&key, now, &format!("r-{i}"));
+        let response = send(&server, &request, &header("wrong", &request)).await;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    }
+    let request = info_request(&key, now, "r-ok");
+    let response = send(&server, &request, &header(&key.secret, &request)).await;
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(response.headers().contains_key("retry-after"));
+}
