@@ -59,6 +59,12 @@ pub struct AuthConfig {
     pub access_ttl_secs: i64,
     /// Refresh-token lifetime in seconds (ovos-api: 6 hours).
     pub refresh_ttl_secs: i64,
+    /// Lifetime of OAuth2 access tokens, in seconds.
+    pub oauth_access_ttl_secs: i64,
+    /// Absolute lifetime of an OAuth2 refresh-token family, in seconds (one year).
+    pub oauth_refresh_ttl_secs: i64,
+    /// An OAuth2 refresh token unused this long expires, in seconds (90 days).
+    pub oauth_refresh_idle_secs: i64,
     /// Lifetime of the short token the Snips console login answers, in seconds.
     pub console_login_ttl_secs: i64,
     /// Clock-skew leeway when checking `exp` and `iat`, in seconds (at most 30).
@@ -142,6 +148,9 @@ impl Default for AuthConfig {
             access_ttl_secs: 1800,
             refresh_ttl_secs: 21600,
             console_login_ttl_secs: 600,
+            oauth_access_ttl_secs: 3600,
+            oauth_refresh_ttl_secs: 365 * 86_400,
+            oauth_refresh_idle_secs: 90 * 86_400,
             leeway_secs: 30,
             audience: "voicegate".into(),
             max_failures_per_user: 5,
@@ -280,6 +289,12 @@ impl Config {
         }
         if auth.access_ttl_secs < 1 {
             return invalid("auth.access_ttl_secs", "must be at least 1");
+        }
+        if auth.oauth_access_ttl_secs < 1
+            || auth.oauth_refresh_ttl_secs < 1
+            || auth.oauth_refresh_idle_secs < 1
+        {
+            return invalid("auth.oauth_*_secs", "must be at least 1");
         }
         if auth.console_login_ttl_secs < 1 {
             return invalid("auth.console_login_ttl_secs", "must be at least 1");

@@ -48,6 +48,9 @@ enum Command {
     /// Manage API keys for HMAC-signed requests.
     #[command(subcommand)]
     Apikey(ApiKeyCommand),
+    /// Manage OAuth2 clients.
+    #[command(subcommand)]
+    Client(ClientCommand),
     /// Print a bcrypt hash (cost 12) of a password, for an ovos-api users.json.
     Genpass {
         /// The password.
@@ -100,6 +103,42 @@ enum UserCommand {
         name: String,
         #[command(flatten)]
         password: PasswordSource,
+    },
+}
+
+#[derive(Subcommand)]
+enum ClientCommand {
+    /// Register a client; its secret is printed once.
+    Add {
+        /// Display name.
+        #[arg(long)]
+        name: String,
+        /// The user client_credentials tokens act for (and whose role bounds the scopes).
+        #[arg(long)]
+        owner: String,
+        /// Allowed grant type (repeat): client_credentials, authorization_code, refresh_token, password.
+        #[arg(long = "grant", required = true)]
+        grants: Vec<String>,
+        /// Allowed redirect URI, matched exactly (repeat).
+        #[arg(long = "redirect-uri")]
+        redirect_uris: Vec<String>,
+        /// Allowed scope (repeat; default: all of the owner's role).
+        #[arg(long = "scope")]
+        scopes: Vec<String>,
+        /// Print JSON: `{"client_id","client_secret"}`.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List clients (never the secrets).
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete a client and revoke its refresh tokens.
+    Remove {
+        /// The client id.
+        client_id: String,
     },
 }
 
@@ -253,6 +292,14 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
                 .await
                 .map_err(|e| e.to_string())?;
             user_command(&identity, command).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Client(command) => {
+            init_logging("warn");
+            let (_, identity, _) = app::open_identity(&config, clock)
+                .await
+                .map_err(|e| e.to_string())?;
+            client_command(&identity, command).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Apikey(command) => {
@@ -447,6 +494,69 @@ async fn api_key_command(identity: &IdentityService, command: ApiKeyCommand) -> 
         ApiKeyCommand::Remove { api_key } => {
             identity.remove_api_key(&api_key).await.map_err(text)?;
             println!("api key {api_key} removed");
+        }
+    }
+    Ok(())
+}
+
+async fn client_command(identity: &IdentityService, command: ClientCommand) -> Result<(), String> {
+    let text = |e: crate::identity::IdentityError| e.to_string();
+    match command {
+        ClientCommand::Add {
+            name,
+            owner,
+            grants,
+            redirect_uris,
+            scopes,
+            json,
+        } => {
+            let scope_text = (!scopes.is_empty()).then(|| scopes.join(" "));
+            let client = identity
+                .add_client(
+                    &name,
+                    &owner,
+                    &grants,
+                    &redirect_uris,
+                    scope_text.as_deref(),
+                )
+                .await
+                .map_err(text)?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string(&client).map_err(|e| e.to_string())?
+                );
+            } else {
+                println!(
+                    "client_id:     {}\nclient_secret: {}",
+                    client.client_id, client.client_secret
+                );
+                eprintln!("the secret is shown only now");
+            }
+        }
+        ClientCommand::List { json } => {
+            let clients = identity.list_clients().await.map_err(text)?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string(&clients).map_err(|e| e.to_string())?
+                );
+            } else {
+                println!("{:<22} {:<20} {:<16} grants", "client_id", "name", "owner");
+                for c in clients {
+                    println!(
+                        "{:<22} {:<20} {:<16} {}",
+                        c.client_id,
+                        c.name,
+                        c.owner,
+                        c.grants.join(" ")
+                    );
+                }
+            }
+        }
+        ClientCommand::Remove { client_id } => {
+            identity.remove_client(&client_id).await.map_err(text)?;
+            println!("client {client_id} removed");
         }
     }
     Ok(())

@@ -8,6 +8,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::identity::IdentityError;
+use crate::identity::oauth::OAuthError;
 use crate::ovos::OvosError;
 use crate::ovos::bus::BusError;
 
@@ -19,6 +20,9 @@ pub struct ErrorBody {
     pub error: String,
     /// Human-readable explanation.
     pub detail: String,
+    /// RFC 6749's explanation field, on OAuth endpoints (same text as `detail`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_description: Option<String>,
 }
 
 /// An error answer: status, code, detail and the headers some statuses need.
@@ -29,6 +33,7 @@ pub struct ApiError {
     detail: String,
     www_authenticate: Option<&'static str>,
     retry_after: Option<i64>,
+    oauth: bool,
 }
 
 impl ApiError {
@@ -40,6 +45,7 @@ impl ApiError {
             detail: detail.into(),
             www_authenticate: None,
             retry_after: None,
+            oauth: false,
         }
     }
 
@@ -142,6 +148,9 @@ impl From<IdentityError> for ApiError {
                 });
                 err
             }
+            E::ScopeEscalation(_) => {
+                Self::new(StatusCode::BAD_REQUEST, "invalid_scope", e.to_string())
+            }
             E::ShuttingDown => Self::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "unavailable",
@@ -240,6 +249,23 @@ impl From<QueryRejection> for ApiError {
     }
 }
 
+impl From<OAuthError> for ApiError {
+    fn from(e: OAuthError) -> Self {
+        let detail = e.to_string();
+        let mut err = match e {
+            OAuthError::Identity(inner) => return inner.into(),
+            OAuthError::InvalidClient => {
+                let mut err = Self::new(StatusCode::UNAUTHORIZED, "invalid_client", detail);
+                err.www_authenticate = Some(r#"Basic realm="voicegate""#);
+                err
+            }
+            other => Self::new(StatusCode::BAD_REQUEST, other.code(), detail),
+        };
+        err.oauth = true;
+        err
+    }
+}
+
 impl From<OvosError> for ApiError {
     fn from(e: OvosError) -> Self {
         let detail = e.to_string();
@@ -270,6 +296,7 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = ErrorBody {
             error: self.code.to_string(),
+            error_description: self.oauth.then(|| self.detail.clone()),
             detail: self.detail,
         };
         let mut response = (self.status, axum::Json(body)).into_response();
@@ -280,7 +307,10 @@ impl IntoResponse for ApiError {
         if let Some(seconds) = self.retry_after {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds.max(1)));
         }
-        if self.status == StatusCode::UNAUTHORIZED || self.status == StatusCode::TOO_MANY_REQUESTS {
+        if self.oauth
+            || self.status == StatusCode::UNAUTHORIZED
+            || self.status == StatusCode::TOO_MANY_REQUESTS
+        {
             headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         }
         response

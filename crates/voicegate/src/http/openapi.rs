@@ -22,6 +22,7 @@ pub const REFRESH_TOKEN: &str = "refresh_token";
     modifiers(&SecuritySchemes),
     tags(
         (name = "auth", description = "ovos-api login, refresh and the current principal"),
+        (name = "oauth", description = "OAuth2 authorization server: token, revoke, introspect, metadata"),
         (name = "console", description = "Snips console login and alias tokens (`Authorization: JWT <token>` works as Bearer)"),
         (name = "network", description = "ovos-api network routes"),
         (name = "system", description = "ovos-api system routes, over the Open Voice OS message bus"),

@@ -13,6 +13,7 @@ use utoipa_swagger_ui::SwaggerUi;
 use crate::app::AppState;
 use crate::http::{health, limits, openapi::ApiDoc, signature};
 use crate::identity::console_routes as console;
+use crate::identity::oauth_routes as oauth;
 use crate::identity::routes as auth;
 use crate::ovos::events;
 use crate::ovos::routes as ovos;
@@ -24,6 +25,13 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(auth::refresh))
         .routes(routes!(auth::me))
         .routes(routes!(auth::user_info))
+        .routes(routes!(oauth::oauth_token))
+        .routes(routes!(oauth::vocalid_token))
+        .routes(routes!(oauth::oauth_revoke))
+        .routes(routes!(oauth::vocalid_revoke))
+        .routes(routes!(oauth::oauth_introspect))
+        .routes(routes!(oauth::vocalid_introspect))
+        .routes(routes!(oauth::metadata))
         .routes(routes!(console::console_login))
         .routes(routes!(console::create_alias))
         .routes(routes!(console::logout, console::revoke_alias))

@@ -18,6 +18,9 @@ pub enum IdentityError {
     /// The token is valid but does not grant this scope.
     #[error("the token lacks the {0} scope")]
     InsufficientScope(&'static str),
+    /// A refresh asked for a scope the original grant did not include.
+    #[error("the scope {0:?} was not granted")]
+    ScopeEscalation(String),
     /// The server is stopping and takes no more work.
     #[error("the server is shutting down")]
     ShuttingDown,

@@ -34,6 +34,9 @@ pub struct AccessClaims {
     pub jti: String,
     /// Space-separated scopes.
     pub scope: String,
+    /// The OAuth client the token was issued to (none for the ovos-api login).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
 }
 
 /// Why a token was refused. The HTTP edge answers the same 401 for all of them.
@@ -165,6 +168,7 @@ mod tests {
             exp: now + 1800,
             jti: "abc".into(),
             scope: "ovos".into(),
+            client_id: None,
         }
     }
 

@@ -9,6 +9,9 @@ mod error;
 pub mod jwt;
 pub mod model;
 mod named_tokens;
+pub mod oauth;
+mod oauth_repo;
+pub mod oauth_routes;
 pub mod opaque;
 pub mod password;
 pub mod rate_limit;
@@ -57,6 +60,16 @@ fn limit_key_for_ip(ip: IpAddr) -> String {
     }
 }
 
+/// A refresh token's successor.
+struct Rotated {
+    /// The user it acts for.
+    user: String,
+    /// The new refresh token.
+    refresh_token: String,
+    /// The scopes granted, space-separated.
+    scope: String,
+}
+
 /// A scope claim as a list.
 fn split_scopes(scope: &str) -> Vec<String> {
     scope
@@ -102,6 +115,8 @@ pub struct IdentityService {
     hash_permits: Semaphore,
     limits: Limits,
     nonces: signatures::NonceStore,
+    /// Revoked OAuth access tokens (jti → expiry), checked on every token.
+    revoked_jti: std::sync::RwLock<std::collections::HashMap<String, UnixTime>>,
 }
 
 impl IdentityService {
@@ -129,12 +144,21 @@ impl IdentityService {
             hash_permits: Semaphore::new(config.hash_concurrency()),
             states: UserStates::default(),
             nonces: signatures::NonceStore::default(),
+            revoked_jti: Default::default(),
             auth,
             db,
             clock,
         };
         service.states.reload(&service.db).await?;
+        service.reload_revoked().await?;
         Ok(service)
+    }
+
+    async fn reload_revoked(&self) -> Result<(), IdentityError> {
+        let revoked = oauth_repo::revoked_access_tokens(&self.db, self.clock.now()).await?;
+        *self.revoked_jti.write().unwrap_or_else(|e| e.into_inner()) =
+            revoked.into_iter().collect();
+        Ok(())
     }
 
     /// The access-token codec (tests forge tokens with it).
@@ -240,13 +264,34 @@ impl IdentityService {
     }
 
     async fn rotate(&self, presented: &str, now: UnixTime) -> Result<TokenPair, IdentityError> {
+        let rotated = self.rotate_refresh(presented, now, None, None).await?;
+        let role = self
+            .states
+            .get(&rotated.user)
+            .map_or(Role::User, |s| s.role);
+        Ok(TokenPair {
+            access_token: self.access_token(&rotated.user, role, now),
+            refresh_token: rotated.refresh_token,
+        })
+    }
+
+    /// Spends a refresh token and makes its successor. The token must have been issued to
+    /// `client` (none: the ovos-api login); `requested` scopes may narrow, never widen, what the
+    /// token was granted. Presenting a spent token again revokes its whole family.
+    async fn rotate_refresh(
+        &self,
+        presented: &str,
+        now: UnixTime,
+        client: Option<&str>,
+        requested: Option<Vec<String>>,
+    ) -> Result<Rotated, IdentityError> {
         if !presented.starts_with(REFRESH_PREFIX) {
             return Err(IdentityError::InvalidToken);
         }
         let row = repo::find_refresh(&self.db, &token_hash(presented))
             .await?
             .ok_or(IdentityError::InvalidToken)?;
-        if row.revoked_at.is_some() {
+        if row.revoked_at.is_some() || row.client_id.as_deref() != client {
             return Err(IdentityError::InvalidToken);
         }
         if row.spent_at.is_some() {
@@ -261,12 +306,29 @@ impl IdentityService {
             .states
             .get(&row.user_name)
             .map_or(Role::User, |s| s.role);
+        let allowed = split_scopes(row.scope.as_deref().unwrap_or(role.scope()));
+        let granted = match requested {
+            Some(requested) => {
+                if let Some(beyond) = requested.iter().find(|s| !allowed.contains(s)) {
+                    return Err(IdentityError::ScopeEscalation(beyond.clone()));
+                }
+                requested
+            }
+            None => allowed,
+        };
         let refresh_token = new_token(REFRESH_PREFIX);
-        let expires_at = now + self.auth.refresh_ttl_secs;
+        let (ttl, family_end) = match client {
+            Some(_) => (self.auth.oauth_refresh_idle_secs, row.family_expires_at),
+            None => (self.auth.refresh_ttl_secs, None),
+        };
+        let expires_at = family_end.map_or(now + ttl, |end| end.min(now + ttl));
+        let scope = granted.join(" ");
+        let stored_scope = client.map(|_| scope.as_str());
         if !repo::rotate_refresh(
             &self.db,
             row.id,
             &token_hash(&refresh_token),
+            stored_scope,
             now,
             expires_at,
         )
@@ -276,9 +338,10 @@ impl IdentityService {
             repo::revoke_family(&self.db, &row.family, now).await?;
             return Err(IdentityError::InvalidToken);
         }
-        Ok(TokenPair {
-            access_token: self.access_token(&row.user_name, role, now),
+        Ok(Rotated {
+            user: row.user_name,
             refresh_token,
+            scope,
         })
     }
 
@@ -297,6 +360,15 @@ impl IdentityService {
             .get(&claims.sub)
             .ok_or(IdentityError::InvalidToken)?;
         if !state.active || claims.iat < state.tokens_valid_after {
+            return Err(IdentityError::InvalidToken);
+        }
+        let revoked = || {
+            self.revoked_jti
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .contains_key(&claims.jti)
+        };
+        if claims.client_id.is_some() && revoked() {
             return Err(IdentityError::InvalidToken);
         }
         Ok(Principal {
@@ -339,15 +411,16 @@ impl IdentityService {
     async fn issue_pair(&self, user: &User, now: UnixTime) -> Result<TokenPair, IdentityError> {
         let refresh_token = new_token(REFRESH_PREFIX);
         let family = random_bytes::<16>();
-        repo::insert_refresh(
-            &self.db,
-            &token_hash(&refresh_token),
-            &family,
-            user.id,
-            now,
-            now + self.auth.refresh_ttl_secs,
-        )
-        .await?;
+        let stored = repo::NewRefresh {
+            token_hash: &token_hash(&refresh_token),
+            family: &family,
+            user_id: user.id,
+            client_id: None,
+            scope: None,
+            expires_at: now + self.auth.refresh_ttl_secs,
+            family_expires_at: None,
+        };
+        repo::insert_refresh(&self.db, &stored, now).await?;
         Ok(TokenPair {
             access_token: self.access_token(&user.name, user.role, now),
             refresh_token,
@@ -367,6 +440,7 @@ impl IdentityService {
             exp: now + ttl,
             jti: new_id(),
             scope: role.scope().to_string(),
+            client_id: None,
         })
     }
 
@@ -571,6 +645,9 @@ impl IdentityService {
                 if now >= next_purge {
                     next_purge = now + PURGE_PERIOD_SECS;
                     service.nonces.purge(now);
+                    if let Err(e) = service.reload_revoked().await {
+                        tracing::warn!(error = %e, "could not reload revoked access tokens");
+                    }
                     if let Err(e) = repo::purge_expired_refresh(&service.db, now).await {
                         tracing::warn!(error = %e, "could not purge expired refresh tokens");
                     }

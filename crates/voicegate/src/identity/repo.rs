@@ -233,25 +233,52 @@ pub struct RefreshRow {
     pub spent_at: Option<UnixTime>,
     /// When it was revoked, if it was.
     pub revoked_at: Option<UnixTime>,
+    /// The OAuth client it was issued to (none: the ovos-api login).
+    pub client_id: Option<String>,
+    /// The scopes it may ask for (none: the role's).
+    pub scope: Option<String>,
+    /// The absolute end of its rotation family, if any.
+    pub family_expires_at: Option<UnixTime>,
+    /// When it was issued.
+    pub issued_at: UnixTime,
+}
+
+/// A refresh token to store.
+pub struct NewRefresh<'a> {
+    /// SHA-256 of the token.
+    pub token_hash: &'a [u8],
+    /// Its rotation family.
+    pub family: &'a [u8],
+    /// Its user.
+    pub user_id: i64,
+    /// The OAuth client, if any.
+    pub client_id: Option<&'a str>,
+    /// The scopes it may ask for, if not the role's.
+    pub scope: Option<&'a str>,
+    /// Expiry of this token.
+    pub expires_at: UnixTime,
+    /// The absolute end of the family.
+    pub family_expires_at: Option<UnixTime>,
 }
 
 /// Stores a refresh token's hash.
 pub async fn insert_refresh(
     db: &Db,
-    token_hash: &[u8],
-    family: &[u8],
-    user_id: i64,
+    token: &NewRefresh<'_>,
     now: UnixTime,
-    expires_at: UnixTime,
 ) -> Result<(), IdentityError> {
     sqlx::query(
-        "INSERT INTO refresh_tokens (token_hash, family, user_id, issued_at, expires_at) VALUES (?, ?, ?, ?, ?)",
+        "INSERT INTO refresh_tokens (token_hash, family, user_id, issued_at, expires_at, client_id, scope, family_expires_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
     )
-    .bind(token_hash)
-    .bind(family)
-    .bind(user_id)
+    .bind(token.token_hash)
+    .bind(token.family)
+    .bind(token.user_id)
     .bind(now)
-    .bind(expires_at)
+    .bind(token.expires_at)
+    .bind(token.client_id)
+    .bind(token.scope)
+    .bind(token.family_expires_at)
     .execute(db.sqlite())
     .await?;
     Ok(())
@@ -260,7 +287,8 @@ pub async fn insert_refresh(
 /// The refresh token with this hash, if any.
 pub async fn find_refresh(db: &Db, token_hash: &[u8]) -> Result<Option<RefreshRow>, IdentityError> {
     let row = sqlx::query(
-        "SELECT r.id, r.family, u.name, u.active, r.expires_at, r.spent_at, r.revoked_at
+        "SELECT r.id, r.family, u.name, u.active, r.expires_at, r.spent_at, r.revoked_at,
+                r.client_id, r.scope, r.family_expires_at, r.issued_at
          FROM refresh_tokens r JOIN users u ON u.id = r.user_id WHERE r.token_hash = ?",
     )
     .bind(token_hash)
@@ -275,15 +303,21 @@ pub async fn find_refresh(db: &Db, token_hash: &[u8]) -> Result<Option<RefreshRo
         expires_at: row.try_get(4)?,
         spent_at: row.try_get(5)?,
         revoked_at: row.try_get(6)?,
+        client_id: row.try_get(7)?,
+        scope: row.try_get(8)?,
+        family_expires_at: row.try_get(9)?,
+        issued_at: row.try_get(10)?,
     }))
 }
 
-/// Spends refresh token `id` and stores its successor in the same family, atomically. `false`
-/// when the token was spent or revoked meanwhile (a concurrent reuse): nothing is stored then.
+/// Spends refresh token `id` and stores its successor (with `scope`) in the same family,
+/// atomically. `false` when the token was spent or revoked meanwhile (a concurrent reuse): nothing
+/// is stored then.
 pub async fn rotate_refresh(
     db: &Db,
     id: i64,
     new_hash: &[u8],
+    scope: Option<&str>,
     now: UnixTime,
     expires_at: UnixTime,
 ) -> Result<bool, IdentityError> {
@@ -300,12 +334,13 @@ pub async fn rotate_refresh(
         return Ok(false);
     }
     sqlx::query(
-        "INSERT INTO refresh_tokens (token_hash, family, user_id, issued_at, expires_at)
-         SELECT ?, family, user_id, ?, ? FROM refresh_tokens WHERE id = ?",
+        "INSERT INTO refresh_tokens (token_hash, family, user_id, issued_at, expires_at, client_id, scope, family_expires_at)
+         SELECT ?, family, user_id, ?, ?, client_id, ?, family_expires_at FROM refresh_tokens WHERE id = ?",
     )
     .bind(new_hash)
     .bind(now)
     .bind(expires_at)
+    .bind(scope)
     .bind(id)
     .execute(&mut *tx)
     .await?;

@@ -29,6 +29,11 @@ const SQLITE: &[Migration] = &[
         name: "0003_api_keys.sql",
         sql: include_str!("../../migrations/sqlite/0003_api_keys.sql"),
     },
+    Migration {
+        version: 4,
+        name: "0004_oauth.sql",
+        sql: include_str!("../../migrations/sqlite/0004_oauth.sql"),
+    },
 ];
 
 /// Applies the migrations the database does not have yet.

@@ -508,3 +508,82 @@ async fn apikey_commands_add_list_and_remove_keys() {
         out.stderr
     );
 }
+
+#[tokio::test]
+async fn client_commands_register_list_and_remove_oauth_clients() {
+    let bin = binary();
+    assert!(
+        bin.run(
+            &["user", "add", "ovos", "--password-stdin"],
+            "change-me-now\n"
+        )
+        .await
+        .success
+    );
+    let args = [
+        "client",
+        "add",
+        "--name",
+        "Home Assistant",
+        "--owner",
+        "ovos",
+        "--grant",
+        "client_credentials",
+        "--scope",
+        "ovos",
+        "--scope",
+        "user:info",
+        "--json",
+    ];
+    let out = bin.run(&args, "").await;
+    assert!(out.success, "{}", out.stderr);
+    let created: Value = serde_json::from_str(&out.stdout).unwrap();
+    let (id, secret) = (
+        created["client_id"].as_str().unwrap(),
+        created["client_secret"].as_str().unwrap(),
+    );
+    assert!(secret.len() >= 43, "at least 256 bits");
+    let server = bin.serve(&[]).await;
+    let token = reqwest::Client::new()
+        .post(server.url("/oauth/token"))
+        .basic_auth(id, Some(secret))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("grant_type=client_credentials")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(token.status(), StatusCode::OK);
+    assert_eq!(
+        token.json::<Value>().await.unwrap()["scope"],
+        "ovos user:info"
+    );
+
+    let listed: Value =
+        serde_json::from_str(&bin.run(&["client", "list", "--json"], "").await.stdout).unwrap();
+    assert_eq!(listed[0]["client_id"], id);
+    assert!(!listed.to_string().contains(secret));
+    let out = bin
+        .run(
+            &[
+                "client", "add", "--name", "x", "--owner", "ovos", "--grant", "implicit",
+            ],
+            "",
+        )
+        .await;
+    assert!(
+        !out.success && out.stderr.contains("unknown grant"),
+        "{}",
+        out.stderr
+    );
+    assert!(bin.run(&["client", "remove", id], "").await.success);
+    let refused = reqwest::Client::new()
+        .post(server.url("/oauth/token"))
+        .basic_auth(id, Some(secret))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("grant_type=client_credentials")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+    server.terminate().await;
+}

@@ -77,6 +77,7 @@ async fn openapi_and_docs_scopes_md_list_the_same_routes_with_the_same_auth() {
     let credential_scheme = |credential: &str| match credential {
         "access or named token" => "bearer",
         "refresh token" => "refresh_token",
+        // OAuth endpoints authenticate the client themselves (RFC 6749 §2.3).
         _ => "none",
     };
     let mut from_docs: Vec<_> = table

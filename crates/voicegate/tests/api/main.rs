@@ -4,6 +4,7 @@ mod auth;
 mod cli;
 mod docs;
 mod errors;
+mod oauth;
 mod ovos;
 mod postman;
 mod rate_limits;

@@ -1,0 +1,578 @@
+//! The OAuth2 authorization server's domain: clients, the token endpoint's grants
+//! (client_credentials, password, refresh_token), revocation (RFC 7009) and introspection
+//! (RFC 7662). Errors are RFC 6749's.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD as B64};
+use serde::Serialize;
+use serde_json::{Value, json};
+use subtle::ConstantTimeEq;
+
+use crate::clock::UnixTime;
+use crate::identity::jwt::AccessClaims;
+use crate::identity::oauth_repo::{self, ClientRow};
+use crate::identity::opaque::{REFRESH_PREFIX, new_id, new_token, random_bytes, token_hash};
+use crate::identity::{IdentityError, IdentityService, repo, scopes, split_scopes};
+
+/// The grant types a client may be allowed.
+pub const GRANTS: &[&str] = &[
+    "client_credentials",
+    "authorization_code",
+    "refresh_token",
+    "password",
+];
+
+/// An RFC 6749 error answer.
+#[derive(Debug, thiserror::Error)]
+pub enum OAuthError {
+    /// The request is malformed.
+    #[error("{0}")]
+    InvalidRequest(String),
+    /// Client authentication failed (same answer for unknown client and wrong secret).
+    #[error("client authentication failed")]
+    InvalidClient,
+    /// The grant (code, refresh token, password) is invalid, expired or revoked.
+    #[error("{0}")]
+    InvalidGrant(String),
+    /// The client may not use this grant type.
+    #[error("{0}")]
+    UnauthorizedClient(String),
+    /// The grant type is not supported.
+    #[error("{0}")]
+    UnsupportedGrantType(String),
+    /// A requested scope is unknown or not allowed.
+    #[error("{0}")]
+    InvalidScope(String),
+    /// Anything else: rate limits, the store.
+    #[error(transparent)]
+    Identity(#[from] IdentityError),
+}
+
+impl OAuthError {
+    /// The RFC 6749 error code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::InvalidRequest(_) => "invalid_request",
+            Self::InvalidClient => "invalid_client",
+            Self::InvalidGrant(_) => "invalid_grant",
+            Self::UnauthorizedClient(_) => "unauthorized_client",
+            Self::UnsupportedGrantType(_) => "unsupported_grant_type",
+            Self::InvalidScope(_) => "invalid_scope",
+            Self::Identity(_) => "server_error",
+        }
+    }
+}
+
+/// A new client: its id and secret, shown once.
+#[derive(Serialize)]
+pub struct NewClient {
+    /// Public client id.
+    pub client_id: String,
+    /// The secret.
+    pub client_secret: String,
+}
+
+/// A client as listed (never the secret).
+#[derive(Debug, Clone, Serialize)]
+pub struct ClientInfo {
+    /// Public client id.
+    pub client_id: String,
+    /// Display name.
+    pub name: String,
+    /// The user client_credentials tokens act for.
+    pub owner: String,
+    /// Allowed grant types.
+    pub grants: Vec<String>,
+    /// Registered redirect URIs.
+    pub redirect_uris: Vec<String>,
+    /// Allowed scopes.
+    pub scopes: Vec<String>,
+}
+
+/// Client credentials as presented: HTTP Basic or the body's `client_id`/`client_secret`.
+pub struct PresentedClient {
+    /// Client id.
+    pub client_id: String,
+    /// Client secret.
+    pub client_secret: String,
+}
+
+impl std::fmt::Debug for PresentedClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PresentedClient")
+            .field("client_id", &self.client_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A token endpoint answer.
+#[derive(Debug, Serialize)]
+pub struct TokenAnswer {
+    /// The access token (JWT).
+    pub access_token: String,
+    /// Always `Bearer`.
+    pub token_type: &'static str,
+    /// Seconds until the access token expires.
+    pub expires_in: i64,
+    /// A refresh token, for grants that issue one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+    /// The granted scopes.
+    pub scope: String,
+}
+
+/// Reads client credentials from an `Authorization: Basic` value and the form, refusing both at
+/// once (RFC 6749 §2.3.1).
+pub fn presented_client(
+    authorization: Option<&str>,
+    form: &HashMap<String, String>,
+) -> Result<PresentedClient, OAuthError> {
+    let in_body = form.get("client_id").map(|id| PresentedClient {
+        client_id: id.clone(),
+        client_secret: form.get("client_secret").cloned().unwrap_or_default(),
+    });
+    let basic = match authorization {
+        Some(value) => {
+            let (scheme, encoded) = value.split_once(' ').ok_or(OAuthError::InvalidClient)?;
+            if !scheme.eq_ignore_ascii_case("basic") {
+                return Err(OAuthError::InvalidClient);
+            }
+            let decoded = STANDARD
+                .decode(encoded.trim())
+                .map_err(|_| OAuthError::InvalidClient)?;
+            let text = String::from_utf8(decoded).map_err(|_| OAuthError::InvalidClient)?;
+            let (id, secret) = text.split_once(':').ok_or(OAuthError::InvalidClient)?;
+            let unescape = |s: &str| {
+                serde_urlencoded::from_str::<Vec<(String, String)>>(&format!("v={s}"))
+                    .ok()
+                    .and_then(|mut v| v.pop())
+                    .map(|(_, v)| v)
+                    .unwrap_or_default()
+            };
+            Some(PresentedClient {
+                client_id: unescape(id),
+                client_secret: unescape(secret),
+            })
+        }
+        None => None,
+    };
+    match (basic, in_body) {
+        (Some(_), Some(_)) => Err(OAuthError::InvalidRequest(
+            "use one client authentication method: HTTP Basic or the request body, not both".into(),
+        )),
+        (Some(client), None) | (None, Some(client)) => Ok(client),
+        (None, None) => Err(OAuthError::InvalidClient),
+    }
+}
+
+fn requested_scopes(form: &HashMap<String, String>) -> Result<Option<Vec<String>>, OAuthError> {
+    form.get("scope")
+        .map(|text| scopes::parse_list(text).map_err(|e| OAuthError::InvalidScope(e.to_string())))
+        .transpose()
+}
+
+impl IdentityService {
+    /// Registers a client acting for `owner`; returns its id and secret, shown once.
+    pub async fn add_client(
+        &self,
+        name: &str,
+        owner: &str,
+        grants: &[String],
+        redirect_uris: &[String],
+        scope_text: Option<&str>,
+    ) -> Result<NewClient, IdentityError> {
+        let owner_row = repo::find_user(&self.db, owner)
+            .await?
+            .ok_or_else(|| IdentityError::UserNotFound(owner.to_string()))?;
+        if name.trim().is_empty() || name.len() > 100 {
+            return Err(IdentityError::Validation(
+                "a client needs a name of 1 to 100 characters".into(),
+            ));
+        }
+        if grants.is_empty() {
+            return Err(IdentityError::Validation(format!(
+                "give at least one --grant of {}",
+                GRANTS.join(", ")
+            )));
+        }
+        if let Some(unknown) = grants.iter().find(|g| !GRANTS.contains(&g.as_str())) {
+            return Err(IdentityError::Validation(format!(
+                "unknown grant {unknown:?}; known: {}",
+                GRANTS.join(", ")
+            )));
+        }
+        if grants.iter().any(|g| g == "authorization_code") && redirect_uris.is_empty() {
+            return Err(IdentityError::Validation(
+                "authorization_code needs at least one --redirect-uri".into(),
+            ));
+        }
+        if let Some(bad) = redirect_uris.iter().find(|u| {
+            !(u.starts_with("https://") || u.starts_with("http://"))
+                || u.contains('#')
+                || u.contains(char::is_whitespace)
+        }) {
+            return Err(IdentityError::Validation(format!(
+                "invalid redirect URI {bad:?}: an absolute http(s) URI without fragment"
+            )));
+        }
+        let allowed = split_scopes(owner_row.role.scope());
+        let granted = match scope_text {
+            Some(text) => scopes::parse_list(text)?,
+            None => allowed.clone(),
+        };
+        if let Some(beyond) = granted.iter().find(|s| !allowed.contains(s)) {
+            return Err(IdentityError::Validation(format!(
+                "the owner's role does not grant {beyond:?}"
+            )));
+        }
+        let client_id = format!("vgc_{}", B64.encode(random_bytes::<12>()));
+        let client_secret = B64.encode(random_bytes::<32>());
+        let row = ClientRow {
+            client_id: client_id.clone(),
+            name: name.trim().to_string(),
+            secret_hash: token_hash(&client_secret).to_vec(),
+            owner_id: owner_row.id,
+            owner: owner_row.name,
+            grants: grants.join(" "),
+            redirect_uris: redirect_uris.join("\n"),
+            scope: granted.join(" "),
+        };
+        oauth_repo::insert_client(&self.db, &row, self.clock.now()).await?;
+        Ok(NewClient {
+            client_id,
+            client_secret,
+        })
+    }
+
+    /// Every client (never the secrets).
+    pub async fn list_clients(&self) -> Result<Vec<ClientInfo>, IdentityError> {
+        Ok(oauth_repo::list_clients(&self.db)
+            .await?
+            .into_iter()
+            .map(|c| ClientInfo {
+                grants: split_scopes(&c.grants),
+                redirect_uris: c.redirect_uris.lines().map(str::to_string).collect(),
+                scopes: split_scopes(&c.scope),
+                client_id: c.client_id,
+                name: c.name,
+                owner: c.owner,
+            })
+            .collect())
+    }
+
+    /// Deletes a client and revokes its refresh tokens.
+    pub async fn remove_client(&self, client_id: &str) -> Result<(), IdentityError> {
+        if oauth_repo::delete_client(&self.db, client_id, self.clock.now()).await? {
+            Ok(())
+        } else {
+            Err(IdentityError::Validation(format!(
+                "no client {client_id:?}"
+            )))
+        }
+    }
+
+    /// Warns once at start when any client may use the password grant.
+    pub async fn warn_about_password_grant(&self) -> Result<(), IdentityError> {
+        for client in oauth_repo::list_clients(&self.db).await? {
+            if client.grants.split(' ').any(|g| g == "password") {
+                tracing::warn!(client = %client.client_id, "client allowed the password grant (RFC 9700 advises against it)");
+            }
+        }
+        Ok(())
+    }
+
+    /// Authenticates a client; failures count against the address.
+    async fn authenticate_client(
+        &self,
+        ip: IpAddr,
+        presented: &PresentedClient,
+    ) -> Result<ClientRow, OAuthError> {
+        let now = self.clock.now();
+        let ip_key = super::limit_key_for_ip(ip);
+        self.limits
+            .failures_by_ip
+            .acquire(&ip_key, now)
+            .map_err(|retry_after| IdentityError::RateLimited { retry_after })?;
+        let client = oauth_repo::find_client(&self.db, &presented.client_id).await?;
+        let presented_hash = token_hash(&presented.client_secret);
+        // Unknown clients cost the same comparison as known ones.
+        let stored = client
+            .as_ref()
+            .map_or([0u8; 32].to_vec(), |c| c.secret_hash.clone());
+        let matches: bool = presented_hash.ct_eq(stored.as_slice()).into();
+        match client {
+            Some(client) if matches => {
+                self.limits.failures_by_ip.release(&ip_key);
+                Ok(client)
+            }
+            _ => Err(OAuthError::InvalidClient),
+        }
+    }
+
+    fn oauth_access_token(
+        &self,
+        user: &str,
+        client_id: &str,
+        scope: &str,
+        now: UnixTime,
+    ) -> String {
+        self.jwt.sign(&AccessClaims {
+            iss: self.jwt.issuer().to_string(),
+            aud: self.jwt.audience().to_string(),
+            sub: user.to_string(),
+            iat: now,
+            exp: now + self.auth.oauth_access_ttl_secs,
+            jti: new_id(),
+            scope: scope.to_string(),
+            client_id: Some(client_id.to_string()),
+        })
+    }
+
+    /// The token endpoint: checks the client, then the grant.
+    pub async fn token(
+        &self,
+        ip: IpAddr,
+        presented: &PresentedClient,
+        form: &HashMap<String, String>,
+    ) -> Result<TokenAnswer, OAuthError> {
+        let grant = form
+            .get("grant_type")
+            .ok_or_else(|| OAuthError::InvalidRequest("grant_type is required".into()))?
+            .clone();
+        if !GRANTS.contains(&grant.as_str()) {
+            return Err(OAuthError::UnsupportedGrantType(format!(
+                "grant_type {grant:?} is not supported"
+            )));
+        }
+        let client = self.authenticate_client(ip, presented).await?;
+        if !client.grants.split(' ').any(|g| g == grant) {
+            return Err(OAuthError::UnauthorizedClient(format!(
+                "this client may not use {grant}"
+            )));
+        }
+        let now = self.clock.now();
+        let client_scopes = split_scopes(&client.scope);
+        let narrow =
+            |requested: Option<Vec<String>>, allowed: &[String]| -> Result<String, OAuthError> {
+                let granted = requested.unwrap_or_else(|| allowed.to_vec());
+                if let Some(beyond) = granted.iter().find(|s| !allowed.contains(s)) {
+                    return Err(OAuthError::InvalidScope(format!(
+                        "the scope {beyond:?} is not allowed for this client"
+                    )));
+                }
+                Ok(granted.join(" "))
+            };
+        match grant.as_str() {
+            "client_credentials" => {
+                let scope = narrow(requested_scopes(form)?, &client_scopes)?;
+                let state = self.states.get(&client.owner).filter(|s| s.active);
+                if state.is_none() {
+                    return Err(OAuthError::InvalidClient);
+                }
+                Ok(TokenAnswer {
+                    access_token: self.oauth_access_token(
+                        &client.owner,
+                        &client.client_id,
+                        &scope,
+                        now,
+                    ),
+                    token_type: "Bearer",
+                    expires_in: self.auth.oauth_access_ttl_secs,
+                    refresh_token: None,
+                    scope,
+                })
+            }
+            "password" => {
+                let requested = requested_scopes(form)?;
+                let (Some(username), Some(password)) = (form.get("username"), form.get("password"))
+                else {
+                    return Err(OAuthError::InvalidRequest(
+                        "username and password are required".into(),
+                    ));
+                };
+                let user = match self.verify_credentials(ip, username, password, true).await {
+                    Ok(user) => user,
+                    Err(IdentityError::InvalidCredentials | IdentityError::Validation(_)) => {
+                        return Err(OAuthError::InvalidGrant(
+                            "invalid username or password".into(),
+                        ));
+                    }
+                    Err(e) => return Err(e.into()),
+                };
+                let role_scopes = split_scopes(user.role.scope());
+                let allowed: Vec<String> = client_scopes
+                    .iter()
+                    .filter(|s| role_scopes.contains(s))
+                    .cloned()
+                    .collect();
+                let scope = narrow(requested, &allowed)?;
+                let refresh_token = self
+                    .issue_client_refresh(user.id, &client.client_id, &scope, now)
+                    .await?;
+                Ok(TokenAnswer {
+                    access_token: self.oauth_access_token(
+                        &user.name,
+                        &client.client_id,
+                        &scope,
+                        now,
+                    ),
+                    token_type: "Bearer",
+                    expires_in: self.auth.oauth_access_ttl_secs,
+                    refresh_token: Some(refresh_token),
+                    scope,
+                })
+            }
+            "refresh_token" => {
+                let presented_token = form.get("refresh_token").ok_or_else(|| {
+                    OAuthError::InvalidRequest("refresh_token is required".into())
+                })?;
+                let requested = requested_scopes(form)?;
+                let rotated = match self
+                    .rotate_refresh(presented_token, now, Some(&client.client_id), requested)
+                    .await
+                {
+                    Ok(rotated) => rotated,
+                    Err(IdentityError::InvalidToken) => {
+                        return Err(OAuthError::InvalidGrant(
+                            "the refresh token is invalid, expired or revoked".into(),
+                        ));
+                    }
+                    Err(IdentityError::ScopeEscalation(scope)) => {
+                        return Err(OAuthError::InvalidScope(format!(
+                            "the scope {scope:?} was not granted"
+                        )));
+                    }
+                    Err(e) => return Err(e.into()),
+                };
+                Ok(TokenAnswer {
+                    access_token: self.oauth_access_token(
+                        &rotated.user,
+                        &client.client_id,
+                        &rotated.scope,
+                        now,
+                    ),
+                    token_type: "Bearer",
+                    expires_in: self.auth.oauth_access_ttl_secs,
+                    refresh_token: Some(rotated.refresh_token),
+                    scope: rotated.scope,
+                })
+            }
+            _ => Err(OAuthError::UnsupportedGrantType(
+                "authorization_code is not available on this server yet".into(),
+            )),
+        }
+    }
+
+    async fn issue_client_refresh(
+        &self,
+        user_id: i64,
+        client_id: &str,
+        scope: &str,
+        now: UnixTime,
+    ) -> Result<String, OAuthError> {
+        let refresh_token = new_token(REFRESH_PREFIX);
+        let family_end = now + self.auth.oauth_refresh_ttl_secs;
+        let stored = repo::NewRefresh {
+            token_hash: &token_hash(&refresh_token),
+            family: &random_bytes::<16>(),
+            user_id,
+            client_id: Some(client_id),
+            scope: Some(scope),
+            expires_at: family_end.min(now + self.auth.oauth_refresh_idle_secs),
+            family_expires_at: Some(family_end),
+        };
+        repo::insert_refresh(&self.db, &stored, now).await?;
+        Ok(refresh_token)
+    }
+
+    /// RFC 7009: revokes a refresh token (its whole family) or an access token issued to the
+    /// client. Unknown tokens and other clients' tokens are ignored (the answer is 200 anyway).
+    pub async fn revoke(
+        &self,
+        ip: IpAddr,
+        presented: &PresentedClient,
+        token: &str,
+    ) -> Result<(), OAuthError> {
+        let client = self.authenticate_client(ip, presented).await?;
+        let now = self.clock.now();
+        if token.starts_with(REFRESH_PREFIX) {
+            if let Some(row) = repo::find_refresh(&self.db, &token_hash(token)).await?
+                && row.client_id.as_deref() == Some(client.client_id.as_str())
+            {
+                repo::revoke_family(&self.db, &row.family, now).await?;
+            }
+            return Ok(());
+        }
+        // An access token: the signature must be ours, even if it has just expired.
+        if let Ok(claims) = self.jwt.verify(token, now)
+            && claims.client_id.as_deref() == Some(client.client_id.as_str())
+        {
+            oauth_repo::revoke_access_token(&self.db, &claims.jti, claims.exp).await?;
+            self.revoked_jti
+                .write()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(claims.jti, claims.exp);
+        }
+        Ok(())
+    }
+
+    /// RFC 7662: what a token is, for the client it was issued to; `{"active": false}` and
+    /// nothing else for anything expired, revoked, unknown or another client's.
+    pub async fn introspect(
+        &self,
+        ip: IpAddr,
+        presented: &PresentedClient,
+        token: &str,
+    ) -> Result<Value, OAuthError> {
+        let client = self.authenticate_client(ip, presented).await?;
+        let now = self.clock.now();
+        let inactive = json!({"active": false});
+        if token.starts_with(REFRESH_PREFIX) {
+            let Some(row) = repo::find_refresh(&self.db, &token_hash(token)).await? else {
+                return Ok(inactive);
+            };
+            let live = row.revoked_at.is_none()
+                && row.spent_at.is_none()
+                && now < row.expires_at
+                && row.user_active;
+            if !live || row.client_id.as_deref() != Some(client.client_id.as_str()) {
+                return Ok(inactive);
+            }
+            return Ok(json!({
+                "active": true,
+                "token_type": "refresh_token",
+                "client_id": client.client_id,
+                "username": row.user_name,
+                "sub": row.user_name,
+                "scope": row.scope.unwrap_or_default(),
+                "exp": row.expires_at,
+                "iat": row.issued_at,
+            }));
+        }
+        let Ok(principal) = self.authenticate(token).await else {
+            return Ok(inactive);
+        };
+        let Ok(claims) = self.jwt.verify(token, now) else {
+            return Ok(inactive);
+        };
+        if claims.client_id.as_deref() != Some(client.client_id.as_str()) {
+            return Ok(inactive);
+        }
+        Ok(json!({
+            "active": true,
+            "token_type": "Bearer",
+            "client_id": client.client_id,
+            "username": principal.user,
+            "sub": claims.sub,
+            "scope": claims.scope,
+            "exp": claims.exp,
+            "iat": claims.iat,
+            "iss": claims.iss,
+            "aud": claims.aud,
+            "jti": claims.jti,
+        }))
+    }
+}

@@ -1,0 +1,149 @@
+//! SQL for OAuth2 clients and revoked access tokens.
+
+use sqlx::Row;
+
+use crate::clock::UnixTime;
+use crate::identity::IdentityError;
+use crate::store::Db;
+
+/// A stored OAuth2 client.
+#[derive(Clone)]
+pub struct ClientRow {
+    /// Public client id.
+    pub client_id: String,
+    /// Display name.
+    pub name: String,
+    /// SHA-256 of the secret.
+    pub secret_hash: Vec<u8>,
+    /// The user client_credentials tokens act for.
+    pub owner_id: i64,
+    /// That user's name.
+    pub owner: String,
+    /// Grant types, space-separated.
+    pub grants: String,
+    /// Redirect URIs, newline-separated.
+    pub redirect_uris: String,
+    /// Scopes, space-separated.
+    pub scope: String,
+}
+
+impl std::fmt::Debug for ClientRow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientRow")
+            .field("client_id", &self.client_id)
+            .field("name", &self.name)
+            .field("owner", &self.owner)
+            .field("grants", &self.grants)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Stores a client.
+pub async fn insert_client(
+    db: &Db,
+    client: &ClientRow,
+    now: UnixTime,
+) -> Result<(), IdentityError> {
+    sqlx::query(
+        "INSERT INTO oauth_clients (client_id, name, secret_hash, owner_id, grants, redirect_uris, scope, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(&client.client_id)
+    .bind(&client.name)
+    .bind(&client.secret_hash)
+    .bind(client.owner_id)
+    .bind(&client.grants)
+    .bind(&client.redirect_uris)
+    .bind(&client.scope)
+    .bind(now)
+    .execute(db.sqlite())
+    .await?;
+    Ok(())
+}
+
+const CLIENT_SELECT: &str = "SELECT c.client_id, c.name, c.secret_hash, c.owner_id, u.name, c.grants, c.redirect_uris, c.scope
+     FROM oauth_clients c JOIN users u ON u.id = c.owner_id";
+
+fn client_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<ClientRow, sqlx::Error> {
+    Ok(ClientRow {
+        client_id: row.try_get(0)?,
+        name: row.try_get(1)?,
+        secret_hash: row.try_get(2)?,
+        owner_id: row.try_get(3)?,
+        owner: row.try_get(4)?,
+        grants: row.try_get(5)?,
+        redirect_uris: row.try_get(6)?,
+        scope: row.try_get(7)?,
+    })
+}
+
+/// The client with this id, if any.
+pub async fn find_client(db: &Db, client_id: &str) -> Result<Option<ClientRow>, IdentityError> {
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "{CLIENT_SELECT} WHERE c.client_id = ?"
+    )))
+    .bind(client_id)
+    .fetch_optional(db.sqlite())
+    .await?;
+    Ok(row.as_ref().map(client_from_row).transpose()?)
+}
+
+/// Every client.
+pub async fn list_clients(db: &Db) -> Result<Vec<ClientRow>, IdentityError> {
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "{CLIENT_SELECT} ORDER BY c.name"
+    )))
+    .fetch_all(db.sqlite())
+    .await?;
+    Ok(rows.iter().map(client_from_row).collect::<Result<_, _>>()?)
+}
+
+/// Deletes a client and revokes its refresh tokens; `false` when there is none of that id.
+pub async fn delete_client(db: &Db, client_id: &str, now: UnixTime) -> Result<bool, IdentityError> {
+    let mut tx = db.sqlite().begin().await?;
+    let done = sqlx::query("DELETE FROM oauth_clients WHERE client_id = ?")
+        .bind(client_id)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query(
+        "UPDATE refresh_tokens SET revoked_at = ? WHERE client_id = ? AND revoked_at IS NULL",
+    )
+    .bind(now)
+    .bind(client_id)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Records a revoked access token until it would have expired anyway.
+pub async fn revoke_access_token(
+    db: &Db,
+    jti: &str,
+    expires_at: UnixTime,
+) -> Result<(), IdentityError> {
+    sqlx::query("INSERT OR IGNORE INTO revoked_access_tokens (jti, expires_at) VALUES (?, ?)")
+        .bind(jti)
+        .bind(expires_at)
+        .execute(db.sqlite())
+        .await?;
+    Ok(())
+}
+
+/// The revoked access tokens that have not expired yet.
+pub async fn revoked_access_tokens(
+    db: &Db,
+    now: UnixTime,
+) -> Result<Vec<(String, UnixTime)>, IdentityError> {
+    sqlx::query("DELETE FROM revoked_access_tokens WHERE expires_at < ?")
+        .bind(now)
+        .execute(db.sqlite())
+        .await?;
+    let rows = sqlx::query("SELECT jti, expires_at FROM revoked_access_tokens")
+        .fetch_all(db.sqlite())
+        .await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+        .collect::<Result<_, sqlx::Error>>()
+        .map_err(Into::into)
+}
