@@ -12,6 +12,7 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use crate::app::AppState;
 use crate::http::{health, limits, openapi::ApiDoc, signature};
+use crate::identity::consent_routes as consent;
 use crate::identity::console_routes as console;
 use crate::identity::oauth_routes as oauth;
 use crate::identity::routes as auth;
@@ -32,6 +33,10 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(oauth::oauth_introspect))
         .routes(routes!(oauth::vocalid_introspect))
         .routes(routes!(oauth::metadata))
+        .routes(routes!(
+            consent::authorize_page,
+            consent::authorize_decision
+        ))
         .routes(routes!(console::console_login))
         .routes(routes!(console::create_alias))
         .routes(routes!(console::logout, console::revoke_alias))

@@ -4,6 +4,8 @@
 //! it and map its [`IdentityError`] once.
 
 mod api_keys;
+pub mod authorize;
+pub mod consent_routes;
 pub mod console_routes;
 mod error;
 pub mod jwt;

@@ -312,14 +312,25 @@ impl IdentityService {
         }
     }
 
-    fn oauth_access_token(
+    pub(super) fn oauth_access_token(
         &self,
         user: &str,
         client_id: &str,
         scope: &str,
         now: UnixTime,
     ) -> String {
-        self.jwt.sign(&AccessClaims {
+        self.oauth_access_claims(user, client_id, scope, now).0
+    }
+
+    /// An access token for a client, with its claims (a code redemption records the jti).
+    pub(super) fn oauth_access_claims(
+        &self,
+        user: &str,
+        client_id: &str,
+        scope: &str,
+        now: UnixTime,
+    ) -> (String, AccessClaims) {
+        let claims = AccessClaims {
             iss: self.jwt.issuer().to_string(),
             aud: self.jwt.audience().to_string(),
             sub: user.to_string(),
@@ -328,7 +339,8 @@ impl IdentityService {
             jti: new_id(),
             scope: scope.to_string(),
             client_id: Some(client_id.to_string()),
-        })
+        };
+        (self.jwt.sign(&claims), claims)
     }
 
     /// The token endpoint: checks the client, then the grant.
@@ -409,7 +421,7 @@ impl IdentityService {
                     .cloned()
                     .collect();
                 let scope = narrow(requested, &allowed)?;
-                let refresh_token = self
+                let (refresh_token, _) = self
                     .issue_client_refresh(user.id, &client.client_id, &scope, now)
                     .await?;
                 Ok(TokenAnswer {
@@ -460,24 +472,24 @@ impl IdentityService {
                     scope: rotated.scope,
                 })
             }
-            _ => Err(OAuthError::UnsupportedGrantType(
-                "authorization_code is not available on this server yet".into(),
-            )),
+            _ => self.redeem_code(&client, form, now).await,
         }
     }
 
-    async fn issue_client_refresh(
+    /// Stores a new client-bound refresh token; returns it and its family.
+    pub(super) async fn issue_client_refresh(
         &self,
         user_id: i64,
         client_id: &str,
         scope: &str,
         now: UnixTime,
-    ) -> Result<String, OAuthError> {
+    ) -> Result<(String, [u8; 16]), OAuthError> {
         let refresh_token = new_token(REFRESH_PREFIX);
+        let family = random_bytes::<16>();
         let family_end = now + self.auth.oauth_refresh_ttl_secs;
         let stored = repo::NewRefresh {
             token_hash: &token_hash(&refresh_token),
-            family: &random_bytes::<16>(),
+            family: &family,
             user_id,
             client_id: Some(client_id),
             scope: Some(scope),
@@ -485,7 +497,7 @@ impl IdentityService {
             family_expires_at: Some(family_end),
         };
         repo::insert_refresh(&self.db, &stored, now).await?;
-        Ok(refresh_token)
+        Ok((refresh_token, family))
     }
 
     /// RFC 7009: revokes a refresh token (its whole family) or an access token issued to the

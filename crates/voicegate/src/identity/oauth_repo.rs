@@ -147,3 +147,99 @@ pub async fn revoked_access_tokens(
         .collect::<Result<_, sqlx::Error>>()
         .map_err(Into::into)
 }
+
+/// A stored authorization code.
+#[derive(Debug, Clone)]
+pub struct CodeRow {
+    /// The client it was issued to.
+    pub client_id: String,
+    /// The user who approved it.
+    pub user_id: i64,
+    /// The redirect URI it was issued for.
+    pub redirect_uri: String,
+    /// Granted scopes.
+    pub scope: String,
+    /// PKCE S256 challenge.
+    pub code_challenge: String,
+    /// Expiry.
+    pub expires_at: UnixTime,
+    /// When it was redeemed, if it was.
+    pub used_at: Option<UnixTime>,
+    /// The refresh family its redemption issued.
+    pub issued_family: Option<Vec<u8>>,
+    /// The access token id its redemption issued, and that token's expiry.
+    pub issued_jti: Option<(String, UnixTime)>,
+}
+
+/// Stores a new code.
+pub async fn insert_code(db: &Db, code_hash: &[u8], code: &CodeRow) -> Result<(), IdentityError> {
+    sqlx::query(
+        "INSERT INTO authorization_codes (code_hash, client_id, user_id, redirect_uri, scope, code_challenge, expires_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(code_hash)
+    .bind(&code.client_id)
+    .bind(code.user_id)
+    .bind(&code.redirect_uri)
+    .bind(&code.scope)
+    .bind(&code.code_challenge)
+    .bind(code.expires_at)
+    .execute(db.sqlite())
+    .await?;
+    Ok(())
+}
+
+/// The code with this hash, if any.
+pub async fn find_code(db: &Db, code_hash: &[u8]) -> Result<Option<CodeRow>, IdentityError> {
+    let row = sqlx::query(
+        "SELECT client_id, user_id, redirect_uri, scope, code_challenge, expires_at, used_at, issued_family, issued_jti, issued_exp
+         FROM authorization_codes WHERE code_hash = ?",
+    )
+    .bind(code_hash)
+    .fetch_optional(db.sqlite())
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    let jti: Option<String> = row.try_get(8)?;
+    let exp: Option<i64> = row.try_get(9)?;
+    Ok(Some(CodeRow {
+        client_id: row.try_get(0)?,
+        user_id: row.try_get(1)?,
+        redirect_uri: row.try_get(2)?,
+        scope: row.try_get(3)?,
+        code_challenge: row.try_get(4)?,
+        expires_at: row.try_get(5)?,
+        used_at: row.try_get(6)?,
+        issued_family: row.try_get(7)?,
+        issued_jti: jti.zip(exp),
+    }))
+}
+
+/// Marks a code used, once: `false` when it already was.
+pub async fn spend_code(db: &Db, code_hash: &[u8], now: UnixTime) -> Result<bool, IdentityError> {
+    let done = sqlx::query(
+        "UPDATE authorization_codes SET used_at = ? WHERE code_hash = ? AND used_at IS NULL",
+    )
+    .bind(now)
+    .bind(code_hash)
+    .execute(db.sqlite())
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Records what a code's redemption issued, so a second redemption can revoke it.
+pub async fn record_code_issue(
+    db: &Db,
+    code_hash: &[u8],
+    family: &[u8],
+    jti: &str,
+    exp: UnixTime,
+) -> Result<(), IdentityError> {
+    sqlx::query("UPDATE authorization_codes SET issued_family = ?, issued_jti = ?, issued_exp = ? WHERE code_hash = ?")
+        .bind(family)
+        .bind(jti)
+        .bind(exp)
+        .bind(code_hash)
+        .execute(db.sqlite())
+        .await?;
+    Ok(())
+}

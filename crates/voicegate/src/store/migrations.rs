@@ -34,6 +34,11 @@ const SQLITE: &[Migration] = &[
         name: "0004_oauth.sql",
         sql: include_str!("../../migrations/sqlite/0004_oauth.sql"),
     },
+    Migration {
+        version: 5,
+        name: "0005_authorization_codes.sql",
+        sql: include_str!("../../migrations/sqlite/0005_authorization_codes.sql"),
+    },
 ];
 
 /// Applies the migrations the database does not have yet.

@@ -1,0 +1,252 @@
+//! The authorization-code grant: validating `/oauth/authorize` requests, issuing single-use codes
+//! after the user approves, and redeeming them with PKCE S256 at the token endpoint.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use crate::clock::UnixTime;
+use crate::identity::oauth::{OAuthError, TokenAnswer};
+use crate::identity::oauth_repo::{self, ClientRow, CodeRow};
+use crate::identity::opaque::{new_token, token_hash};
+use crate::identity::{IdentityError, IdentityService, repo, scopes, split_scopes};
+
+/// How long an authorization code lives, in seconds.
+pub const CODE_TTL_SECS: i64 = 60;
+
+/// Why an authorization request is refused.
+#[derive(Debug)]
+pub enum AuthorizeError {
+    /// The client or redirect URI cannot be trusted: an error page, never a redirect.
+    Page(String),
+    /// Anything else, told to the client at its redirect URI.
+    Redirect {
+        /// The client's registered redirect URI.
+        redirect_uri: String,
+        /// RFC 6749 error code.
+        error: &'static str,
+        /// Explanation.
+        description: String,
+        /// The request's state, returned unchanged.
+        state: Option<String>,
+    },
+}
+
+/// A checked authorization request, ready for the consent page.
+#[derive(Debug, Clone)]
+pub struct Authorization {
+    /// The client's id.
+    pub client_id: String,
+    /// The client's display name.
+    pub client_name: String,
+    /// The exact redirect URI.
+    pub redirect_uri: String,
+    /// The scopes asked for.
+    pub scopes: Vec<String>,
+    /// The client's state, returned unchanged.
+    pub state: Option<String>,
+    /// PKCE S256 challenge.
+    pub code_challenge: String,
+}
+
+/// The redirect URI with `params` appended to its query.
+pub fn redirect_with(redirect_uri: &str, params: &[(&str, &str)]) -> String {
+    let query = serde_urlencoded::to_string(params).unwrap_or_default();
+    let separator = if redirect_uri.contains('?') { '&' } else { '?' };
+    format!("{redirect_uri}{separator}{query}")
+}
+
+impl IdentityService {
+    /// Checks an authorization request: the client and its exact redirect URI first (an error
+    /// page when they fail), then the rest (errors redirected with the state).
+    pub async fn check_authorization(
+        &self,
+        params: &HashMap<String, String>,
+    ) -> Result<Authorization, AuthorizeError> {
+        let page = |text: &str| AuthorizeError::Page(text.to_string());
+        let client_id = params
+            .get("client_id")
+            .ok_or_else(|| page("client_id is missing"))?;
+        let client = oauth_repo::find_client(&self.db, client_id)
+            .await
+            .map_err(|_| page("the server cannot check the client now"))?
+            .ok_or_else(|| page("unknown client"))?;
+        let registered: Vec<&str> = client.redirect_uris.lines().collect();
+        let redirect_uri = match params.get("redirect_uri") {
+            // Exact string comparison: no normalisation of case, trailing slash, port or query.
+            Some(uri) if registered.contains(&uri.as_str()) => uri.clone(),
+            Some(_) => return Err(page("the redirect_uri is not registered for this client")),
+            None if registered.len() == 1 => registered[0].to_string(),
+            None => return Err(page("redirect_uri is required")),
+        };
+        let state = params.get("state").cloned();
+        let redirect = |error: &'static str, description: &str| AuthorizeError::Redirect {
+            redirect_uri: redirect_uri.clone(),
+            error,
+            description: description.to_string(),
+            state: state.clone(),
+        };
+        if !client.grants.split(' ').any(|g| g == "authorization_code") {
+            return Err(redirect(
+                "unauthorized_client",
+                "this client may not use the authorization code grant",
+            ));
+        }
+        if params.get("response_type").map(String::as_str) != Some("code") {
+            return Err(redirect(
+                "unsupported_response_type",
+                "response_type must be code",
+            ));
+        }
+        let challenge = params
+            .get("code_challenge")
+            .filter(|c| (43..=128).contains(&c.len()));
+        let method = params.get("code_challenge_method").map(String::as_str);
+        let Some(challenge) = challenge.filter(|_| method == Some("S256")) else {
+            return Err(redirect(
+                "invalid_request",
+                "PKCE is required: code_challenge with code_challenge_method=S256",
+            ));
+        };
+        let allowed = split_scopes(&client.scope);
+        let scopes = match params.get("scope") {
+            Some(text) => {
+                scopes::parse_list(text).map_err(|e| redirect("invalid_scope", &e.to_string()))?
+            }
+            None => allowed.clone(),
+        };
+        if let Some(beyond) = scopes.iter().find(|s| !allowed.contains(s)) {
+            return Err(redirect(
+                "invalid_scope",
+                &format!("the scope {beyond:?} is not allowed for this client"),
+            ));
+        }
+        Ok(Authorization {
+            client_id: client.client_id,
+            client_name: client.name,
+            redirect_uri,
+            scopes,
+            state,
+            code_challenge: challenge.clone(),
+        })
+    }
+
+    /// The user approved: checks their credentials and issues a single-use code.
+    pub async fn approve_authorization(
+        &self,
+        ip: IpAddr,
+        authorization: &Authorization,
+        username: &str,
+        password: &str,
+    ) -> Result<String, IdentityError> {
+        let user = self
+            .verify_credentials(ip, username, password, true)
+            .await?;
+        let role_scopes = split_scopes(user.role.scope());
+        let scopes: Vec<String> = authorization
+            .scopes
+            .iter()
+            .filter(|s| role_scopes.contains(s))
+            .cloned()
+            .collect();
+        if scopes.is_empty() {
+            return Err(IdentityError::InsufficientScope(scopes::OVOS));
+        }
+        let code = new_token("vga_");
+        let row = CodeRow {
+            client_id: authorization.client_id.clone(),
+            user_id: user.id,
+            redirect_uri: authorization.redirect_uri.clone(),
+            scope: scopes.join(" "),
+            code_challenge: authorization.code_challenge.clone(),
+            expires_at: self.clock.now() + CODE_TTL_SECS,
+            used_at: None,
+            issued_family: None,
+            issued_jti: None,
+        };
+        oauth_repo::insert_code(&self.db, &token_hash(&code), &row).await?;
+        Ok(code)
+    }
+
+    /// Redeems a code at the token endpoint. A code works once, within its lifetime, for the
+    /// client and redirect URI it was issued for, with the PKCE verifier; a second redemption
+    /// revokes what the first one issued.
+    pub(super) async fn redeem_code(
+        &self,
+        client: &ClientRow,
+        form: &HashMap<String, String>,
+        now: UnixTime,
+    ) -> Result<TokenAnswer, OAuthError> {
+        let invalid = |text: &str| OAuthError::InvalidGrant(text.to_string());
+        let code = form
+            .get("code")
+            .ok_or_else(|| OAuthError::InvalidRequest("code is required".into()))?;
+        let verifier = form
+            .get("code_verifier")
+            .ok_or_else(|| OAuthError::InvalidRequest("code_verifier is required (PKCE)".into()))?;
+        let hash = token_hash(code);
+        let row = oauth_repo::find_code(&self.db, &hash)
+            .await?
+            .ok_or_else(|| invalid("unknown code"))?;
+        if row.client_id != client.client_id {
+            return Err(invalid("the code was issued to another client"));
+        }
+        if form.get("redirect_uri") != Some(&row.redirect_uri) {
+            return Err(invalid(
+                "redirect_uri does not match the authorization request",
+            ));
+        }
+        if row.used_at.is_some() || !oauth_repo::spend_code(&self.db, &hash, now).await? {
+            self.revoke_code_issue(&row, now).await?;
+            return Err(invalid(
+                "the code was already used; what it issued is revoked",
+            ));
+        }
+        if now >= row.expires_at {
+            return Err(invalid("the code has expired"));
+        }
+        let computed = B64.encode(Sha256::digest(verifier.as_bytes()));
+        if !bool::from(computed.as_bytes().ct_eq(row.code_challenge.as_bytes())) {
+            return Err(invalid(
+                "the code_verifier does not match the code_challenge",
+            ));
+        }
+        let user = repo::list_users(&self.db)
+            .await?
+            .into_iter()
+            .find(|u| u.id == row.user_id && u.active)
+            .ok_or_else(|| invalid("the user is no longer active"))?;
+        let (refresh_token, family) = self
+            .issue_client_refresh(user.id, &client.client_id, &row.scope, now)
+            .await?;
+        let (access_token, claims) =
+            self.oauth_access_claims(&user.name, &client.client_id, &row.scope, now);
+        oauth_repo::record_code_issue(&self.db, &hash, &family, &claims.jti, claims.exp).await?;
+        Ok(TokenAnswer {
+            access_token,
+            token_type: "Bearer",
+            expires_in: self.auth.oauth_access_ttl_secs,
+            refresh_token: Some(refresh_token),
+            scope: row.scope,
+        })
+    }
+
+    async fn revoke_code_issue(&self, row: &CodeRow, now: UnixTime) -> Result<(), IdentityError> {
+        if let Some(family) = &row.issued_family {
+            repo::revoke_family(&self.db, family, now).await?;
+        }
+        if let Some((jti, exp)) = &row.issued_jti {
+            oauth_repo::revoke_access_token(&self.db, jti, *exp).await?;
+            self.revoked_jti
+                .write()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(jti.clone(), *exp);
+        }
+        tracing::warn!(client = %row.client_id, "authorization code redeemed twice: its tokens are revoked");
+        Ok(())
+    }
+}
