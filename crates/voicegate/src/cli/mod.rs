@@ -286,38 +286,6 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Doctor => Ok(doctor::run(&config, clock).await),
-        Command::User(command) => {
-            init_logging("warn");
-            let (_, identity, _) = app::open_identity(&config, clock)
-                .await
-                .map_err(|e| e.to_string())?;
-            user_command(&identity, command).await?;
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::Client(command) => {
-            init_logging("warn");
-            let (_, identity, _) = app::open_identity(&config, clock)
-                .await
-                .map_err(|e| e.to_string())?;
-            client_command(&identity, command).await?;
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::Apikey(command) => {
-            init_logging("warn");
-            let (_, identity, _) = app::open_identity(&config, clock)
-                .await
-                .map_err(|e| e.to_string())?;
-            api_key_command(&identity, command).await?;
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::Token(command) => {
-            init_logging("warn");
-            let (_, identity, _) = app::open_identity(&config, clock)
-                .await
-                .map_err(|e| e.to_string())?;
-            token_command(&identity, command).await?;
-            Ok(ExitCode::SUCCESS)
-        }
         Command::ImportUsers { file } => {
             init_logging("warn");
             let (_, identity, _) = app::open_identity(&config, clock)
@@ -328,14 +296,28 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
                 .await
                 .map_err(|e| e.to_string())?;
             println!(
-                "imported {}: {} created, {} updated",
+                "imported {}: {} created, {} updated, {} skipped",
                 file.display(),
                 report.created,
-                report.updated
+                report.updated,
+                report.skipped
             );
             Ok(ExitCode::SUCCESS)
         }
-        Command::Genpass { .. } => unreachable!("handled above"),
+        admin => {
+            init_logging("warn");
+            let (_, identity, _) = app::open_identity(&config, clock)
+                .await
+                .map_err(|e| e.to_string())?;
+            match admin {
+                Command::User(command) => user_command(&identity, command).await?,
+                Command::Token(command) => token_command(&identity, command).await?,
+                Command::Apikey(command) => api_key_command(&identity, command).await?,
+                Command::Client(command) => client_command(&identity, command).await?,
+                _ => unreachable!("handled above"),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 

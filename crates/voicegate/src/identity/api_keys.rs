@@ -59,21 +59,8 @@ impl IdentityService {
         let found = repo::find_user(&self.db, user)
             .await?
             .ok_or_else(|| IdentityError::UserNotFound(user.to_string()))?;
-        let allowed = split_scopes(found.role.scope());
-        let granted = match scope_text {
-            Some(text) => scopes::parse_list(text)?,
-            None => allowed.clone(),
-        };
-        if let Some(beyond) = granted.iter().find(|s| !allowed.contains(s)) {
-            return Err(IdentityError::Validation(format!(
-                "the user's role does not grant {beyond:?}"
-            )));
-        }
-        if granted.is_empty() {
-            return Err(IdentityError::Validation(
-                "a key needs at least one scope".into(),
-            ));
-        }
+        let requested = scope_text.map(scopes::parse_list).transpose()?;
+        let granted = scopes::grant_within(requested, &split_scopes(found.role.scope()))?;
         let api_key = format!("{KEY_PREFIX}{}", B64.encode(random_bytes::<16>()));
         // 512 bits: longer than HMAC-SHA256's block, so its SHA-256 is the HMAC key (see signatures.rs).
         let secret = B64.encode(random_bytes::<64>());

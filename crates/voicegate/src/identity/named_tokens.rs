@@ -59,7 +59,7 @@ impl IdentityService {
         &self,
         user_id: i64,
         alias: &str,
-        scopes: Option<Vec<String>>,
+        requested: Option<Vec<String>>,
         expires_in: Option<i64>,
     ) -> Result<String, IdentityError> {
         check_alias(alias)?;
@@ -68,18 +68,7 @@ impl IdentityService {
             .into_iter()
             .find(|u| u.id == user_id)
             .ok_or_else(|| IdentityError::UserNotFound(user_id.to_string()))?;
-        let allowed = split_scopes(user.role.scope());
-        let granted = scopes.unwrap_or_else(|| allowed.clone());
-        if let Some(beyond) = granted.iter().find(|s| !allowed.contains(s)) {
-            return Err(IdentityError::Validation(format!(
-                "the user's role does not grant {beyond:?}"
-            )));
-        }
-        if granted.is_empty() {
-            return Err(IdentityError::Validation(
-                "a token needs at least one scope".into(),
-            ));
-        }
+        let granted = scopes::grant_within(requested, &split_scopes(user.role.scope()))?;
         if expires_in.is_some_and(|s| s < 1) {
             return Err(IdentityError::Validation(
                 "the lifetime must be at least one second".into(),

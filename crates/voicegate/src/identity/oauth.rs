@@ -218,16 +218,8 @@ impl IdentityService {
                 "invalid redirect URI {bad:?}: an absolute http(s) URI without fragment"
             )));
         }
-        let allowed = split_scopes(owner_row.role.scope());
-        let granted = match scope_text {
-            Some(text) => scopes::parse_list(text)?,
-            None => allowed.clone(),
-        };
-        if let Some(beyond) = granted.iter().find(|s| !allowed.contains(s)) {
-            return Err(IdentityError::Validation(format!(
-                "the owner's role does not grant {beyond:?}"
-            )));
-        }
+        let requested = scope_text.map(scopes::parse_list).transpose()?;
+        let granted = scopes::grant_within(requested, &split_scopes(owner_row.role.scope()))?;
         let client_id = format!("vgc_{}", B64.encode(random_bytes::<12>()));
         let client_secret = B64.encode(random_bytes::<32>());
         let row = ClientRow {

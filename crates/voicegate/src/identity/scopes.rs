@@ -74,6 +74,26 @@ pub fn parse_list(text: &str) -> Result<Vec<String>, IdentityError> {
     Ok(scopes)
 }
 
+/// The scopes to grant: `requested` (default: all of `allowed`), which must be non-empty and
+/// within `allowed` (a role's scopes): a grant never exceeds its role.
+pub fn grant_within(
+    requested: Option<Vec<String>>,
+    allowed: &[String],
+) -> Result<Vec<String>, IdentityError> {
+    let granted = requested.unwrap_or_else(|| allowed.to_vec());
+    if let Some(beyond) = granted.iter().find(|s| !allowed.contains(s)) {
+        return Err(IdentityError::Validation(format!(
+            "the user's role does not grant {beyond:?}"
+        )));
+    }
+    if granted.is_empty() {
+        return Err(IdentityError::Validation(
+            "at least one scope is needed".into(),
+        ));
+    }
+    Ok(granted)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
