@@ -206,10 +206,10 @@ impl Bus {
         self.shared.events.subscribe()
     }
 
-    /// Sends a message without waiting for anything.
-    pub fn emit(&self, message: BusMessage) -> Result<(), BusError> {
+    /// Sends a message without waiting for a reply (but waiting for room in the queue).
+    pub async fn emit(&self, message: BusMessage) -> Result<(), BusError> {
         let frame = self.frame(message, None);
-        self.send_frame(frame)
+        self.send_frame(frame).await
     }
 
     /// Sends a request and waits for its reply: a message of one of `reply_types`, recognised as
@@ -230,7 +230,8 @@ impl Bus {
             .register(id, &correlation, reply_types, matching, tx);
         // Whatever happens next, the waiter does not outlive this call.
         let _guard = WaiterGuard { bus: self, id };
-        self.send_frame(self.frame(message, Some(&correlation)))?;
+        self.send_frame(self.frame(message, Some(&correlation)))
+            .await?;
         let timeout = self.shared.settings.request_timeout;
         match tokio::time::timeout(timeout, rx).await {
             Ok(Ok(reply)) => Ok(reply),
@@ -268,16 +269,23 @@ impl Bus {
         serde_json::to_string(&message).expect("a bus message serializes")
     }
 
-    fn send_frame(&self, frame: String) -> Result<(), BusError> {
+    /// Queues a frame for the connection. When the bus does not keep up, the caller waits for
+    /// room (backpressure) up to the request timeout, then gets 504; a closed connection is 503.
+    async fn send_frame(&self, frame: String) -> Result<(), BusError> {
         let sender = self
             .shared
             .outgoing
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone();
-        match sender {
-            Some(sender) => sender.try_send(frame).map_err(|_| self.unavailable()),
-            None => Err(self.unavailable()),
+        let Some(sender) = sender else {
+            return Err(self.unavailable());
+        };
+        let timeout = self.shared.settings.request_timeout;
+        match tokio::time::timeout(timeout, sender.send(frame)).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(_)) => Err(self.unavailable()),
+            Err(_) => Err(BusError::Timeout(timeout.as_millis())),
         }
     }
 
@@ -331,7 +339,8 @@ impl Bus {
 
     async fn pump(&self, stream: tokio_tungstenite::WebSocketStream<TcpStream>) {
         let (mut sink, mut source) = stream.split();
-        let (tx, mut rx) = mpsc::channel::<String>(1024);
+        // A short queue: senders wait for room rather than pile up work the bus cannot take.
+        let (tx, mut rx) = mpsc::channel::<String>(256);
         *self
             .shared
             .outgoing

@@ -172,8 +172,8 @@ impl OvosService {
         Ok(reply.data)
     }
 
-    fn emit(&self, msg_type: &str, data: Value) -> Result<(), OvosError> {
-        Ok(self.bus.emit(BusMessage::new(msg_type, data))?)
+    async fn emit(&self, msg_type: &str, data: Value) -> Result<(), OvosError> {
+        Ok(self.bus.emit(BusMessage::new(msg_type, data)).await?)
     }
 
     /// System information from the companion skill.
@@ -203,7 +203,7 @@ impl OvosService {
         };
         self.ask_skill(msg_type, reply_type, json!({})).await?;
         if let Some(dialog) = dialog {
-            self.speak(dialog)?;
+            self.speak(dialog).await?;
         }
         Ok(())
     }
@@ -366,27 +366,28 @@ impl OvosService {
     }
 
     /// Makes the assistant say something.
-    pub fn speak(&self, speech: Speech) -> Result<Speech, OvosError> {
+    pub async fn speak(&self, speech: Speech) -> Result<Speech, OvosError> {
         self.emit(
             "speak",
             json!({"utterance": speech.utterance, "lang": speech.lang}),
-        )?;
+        )
+        .await?;
         Ok(speech)
     }
 
     /// Stops any speech or audio output.
-    pub fn stop(&self) -> Result<(), OvosError> {
-        self.emit("mycroft.stop", json!({}))
+    pub async fn stop(&self) -> Result<(), OvosError> {
+        self.emit("mycroft.stop", json!({})).await
     }
 
     /// Mutes or unmutes the microphone.
-    pub fn set_mic_muted(&self, muted: bool) -> Result<(), OvosError> {
+    pub async fn set_mic_muted(&self, muted: bool) -> Result<(), OvosError> {
         let msg_type = if muted {
             "mycroft.mic.mute"
         } else {
             "mycroft.mic.unmute"
         };
-        self.emit(msg_type, json!({}))
+        self.emit(msg_type, json!({})).await
     }
 
     /// Whether the microphone is muted.
@@ -402,12 +403,12 @@ impl OvosService {
     }
 
     /// Starts listening as if the wake word was heard.
-    pub fn listen(&self) -> Result<(), OvosError> {
-        self.emit("mycroft.mic.listen", json!({}))
+    pub async fn listen(&self) -> Result<(), OvosError> {
+        self.emit("mycroft.mic.listen", json!({})).await
     }
 
     /// Injects utterances as if they had been spoken.
-    pub fn inject_utterances(
+    pub async fn inject_utterances(
         &self,
         utterances: &[String],
         lang: Option<&str>,
@@ -426,7 +427,8 @@ impl OvosService {
         self.emit(
             "recognizer_loop:utterance",
             json!({"utterances": texts, "lang": lang}),
-        )?;
+        )
+        .await?;
         Ok((texts, lang))
     }
 
@@ -447,12 +449,13 @@ impl OvosService {
     }
 
     /// Sets the output volume, 0 to 100 percent.
-    pub fn set_volume(&self, percent: f64) -> Result<(), OvosError> {
+    pub async fn set_volume(&self, percent: f64) -> Result<(), OvosError> {
         if !(0.0..=100.0).contains(&percent) {
             return Err(OvosError::Validation(
                 "percent must be between 0 and 100".into(),
             ));
         }
         self.emit("mycroft.volume.set", json!({"percent": percent / 100.0}))
+            .await
     }
 }

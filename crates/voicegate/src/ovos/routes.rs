@@ -100,10 +100,10 @@ pub struct VolumeRequest {
 }
 
 /// Runs a fire-and-forget bus action and answers 204.
-fn no_content(
-    action: impl FnOnce() -> Result<(), crate::ovos::OvosError>,
+async fn no_content(
+    action: impl Future<Output = Result<(), crate::ovos::OvosError>>,
 ) -> Result<StatusCode, ApiError> {
-    action()?;
+    action.await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -270,7 +270,7 @@ pub async fn speak(
     ApiJson(body): ApiJson<SpeechRequest>,
 ) -> Result<Json<Speech>, ApiError> {
     let speech = state.ovos.speech(&body.utterance, body.lang.as_deref())?;
-    Ok(Json(state.ovos.speak(speech)?))
+    Ok(Json(state.ovos.speak(speech).await?))
 }
 
 /// Stops any speech or audio output.
@@ -280,7 +280,7 @@ pub async fn stop(
     State(state): State<AppState>,
     _: Authorized<OvosScope>,
 ) -> Result<StatusCode, ApiError> {
-    no_content(|| state.ovos.stop())
+    no_content(state.ovos.stop()).await
 }
 
 /// Mutes the microphone.
@@ -290,7 +290,7 @@ pub async fn mute(
     State(state): State<AppState>,
     _: Authorized<OvosScope>,
 ) -> Result<StatusCode, ApiError> {
-    no_content(|| state.ovos.set_mic_muted(true))
+    no_content(state.ovos.set_mic_muted(true)).await
 }
 
 /// Unmutes the microphone.
@@ -300,7 +300,7 @@ pub async fn unmute(
     State(state): State<AppState>,
     _: Authorized<OvosScope>,
 ) -> Result<StatusCode, ApiError> {
-    no_content(|| state.ovos.set_mic_muted(false))
+    no_content(state.ovos.set_mic_muted(false)).await
 }
 
 /// Whether the microphone is muted.
@@ -320,7 +320,7 @@ pub async fn listen(
     State(state): State<AppState>,
     _: Authorized<OvosScope>,
 ) -> Result<StatusCode, ApiError> {
-    no_content(|| state.ovos.listen())
+    no_content(state.ovos.listen()).await
 }
 
 /// Injects utterances as if they had been spoken.
@@ -333,7 +333,8 @@ pub async fn utterance(
 ) -> Result<Response, ApiError> {
     let (utterances, lang) = state
         .ovos
-        .inject_utterances(&body.utterances, body.lang.as_deref())?;
+        .inject_utterances(&body.utterances, body.lang.as_deref())
+        .await?;
     Ok((
         StatusCode::ACCEPTED,
         Json(json!({"utterances": utterances, "lang": lang})),
@@ -359,6 +360,6 @@ pub async fn set_volume(
     _: Authorized<OvosScope>,
     ApiJson(body): ApiJson<VolumeRequest>,
 ) -> Result<StatusCode, ApiError> {
-    state.ovos.set_volume(body.percent)?;
+    state.ovos.set_volume(body.percent).await?;
     Ok(StatusCode::NO_CONTENT)
 }
