@@ -3,7 +3,8 @@
 //! SHA-256 of "METHOD\nPATH\nQUERY-AS-SENT\nNONCE\nhex SHA-256(raw body)\nTIMESTAMP"), and the key is
 //! named by the request's `api_key` parameter.
 
-use std::collections::HashMap;
+use std::collections::HashSet;
+use std::hash::BuildHasher;
 use std::sync::Mutex;
 
 use hmac::{KeyInit, Mac};
@@ -75,7 +76,13 @@ fn decode_hex(text: &str) -> Option<Vec<u8>> {
 }
 
 fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut text = String::with_capacity(bytes.len() * 2);
+    for byte in bytes {
+        text.push(char::from(DIGITS[usize::from(byte >> 4)]));
+        text.push(char::from(DIGITS[usize::from(byte & 0x0f)]));
+    }
+    text
 }
 
 /// Parses an ISO 8601 UTC timestamp, with or without `Z` (or `+00:00`) and fractional seconds,
@@ -150,39 +157,73 @@ pub fn signature_matches(secret_hash: &[u8; 32], digest_hex: &str, signature: &[
     mac.verify_slice(signature).is_ok()
 }
 
-/// The nonces seen per key, each kept for twice the timestamp window.
+/// Shards of the nonce store: a map's growth blocks only the requests that hash to its shard.
+const NONCE_SHARDS: usize = 16;
+
+/// One shard: the nonces of the current generation and of the one before it.
 #[derive(Default)]
+struct NonceShard {
+    started: UnixTime,
+    current: HashSet<u64>,
+    previous: HashSet<u64>,
+}
+
+/// The nonces seen per key. A generation lasts twice the timestamp window and the previous one
+/// is kept, so a nonce is remembered for at least as long as its timestamp is acceptable; expiry
+/// drops a whole generation at once instead of sweeping entries.
 pub struct NonceStore {
-    seen: Mutex<HashMap<(String, String), UnixTime>>,
+    shards: Vec<Mutex<NonceShard>>,
+    hasher: std::collections::hash_map::RandomState,
+}
+
+impl Default for NonceStore {
+    fn default() -> Self {
+        Self {
+            shards: (0..NONCE_SHARDS).map(|_| Mutex::default()).collect(),
+            hasher: std::collections::hash_map::RandomState::new(),
+        }
+    }
 }
 
 impl NonceStore {
-    /// `true` the first time `nonce` is presented for `key`; `false` for a replay (or when the store
-    /// is full of live nonces).
+    /// `true` the first time `nonce` is presented for `key`; `false` for a replay (or when the
+    /// store is full of live nonces: failing closed).
     pub fn accept(&self, key: &str, nonce: &str, now: UnixTime) -> bool {
-        let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
-        if seen.len() >= MAX_NONCES {
-            seen.retain(|_, expires| *expires > now);
-            if seen.len() >= MAX_NONCES {
-                return false;
-            }
+        // A 64-bit id under a per-process random key: fixed-size entries, no crafted collisions.
+        let id = self.hasher.hash_one((key, nonce));
+        let mut shard = self.shards[(id as usize) % NONCE_SHARDS]
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let generation = 2 * WINDOW_SECS;
+        if now >= shard.started + generation {
+            // Two generations have passed without a rotation: nothing left is live.
+            shard.previous = if now >= shard.started + 2 * generation {
+                HashSet::new()
+            } else {
+                std::mem::take(&mut shard.current)
+            };
+            shard.current.clear();
+            shard.started = now;
         }
-        let entry = (key.to_string(), nonce.to_string());
-        match seen.get(&entry) {
-            Some(expires) if *expires > now => false,
-            _ => {
-                seen.insert(entry, now + 2 * WINDOW_SECS);
-                true
-            }
+        if shard.current.contains(&id) || shard.previous.contains(&id) {
+            return false;
         }
+        if shard.current.len() + shard.previous.len() >= MAX_NONCES / NONCE_SHARDS {
+            return false;
+        }
+        shard.current.insert(id)
     }
 
-    /// Forgets expired nonces.
+    /// Drops generations that have expired.
     pub fn purge(&self, now: UnixTime) {
-        self.seen
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .retain(|_, expires| *expires > now);
+        for shard in &self.shards {
+            let mut shard = shard.lock().unwrap_or_else(|e| e.into_inner());
+            if now >= shard.started + 4 * WINDOW_SECS {
+                shard.previous = HashSet::new();
+                shard.current = HashSet::new();
+                shard.started = now;
+            }
+        }
     }
 }
 
@@ -233,7 +274,14 @@ mod tests {
         assert!(store.accept("k", "n", 1000));
         assert!(!store.accept("k", "n", 1001));
         assert!(store.accept("other", "n", 1001));
-        assert!(store.accept("k", "n", 1000 + 2 * WINDOW_SECS + 1));
+        assert!(
+            !store.accept("k", "n", 1000 + 2 * WINDOW_SECS + 1),
+            "still inside the kept generations"
+        );
+        assert!(
+            store.accept("k", "n", 1000 + 4 * WINDOW_SECS + 1),
+            "forgotten after two generations"
+        );
     }
 
     #[test]
