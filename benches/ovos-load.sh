@@ -267,11 +267,25 @@ print("%.3f %.3f %.3f %.3f %.3f %s %.3f" % (t1 - t0, b, r, s, p, gen[-1] if gen 
     return "$status"
 }
 
+# check_alive WHEN: dies when the bus, the responder or the server has exited.
+check_alive() {
+    local what pid
+    for what in bus responder server; do
+        case "$what" in
+            bus) pid="$BUS_PID" ;;
+            responder) pid="$RESPONDER_PID" ;;
+            server) pid="$SERVER_PID" ;;
+        esac
+        [[ -z "$pid" ]] || kill -0 "$pid" 2>/dev/null || die "the $what (PID $pid) exited $1"
+    done
+}
+
 # settle NAME: waits (at most 120 s) until a request through bus and responder is answered in
 # under 100 ms, so that a backlog left by one run does not slow the next.
 settle() {
+    check_alive "before settling after $1"
     timeout 150 "$PY" "$HELPER" settle --port "$BUS_PORT" --max-seconds 120 >"$RES/settle-$1.json" 2>&1 \
-        || { cat "$RES/settle-$1.json" >&2; die "bus and responder did not drain after $1"; }
+        || { cat "$RES/settle-$1.json" >&2; check_alive "while settling after $1"; die "bus and responder did not drain after $1"; }
 }
 
 # start_tap NAME: a bus client counting relayed speak messages (bounded: it stops by itself).
@@ -333,7 +347,7 @@ QUIET
     # The bus now fails (and logs) every write it still held for the responder: wait until it
     # echoes promptly again before the new responder connects.
     timeout 150 "$PY" "$HELPER" settle --echo --port "$BUS_PORT" --max-seconds 120 >"$RES/settle-echo-$name.json" 2>&1 \
-        || { cat "$RES/settle-echo-$name.json" >&2; die "the bus did not recover after $name"; }
+        || { cat "$RES/settle-echo-$name.json" >&2; kill -0 "$BUS_PID" 2>/dev/null || die "the bus exited after $name"; die "the bus did not recover after $name"; }
     start_responder
     settle "$name"
 }

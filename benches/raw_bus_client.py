@@ -70,6 +70,17 @@ def connect(port, timeout=10):
     return ws
 
 
+def recv(ws):
+    """One frame; then re-arms quick ACK (Linux clears it), as voicegate does, so that the bus's
+    next small message is not held back by Nagle's algorithm waiting for our ACK."""
+    text = ws.recv()
+    try:
+        ws.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_QUICKACK, 1)
+    except (OSError, AttributeError):
+        pass
+    return text
+
+
 def percentile(sorted_values, p):
     """Nearest-rank percentile of an ascending list (0.0 when empty)."""
     if not sorted_values:
@@ -131,7 +142,7 @@ def bench(args):
             for _ in range(args.concurrency):
                 send()
             while pending():
-                text = ws.recv()
+                text = recv(ws)
                 now = time.perf_counter()
                 try:
                     message = json.loads(text)
@@ -285,7 +296,7 @@ def speech_check(args):
     def listen():
         try:
             while True:
-                message = json.loads(ws.recv())
+                message = json.loads(recv(ws))
                 if message.get("type") != "speak":
                     continue
                 utterance = (message.get("data") or {}).get("utterance")
@@ -348,7 +359,7 @@ def settle(args):
                                     "context": {"source": "raw-bench", "marker": marker}}))
                 ws.settimeout(max(0.1, min(5.0, deadline - time.monotonic())))
                 while True:
-                    message = json.loads(ws.recv())
+                    message = json.loads(recv(ws))
                     wanted = "bench.settle" if args.echo else "mycroft.mic.get_status.response"
                     if message.get("type") == wanted and (message.get("context") or {}).get("marker") == marker:
                         break

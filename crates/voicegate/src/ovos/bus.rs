@@ -206,10 +206,13 @@ impl Bus {
         self.shared.events.subscribe()
     }
 
-    /// Sends a message without waiting for a reply (but waiting for room in the queue).
+    /// Sends a message and waits until the bus relays it back (the bus echoes every message to
+    /// its sender): the message has then reached the bus, and the caller is paced by it.
     pub async fn emit(&self, message: BusMessage) -> Result<(), BusError> {
-        let frame = self.frame(message, None);
-        self.send_frame(frame).await
+        let msg_type = message.msg_type.clone();
+        self.request(message, &[msg_type.as_str()], ReplyMatch::Correlated)
+            .await
+            .map(|_| ())
     }
 
     /// Sends a request and waits for its reply: a message of one of `reply_types`, recognised as
@@ -299,11 +302,11 @@ impl Bus {
             let mut was_up = true;
             loop {
                 match bus.connect().await {
-                    Ok(stream) => {
+                    Ok((stream, ack_handle)) => {
                         tracing::info!(url = %bus.url(), "message bus connected");
                         backoff = first_backoff;
                         was_up = true;
-                        bus.pump(stream).await;
+                        bus.pump(stream, &ack_handle).await;
                         tracing::warn!(url = %bus.url(), "message bus connection lost");
                     }
                     Err(e) => {
@@ -322,22 +325,40 @@ impl Bus {
     async fn connect(
         &self,
     ) -> Result<
-        tokio_tungstenite::WebSocketStream<TcpStream>,
+        (
+            tokio_tungstenite::WebSocketStream<TcpStream>,
+            std::net::TcpStream,
+        ),
         Box<dyn std::error::Error + Send + Sync>,
     > {
         let settings = &self.shared.settings;
         let attempt = async {
             let tcp = TcpStream::connect(&settings.address).await?;
             tcp.set_nodelay(true)?;
+            // A second handle on the same socket, to re-arm quick ACKs while the stream is split.
+            let std_tcp = tcp.into_std()?;
+            let ack_handle = std_tcp.try_clone()?;
+            let tcp = TcpStream::from_std(std_tcp)?;
             let (stream, _) = tokio_tungstenite::client_async(settings.url.as_str(), tcp).await?;
-            Ok::<_, Box<dyn std::error::Error + Send + Sync>>(stream)
+            Ok::<_, Box<dyn std::error::Error + Send + Sync>>((stream, ack_handle))
         };
         tokio::time::timeout(Duration::from_secs(3), attempt)
             .await
             .map_err(|_| "connection attempt timed out")?
     }
 
-    async fn pump(&self, stream: tokio_tungstenite::WebSocketStream<TcpStream>) {
+    async fn pump(
+        &self,
+        stream: tokio_tungstenite::WebSocketStream<TcpStream>,
+        ack_handle: &std::net::TcpStream,
+    ) {
+        // The bus relays every message back to its sender, and a Python bus may hold a small
+        // reply back (Nagle) until that echo is acknowledged: acknowledging at once (quick ACK,
+        // re-armed after every read, as Linux clears it) avoids a ~40 ms stall per exchange.
+        let quick_ack = || {
+            let _ = socket2::SockRef::from(ack_handle).set_tcp_quickack(true);
+        };
+        quick_ack();
         let (mut sink, mut source) = stream.split();
         // A short queue: senders wait for room rather than pile up work the bus cannot take.
         let (tx, mut rx) = mpsc::channel::<String>(256);
@@ -350,7 +371,10 @@ impl Bus {
         loop {
             tokio::select! {
                 incoming = source.next() => match incoming {
-                    Some(Ok(Frame::Text(text))) => self.dispatch(text.as_str()),
+                    Some(Ok(Frame::Text(text))) => {
+                        quick_ack();
+                        self.dispatch(text.as_str());
+                    }
                     Some(Ok(Frame::Binary(bytes))) => {
                         if let Ok(text) = std::str::from_utf8(&bytes) {
                             self.dispatch(text);
