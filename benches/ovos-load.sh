@@ -8,20 +8,23 @@
 # WS_HOST/WS_PORT/API_KEY pointing at that bus. Two exchanges are measured:
 #   info:   GET /v1/system/info: voicegate sends `ovos.api.info` and waits for the responder's
 #           fresh `ovos.api.info.answer` (matched by type, oldest request first);
-#   speech: POST /v1/voice/speech: voicegate emits `speak` and answers 200 without waiting.
+#   speech: POST /v1/voice/speech: voicegate emits `speak` and answers 200 without a reply from
+#           ovos-core (builds since a528ece wait for the bus to echo the message back; earlier
+#           ones answered as soon as it was queued).
 # At each concurrency level C (default 50, 10 and 1):
 #   - raw: benches/raw_bus_client.py does the bus exchange itself over ONE websocket connection
 #     (voicegate has one) with C requests in flight: info `ovos.api.info` -> `.answer`, speech
 #     `speak` -> its own echo (the bus relays every message to every client, the sender too);
-#     1 s warm-up + 10 s; exchanges/s, p50, p99;
+#     1 s warm-up + 10 s; exchanges/s, p50, p99 (corrected for coordinated omission exactly as wrk
+#     corrects its own, so that both sides compare), max;
 #   - voicegate: `wrk -t2 -cC -d10s --latency` (C = 1: -t1; the POST through a wrk lua script);
 #     2xx requests/s, p50, p99, non-2xx.
 # Info runs alternate raw and voicegate, INFO_REPEAT (3) times per level, and the report takes
 # medians: the Python responder sets the pace and varies by about 15 % from run to run. The bus
 # relays each message to three clients in both: in raw runs voicegate is connected and idle, in
 # voicegate runs an idle tap takes its place.
-# Speech: the raw runs happen before voicegate starts. A 200 from voicegate only means "queued",
-# so in both speech runs a tap (raw_bus_client.py tap) counts the `speak` messages the bus
+# Speech: the raw runs happen before voicegate starts. A 200 from voicegate may only mean
+# "queued", so in both speech runs a tap (raw_bus_client.py tap) counts the `speak` messages the bus
 # relays: the relayed rate inside the 10 s window is compared too, and what the bus still relayed
 # after the window (voicegate's queue draining) is reported. The responder reads every message at
 # about 1,000/s and falls far behind in speech runs, so afterwards it is restarted (its backlog
@@ -359,7 +362,7 @@ run_raw() {
     log "raw bus client: $1, $2 in flight, 1 s + $WRK_DURATION ($name)"
     measure "$name" timeout $((DURATION_S + 40)) "$PY" "$HELPER" bench --port "$BUS_PORT" --api-key "$API_KEY" \
         --kind "$1" --concurrency "$2" --duration "$DURATION_S" --warmup 1 \
-        || { cat "$RES/$name.out" >&2; die "baseline $name failed"; }
+        || { cat "$RES/$name.out" >&2; check_alive "during $name"; die "baseline $name failed"; }
 }
 
 # run_wrk NAME C wrk-args...: wrk -t(min 2, C) -cC, output into $RES/NAME.out, CPU in NAME.cpu.
@@ -367,7 +370,7 @@ run_wrk() {
     local name="$1" c="$2"; shift 2
     local threads=$((c < 2 ? c : 2))
     measure "$name" timeout $((DURATION_S + 60)) wrk --timeout 5s --latency -t"$threads" -c"$c" "$@" \
-        || { cat "$RES/$name.out" >&2; die "wrk run $name failed"; }
+        || { cat "$RES/$name.out" >&2; check_alive "during $name"; die "wrk run $name failed"; }
 }
 
 # 1. Speech baselines, before voicegate exists: the bus relays to the raw client, the responder
@@ -544,15 +547,17 @@ def parse_wrk(name):
         sys.exit("no Requests/sec in wrk output %s" % name)
     non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", text)
     sock = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
+    top = re.search(r"^\s*Latency\s+\S+\s+\S+\s+([\d.]+)(us|ms|s|m|h)\s", text, re.M)
     n = int(total.group(1))
     bad = int(non2xx.group(1)) if non2xx else 0
     seconds = float(total.group(2)) * units[total.group(3)] / 1000.0
     return {"rate": (n - bad) / seconds if seconds else 0.0, "p50": pct(50), "p99": pct(99), "non2xx": bad,
+            "max": float(top.group(1)) * units[top.group(2)] if top else 0.0,
             "sockerr": sum(int(g) for g in sock.groups()) if sock else 0, "total": n, "ok": n - bad}
 
 def raw_run(name):
     r = last_json(name + ".out")
-    return {"rate": r["rate"], "p50": r["p50_ms"], "p99": r["p99_ms"], "raw": r}
+    return {"rate": r["rate"], "p50": r["p50_ms"], "p99": r["p99_ms"], "max": r["max_ms"], "raw": r}
 
 def tapped(name, start, end):
     """Speak messages the bus relayed inside [start, end) and after end, and the last one's time."""
@@ -573,7 +578,7 @@ def summary(runs):
     """Median rate, p50 and p99 over repeated runs (and the rate's range)."""
     return {"rate": median(r["rate"] for r in runs), "p50": median(r["p50"] for r in runs),
             "p99": median(r["p99"] for r in runs), "min": min(r["rate"] for r in runs),
-            "max": max(r["rate"] for r in runs)}
+            "max": max(r["rate"] for r in runs), "worst": max(r["max"] for r in runs)}
 
 def cpu_mean(names):
     rows = [cpu(n) for n in names]
@@ -621,23 +626,26 @@ print("## voicegate OVOS bridge load (%s per run, 127.0.0.1, %d cores shared by 
 print()
 print("raw = raw websocket client, one bus connection, C requests in flight; voicegate ="
       " `wrk -t2 -cC --latency` (C = 1: -t1); voicegate's rate counts 2xx answers only."
-      " Info: medians of %d alternating runs (rate range in brackets); speech: one run each." % reps)
+      " Info: medians of %d alternating runs (rate range in brackets; max = worst of the runs);"
+      " speech: one run each. Percentiles of both sides are corrected for coordinated omission as"
+      " wrk corrects its own: one stall of T ms at C = 1 turns into a p99 of about T/2." % reps)
 print()
-print("| Route | C | raw exch/s | raw p50 | raw p99 | voicegate 2xx/s | voicegate p50 | voicegate p99 | non-2xx | ratio |")
-print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+print("| Route | C | raw exch/s | raw p50 | raw p99 | raw max | voicegate 2xx/s | voicegate p50 | voicegate p99 | voicegate max | non-2xx | ratio |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 for c in levels:
     r, w = info[c]["raw"], info[c]["vg"]
-    print("| GET /v1/system/info | %d | %.0f [%.0f-%.0f] | %.2f ms | %.2f ms | %.0f [%.0f-%.0f] | %.2f ms | %.2f ms | %d | %.1f %% |"
-          % (c, r["rate"], r["min"], r["max"], r["p50"], r["p99"], w["rate"], w["min"], w["max"], w["p50"], w["p99"],
-             info[c]["non2xx"] + info[c]["sockerr"], 100 * w["rate"] / r["rate"] if r["rate"] else 0))
+    print("| GET /v1/system/info | %d | %.0f [%.0f-%.0f] | %.2f ms | %.2f ms | %.0f ms | %.0f [%.0f-%.0f] | %.2f ms | %.2f ms | %.0f ms | %d | %.1f %% |"
+          % (c, r["rate"], r["min"], r["max"], r["p50"], r["p99"], r["worst"], w["rate"], w["min"], w["max"],
+             w["p50"], w["p99"], w["worst"], info[c]["non2xx"] + info[c]["sockerr"],
+             100 * w["rate"] / r["rate"] if r["rate"] else 0))
 for c in levels:
     r, w = speech[c]["raw"], speech[c]["vg"]
-    print("| POST /v1/voice/speech | %d | %.0f | %.2f ms | %.2f ms | %.0f | %.2f ms | %.2f ms | %d | %.1f %% |"
-          % (c, r["rate"], r["p50"], r["p99"], w["rate"], w["p50"], w["p99"], w["non2xx"] + w["sockerr"],
-             100 * w["rate"] / r["rate"] if r["rate"] else 0))
+    print("| POST /v1/voice/speech | %d | %.0f | %.2f ms | %.2f ms | %.0f ms | %.0f | %.2f ms | %.2f ms | %.0f ms | %d | %.1f %% |"
+          % (c, r["rate"], r["p50"], r["p99"], r["max"], w["rate"], w["p50"], w["p99"], w["max"],
+             w["non2xx"] + w["sockerr"], 100 * w["rate"] / r["rate"] if r["rate"] else 0))
 print()
-print("Speech as the bus relayed it (a tap on the bus counts `speak` messages; voicegate answers 200"
-      " once a speech is queued, before the bus has it):")
+print("Speech as the bus relayed it (a tap on the bus counts `speak` messages; a 200 that does not"
+      " wait for the bus leaves speeches to be relayed after the run):")
 print()
 print("| C | raw: relayed/s | voicegate: relayed/s | ratio | voicegate 2xx | relayed (window + after) | relayed after the window | last one relayed |")
 print("|---:|---:|---:|---:|---:|---:|---:|---:|")
