@@ -23,6 +23,7 @@ pub mod wav;
 
 pub use audio::Audio;
 pub use engine::{Engine, Gender, NativeSettings, VoiceInfo};
+pub use profile::ProsodyProfile;
 pub use synth::{Container, SynthesisRequest, Synthesizer};
 
 /// What can go wrong in this crate.

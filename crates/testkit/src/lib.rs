@@ -448,6 +448,7 @@ impl Browser {
             .spawn()
             .expect("chromedriver starts (the test command installs chromium-driver)");
         let endpoint = format!("http://127.0.0.1:{port}");
+        voicegate::install_tls_provider();
         let http = reqwest::Client::new();
         let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
         while http.get(format!("{endpoint}/status")).send().await.is_err() {

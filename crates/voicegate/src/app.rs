@@ -13,7 +13,13 @@ use crate::http;
 use crate::identity::signing_key::{self, KeySource};
 use crate::identity::{IdentityError, IdentityService, UserSource};
 use crate::ovos::OvosService;
+use crate::store::blobs::{BLOB_DIR, Blobs};
+use crate::store::jobs::Jobs;
 use crate::store::{Db, StoreError};
+use crate::voices::VoicesService;
+use crate::voices::licence::LicenceKey;
+use crate::voices::put_url::PutUrl;
+use crate::voices::repo::VoicesRepo;
 
 /// What every handler can reach.
 #[derive(Clone)]
@@ -22,6 +28,8 @@ pub struct AppState {
     pub identity: Arc<IdentityService>,
     /// The ovos-api surface and its bus connection.
     pub ovos: Arc<OvosService>,
+    /// The vocalid-api voices surface.
+    pub voices: Arc<VoicesService>,
     /// The store.
     pub db: Db,
     /// The configuration in force.
@@ -45,6 +53,9 @@ pub enum StartError {
     /// Identity (signing key, USERS_DB).
     #[error(transparent)]
     Identity(#[from] IdentityError),
+    /// The voices surface (licence key, put_url allowlist).
+    #[error("voices: {0}")]
+    Voices(String),
 }
 
 /// The store and identity service over a data directory: what `serve` and every CLI command
@@ -58,6 +69,41 @@ pub async fn open_identity(
     let (key, source) = signing_key::load(config)?;
     let identity = Arc::new(IdentityService::new(db.clone(), clock, config, &key).await?);
     Ok((db, identity, source))
+}
+
+/// The voices service: the speech engines (started on the blocking pool; when they cannot start
+/// the surface answers 503 and the rest of the server runs), the blob store, the job queue, the
+/// licence key and the put_url uploader.
+async fn open_voices(
+    config: &Config,
+    db: &Db,
+    clock: SharedClock,
+) -> Result<VoicesService, StartError> {
+    let synth = tokio::task::spawn_blocking(speech::Synthesizer::new)
+        .await
+        .map_err(|e| StartError::Voices(e.to_string()))?
+        .map(Arc::new)
+        .map_err(|e| {
+            tracing::warn!(error = %e, "speech engines unavailable: the voices surface answers 503");
+            e.to_string()
+        });
+    let licence = LicenceKey::load_or_generate(&config.data_dir)
+        .map_err(|e| StartError::Voices(e.to_string()))?;
+    let put_url = PutUrl::new(&config.voices).map_err(|e| StartError::Voices(e.to_string()))?;
+    Ok(VoicesService::new(
+        VoicesRepo::new(db.sqlite().clone()),
+        Blobs::new(config.data_dir.join(BLOB_DIR)),
+        synth,
+        Jobs::with_clock(db.clone(), &config.jobs, clock.clone()),
+        licence,
+        clock,
+        config.voices.clone(),
+        config
+            .public_url
+            .clone()
+            .unwrap_or_else(|| "voicegate".into()),
+        put_url,
+    ))
 }
 
 fn create_data_dir(config: &Config) -> Result<(), StartError> {
@@ -84,7 +130,7 @@ impl App {
     /// Opens the store, loads the signing key, syncs `USERS_DB`, builds the router and binds the
     /// listening socket (port 0 picks a free port; see [`App::local_addr`]).
     pub async fn build(config: Config, clock: SharedClock) -> Result<Self, StartError> {
-        let (db, identity, key_source) = open_identity(&config, clock).await?;
+        let (db, identity, key_source) = open_identity(&config, clock.clone()).await?;
         match key_source {
             KeySource::Generated => {
                 tracing::info!(file = %config.data_dir.join(signing_key::KEY_FILE).display(), "signing key kept in the data directory")
@@ -116,8 +162,10 @@ impl App {
                 what: format!("listening on {}", config.listen),
                 source,
             })?;
+        let voices = Arc::new(open_voices(&config, &db, clock.clone()).await?);
         let state = AppState {
             ovos: Arc::new(OvosService::new(&config.ovos)),
+            voices,
             identity,
             db,
             config: Arc::new(config),
@@ -149,6 +197,9 @@ impl App {
     ) -> std::io::Result<()> {
         let maintenance = self.state.identity.spawn_maintenance();
         let bus = self.state.ovos.bus().spawn_connection();
+        let workers = self.state.config.jobs.workers;
+        let builds =
+            (workers > 0).then(|| crate::voices::spawn_build_workers(&self.state, workers));
         tracing::info!(address = %self.local_addr(), "voicegate listening");
         let service = self
             .router
@@ -158,6 +209,9 @@ impl App {
             .await;
         maintenance.abort();
         bus.abort();
+        if let Some(builds) = builds {
+            builds.shutdown().await;
+        }
         self.state.db.close().await;
         tracing::info!("voicegate stopped");
         result

@@ -12,6 +12,12 @@ pub type UnixTime = i64;
 pub trait Clock: Send + Sync + 'static {
     /// Now, in seconds since the Unix epoch.
     fn now(&self) -> UnixTime;
+
+    /// Now, in milliseconds since the Unix epoch (job leases). Clocks that only know seconds
+    /// answer whole seconds.
+    fn now_ms(&self) -> i64 {
+        self.now().saturating_mul(1000)
+    }
 }
 
 /// The system clock.
@@ -23,6 +29,13 @@ impl Clock for SystemClock {
         SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_secs() as i64)
+            .unwrap_or(0)
+    }
+
+    fn now_ms(&self) -> i64 {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
             .unwrap_or(0)
     }
 }

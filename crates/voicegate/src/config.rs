@@ -13,6 +13,7 @@ use figment::providers::{Env, Format, Toml};
 use serde::Deserialize;
 
 use crate::secret::Secret;
+use crate::voices::put_url::Allowlist;
 
 /// The whole server configuration.
 #[derive(Debug, Clone, Deserialize)]
@@ -20,7 +21,7 @@ use crate::secret::Secret;
 pub struct Config {
     /// Address the HTTP server listens on. Loopback only unless told otherwise.
     pub listen: SocketAddr,
-    /// Directory holding the database, the generated signing key and (later) blobs.
+    /// Directory holding the database, the generated signing and licence keys, and the blob store.
     pub data_dir: PathBuf,
     /// Public base URL of this server (token issuer). Default: `http://` + `listen`.
     pub public_url: Option<String>,
@@ -39,6 +40,10 @@ pub struct Config {
     pub auth: AuthConfig,
     /// The Open Voice OS message bus.
     pub ovos: OvosConfig,
+    /// The background job queue and its workers.
+    pub jobs: JobsConfig,
+    /// The vocalid-api voices surface.
+    pub voices: VoicesConfig,
 }
 
 /// HTTP limits.
@@ -116,6 +121,72 @@ pub struct OvosConfig {
     pub events_buffer: usize,
 }
 
+/// The background job queue (voice builds, training) and its workers.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct JobsConfig {
+    /// How long a claimed job stays leased to its worker without a renewal, in milliseconds. A
+    /// worker renews it while the job runs; a crashed worker's job is taken again once it lapses.
+    pub lease_ms: u64,
+    /// How often idle workers look for jobs queued by other processes, in milliseconds. Jobs
+    /// queued by this process wake them at once.
+    pub poll_ms: u64,
+    /// Workers per job kind.
+    pub workers: usize,
+    /// Runs a job gets (the first and those after a lapsed lease) before it is failed.
+    pub max_attempts: u32,
+}
+
+/// The vocalid-api voices surface.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct VoicesConfig {
+    /// Destinations a `put_url` upload may reach although they are not public addresses: host
+    /// names (`minio.lan`), addresses (`10.0.0.5`) or CIDR blocks (`127.0.0.1/32`, `fd00::/8`).
+    pub put_url_allow: Vec<String>,
+    /// Connect and total time limit of a `put_url` upload, in milliseconds.
+    pub put_url_timeout_ms: u64,
+    /// Bytes of the `put_url` response body kept (and reported) at most.
+    pub put_url_max_response_bytes: usize,
+    /// Longest synthesis `script`, in characters (the contract says 256).
+    pub max_script_chars: usize,
+    /// Largest recording upload (the whole multipart body), in bytes.
+    pub max_upload_bytes: usize,
+    /// Longest recording, in seconds.
+    pub max_recording_secs: f64,
+    /// Longest recording `sentence`, in characters.
+    pub max_sentence_chars: usize,
+    /// A sample at or above this magnitude (full scale 1.0) counts as clipped.
+    pub clip_level: f32,
+    /// OVERDRIVEN when more than this fraction of samples is clipped or flat-topped.
+    pub max_clipped_ratio: f32,
+    /// A run of at least this many identical loud samples is a flat top.
+    pub flat_run_samples: usize,
+    /// Samples quieter than this magnitude never count as a flat top.
+    pub flat_run_min_level: f32,
+    /// UNDERDRIVEN when the loudest 50 ms block is below this level, dBFS.
+    pub min_peak_block_dbfs: f32,
+    /// UNDERDRIVEN when active speech is below this RMS level, dBFS.
+    pub min_active_rms_dbfs: f32,
+    /// Fewest recordings at a good level for a build.
+    pub min_build_recordings: usize,
+    /// Fewest voiced 10 ms frames for a recording to count in a build.
+    pub min_voiced_frames: usize,
+    /// The engine voice a male account's build speaks with.
+    pub base_voice_male: String,
+    /// The engine voice a female account's build speaks with.
+    pub base_voice_female: String,
+    /// The engine voice other accounts' builds speak with.
+    pub base_voice_other: String,
+    /// Built-in voices to list and serve: ids, or prefixes ending in `*` (`espeak:en*`); empty
+    /// for all of them.
+    pub builtin_voices: Vec<String>,
+    /// Syntheses running at once (each takes a core while it runs).
+    pub max_concurrent_syntheses: usize,
+    /// How long a synthesis waits for a free slot before the answer is 503, in milliseconds.
+    pub synthesis_queue_ms: u64,
+}
+
 impl Default for Config {
     fn default() -> Self {
         Self {
@@ -129,6 +200,49 @@ impl Default for Config {
             http: HttpConfig::default(),
             auth: AuthConfig::default(),
             ovos: OvosConfig::default(),
+            jobs: JobsConfig::default(),
+            voices: VoicesConfig::default(),
+        }
+    }
+}
+
+impl Default for JobsConfig {
+    fn default() -> Self {
+        Self {
+            lease_ms: 30_000,
+            poll_ms: 1000,
+            workers: 1,
+            max_attempts: 3,
+        }
+    }
+}
+
+impl Default for VoicesConfig {
+    fn default() -> Self {
+        Self {
+            put_url_allow: Vec::new(),
+            put_url_timeout_ms: 10_000,
+            put_url_max_response_bytes: 4096,
+            max_script_chars: 256,
+            max_upload_bytes: 10 * 1024 * 1024,
+            max_recording_secs: 30.0,
+            max_sentence_chars: 500,
+            clip_level: 0.999,
+            max_clipped_ratio: 0.001,
+            flat_run_samples: 4,
+            flat_run_min_level: 0.5,
+            min_peak_block_dbfs: -34.0,
+            min_active_rms_dbfs: -40.0,
+            min_build_recordings: 3,
+            min_voiced_frames: 50,
+            base_voice_male: "espeak:en-us".into(),
+            base_voice_female: "flite:slt".into(),
+            base_voice_other: "espeak:en-us".into(),
+            builtin_voices: Vec::new(),
+            max_concurrent_syntheses: std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2),
+            synthesis_queue_ms: 5000,
         }
     }
 }
@@ -330,6 +444,26 @@ impl Config {
         if self.http.request_timeout_secs == 0 {
             return invalid("http.request_timeout_secs", "must be at least 1");
         }
+        let jobs = &self.jobs;
+        if jobs.lease_ms < 100 {
+            return invalid("jobs.lease_ms", "must be at least 100");
+        }
+        if jobs.poll_ms == 0 {
+            return invalid("jobs.poll_ms", "must be at least 1");
+        }
+        if jobs.workers == 0 {
+            return invalid("jobs.workers", "must be at least 1");
+        }
+        if jobs.max_attempts == 0 {
+            return invalid("jobs.max_attempts", "must be at least 1");
+        }
+        let voices = &self.voices;
+        if voices.put_url_timeout_ms == 0 {
+            return invalid("voices.put_url_timeout_ms", "must be at least 1");
+        }
+        if let Err(e) = Allowlist::parse(&voices.put_url_allow) {
+            return invalid("voices.put_url_allow", &e.to_string());
+        }
         Ok(())
     }
 
@@ -386,6 +520,35 @@ mod tests {
             Some("vg-key")
         );
         assert!(!format!("{config:?}").contains("0123"));
+    }
+
+    #[test]
+    fn jobs_and_voices_sections_have_defaults_and_are_checked() {
+        let config: Config = Figment::new()
+            .merge(Toml::string(
+                "[jobs]\nworkers = 2\n[voices]\nput_url_allow = [\"minio.lan\", \"127.0.0.1/32\"]",
+            ))
+            .extract()
+            .unwrap();
+        assert_eq!(config.jobs.workers, 2);
+        assert_eq!(config.jobs.lease_ms, 30_000);
+        assert_eq!(config.jobs.poll_ms, 1000);
+        assert_eq!(config.voices.put_url_timeout_ms, 10_000);
+        assert_eq!(config.voices.put_url_max_response_bytes, 4096);
+        assert!(config.validate().is_ok());
+        let err = Figment::new()
+            .merge(Toml::string("[voices]\nput_url_timeout = 3"))
+            .extract::<Config>()
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("put_url_timeout"), "{err}");
+        let mut bad = config.clone();
+        bad.voices.put_url_allow = vec!["10.0.0.0/33".into()];
+        let err = bad.validate().unwrap_err().to_string();
+        assert!(err.contains("voices.put_url_allow"), "{err}");
+        let mut bad = config;
+        bad.jobs.workers = 0;
+        assert!(bad.validate().is_err());
     }
 
     #[test]

@@ -12,3 +12,10 @@ pub mod identity;
 pub mod ovos;
 pub mod secret;
 pub mod store;
+pub mod voices;
+
+/// Installs the TLS crypto provider (ring) that every HTTP client of the process uses; harmless
+/// when it is already installed. Call before building a `reqwest::Client`.
+pub fn install_tls_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}

@@ -11,6 +11,7 @@ use crate::identity::IdentityError;
 use crate::identity::oauth::OAuthError;
 use crate::ovos::OvosError;
 use crate::ovos::bus::BusError;
+use crate::voices::VoicesError;
 
 /// The body of every error answer. `detail` keeps FastAPI-style clients (the original ovos-api)
 /// working.
@@ -288,6 +289,45 @@ impl From<OvosError> for ApiError {
                 "validation_failed",
                 detail,
             ),
+        }
+    }
+}
+
+impl From<VoicesError> for ApiError {
+    fn from(e: VoicesError) -> Self {
+        let detail = e.to_string();
+        match e {
+            VoicesError::BadRequest(_) => Self::new(StatusCode::BAD_REQUEST, "bad_request", detail),
+            VoicesError::NotFound(_) => Self::new(StatusCode::NOT_FOUND, "not_found", detail),
+            VoicesError::Forbidden(_) => Self::new(StatusCode::FORBIDDEN, "forbidden", detail),
+            VoicesError::TooLarge(_) => {
+                Self::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", detail)
+            }
+            VoicesError::Busy => {
+                let mut err = Self::new(StatusCode::SERVICE_UNAVAILABLE, "busy", detail);
+                err.retry_after = Some(1);
+                err
+            }
+            VoicesError::PutUrl(_) => Self::new(StatusCode::BAD_GATEWAY, "put_url_failed", detail),
+            VoicesError::PutUrlRefused(_) => {
+                Self::new(StatusCode::BAD_REQUEST, "bad_request", detail)
+            }
+            VoicesError::Speech(_) => {
+                tracing::error!(error = %detail, "speech failure");
+                Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "speech_unavailable",
+                    detail,
+                )
+            }
+            VoicesError::Store(_) => {
+                tracing::error!(error = %detail, "store failure");
+                Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "store_unavailable",
+                    "the database or blob store is unavailable",
+                )
+            }
         }
     }
 }

@@ -18,10 +18,16 @@ use crate::identity::oauth_routes as oauth;
 use crate::identity::routes as auth;
 use crate::ovos::events;
 use crate::ovos::routes as ovos;
+use crate::voices::routes as voices;
 
 /// The API routes and the OpenAPI document they make.
-pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+pub fn api(upload_limit: usize) -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    // The recording upload carries audio: its own, larger, body limit.
+    let uploads = OpenApiRouter::new()
+        .routes(routes!(voices::save_recording))
+        .layer(DefaultBodyLimit::max(upload_limit));
     OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(uploads)
         .routes(routes!(auth::tokens))
         .routes(routes!(auth::refresh))
         .routes(routes!(auth::me))
@@ -59,6 +65,16 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(ovos::listen))
         .routes(routes!(ovos::utterance))
         .routes(routes!(ovos::volume, ovos::set_volume))
+        .routes(routes!(voices::register_account))
+        .routes(routes!(voices::account_info))
+        .routes(routes!(voices::new_build))
+        .routes(routes!(voices::build_status))
+        .routes(routes!(voices::list_voices))
+        .routes(routes!(voices::synthesis))
+        .routes(routes!(voices::register_device))
+        .routes(routes!(voices::download_voice))
+        .routes(routes!(voices::licence))
+        .routes(routes!(voices::licence_key))
         .routes(routes!(events::events))
         .routes(routes!(health::health))
         .split_for_parts()
@@ -66,7 +82,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
 
 /// The whole application: API routes, `/openapi.json`, `/docs`, limits and JSON errors.
 pub fn build(state: AppState) -> Router {
-    let (api, mut document) = api();
+    let (api, mut document) = api(state.config.voices.max_upload_bytes);
     document.info.version = env!("CARGO_PKG_VERSION").to_string();
     let http = &state.config.http;
     let timeout = Duration::from_secs(http.request_timeout_secs);

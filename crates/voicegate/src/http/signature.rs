@@ -45,6 +45,29 @@ fn api_key_of(query: &str, body: &[u8]) -> Option<String> {
         .api_key
 }
 
+/// The `api_key` inside the `data` field of a multipart form (the contract's recording upload).
+async fn multipart_api_key(content_type: &str, body: &axum::body::Bytes) -> Option<String> {
+    use axum::extract::{FromRequest, Multipart};
+    if !content_type
+        .to_ascii_lowercase()
+        .starts_with("multipart/form-data")
+    {
+        return None;
+    }
+    let request = Request::builder()
+        .header(axum::http::header::CONTENT_TYPE, content_type)
+        .body(Body::from(body.clone()))
+        .ok()?;
+    let mut form = Multipart::from_request(request, &()).await.ok()?;
+    while let Ok(Some(field)) = form.next_field().await {
+        if field.name() == Some("data") {
+            let text = field.text().await.ok()?;
+            return serde_json::from_str::<ApiKeyParam>(&text).ok()?.api_key;
+        }
+    }
+    None
+}
+
 /// Verifies signed requests; passes every other request through untouched.
 pub async fn verify_signed_requests(
     State(state): State<AppState>,
@@ -60,7 +83,12 @@ pub async fn verify_signed_requests(
         return next.run(request).await;
     }
     let (mut parts, body) = request.into_parts();
-    let body = match to_bytes(body, state.config.http.json_body_limit).await {
+    let limit = if parts.uri.path() == crate::voices::routes::RECORDING_PATH {
+        state.config.voices.max_upload_bytes
+    } else {
+        state.config.http.json_body_limit
+    };
+    let body = match to_bytes(body, limit).await {
         Ok(bytes) => bytes,
         Err(_) => {
             return ApiError::from_status(axum::http::StatusCode::PAYLOAD_TOO_LARGE)
@@ -71,7 +99,15 @@ pub async fn verify_signed_requests(
         return ApiError::internal().into_response();
     };
     let query = parts.uri.query().unwrap_or("");
-    let api_key = api_key_of(query, &body);
+    let content_type = parts
+        .headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let api_key = match api_key_of(query, &body) {
+        Some(key) => Some(key),
+        None => multipart_api_key(content_type, &body).await,
+    };
     let authorization = parts
         .headers
         .get(AUTHORIZATION)

@@ -43,6 +43,30 @@ impl Scope for UserInfoScope {
     const NAME: &'static str = USER_INFO;
 }
 
+macro_rules! scope_type {
+    ($(#[$doc:meta] $name:ident = $scope:expr;)*) => {$(
+        #[$doc]
+        pub struct $name;
+
+        impl Scope for $name {
+            const NAME: &'static str = $scope;
+        }
+    )*};
+}
+
+scope_type! {
+    /// The `external_account` scope as a type.
+    ExternalAccountScope = EXTERNAL_ACCOUNT;
+    /// The `voice_build` scope as a type.
+    VoiceBuildScope = VOICE_BUILD;
+    /// The `voice:list` scope as a type.
+    VoiceListScope = VOICE_LIST;
+    /// The `voice:synthesis` scope as a type.
+    VoiceSynthesisScope = VOICE_SYNTHESIS;
+    /// The `voice:download` scope as a type.
+    VoiceDownloadScope = VOICE_DOWNLOAD;
+}
+
 /// Every scope voicegate knows, in the order tokens list them.
 pub const ALL: &[&str] = &[
     OVOS,

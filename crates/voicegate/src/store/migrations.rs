@@ -39,6 +39,16 @@ const SQLITE: &[Migration] = &[
         name: "0005_authorization_codes.sql",
         sql: include_str!("../../migrations/sqlite/0005_authorization_codes.sql"),
     },
+    Migration {
+        version: 6,
+        name: "0006_jobs.sql",
+        sql: include_str!("../../migrations/sqlite/0006_jobs.sql"),
+    },
+    Migration {
+        version: 7,
+        name: "0007_voices.sql",
+        sql: include_str!("../../migrations/sqlite/0007_voices.sql"),
+    },
 ];
 
 /// Applies the migrations the database does not have yet.

@@ -65,6 +65,7 @@ async fn setup(redirect_uri: &str) -> (TestServer, NewClient) {
 }
 
 fn no_redirects() -> reqwest::Client {
+    voicegate::install_tls_provider();
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()

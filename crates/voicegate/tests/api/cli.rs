@@ -544,7 +544,7 @@ async fn client_commands_register_list_and_remove_oauth_clients() {
     );
     assert!(secret.len() >= 43, "at least 256 bits");
     let server = bin.serve(&[]).await;
-    let token = reqwest::Client::new()
+    let token = crate::support::client()
         .post(server.url("/oauth/token"))
         .basic_auth(id, Some(secret))
         .header("content-type", "application/x-www-form-urlencoded")
@@ -576,7 +576,7 @@ async fn client_commands_register_list_and_remove_oauth_clients() {
         out.stderr
     );
     assert!(bin.run(&["client", "remove", id], "").await.success);
-    let refused = reqwest::Client::new()
+    let refused = crate::support::client()
         .post(server.url("/oauth/token"))
         .basic_auth(id, Some(secret))
         .header("content-type", "application/x-www-form-urlencoded")

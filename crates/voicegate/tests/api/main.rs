@@ -13,3 +13,4 @@ mod signatures;
 mod support;
 mod tokens;
 mod users_import;
+mod voices;

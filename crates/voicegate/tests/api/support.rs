@@ -6,6 +6,7 @@ use testkit::TestServer;
 
 /// A plain HTTP client.
 pub fn client() -> Client {
+    voicegate::install_tls_provider();
     Client::new()
 }
 

@@ -1,0 +1,61 @@
+//! The voices surface's one error type; the HTTP edge maps it to status codes.
+
+use crate::store::StoreError;
+
+/// What can go wrong on the voices surface.
+#[derive(Debug, thiserror::Error)]
+pub enum VoicesError {
+    /// A parameter is missing or invalid; the text names it.
+    #[error("{0}")]
+    BadRequest(String),
+    /// No such account, voice, build or token (or it belongs to another user).
+    #[error("{0}")]
+    NotFound(String),
+    /// The device is not registered to this user, or the voice cannot be downloaded/streamed.
+    #[error("{0}")]
+    Forbidden(String),
+    /// The upload is larger than the configured limit.
+    #[error("{0}")]
+    TooLarge(String),
+    /// Too many syntheses at once.
+    #[error("the speech engines are busy; retry shortly")]
+    Busy,
+    /// The put_url upload failed or was refused.
+    #[error("{0}")]
+    PutUrl(String),
+    /// The put_url is not acceptable (bad URL, scheme or a refused address).
+    #[error("{0}")]
+    PutUrlRefused(String),
+    /// The speech engines failed.
+    #[error("speech: {0}")]
+    Speech(String),
+    /// The database or blob store failed.
+    #[error("store: {0}")]
+    Store(String),
+}
+
+impl From<StoreError> for VoicesError {
+    fn from(e: StoreError) -> Self {
+        VoicesError::Store(e.to_string())
+    }
+}
+
+impl From<sqlx::Error> for VoicesError {
+    fn from(e: sqlx::Error) -> Self {
+        VoicesError::Store(e.to_string())
+    }
+}
+
+impl From<speech::SpeechError> for VoicesError {
+    fn from(e: speech::SpeechError) -> Self {
+        use speech::SpeechError as E;
+        match e {
+            E::UnknownVoice(v) => VoicesError::NotFound(format!("unknown voice {v}")),
+            E::InvalidParameter { name, detail } => {
+                VoicesError::BadRequest(format!("{name}: {detail}"))
+            }
+            E::BadAudio(detail) => VoicesError::BadRequest(format!("file: {detail}")),
+            other => VoicesError::Speech(other.to_string()),
+        }
+    }
+}
