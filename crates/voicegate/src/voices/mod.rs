@@ -7,6 +7,7 @@ pub mod put_url;
 pub mod repo;
 pub mod routes;
 pub mod service;
+pub mod streaming;
 
 use std::sync::Arc;
 

@@ -6,7 +6,6 @@ use axum::body::{Body, Bytes};
 use axum::extract::{FromRequest, Multipart, Path, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use speech::synth::{Container, Modifiers, SynthesisRequest};
@@ -21,6 +20,7 @@ use crate::identity::scopes::{
 };
 use crate::voices::VoicesError;
 use crate::voices::service::{BuildRequest, VoiceEntry};
+use crate::voices::streaming::{self, OwnedSynthesis};
 
 /// Path of the recording upload (it has its own body limit).
 pub const RECORDING_PATH: &str = "/api/v1/external/recording/save/";
@@ -556,38 +556,13 @@ pub async fn synthesis(
             Json(json!({ "status_code": outcome.0, "response": outcome.1 })).into_response(),
         );
     }
-    let (sender, mut receiver) = tokio::sync::mpsc::channel::<Result<Bytes, VoicesError>>(32);
-    tokio::task::spawn_blocking(move || {
-        let _permit = permit;
-        let request = SynthesisRequest {
-            voice: &engine_voice,
-            text: &script,
-            modifiers,
-            sample_rate,
-        };
-        let result = synth.stream(&request, container, &mut |bytes| {
-            sender
-                .blocking_send(Ok(Bytes::copy_from_slice(bytes)))
-                .is_ok()
-        });
-        if let Err(e) = result
-            && !matches!(e, speech::SpeechError::Cancelled)
-        {
-            let _ = sender.blocking_send(Err(e.into()));
-        }
-    });
-    // The status is decided by the first chunk: an error before any audio is a proper answer.
-    let first = match receiver.recv().await {
-        Some(Ok(bytes)) => bytes,
-        Some(Err(e)) => return Err(e.into()),
-        None => return Err(ApiError::internal()),
+    let job = OwnedSynthesis {
+        voice: engine_voice,
+        text: script,
+        modifiers,
+        sample_rate,
     };
-    let rest = futures_util::stream::unfold(receiver, |mut r| async move {
-        r.recv().await.map(|item| (item, r))
-    });
-    let body = futures_util::stream::once(async move { Ok::<_, VoicesError>(first) })
-        .chain(rest)
-        .map(|item| item.map_err(std::io::Error::other));
+    let body = streaming::start(synth, job, container, permit).await?;
     let content_type = match container {
         Container::Wav => "audio/wav",
         Container::Pcm => "application/octet-stream",

@@ -251,3 +251,54 @@ async fn repeated_bad_signatures_are_rate_limited() {
     assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
     assert!(response.headers().contains_key("retry-after"));
 }
+
+/// The contract's own flow for the voices surface with Python's requests: a signed JSON
+/// `account/register` (api_key in the body) and a signed multipart `recording/save` (api_key in
+/// the data field), the body hashed exactly as prepared.
+const SIGNED_VOICES: &str = r#"
+import sys, json, hashlib, hmac, datetime, io, math, struct, wave, requests
+base, api_key, secret = sys.argv[1:4]
+def hexdigest(data):
+    return hashlib.sha256(data if isinstance(data, bytes) else data.encode('latin-1')).hexdigest()
+def send(method, endpoint, nonce, **kwargs):
+    prepped = requests.Request(method, base + endpoint, **kwargs).prepare()
+    parts = prepped.path_url.split("?")
+    params = parts[1] if len(parts) == 2 else ""
+    timestamp = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None).isoformat()
+    data = "{}\n{}\n{}\n{}\n{}\n{}".format(method, endpoint, params, nonce, hexdigest(prepped.body or ""), timestamp)
+    signature = hmac.new(secret.encode('latin-1'), hexdigest(data).encode('latin-1'), hashlib.sha256).hexdigest()
+    prepped.headers["Authorization"] = "signature={}, nonce={}, timestamp={}".format(signature, nonce, timestamp)
+    response = requests.Session().send(prepped)
+    return response.status_code, response.json()
+out = {}
+out["register"] = send("POST", "/api/v1/external/account/register/", "nonce-1",
+                       json={"api_key": api_key, "gender": "female", "age": "30"})
+account = out["register"][1].get("account_id")
+buffer = io.BytesIO()
+with wave.open(buffer, "wb") as w:
+    w.setnchannels(1); w.setsampwidth(2); w.setframerate(16000)
+    w.writeframes(b"".join(struct.pack("<h", int(8000 * math.sin(i * 0.06))) for i in range(16000)))
+payload = {"data": json.dumps({"api_key": api_key, "account_id": account, "sentence": "this is my vocal identity."})}
+out["save"] = send("POST", "/api/v1/external/recording/save/", "nonce-2", data=payload,
+                   files={"file": ("r.wav", buffer.getvalue(), "audio/wav")})
+out["list"] = send("GET", "/api/v1/external/voices/list/", "nonce-3", params={"api_key": api_key})
+print(json.dumps(out))
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_voices_surface_takes_signed_json_and_multipart_requests() {
+    let (server, key) = setup(None).await;
+    let out: Value = serde_json::from_str(&run_python(
+        SIGNED_VOICES,
+        &[&server.base, &key.api_key, &key.secret],
+    ))
+    .unwrap();
+    assert_eq!(out["register"][0], 200, "{out}");
+    assert_eq!(out["save"][0], 200, "{out}");
+    assert_eq!(
+        out["save"][1],
+        json!({"sentence_status": {"code": "OK"}, "status": 200})
+    );
+    assert_eq!(out["list"][0], 200, "{out}");
+    assert!(out["list"][1]["voices"].as_array().unwrap().len() > 10);
+}
