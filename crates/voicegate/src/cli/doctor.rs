@@ -57,6 +57,17 @@ pub async fn run(config: &Config, clock: SharedClock) -> ExitCode {
     if config.ovos.api_key.as_ref().is_none_or(|k| k.is_empty()) {
         println!("warn  API_KEY is not set: the routes served by skill-rest-api answer 503");
     }
+    match tokio::task::spawn_blocking(speech_check).await {
+        Ok(Ok(summary)) => println!("ok    speech engines: {summary}"),
+        Ok(Err(e)) => {
+            failed = true;
+            println!("fail  speech engines: {e}");
+        }
+        Err(e) => {
+            failed = true;
+            println!("fail  speech engines: {e}");
+        }
+    }
     if failed {
         ExitCode::FAILURE
     } else {
@@ -86,4 +97,28 @@ async fn bus_round_trip(url: &str) -> Result<(), String> {
         }
     }
     Err("the connection closed before the bus relayed the probe".into())
+}
+
+/// Starts the engines and speaks a word with each, at 48 kHz.
+fn speech_check() -> Result<String, String> {
+    use speech::synth::{Modifiers, SynthesisRequest};
+    let synth = speech::Synthesizer::new().map_err(|e| e.to_string())?;
+    for voice in ["espeak:en-us", "flite:slt"] {
+        let request = SynthesisRequest {
+            voice,
+            text: "ready",
+            modifiers: Modifiers::default(),
+            sample_rate: 48000,
+        };
+        let audio = synth
+            .render(&request)
+            .map_err(|e| format!("{voice}: {e}"))?;
+        if audio.samples.is_empty() {
+            return Err(format!("{voice} produced no audio"));
+        }
+    }
+    Ok(format!(
+        "{} voices (espeak-ng and flite speak)",
+        synth.voices().len()
+    ))
 }
