@@ -977,3 +977,38 @@ async fn voice_routes_need_their_scopes() {
         assert_eq!(code, "insufficient_scope", "{path}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn configured_limits_hold_sentences_and_synthesis_slots() {
+    let v = Voices::start(|c| {
+        c.voices.max_sentence_chars = 20;
+        c.voices.max_concurrent_syntheses = 1;
+        c.voices.synthesis_queue_ms = 200;
+    })
+    .await;
+    let account = v.account("male").await;
+    let data = json!({"account_id": account, "sentence": "twenty-one characters"});
+    let detail = detail_of(
+        v.upload(&v.token, data, Some(recording("hello", 50, 0.0)))
+            .await,
+        StatusCode::BAD_REQUEST,
+    )
+    .await;
+    assert!(detail.starts_with("sentence"), "{detail}");
+    assert_eq!(v.blob_files(), 0);
+
+    // The one synthesis slot is taken: a request waits synthesis_queue_ms, then answers 503.
+    let slot = v.server.state.voices.synthesis_slot().await.unwrap();
+    let started = Instant::now();
+    let response = v
+        .synthesize("download_token=espeak:en-us&script=hello")
+        .await;
+    assert!(started.elapsed() >= Duration::from_millis(200));
+    assert_eq!(response.headers()["retry-after"], "1");
+    error_body(response, StatusCode::SERVICE_UNAVAILABLE).await;
+    drop(slot);
+    let response = v
+        .synthesize("download_token=espeak:en-us&script=hello")
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+}
