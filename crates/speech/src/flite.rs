@@ -13,6 +13,8 @@ use crate::engine::{
 };
 
 const ENGINE: &str = "flite";
+/// The rate of every flite voice offered here.
+pub const SAMPLE_RATE: u32 = 16000;
 
 mod ffi {
     use super::*;
@@ -212,7 +214,7 @@ impl Engine for Flite {
                 name: v.title.to_string(),
                 language: "en-us".to_string(),
                 gender: v.gender,
-                sample_rate: 16000,
+                sample_rate: SAMPLE_RATE,
             })
             .collect()
     }
@@ -267,8 +269,18 @@ impl Engine for Flite {
                     detail: "flite_text_to_wave returned nothing".into(),
                 });
             }
+            // SAFETY: `wave` is a valid wave we own (freed below).
+            let rate = unsafe { (*wave).sample_rate };
+            if rate != SAMPLE_RATE as c_int {
+                // SAFETY: as above; freed once, not used after.
+                unsafe { ffi::delete_wave(wave) };
+                return Err(SpeechError::Synthesis {
+                    engine: ENGINE,
+                    detail: format!("{name} produced {rate} Hz, expected {SAMPLE_RATE} Hz"),
+                });
+            }
             // SAFETY: `wave` is a valid wave we own; its samples array holds num_samples ×
-            // num_channels values.
+            // num_channels values; it is freed once, after the sink is done with the slice.
             let keep_going = unsafe {
                 let w = &*wave;
                 let count = (w.num_samples.max(0) * w.num_channels.max(1)) as usize;

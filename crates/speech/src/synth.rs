@@ -253,20 +253,46 @@ impl Synthesizer {
                 }
             }
         } else {
-            let mut failure = None;
-            let mut floats = Vec::new();
-            plan.engine
-                .synthesize(&plan.voice, request.text, plan.settings, &mut |chunk| {
+            // The engine runs on its own thread and only synthesizes; resampling, encoding and
+            // the sink run here. espeak-ng holds a process-wide lock while it speaks, so the
+            // work done under that lock is the engine's alone.
+            let (engine, voice, settings, text) = (
+                plan.engine,
+                plan.voice.as_str(),
+                plan.settings,
+                request.text,
+            );
+            std::thread::scope(|scope| -> Result<(), SpeechError> {
+                let (sender, receiver) = std::sync::mpsc::channel::<Vec<i16>>();
+                let producer = scope.spawn(move || {
+                    engine.synthesize(voice, text, settings, &mut |chunk| {
+                        sender.send(chunk.to_vec()).is_ok()
+                    })
+                });
+                let mut outcome = Ok(());
+                let mut floats = Vec::new();
+                for chunk in receiver.iter() {
                     floats.clear();
                     floats.extend(chunk.iter().map(|&s| f32::from(s) / 32768.0));
                     out.clear();
                     if let Err(e) = resampler.push(&floats, &mut out) {
-                        failure = Some(e);
-                        return false;
+                        outcome = Err(e);
+                        break;
                     }
-                    out.is_empty() || sink(&out)
-                })
-                .map_err(|e| failure.take().unwrap_or(e))?;
+                    if !out.is_empty() && !sink(&out) {
+                        outcome = Err(SpeechError::Cancelled);
+                        break;
+                    }
+                }
+                // The engine's next send fails once the receiver is gone: it stops.
+                drop(receiver);
+                let produced = producer.join().map_err(|_| SpeechError::Synthesis {
+                    engine: engine.name(),
+                    detail: "the engine thread panicked".into(),
+                })?;
+                outcome?;
+                produced
+            })?;
         }
         out.clear();
         resampler.finish(&mut out)?;
@@ -444,6 +470,29 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    #[test]
+    fn a_sink_that_stops_cancels_the_engine() {
+        let synth = Synthesizer::new().unwrap();
+        for voice in ["espeak:en-us", "flite:slt"] {
+            let mut calls = 0;
+            let result = synth.produce(&request(voice, Modifiers::default(), 48000), &mut |_| {
+                calls += 1;
+                false
+            });
+            assert!(
+                matches!(result, Err(SpeechError::Cancelled)),
+                "{voice}: {result:?}"
+            );
+            assert_eq!(calls, 1);
+        }
+        // The engine is free again afterwards.
+        assert!(
+            synth
+                .render(&request("espeak:en-us", Modifiers::default(), 8000))
+                .is_ok()
+        );
     }
 
     #[test]

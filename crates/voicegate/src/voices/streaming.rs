@@ -30,6 +30,33 @@ pub struct OwnedSynthesis {
 
 type Chunk = Result<Bytes, VoicesError>;
 
+/// Bytes sent per write after the first chunk (about 0.7 s of 48 kHz audio).
+const COALESCE: usize = 64 * 1024;
+
+/// The sending end: the channel, and the chunks waiting because it was full.
+struct Outbox {
+    sender: mpsc::Sender<Chunk>,
+    backlog: VecDeque<Chunk>,
+}
+
+impl Outbox {
+    /// Sends without ever blocking; `false` once the client is gone.
+    fn deliver(&mut self, chunk: Chunk) -> bool {
+        if !self.backlog.is_empty() {
+            self.backlog.push_back(chunk);
+            return !self.sender.is_closed();
+        }
+        match self.sender.try_send(chunk) {
+            Ok(()) => true,
+            Err(TrySendError::Full(chunk)) => {
+                self.backlog.push_back(chunk);
+                true
+            }
+            Err(TrySendError::Closed(_)) => false,
+        }
+    }
+}
+
 /// Starts the synthesis and waits for its first chunk: an error before any audio comes back as
 /// an error (a proper status), later ones end the stream. `slot` is released when the engine is
 /// done, before a backlog drains to a slow client.
@@ -47,30 +74,36 @@ pub async fn start(
             modifiers: job.modifiers,
             sample_rate: job.sample_rate,
         };
-        let mut backlog: VecDeque<Chunk> = VecDeque::new();
+        let mut outbox = Outbox {
+            sender,
+            backlog: VecDeque::new(),
+        };
+        // The first audio leaves at once; the rest goes in blocks of COALESCE bytes (one write
+        // per block instead of one per engine chunk).
+        let mut first_sent = false;
+        let mut pending = Vec::new();
         let result = synth.stream(&request, container, &mut |bytes| {
-            let chunk = Ok(Bytes::copy_from_slice(bytes));
-            if !backlog.is_empty() {
-                backlog.push_back(chunk);
-                return !sender.is_closed();
+            if !first_sent {
+                first_sent = true;
+                return outbox.deliver(Ok(Bytes::copy_from_slice(bytes)));
             }
-            match sender.try_send(chunk) {
-                Ok(()) => true,
-                Err(TrySendError::Full(chunk)) => {
-                    backlog.push_back(chunk);
-                    true
-                }
-                Err(TrySendError::Closed(_)) => false,
+            pending.extend_from_slice(bytes);
+            if pending.len() >= COALESCE {
+                return outbox.deliver(Ok(Bytes::from(std::mem::take(&mut pending))));
             }
+            !outbox.sender.is_closed()
         });
         drop(slot);
+        if !pending.is_empty() {
+            outbox.backlog.push_back(Ok(Bytes::from(pending)));
+        }
         if let Err(e) = result
             && !matches!(e, SpeechError::Cancelled)
         {
-            backlog.push_back(Err(e.into()));
+            outbox.backlog.push_back(Err(e.into()));
         }
-        for chunk in backlog {
-            if sender.blocking_send(chunk).is_err() {
+        for chunk in outbox.backlog {
+            if outbox.sender.blocking_send(chunk).is_err() {
                 break;
             }
         }
