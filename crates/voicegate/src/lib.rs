@@ -9,6 +9,7 @@ pub mod clock;
 pub mod config;
 pub mod http;
 pub mod identity;
+pub mod key_file;
 pub mod ovos;
 pub mod secret;
 pub mod store;

@@ -2,16 +2,11 @@
 //! once and kept in `data_dir/signing.key` (mode 0600).
 
 use std::fs;
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
-
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD as B64;
 
 use crate::config::Config;
 use crate::identity::IdentityError;
-use crate::identity::opaque::{new_id, random_bytes};
+use crate::key_file;
 
 /// File name of the generated key inside `data_dir`.
 pub const KEY_FILE: &str = "signing.key";
@@ -48,34 +43,8 @@ pub fn load(config: &Config) -> Result<(Vec<u8>, KeySource), IdentityError> {
 }
 
 fn load_or_generate(path: &Path) -> Result<Vec<u8>, IdentityError> {
-    let err = |e: std::io::Error| IdentityError::SigningKey(format!("{}: {e}", path.display()));
-    if !path.exists() {
-        // Write the whole key to a private temporary file, then link it into place: the key file
-        // either does not exist or is complete, even if two processes start together or one is
-        // killed halfway.
-        let key = random_bytes::<32>();
-        let temporary = path.with_extension(format!("tmp-{}-{}", std::process::id(), new_id()));
-        let written = (|| {
-            let mut file = fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(&temporary)?;
-            file.write_all(B64.encode(key).as_bytes())?;
-            file.sync_all()?;
-            fs::hard_link(&temporary, path)
-        })();
-        let _ = fs::remove_file(&temporary);
-        match written {
-            Ok(()) => return Ok(key.to_vec()),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-            Err(e) => return Err(err(e)),
-        }
-    }
-    let text = fs::read_to_string(path).map_err(err)?;
-    let key = B64
-        .decode(text.trim())
-        .map_err(|e| IdentityError::SigningKey(format!("{}: not base64: {e}", path.display())))?;
+    let key = key_file::load_or_generate(path)
+        .map_err(|e| IdentityError::SigningKey(format!("{}: {e}", path.display())))?;
     if key.len() < 32 {
         return Err(IdentityError::SigningKey(format!(
             "{} holds {} bytes, 32 are needed",

@@ -12,19 +12,16 @@
 //! `key_id` is the first 16 hex digits of the SHA-256 of the 32-byte public key. The key is
 //! generated once into `data_dir/licence.key` (mode 0600).
 
-use std::fs;
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 use base64::Engine;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::clock::UnixTime;
-use crate::identity::opaque::{new_id, random_bytes};
+use crate::key_file;
 
 /// File name of the licence signing key inside `data_dir`.
 pub const LICENCE_KEY_FILE: &str = "licence.key";
@@ -129,30 +126,7 @@ impl LicenceKey {
             path: path.display().to_string(),
             reason,
         };
-        if !path.exists() {
-            let seed = random_bytes::<32>();
-            let temporary = path.with_extension(format!("tmp-{}-{}", std::process::id(), new_id()));
-            let written = (|| {
-                let mut file = fs::OpenOptions::new()
-                    .write(true)
-                    .create_new(true)
-                    .mode(0o600)
-                    .open(&temporary)?;
-                file.write_all(STANDARD.encode(seed).as_bytes())?;
-                file.sync_all()?;
-                fs::hard_link(&temporary, &path)
-            })();
-            let _ = fs::remove_file(&temporary);
-            match written {
-                Ok(()) => return Ok(Self::from_seed(&seed)),
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-                Err(e) => return Err(err(e.to_string())),
-            }
-        }
-        let text = fs::read_to_string(&path).map_err(|e| err(e.to_string()))?;
-        let seed = STANDARD
-            .decode(text.trim())
-            .map_err(|e| err(format!("not base64: {e}")))?;
+        let seed = key_file::load_or_generate(&path).map_err(|e| err(e.to_string()))?;
         let seed: [u8; 32] = seed
             .try_into()
             .map_err(|bytes: Vec<u8>| err(format!("holds {} bytes, 32 are needed", bytes.len())))?;
@@ -252,6 +226,8 @@ pub fn verify(licence: &[u8], public_key: &[u8]) -> Result<LicencePayload, Licen
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::engine::general_purpose::STANDARD;
+    use std::fs;
     use std::os::unix::fs::PermissionsExt;
 
     fn payload() -> LicencePayload {

@@ -527,7 +527,14 @@ impl VoicesService {
         Ok(id)
     }
 
-    async fn device_check(&self, owner: i64, device: &str) -> Result<(), VoicesError> {
+    /// The voice behind `token`, for a device `owner` registered (403 otherwise).
+    async fn voice_for_device(
+        &self,
+        owner: i64,
+        token: &str,
+        device: &str,
+    ) -> Result<ResolvedVoice, VoicesError> {
+        let voice = self.resolve(owner, token).await?;
         if device.is_empty() {
             return Err(VoicesError::BadRequest("device_id is required".into()));
         }
@@ -536,7 +543,7 @@ impl VoicesService {
                 "device_id: the device is not registered to this user".into(),
             ));
         }
-        Ok(())
+        Ok(voice)
     }
 
     /// `voices/download`: the voice file (format `voicegate-voice-1`, JSON).
@@ -546,8 +553,7 @@ impl VoicesService {
         token: &str,
         device: &str,
     ) -> Result<(String, Vec<u8>), VoicesError> {
-        let voice = self.resolve(owner, token).await?;
-        self.device_check(owner, device).await?;
+        let voice = self.voice_for_device(owner, token, device).await?;
         if voice.stored.as_ref().is_some_and(|s| !s.can_download) {
             return Err(VoicesError::Forbidden(
                 "the voice cannot be downloaded".into(),
@@ -584,8 +590,7 @@ impl VoicesService {
         token: &str,
         device: &str,
     ) -> Result<(String, Vec<u8>), VoicesError> {
-        let voice = self.resolve(owner, token).await?;
-        self.device_check(owner, device).await?;
+        let voice = self.voice_for_device(owner, token, device).await?;
         let payload = LicencePayload {
             voice_id: voice.voice_id.clone(),
             device_id: device.to_string(),
