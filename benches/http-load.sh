@@ -34,13 +34,11 @@ BURST_LOGINS=20
 BENCH_USER="bench"
 BENCH_PASSWORD="bench-password-$$-$RANDOM"
 
-log() { printf '==> %s\n' "$*" >&2; }
-die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+# shellcheck source=benches/lib.sh
+source "$ROOT/benches/lib.sh"
 
 # --- tools --------------------------------------------------------------------------------------
-for tool in cargo curl python3; do
-    command -v "$tool" >/dev/null 2>&1 || die "$tool is required"
-done
+require_tools cargo curl python3
 if ! command -v wrk >/dev/null 2>&1; then
     if [[ "$(id -u)" -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
         log "installing wrk (apt-get)"
@@ -52,41 +50,9 @@ if ! command -v wrk >/dev/null 2>&1; then
     fi
 fi
 
-# --- build --------------------------------------------------------------------------------------
-log "building the release binary (cargo build --release -p voicegate)"
-(cd "$ROOT" && timeout 1800 cargo build --release -p voicegate) || die "cargo build failed"
-BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/voicegate"
-[[ -x "$BIN" ]] || die "no binary at $BIN"
-
-# --- temp dir, cleanup ----------------------------------------------------------------------------
-TMP="$(mktemp -d -t voicegate-bench.XXXXXX)"
-WORKDIR="$TMP/cwd"     # empty working directory: no voicegate.toml, no .env
-DATA="$TMP/data"
-mkdir -p "$WORKDIR" "$DATA"
-SERVER_PID=""
-HELPER_PIDS=()
-
-cleanup() {
-    local status=$?
-    set +e
-    for pid in "${HELPER_PIDS[@]}"; do
-        kill "$pid" 2>/dev/null
-    done
-    if [[ -n "$SERVER_PID" ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
-        kill -TERM "$SERVER_PID" 2>/dev/null
-        for _ in $(seq 50); do
-            kill -0 "$SERVER_PID" 2>/dev/null || break
-            sleep 0.1
-        done
-        kill -KILL "$SERVER_PID" 2>/dev/null
-    fi
-    wait 2>/dev/null
-    rm -rf "$TMP"
-    exit "$status"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+# --- build, temp dir ----------------------------------------------------------------------------
+build_voicegate
+bench_tmp voicegate-bench
 
 # The server (and the CLI) get a clean environment: nothing inherited can change the config (the
 # ovos-api names SECRET, API_KEY, WS_HOST, WS_PORT, USERS_DB are read too). The login limits are
@@ -99,40 +65,10 @@ VG_ENV=(
 )
 
 # --- port, user, server -------------------------------------------------------------------------
-PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')"
-BASE="http://127.0.0.1:$PORT"
-
-log "creating user $BENCH_USER"
-(cd "$WORKDIR" && printf '%s\n' "$BENCH_PASSWORD" \
-    | env -i "${VG_ENV[@]}" timeout 60 "$BIN" --data-dir "$DATA" user add "$BENCH_USER" --password-stdin) \
-    >"$TMP/user-add.log" 2>&1 || { cat "$TMP/user-add.log" >&2; die "user add failed"; }
-
-log "starting the server on 127.0.0.1:$PORT"
-# exec: $! is the server process itself (its /proc/PID/status is read below).
-(cd "$WORKDIR" && exec env -i "${VG_ENV[@]}" "$BIN" --data-dir "$DATA" serve --listen "127.0.0.1:$PORT") \
-    >"$TMP/server.log" 2>&1 &
-SERVER_PID=$!
-
-for i in $(seq 100); do
-    if ! kill -0 "$SERVER_PID" 2>/dev/null; then
-        cat "$TMP/server.log" >&2
-        die "the server exited during start"
-    fi
-    if curl --noproxy '*' -fsS --max-time 1 -o /dev/null "$BASE/v1/network/ping" 2>/dev/null; then
-        break
-    fi
-    [[ $i -eq 100 ]] && { cat "$TMP/server.log" >&2; die "the server did not answer within 10 s"; }
-    sleep 0.1
-done
-[[ "$(cat "/proc/$SERVER_PID/comm" 2>/dev/null)" == voicegate ]] || die "PID $SERVER_PID is not the server"
-
+create_user "$BENCH_USER" "$BENCH_PASSWORD"
+start_server "$(free_port)"
+login "$BENCH_USER" "$BENCH_PASSWORD"
 LOGIN_BODY="$(python3 -c 'import json,sys; print(json.dumps({"user": sys.argv[1], "password": sys.argv[2]}))' "$BENCH_USER" "$BENCH_PASSWORD")"
-
-log "logging in"
-curl --noproxy '*' -sS --max-time 30 -o "$TMP/login.json" -w '%{http_code}' \
-    -H 'Content-Type: application/json' --data "$LOGIN_BODY" "$BASE/v1/auth/tokens" >"$TMP/login.code" \
-    || die "login request failed"
-[[ "$(cat "$TMP/login.code")" == 200 ]] || { cat "$TMP/login.json" >&2; die "login answered $(cat "$TMP/login.code")"; }
 TOKEN="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["access_token"])' "$TMP/login.json")" \
     || die "no access_token in the login answer"
 ME_CODE="$(curl --noproxy '*' -sS --max-time 10 -o "$TMP/me.json" -w '%{http_code}' -H "Authorization: Bearer $TOKEN" "$BASE/v1/auth/me")"

@@ -55,13 +55,11 @@ QUIET_SHARE=15          # percent of the machine's CPU others may use for it to 
 BENCH_USER="bench"
 BENCH_PASSWORD="bench-password-$$-$RANDOM"
 
-log() { printf '==> %s\n' "$*" >&2; }
-die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+# shellcheck source=benches/lib.sh
+source "$ROOT/benches/lib.sh"
 
 # --- tools, parameters --------------------------------------------------------------------------
-for tool in cargo curl python3; do
-    command -v "$tool" >/dev/null 2>&1 || die "$tool is required"
-done
+require_tools cargo curl python3
 [[ "$SPEECH_REPEAT" =~ ^[0-9]{1,4}$ ]] && ((SPEECH_REPEAT >= 4 && SPEECH_REPEAT <= 1000)) \
     || die "SPEECH_REPEAT must be a number from 4 to 1000"
 [[ "$SPEECH_CLIENTS" =~ ^[0-9]{1,2}$ ]] && ((SPEECH_CLIENTS >= 1 && SPEECH_CLIENTS <= 16)) \
@@ -73,47 +71,13 @@ PER_CLIENT=$((SPEECH_REPEAT / SPEECH_CLIENTS))
 ((PER_CLIENT >= 1)) || die "SPEECH_REPEAT must be at least SPEECH_CLIENTS"
 CONC_TOTAL=$((PER_CLIENT * SPEECH_CLIENTS))
 
-# --- build --------------------------------------------------------------------------------------
-log "building the release binaries (voicegate; speech example synth_once)"
-(cd "$ROOT" && timeout 1800 cargo build --release -p voicegate) || die "cargo build failed"
+# --- build, temp dir ----------------------------------------------------------------------------
+build_voicegate
 (cd "$ROOT" && timeout 1800 cargo build --release -p speech --example synth_once) \
     || die "cargo build of the synth_once example failed"
-TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
-BIN="$TARGET/release/voicegate"
-DIRECT="$TARGET/release/examples/synth_once"
-[[ -x "$BIN" ]] || die "no binary at $BIN"
+DIRECT="${CARGO_TARGET_DIR:-$ROOT/target}/release/examples/synth_once"
 [[ -x "$DIRECT" ]] || die "no binary at $DIRECT"
-
-# --- temp dir, cleanup ----------------------------------------------------------------------------
-TMP="$(mktemp -d -t voicegate-speech-bench.XXXXXX)"
-chmod 700 "$TMP"
-WORKDIR="$TMP/cwd"     # empty working directory: no voicegate.toml, no .env
-DATA="$TMP/data"
-mkdir -p "$WORKDIR" "$DATA"
-SERVER_PID=""
-HELPER_PIDS=()
-
-cleanup() {
-    local status=$?
-    set +e
-    for pid in "${HELPER_PIDS[@]}"; do
-        kill "$pid" 2>/dev/null
-    done
-    if [[ -n "$SERVER_PID" ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
-        kill -TERM "$SERVER_PID" 2>/dev/null
-        for _ in $(seq 50); do
-            kill -0 "$SERVER_PID" 2>/dev/null || break
-            sleep 0.1
-        done
-        kill -KILL "$SERVER_PID" 2>/dev/null
-    fi
-    wait 2>/dev/null
-    rm -rf "$TMP"
-    exit "$status"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+bench_tmp voicegate-speech-bench
 
 # --- CPU accounting -----------------------------------------------------------------------------
 # cpu_jiffies: "busy total" jiffies of the whole machine since boot (/proc/stat).
@@ -157,40 +121,11 @@ TEXT="$("$DIRECT" --print-text)"
 [[ "${#TEXT}" -eq 256 ]] || die "the sentence has ${#TEXT} characters, not 256"
 
 # --- port, user, server -------------------------------------------------------------------------
-PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')"
-BASE="http://127.0.0.1:$PORT"
+PORT="$(free_port)"
+create_user "$BENCH_USER" "$BENCH_PASSWORD"
+start_server "$PORT"
 URL="$BASE/api/v1/external/synthesis/?download_token=$SPEECH_VOICE&sample_rate=$SAMPLE_RATE"
-
-log "creating user $BENCH_USER"
-(cd "$WORKDIR" && printf '%s\n' "$BENCH_PASSWORD" \
-    | env -i "${VG_ENV[@]}" timeout 60 "$BIN" --data-dir "$DATA" user add "$BENCH_USER" --password-stdin) \
-    >"$TMP/user-add.log" 2>&1 || { cat "$TMP/user-add.log" >&2; die "user add failed"; }
-
-log "starting the server on 127.0.0.1:$PORT"
-# exec: $! is the server process itself (its /proc/PID/stat is read below).
-(cd "$WORKDIR" && exec env -i "${VG_ENV[@]}" "$BIN" --data-dir "$DATA" serve --listen "127.0.0.1:$PORT") \
-    >"$TMP/server.log" 2>&1 &
-SERVER_PID=$!
-
-for i in $(seq 100); do
-    if ! kill -0 "$SERVER_PID" 2>/dev/null; then
-        cat "$TMP/server.log" >&2
-        die "the server exited during start"
-    fi
-    if curl --noproxy '*' -fsS --max-time 1 -o /dev/null "$BASE/v1/network/ping" 2>/dev/null; then
-        break
-    fi
-    [[ $i -eq 100 ]] && { cat "$TMP/server.log" >&2; die "the server did not answer within 10 s"; }
-    sleep 0.1
-done
-[[ "$(cat "/proc/$SERVER_PID/comm" 2>/dev/null)" == voicegate ]] || die "PID $SERVER_PID is not the server"
-
-log "logging in"
-LOGIN_BODY="$(python3 -c 'import json,sys; print(json.dumps({"user": sys.argv[1], "password": sys.argv[2]}))' "$BENCH_USER" "$BENCH_PASSWORD")"
-LOGIN_CODE="$(curl --noproxy '*' -sS --max-time 30 -o "$TMP/login.json" -w '%{http_code}' \
-    -H 'Content-Type: application/json' --data "$LOGIN_BODY" "$BASE/v1/auth/tokens")" \
-    || die "login request failed"
-[[ "$LOGIN_CODE" == 200 ]] || { cat "$TMP/login.json" >&2; die "login answered $LOGIN_CODE"; }
+login "$BENCH_USER" "$BENCH_PASSWORD"
 # The header goes in a file (curl -H @file): the token stays out of the process list.
 python3 -c 'import json,sys; print("Authorization: Bearer " + json.load(open(sys.argv[1]))["access_token"])' \
     "$TMP/login.json" >"$TMP/auth.header" || die "no access_token in the login answer"

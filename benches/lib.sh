@@ -1,0 +1,108 @@
+# benches/lib.sh: what the HTTP benchmark scripts share (sourced, not run): logging, the release
+# build, a private temp dir removed on exit with the server and helper processes, a free port, a
+# user made with the CLI, the server started and answering, a login.
+#
+# The sourcing script sets ROOT and, before create_user/start_server, VG_ENV: the whole
+# environment of the CLI and the server (nothing inherited can change their configuration).
+
+log() { printf '==> %s\n' "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+# require_tools TOOL...: dies naming the first missing one.
+require_tools() {
+    local tool
+    for tool in "$@"; do
+        command -v "$tool" >/dev/null 2>&1 || die "$tool is required"
+    done
+}
+
+# build_voicegate: the release binary into BIN.
+build_voicegate() {
+    log "building the release binary (cargo build --release -p voicegate)"
+    (cd "$ROOT" && timeout 1800 cargo build --release -p voicegate) || die "cargo build failed"
+    BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/voicegate"
+    [[ -x "$BIN" ]] || die "no binary at $BIN"
+}
+
+# bench_tmp NAME: TMP (mode 0700) with an empty working directory WORKDIR (no voicegate.toml, no
+# .env) and the data directory DATA; on exit the helpers in HELPER_PIDS and the server
+# (SERVER_PID: TERM, up to 5 s, then KILL) are stopped and TMP is removed.
+bench_tmp() {
+    TMP="$(mktemp -d -t "$1.XXXXXX")"
+    chmod 700 "$TMP"
+    WORKDIR="$TMP/cwd"
+    DATA="$TMP/data"
+    mkdir -p "$WORKDIR" "$DATA"
+    SERVER_PID=""
+    HELPER_PIDS=()
+    trap bench_cleanup EXIT
+    trap 'exit 130' INT
+    trap 'exit 143' TERM
+}
+
+bench_cleanup() {
+    local status=$? pid
+    set +e
+    for pid in "${HELPER_PIDS[@]}"; do
+        kill "$pid" 2>/dev/null
+    done
+    if [[ -n "$SERVER_PID" ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
+        kill -TERM "$SERVER_PID" 2>/dev/null
+        for _ in $(seq 50); do
+            kill -0 "$SERVER_PID" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -KILL "$SERVER_PID" 2>/dev/null
+    fi
+    wait 2>/dev/null
+    rm -rf "$TMP"
+    exit "$status"
+}
+
+# free_port: a free TCP port on 127.0.0.1.
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+}
+
+# create_user NAME PASSWORD: `voicegate user add` on DATA.
+create_user() {
+    log "creating user $1"
+    (cd "$WORKDIR" && printf '%s\n' "$2" \
+        | env -i "${VG_ENV[@]}" timeout 60 "$BIN" --data-dir "$DATA" user add "$1" --password-stdin) \
+        >"$TMP/user-add.log" 2>&1 || { cat "$TMP/user-add.log" >&2; die "user add failed"; }
+}
+
+# start_server PORT: `voicegate serve` on 127.0.0.1:PORT, log in TMP/server.log; returns once
+# ping answers. Sets SERVER_PID (the server process itself) and BASE.
+start_server() {
+    local i
+    BASE="http://127.0.0.1:$1"
+    log "starting the server on 127.0.0.1:$1"
+    (cd "$WORKDIR" && exec env -i "${VG_ENV[@]}" "$BIN" --data-dir "$DATA" serve --listen "127.0.0.1:$1") \
+        >"$TMP/server.log" 2>&1 &
+    SERVER_PID=$!
+    for i in $(seq 100); do
+        if ! kill -0 "$SERVER_PID" 2>/dev/null; then
+            cat "$TMP/server.log" >&2
+            die "the server exited during start"
+        fi
+        if curl --noproxy '*' -fsS --max-time 1 -o /dev/null "$BASE/v1/network/ping" 2>/dev/null; then
+            break
+        fi
+        [[ $i -eq 100 ]] && { cat "$TMP/server.log" >&2; die "the server did not answer within 10 s"; }
+        sleep 0.1
+    done
+    [[ "$(cat "/proc/$SERVER_PID/comm" 2>/dev/null)" == voicegate ]] || die "PID $SERVER_PID is not the server"
+}
+
+# login NAME PASSWORD: POST /v1/auth/tokens; the answer in TMP/login.json (read the token from
+# there: it stays out of the process list).
+login() {
+    local body code
+    log "logging in"
+    body="$(python3 -c 'import json,sys; print(json.dumps({"user": sys.argv[1], "password": sys.argv[2]}))' "$1" "$2")"
+    code="$(curl --noproxy '*' -sS --max-time 30 -o "$TMP/login.json" -w '%{http_code}' \
+        -H 'Content-Type: application/json' --data "$body" "$BASE/v1/auth/tokens")" \
+        || die "login request failed"
+    [[ "$code" == 200 ]] || { cat "$TMP/login.json" >&2; die "login answered $code"; }
+}
