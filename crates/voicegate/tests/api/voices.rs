@@ -72,6 +72,26 @@ impl Voices {
             .unwrap()
     }
 
+    /// GET, asserting 200, and the JSON answer.
+    async fn json(&self, path: &str, token: &str) -> Value {
+        let response = self.get(path, token).await;
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+        response.json().await.unwrap()
+    }
+
+    /// The entry of `voice_id` in this user's `voices/list`.
+    async fn listed(&self, voice_id: &str) -> Option<Value> {
+        let list = self
+            .json("/api/v1/external/voices/list/", &self.token)
+            .await;
+        list["voices"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["voice_id"] == voice_id)
+            .cloned()
+    }
+
     async fn post_json(&self, path: &str, token: &str, body: Value) -> reqwest::Response {
         client()
             .post(self.server.url(path))
@@ -427,11 +447,8 @@ async fn builds_fit_the_recordings_prosody_and_report_errors() {
         json!({"message": "account already has a voice build pending.", "status": "error"})
     );
     let pending: Value = v
-        .get("/api/v1/external/build/status/?status=PENDING", &v.token)
-        .await
-        .json()
-        .await
-        .unwrap();
+        .json("/api/v1/external/build/status/?status=PENDING", &v.token)
+        .await;
     assert_eq!(
         pending,
         json!([{"account_id": account, "build_id": build, "status": "PENDING"}])
@@ -461,11 +478,8 @@ async fn builds_fit_the_recordings_prosody_and_report_errors() {
         "{failed}"
     );
     let errors: Value = v
-        .get("/api/v1/external/build/status/?status=ERROR", &v.token)
-        .await
-        .json()
-        .await
-        .unwrap();
+        .json("/api/v1/external/build/status/?status=ERROR", &v.token)
+        .await;
     assert_eq!(errors.as_array().unwrap().len(), 1);
     let detail = detail_of(
         v.get("/api/v1/external/build/status/?status=DONE", &v.token)
@@ -475,27 +489,15 @@ async fn builds_fit_the_recordings_prosody_and_report_errors() {
     .await;
     assert!(detail.starts_with("status"));
     let bobs: Value = v
-        .get("/api/v1/external/build/status/", &v.bob().await)
-        .await
-        .json()
-        .await
-        .unwrap();
+        .json("/api/v1/external/build/status/", &v.bob().await)
+        .await;
     assert_eq!(bobs, json!([]));
 
     // The built voice is listed with its account and speaks closer to the recordings' pitch.
-    let list: Value = v
-        .get("/api/v1/external/voices/list/", &v.token)
+    let entry = v
+        .listed(&voice_id)
         .await
-        .json()
-        .await
-        .unwrap();
-    let entry = list["voices"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|e| e["voice_id"] == voice_id.as_str())
-        .expect("the built voice is listed")
-        .clone();
+        .expect("the built voice is listed");
     assert_eq!(entry["account_id"], account.as_str());
     let token = entry["download_token"].as_str().unwrap();
     let recorded = median_f0(&read_wav(&recording(SENTENCE, 90, 0.0), LIMITS).unwrap());
@@ -523,11 +525,8 @@ async fn builds_fit_the_recordings_prosody_and_report_errors() {
         "base {base} Hz -> built {built} Hz, recordings {recorded} Hz"
     );
     let bob_list: Value = v
-        .get("/api/v1/external/voices/list/", &v.bob().await)
-        .await
-        .json()
-        .await
-        .unwrap();
+        .json("/api/v1/external/voices/list/", &v.bob().await)
+        .await;
     assert!(
         bob_list["voices"]
             .as_array()
@@ -547,12 +546,7 @@ async fn builds_fit_the_recordings_prosody_and_report_errors() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn synthesis_gives_the_asked_rate_container_speed_and_pitch() {
     let v = Voices::start(|_| {}).await;
-    let list: Value = v
-        .get("/api/v1/external/voices/list/", &v.token)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let list: Value = v.json("/api/v1/external/voices/list/", &v.token).await;
     let voices = list["voices"].as_array().unwrap();
     let espeak = voices
         .iter()
@@ -626,19 +620,7 @@ async fn synthesis_gives_the_asked_rate_container_speed_and_pitch() {
             "{voice}: pitch 1.5 moved F0 by {ratio}"
         );
     }
-    let list: Value = v
-        .get("/api/v1/external/voices/list/", &v.token)
-        .await
-        .json()
-        .await
-        .unwrap();
-    let espeak = list["voices"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|e| e["voice_id"] == "espeak:en-us")
-        .unwrap()
-        .clone();
+    let espeak = v.listed("espeak:en-us").await.unwrap();
     assert_eq!(espeak["synthesis_count"], 11);
 
     let long = "a".repeat(257);
