@@ -2,16 +2,8 @@
 
 fn main() {
     println!("cargo:rustc-link-lib=espeak-ng");
-    for library in [
-        "flite_cmu_us_slt",
-        "flite_cmu_us_rms",
-        "flite_cmu_us_awb",
-        "flite_cmu_us_kal16",
-        "flite_usenglish",
-        "flite_cmulex",
-        "flite",
-    ] {
-        println!("cargo:rustc-link-lib={library}");
-    }
+    // flite's voice libraries are opened at first use (src/flite.rs), not linked; they bring
+    // the English front end (flite_usenglish, flite_cmulex) with them.
+    println!("cargo:rustc-link-lib=flite");
     println!("cargo:rerun-if-changed=build.rs");
 }

@@ -4,7 +4,7 @@
 //! in parallel. Text is spoken sentence by sentence so that the first audio leaves early.
 #![allow(unsafe_code)]
 
-use std::ffi::{CString, c_char, c_float, c_int, c_short, c_void};
+use std::ffi::{CStr, CString, c_char, c_float, c_int, c_short, c_void};
 use std::sync::{Mutex, OnceLock};
 
 use crate::SpeechError;
@@ -48,22 +48,18 @@ mod ffi {
             default: c_float,
         ) -> c_float;
     }
-    #[link(name = "flite_cmu_us_slt")]
+    /// The voice libraries are opened at first use rather than linked: each one costs about
+    /// 1.5 MB of memory as soon as it is loaded, and a server that never speaks with flite (or
+    /// with that voice) should not pay it.
+    pub const RTLD_NOW: c_int = 2;
     unsafe extern "C" {
-        pub fn register_cmu_us_slt(voxdir: *const c_char) -> *mut Voice;
+        pub fn dlopen(filename: *const c_char, flags: c_int) -> *mut c_void;
+        pub fn dlsym(handle: *mut c_void, symbol: *const c_char) -> *mut c_void;
+        pub fn dlerror() -> *const c_char;
     }
-    #[link(name = "flite_cmu_us_rms")]
-    unsafe extern "C" {
-        pub fn register_cmu_us_rms(voxdir: *const c_char) -> *mut Voice;
-    }
-    #[link(name = "flite_cmu_us_awb")]
-    unsafe extern "C" {
-        pub fn register_cmu_us_awb(voxdir: *const c_char) -> *mut Voice;
-    }
-    #[link(name = "flite_cmu_us_kal16")]
-    unsafe extern "C" {
-        pub fn register_cmu_us_kal16(voxdir: *const c_char) -> *mut Voice;
-    }
+
+    /// The C signature of a voice's `register_<voice>` function.
+    pub type Register = unsafe extern "C" fn(voxdir: *const c_char) -> *mut Voice;
 }
 
 /// A registered voice: the library's object and the defaults read from it.
@@ -81,7 +77,9 @@ struct Catalogue {
     name: &'static str,
     title: &'static str,
     gender: Gender,
-    register: unsafe extern "C" fn(*const c_char) -> *mut ffi::Voice,
+    /// The voice's shared library (Debian's libflite1) and its register function.
+    library: &'static CStr,
+    register: &'static CStr,
     slot: OnceLock<Result<Mutex<Loaded>, String>>,
 }
 
@@ -90,28 +88,32 @@ static VOICES: [Catalogue; 4] = [
         name: "slt",
         title: "CMU US SLT (flite)",
         gender: Gender::Female,
-        register: ffi::register_cmu_us_slt,
+        library: c"libflite_cmu_us_slt.so.1",
+        register: c"register_cmu_us_slt",
         slot: OnceLock::new(),
     },
     Catalogue {
         name: "rms",
         title: "CMU US RMS (flite)",
         gender: Gender::Male,
-        register: ffi::register_cmu_us_rms,
+        library: c"libflite_cmu_us_rms.so.1",
+        register: c"register_cmu_us_rms",
         slot: OnceLock::new(),
     },
     Catalogue {
         name: "awb",
         title: "CMU US AWB (flite)",
         gender: Gender::Male,
-        register: ffi::register_cmu_us_awb,
+        library: c"libflite_cmu_us_awb.so.1",
+        register: c"register_cmu_us_awb",
         slot: OnceLock::new(),
     },
     Catalogue {
         name: "kal16",
         title: "CMU US KAL 16 kHz (flite)",
         gender: Gender::Male,
-        register: ffi::register_cmu_us_kal16,
+        library: c"libflite_cmu_us_kal16.so.1",
+        register: c"register_cmu_us_kal16",
         slot: OnceLock::new(),
     },
 ];
@@ -132,8 +134,9 @@ fn voice(name: &str) -> Result<&'static Mutex<Loaded>, SpeechError> {
         unsafe { ffi::flite_init() };
     });
     let loaded = entry.slot.get_or_init(|| {
-        // SAFETY: the register function of a compiled-in voice; a null voxdir is its default.
-        let voice = unsafe { (entry.register)(std::ptr::null()) };
+        // SAFETY: the voice's register function, loaded from its library (kept loaded for the
+        // life of the process); a null voxdir is the voice's default.
+        let voice = unsafe { (load_register(entry)?)(std::ptr::null()) };
         if voice.is_null() {
             return Err(format!("could not register the {name} voice"));
         }
@@ -164,6 +167,42 @@ fn voice(name: &str) -> Result<&'static Mutex<Loaded>, SpeechError> {
         engine: ENGINE,
         detail: detail.clone(),
     })
+}
+
+/// Opens a voice's library (never closed) and finds its register function.
+fn load_register(entry: &Catalogue) -> Result<ffi::Register, String> {
+    let failure = || {
+        // SAFETY: dlerror returns null or a C string valid until the next dl* call on this thread.
+        let detail = unsafe { ffi::dlerror() };
+        if detail.is_null() {
+            "unknown error".to_string()
+        } else {
+            // SAFETY: non-null: a C string from the dynamic loader.
+            unsafe { CStr::from_ptr(detail) }
+                .to_string_lossy()
+                .into_owned()
+        }
+    };
+    // SAFETY: a NUL-terminated library name; the handle is kept for the life of the process.
+    let handle = unsafe { ffi::dlopen(entry.library.as_ptr(), ffi::RTLD_NOW) };
+    if handle.is_null() {
+        return Err(format!(
+            "the {} voice is not installed (Debian package libflite1): {}",
+            entry.name,
+            failure()
+        ));
+    }
+    // SAFETY: a valid handle and a NUL-terminated symbol name.
+    let symbol = unsafe { ffi::dlsym(handle, entry.register.as_ptr()) };
+    if symbol.is_null() {
+        return Err(format!(
+            "{}: {}",
+            entry.register.to_string_lossy(),
+            failure()
+        ));
+    }
+    // SAFETY: the symbol is the voice's register function, whose C signature is `Register`.
+    Ok(unsafe { std::mem::transmute::<*mut c_void, ffi::Register>(symbol) })
 }
 
 /// Splits text after sentence ends so that each piece can be spoken and sent on its own.

@@ -71,29 +71,20 @@ pub async fn open_identity(
     Ok((db, identity, source))
 }
 
-/// The voices service: the speech engines (started on the blocking pool; when they cannot start
-/// the surface answers 503 and the rest of the server runs), the blob store, the job queue, the
-/// licence key and the put_url uploader.
+/// The voices service: the blob store, the job queue, the licence key and the put_url uploader.
+/// The speech engines start at first use (when they cannot, the surface answers 503 and the rest
+/// of the server runs).
 async fn open_voices(
     config: &Config,
     db: &Db,
     clock: SharedClock,
 ) -> Result<VoicesService, StartError> {
-    let synth = tokio::task::spawn_blocking(speech::Synthesizer::new)
-        .await
-        .map_err(|e| StartError::Voices(e.to_string()))?
-        .map(Arc::new)
-        .map_err(|e| {
-            tracing::warn!(error = %e, "speech engines unavailable: the voices surface answers 503");
-            e.to_string()
-        });
     let licence = LicenceKey::load_or_generate(&config.data_dir)
         .map_err(|e| StartError::Voices(e.to_string()))?;
     let put_url = PutUrl::new(&config.voices).map_err(|e| StartError::Voices(e.to_string()))?;
     Ok(VoicesService::new(
         VoicesRepo::new(db.sqlite().clone()),
         Blobs::new(config.data_dir.join(BLOB_DIR)),
-        synth,
         Jobs::with_clock(db.clone(), &config.jobs, clock.clone()),
         licence,
         clock,

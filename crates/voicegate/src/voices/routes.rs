@@ -524,7 +524,7 @@ pub async fn synthesis(
     if voice.stored.as_ref().is_some_and(|s| !s.can_stream) {
         return Err(VoicesError::Forbidden("the voice cannot be used for synthesis".into()).into());
     }
-    let synth = state.voices.synthesizer()?;
+    let synth = state.voices.synthesizer().await?;
     let permit = state.voices.synthesis_slot().await?;
     state
         .voices

@@ -88,8 +88,8 @@ pub enum BuildRequest {
 pub struct VoicesService {
     repo: VoicesRepo,
     blobs: Blobs,
-    synth: Option<Arc<Synthesizer>>,
-    synth_error: String,
+    /// The engines, started at first use (a server that never speaks does not pay their memory).
+    synth: tokio::sync::OnceCell<Result<Arc<Synthesizer>, String>>,
     jobs: Jobs,
     licence: LicenceKey,
     clock: SharedClock,
@@ -106,12 +106,11 @@ impl std::fmt::Debug for VoicesService {
 }
 
 impl VoicesService {
-    /// The service; `synth` is the engines or why they could not start.
+    /// The service. The speech engines start at first use.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         repo: VoicesRepo,
         blobs: Blobs,
-        synth: Result<Arc<Synthesizer>, String>,
         jobs: Jobs,
         licence: LicenceKey,
         clock: SharedClock,
@@ -119,16 +118,11 @@ impl VoicesService {
         issuer: String,
         put_url: PutUrl,
     ) -> Self {
-        let (synth, synth_error) = match synth {
-            Ok(s) => (Some(s), String::new()),
-            Err(e) => (None, e),
-        };
         let slots = Arc::new(Semaphore::new(config.max_concurrent_syntheses.max(1)));
         Self {
             repo,
             blobs,
-            synth,
-            synth_error,
+            synth: tokio::sync::OnceCell::new(),
             jobs,
             licence,
             clock,
@@ -149,14 +143,28 @@ impl VoicesService {
         &self.config
     }
 
-    /// The engines, or 503-worthy news that they are missing.
-    pub fn synthesizer(&self) -> Result<Arc<Synthesizer>, VoicesError> {
-        self.synth.clone().ok_or_else(|| {
-            VoicesError::Speech(format!(
-                "the speech engines are unavailable: {}",
-                self.synth_error
-            ))
-        })
+    /// The engines (started on the blocking pool at the first call), or 503-worthy news that
+    /// they could not start.
+    pub async fn synthesizer(&self) -> Result<Arc<Synthesizer>, VoicesError> {
+        let started = self
+            .synth
+            .get_or_init(|| async {
+                match tokio::task::spawn_blocking(Synthesizer::new).await {
+                    Ok(Ok(synth)) => {
+                        tracing::info!(voices = synth.voices().len(), "speech engines started");
+                        Ok(Arc::new(synth))
+                    }
+                    Ok(Err(e)) => {
+                        tracing::error!(error = %e, "the speech engines could not start");
+                        Err(e.to_string())
+                    }
+                    Err(e) => Err(e.to_string()),
+                }
+            })
+            .await;
+        started
+            .clone()
+            .map_err(|e| VoicesError::Speech(format!("the speech engines are unavailable: {e}")))
     }
 
     /// The server's licence key document.
@@ -349,7 +357,7 @@ impl VoicesService {
                 .map_err(|e| VoicesError::Store(e.to_string()))?;
             files.push((recording.sentence.clone(), bytes));
         }
-        let synth = self.synthesizer()?;
+        let synth = self.synthesizer().await?;
         let limits = speech::profile::FitLimits {
             min_recordings: self.config.min_build_recordings,
             min_voiced_frames: self.config.min_voiced_frames,
@@ -383,7 +391,8 @@ impl VoicesService {
         let usage: std::collections::HashMap<String, i64> =
             self.repo.builtin_usage(owner).await?.into_iter().collect();
         let mut entries = Vec::new();
-        if let Some(synth) = &self.synth {
+        let synth = self.synthesizer().await.ok();
+        if let Some(synth) = &synth {
             for voice in synth.voices() {
                 if !self.builtin_listed(&voice.id) {
                     continue;
@@ -405,8 +414,7 @@ impl VoicesService {
             }
         }
         for voice in self.repo.voices(owner).await? {
-            let rate = self
-                .synth
+            let rate = synth
                 .as_ref()
                 .and_then(|s| s.voice(&voice.base_voice).map(|v| v.sample_rate))
                 .unwrap_or(16000);
@@ -420,8 +428,7 @@ impl VoicesService {
                 filename: format!("{}.voice.json", voice.id),
                 model_name: model_name(rate).into(),
                 name: voice.name.clone(),
-                language: self
-                    .synth
+                language: synth
                     .as_ref()
                     .and_then(|s| s.voice(&voice.base_voice).map(|v| v.language.clone()))
                     .unwrap_or_default(),
@@ -465,7 +472,7 @@ impl VoicesService {
                 prosody: Some(profile),
             });
         }
-        let synth = self.synthesizer()?;
+        let synth = self.synthesizer().await?;
         if synth.voice(token).is_some() && self.builtin_listed(token) {
             return Ok(ResolvedVoice {
                 voice_id: token.to_string(),
@@ -559,7 +566,7 @@ impl VoicesService {
                 "the voice cannot be downloaded".into(),
             ));
         }
-        let synth = self.synthesizer()?;
+        let synth = self.synthesizer().await?;
         let engine = synth.voice(&voice.engine_voice);
         let document = json!({
             "format": "voicegate-voice-1",
