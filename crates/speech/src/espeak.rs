@@ -238,6 +238,13 @@ fn select(state: &mut State, voice: &str) -> Result<(), SpeechError> {
     Ok(())
 }
 
+/// Text as handed to the library: control characters (NUL among them) become spaces.
+fn clean(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}
+
 /// The espeak-ng engine. Cheap: all instances share the library.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Espeak;
@@ -254,10 +261,14 @@ impl Espeak {
     pub fn phonemes(&self, voice: &str, text: &str) -> Result<String, SpeechError> {
         let mut state = state()?;
         select(&mut state, voice)?;
-        let text = CString::new(text.replace('\0', " ")).expect("NULs replaced");
+        let text = CString::new(clean(text)).expect("control characters replaced");
         let mut cursor: *const c_void = text.as_ptr().cast();
         let mut out = String::new();
-        while !cursor.is_null() {
+        // One clause per call: never more calls than characters (a guard against a library
+        // that stops advancing the cursor).
+        let mut budget = text.as_bytes().len() + 1;
+        while !cursor.is_null() && budget > 0 {
+            budget -= 1;
             // SAFETY: `cursor` points into `text` (NUL-terminated, alive), the library advances
             // it clause by clause and sets it to null at the end; we hold the lock.
             let clause =
@@ -338,7 +349,7 @@ impl Engine for Espeak {
                 return Err(failed("espeak_SetParameter refused a value"));
             }
         }
-        let text = CString::new(text.replace('\0', " ")).expect("NULs replaced");
+        let text = CString::new(clean(text)).expect("control characters replaced");
         let bytes = text.as_bytes_with_nul();
         // SAFETY: erases the sink's lifetime to park it in the thread-local; it is only used by
         // `on_audio` during `espeak_Synth` below, while `sink` is borrowed, and cleared after.

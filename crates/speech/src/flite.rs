@@ -133,7 +133,11 @@ fn voice(name: &str) -> Result<&'static Mutex<Loaded>, SpeechError> {
         // SAFETY: initializes the library's globals once, before any voice is registered.
         unsafe { ffi::flite_init() };
     });
+    // Registering a voice initializes flite's shared lexicon and front end without locking:
+    // one registration at a time.
+    static REGISTERING: Mutex<()> = Mutex::new(());
     let loaded = entry.slot.get_or_init(|| {
+        let _registering = REGISTERING.lock().unwrap_or_else(|p| p.into_inner());
         // SAFETY: the voice's register function, loaded from its library (kept loaded for the
         // life of the process); a null voxdir is the voice's default.
         let voice = unsafe { (load_register(entry)?)(std::ptr::null()) };
@@ -298,7 +302,11 @@ impl Engine for Flite {
             unsafe { ffi::flite_feat_set_float(features, feature_name(feature).as_ptr(), value) };
         }
         for sentence in sentences(text) {
-            let sentence = CString::new(sentence.replace('\0', " ")).expect("NULs replaced");
+            let sentence: String = sentence
+                .chars()
+                .map(|c| if c.is_control() { ' ' } else { c })
+                .collect();
+            let sentence = CString::new(sentence).expect("control characters replaced");
             // SAFETY: a valid C string and a registered, locked voice; flite returns a new wave
             // (or null) that we own.
             let wave = unsafe { ffi::flite_text_to_wave(sentence.as_ptr(), loaded.voice) };

@@ -198,6 +198,10 @@ impl Synthesizer {
                 let calibration = self.calibration(request.voice)?;
                 let (pitch, dsp_pitch) = calibration.pitch_for(m.pitch);
                 let (rate, dsp_rate) = calibration.rate_for(m.rate);
+                // DSP takes the engine only so far: beyond these factors speech stops being
+                // intelligible, and the stretched signal (pitch / rate times the engine's) must stay
+                // bounded in memory and time whatever a client asks.
+                let (dsp_pitch, dsp_rate) = (dsp_pitch.clamp(0.5, 2.0), dsp_rate.clamp(0.25, 8.0));
                 let settings = NativeSettings {
                     rate,
                     pitch,
@@ -316,7 +320,8 @@ impl Synthesizer {
     }
 
     /// Synthesizes into `out` as encoded bytes: a streamed WAV (header with open-ended sizes,
-    /// sent with the first audio) or raw PCM. Returns the bytes written.
+    /// sent with the first audio) or raw PCM. Returns the bytes written (0 when the text has
+    /// nothing to speak).
     pub fn stream(
         &self,
         request: &SynthesisRequest<'_>,
@@ -336,12 +341,7 @@ impl Synthesizer {
             written += bytes.len() as u64;
             out(&bytes)
         })?;
-        if let Some(h) = header {
-            written += h.len() as u64;
-            if !out(&h) {
-                return Err(SpeechError::Cancelled);
-            }
-        }
+        // No audio at all (nothing speakable in the text): nothing is written, not even a header.
         Ok(written)
     }
 }

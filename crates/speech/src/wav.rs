@@ -93,6 +93,12 @@ pub fn read_wav(bytes: &[u8], limits: ReadLimits) -> Result<Audio, SpeechError> 
             .collect::<Result<_, _>>()
             .map_err(bad)?,
         hound::SampleFormat::Int => {
+            if !(8..=32).contains(&spec.bits_per_sample) {
+                return Err(SpeechError::BadAudio(format!(
+                    "unsupported WAV format: {} bits per sample",
+                    spec.bits_per_sample
+                )));
+            }
             let scale = 1.0 / (1u64 << (spec.bits_per_sample - 1)) as f32;
             reader
                 .into_samples::<i32>()

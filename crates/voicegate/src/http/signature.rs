@@ -47,18 +47,12 @@ fn api_key_of(query: &str, body: &[u8]) -> Option<String> {
 
 /// The `api_key` inside the `data` field of a multipart form (the contract's recording upload).
 async fn multipart_api_key(content_type: &str, body: &axum::body::Bytes) -> Option<String> {
-    use axum::extract::{FromRequest, Multipart};
-    if !content_type
-        .to_ascii_lowercase()
-        .starts_with("multipart/form-data")
-    {
-        return None;
-    }
-    let request = Request::builder()
-        .header(axum::http::header::CONTENT_TYPE, content_type)
-        .body(Body::from(body.clone()))
-        .ok()?;
-    let mut form = Multipart::from_request(request, &()).await.ok()?;
+    // multer directly: the body is already within the route's limit, and axum's extractor would
+    // apply its own 2 MB default to this rebuilt request.
+    let boundary = multer::parse_boundary(content_type).ok()?;
+    let body = body.clone();
+    let stream = futures_util::stream::once(async move { Ok::<_, std::io::Error>(body) });
+    let mut form = multer::Multipart::new(stream, boundary);
     while let Ok(Some(field)) = form.next_field().await {
         if field.name() == Some("data") {
             let text = field.text().await.ok()?;

@@ -432,6 +432,10 @@ fn error_chain(e: &reqwest::Error) -> String {
         text.push_str(&cause.to_string());
         source = cause.source();
     }
+    // A presigned URL carries its signature in the query: never in logs or answers.
+    if let Some(url) = e.url() {
+        text = text.replace(url.as_str(), "<put_url>");
+    }
     text
 }
 

@@ -274,7 +274,9 @@ impl VoicesRepo {
         Ok(())
     }
 
-    /// Ends a build: the voice is stored and the build COMPLETE, in one transaction.
+    /// Ends a build: the build COMPLETE and the voice stored, in one transaction. The build row
+    /// is updated first (taking the write lock at once); a build that is no longer PENDING (a
+    /// retried job whose first run completed) is left alone.
     pub async fn complete_build(
         &self,
         build: &str,
@@ -283,14 +285,16 @@ impl VoicesRepo {
         now: UnixTime,
     ) -> Result<(), VoicesError> {
         let mut tx = self.pool.begin().await?;
-        let existing: Option<String> =
-            sqlx::query("SELECT voice_id FROM voice_builds WHERE id = ? AND status = 'COMPLETE'")
-                .bind(build)
-                .fetch_optional(&mut *tx)
-                .await?
-                .map(|row| row.get("voice_id"));
-        if existing.is_some() {
-            // A retried job whose first run completed: nothing to do.
+        let updated = sqlx::query(
+            "UPDATE voice_builds SET status = 'COMPLETE', voice_id = ?, updated_at = ? \
+             WHERE id = ? AND status = 'PENDING'",
+        )
+        .bind(&voice.id)
+        .bind(now)
+        .bind(build)
+        .execute(&mut *tx)
+        .await?;
+        if updated.rows_affected() == 0 {
             return Ok(());
         }
         sqlx::query(
@@ -308,16 +312,22 @@ impl VoicesRepo {
         .bind(now)
         .execute(&mut *tx)
         .await?;
-        sqlx::query(
-            "UPDATE voice_builds SET status = 'COMPLETE', voice_id = ?, updated_at = ? WHERE id = ?",
-        )
-        .bind(&voice.id)
-        .bind(now)
-        .bind(build)
-        .execute(&mut *tx)
-        .await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    /// The account's PENDING build: id, job id, creation time.
+    pub async fn pending_build(
+        &self,
+        account: &str,
+    ) -> Result<Option<(String, Option<String>, UnixTime)>, VoicesError> {
+        Ok(sqlx::query(
+            "SELECT id, job_id, created_at FROM voice_builds WHERE account_id = ? AND status = 'PENDING'",
+        )
+        .bind(account)
+        .fetch_optional(&self.pool)
+        .await?
+        .map(|row| (row.get("id"), row.get("job_id"), row.get("created_at"))))
     }
 
     /// The owner's voices, oldest first.

@@ -562,7 +562,8 @@ pub async fn synthesis(
         modifiers,
         sample_rate,
     };
-    let body = streaming::start(synth, job, container, permit).await?;
+    let drain_timeout = std::time::Duration::from_secs(state.config.http.request_timeout_secs);
+    let body = streaming::start(synth, job, container, permit, drain_timeout).await?;
     let content_type = match container {
         Container::Wav => "audio/wav",
         Container::Pcm => "application/octet-stream",

@@ -14,7 +14,7 @@ use tokio::sync::Semaphore;
 use crate::clock::SharedClock;
 use crate::config::VoicesConfig;
 use crate::store::blobs::Blobs;
-use crate::store::jobs::Jobs;
+use crate::store::jobs::{JobId, JobStatus, Jobs};
 use crate::voices::VoicesError;
 use crate::voices::licence::{LicenceKey, LicencePayload};
 use crate::voices::put_url::{PutUrl, PutUrlError};
@@ -264,7 +264,16 @@ impl VoicesService {
             .create_build(&id, owner, account, self.clock.now())
             .await?
         {
-            return Ok(BuildRequest::AlreadyPending);
+            if !self.end_dead_build(account).await? {
+                return Ok(BuildRequest::AlreadyPending);
+            }
+            if !self
+                .repo
+                .create_build(&id, owner, account, self.clock.now())
+                .await?
+            {
+                return Ok(BuildRequest::AlreadyPending);
+            }
         }
         match self
             .jobs
@@ -280,6 +289,31 @@ impl VoicesService {
             }
         }
         Ok(BuildRequest::Created(id))
+    }
+
+    /// Ends the account's pending build when its job can no longer finish it (the job failed or
+    /// was abandoned after its attempts, or the build was never queued because the server
+    /// stopped in between); `true` when it did.
+    async fn end_dead_build(&self, account: &str) -> Result<bool, VoicesError> {
+        let Some((build, job, created_at)) = self.repo.pending_build(account).await? else {
+            return Ok(true);
+        };
+        let reason = match job {
+            Some(job) => match self.jobs.get(&JobId::new(job)).await {
+                Ok(Some(job)) if job.status == JobStatus::Failed => {
+                    format!("the build job failed: {}", job.error.unwrap_or_default())
+                }
+                Ok(None) => "the build job is gone".to_string(),
+                Ok(Some(_)) => return Ok(false),
+                Err(e) => return Err(VoicesError::Store(e.to_string())),
+            },
+            None if self.clock.now() - created_at > 60 => "the build was never queued".to_string(),
+            None => return Ok(false),
+        };
+        self.repo
+            .fail_build(&build, &reason, self.clock.now())
+            .await?;
+        Ok(true)
     }
 
     /// `build/status`.
@@ -323,14 +357,21 @@ impl VoicesService {
                     .map_err(store)?;
                 Ok(json!({ "voice_id": voice.id }))
             }
-            Err(VoicesError::BadRequest(reason)) => {
+            // The database may come back: the job is retried.
+            Err(VoicesError::Store(e)) => Err(e),
+            // Anything else (too few recordings, engines that cannot start, a base voice that
+            // does not exist) will not change by retrying: the build ends with the reason.
+            Err(other) => {
+                let reason = match other {
+                    VoicesError::BadRequest(reason) => reason,
+                    other => other.to_string(),
+                };
                 self.repo
                     .fail_build(build_id, &reason, self.clock.now())
                     .await
                     .map_err(store)?;
                 Ok(json!({ "error": reason }))
             }
-            Err(other) => Err(other.to_string()),
         }
     }
 

@@ -59,14 +59,17 @@ impl Outbox {
 
 /// Starts the synthesis and waits for its first chunk: an error before any audio comes back as
 /// an error (a proper status), later ones end the stream. `slot` is released when the engine is
-/// done, before a backlog drains to a slow client.
+/// done, before a backlog drains to a slow client; a client that takes no chunk for
+/// `drain_timeout` is dropped.
 pub async fn start(
     synth: Arc<Synthesizer>,
     job: OwnedSynthesis,
     container: Container,
     slot: OwnedSemaphorePermit,
+    drain_timeout: std::time::Duration,
 ) -> Result<impl Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static, VoicesError> {
     let (sender, mut receiver) = mpsc::channel::<Chunk>(32);
+    let runtime = tokio::runtime::Handle::current();
     tokio::task::spawn_blocking(move || {
         let request = SynthesisRequest {
             voice: &job.voice,
@@ -102,18 +105,24 @@ pub async fn start(
         {
             outbox.backlog.push_back(Err(e.into()));
         }
-        for chunk in outbox.backlog {
-            if outbox.sender.blocking_send(chunk).is_err() {
-                break;
+        // What is left goes out from an async task, so that a client that stops reading holds
+        // no blocking thread; each chunk waits at most `drain_timeout` for room.
+        let Outbox { sender, backlog } = outbox;
+        runtime.spawn(async move {
+            for chunk in backlog {
+                match tokio::time::timeout(drain_timeout, sender.send(chunk)).await {
+                    Ok(Ok(())) => {}
+                    _ => break,
+                }
             }
-        }
+        });
     });
     let first = match receiver.recv().await {
         Some(Ok(bytes)) => bytes,
         Some(Err(e)) => return Err(e),
         None => {
-            return Err(VoicesError::Speech(
-                "the synthesis ended without audio".into(),
+            return Err(VoicesError::BadRequest(
+                "script: there is nothing to speak in it".into(),
             ));
         }
     };

@@ -319,13 +319,6 @@ async fn recordings_are_level_checked_and_bad_uploads_store_nothing() {
         (
             v.token.clone(),
             data.clone(),
-            Some(vec![0u8; 700_000]),
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "",
-        ),
-        (
-            v.token.clone(),
-            data.clone(),
             None,
             StatusCode::BAD_REQUEST,
             "file",
@@ -362,6 +355,23 @@ async fn recordings_are_level_checked_and_bad_uploads_store_nothing() {
     for (token, data, file, status, named) in cases {
         let detail = detail_of(v.upload(&token, data.clone(), file).await, status).await;
         assert!(detail.starts_with(named), "{data}: {detail}");
+    }
+    // Over voices.max_upload_bytes: 413. The server answers as soon as the limit is crossed and
+    // does not read the rest, so a client still writing may see the connection close instead.
+    let form = Form::new()
+        .text("data", data.to_string())
+        .part("file", Part::bytes(vec![0u8; 700_000]).file_name("r.wav"));
+    match client()
+        .post(v.server.url("/api/v1/external/recording/save/"))
+        .bearer_auth(&v.token)
+        .multipart(form)
+        .send()
+        .await
+    {
+        Ok(response) => {
+            error_body(response, StatusCode::PAYLOAD_TOO_LARGE).await;
+        }
+        Err(e) => assert!(e.is_request(), "{e}"),
     }
     // JSON instead of a form.
     let response = v
@@ -993,4 +1003,75 @@ async fn configured_limits_hold_sentences_and_synthesis_slots() {
         .synthesize("download_token=espeak:en-us&script=hello")
         .await;
     assert_eq!(response.status(), StatusCode::OK);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_build_whose_job_died_does_not_block_the_account() {
+    let v = Voices::start(|c| c.jobs.workers = 0).await;
+    let account = v.account("female").await;
+    let new = "/api/v1/external/build/new/";
+    let first: Value = v
+        .post_json(new, &v.token, json!({"account_id": account}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let first = first["build_id"].as_str().unwrap().to_string();
+    // A worker takes the job and fails it outside the build's own error handling.
+    let jobs = v.server.state.voices.jobs();
+    let job = jobs
+        .claim(&["voice_build"], Duration::from_secs(30))
+        .await
+        .unwrap()
+        .expect("the build's job is queued");
+    jobs.fail(&job.id, "worker lost").await.unwrap();
+    let second: Value = v
+        .post_json(new, &v.token, json!({"account_id": account}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(second["status"], "success", "{second}");
+    assert_ne!(second["build_id"], first.as_str());
+    let old = v
+        .json(
+            &format!("/api/v1/external/build/status/?build_id={first}"),
+            &v.token,
+        )
+        .await;
+    assert_eq!(old[0]["status"], "ERROR");
+    assert!(
+        old[0]["error"].as_str().unwrap().contains("worker lost"),
+        "{old}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn extreme_modifiers_stay_bounded_and_silent_scripts_are_refused() {
+    let v = Voices::start(|_| {}).await;
+    let script = encoded(SENTENCE);
+    let plain = v
+        .audio(&format!(
+            "download_token=espeak:en-us&{script}&sample_rate=8000"
+        ))
+        .await;
+    let slowest = v
+        .audio(&format!(
+            "download_token=espeak:en-us&{script}&sample_rate=8000&rate=0.01&pitch=10"
+        ))
+        .await;
+    // Asked for 100 times as long: the engine's slowest rate and at most a quarter of that again
+    // by time-stretching, about 8.7 times.
+    let ratio = slowest.duration_secs() / plain.duration_secs();
+    assert!(
+        (2.0..=10.0).contains(&ratio),
+        "rate 0.01 made it {ratio} times as long"
+    );
+    let detail = detail_of(
+        v.synthesize("download_token=flite:slt&script=...&container=")
+            .await,
+        StatusCode::BAD_REQUEST,
+    )
+    .await;
+    assert!(detail.starts_with("script"), "{detail}");
 }
