@@ -4,6 +4,7 @@
 //! in parallel. Text is spoken sentence by sentence so that the first audio leaves early.
 #![allow(unsafe_code)]
 
+use std::cell::Cell;
 use std::ffi::{CStr, CString, c_char, c_float, c_int, c_short, c_void};
 use std::sync::{Mutex, OnceLock};
 
@@ -36,17 +37,32 @@ mod ffi {
         pub samples: *mut c_short,
     }
 
+    /// Receives audio while a voice synthesizes (flite's `cst_audio_stream_callback`).
+    pub type StreamCallback =
+        unsafe extern "C" fn(*const Wave, c_int, c_int, c_int, *mut StreamingInfo) -> c_int;
+
+    /// flite's `cst_audio_streaming_info`.
+    #[repr(C)]
+    pub struct StreamingInfo {
+        pub min_buffsize: c_int,
+        pub asc: Option<StreamCallback>,
+        pub utt: *const c_void,
+        pub item: *const c_void,
+        pub userdata: *mut c_void,
+    }
+
+    pub const STREAM_CONTINUE: c_int = 0;
+    pub const STREAM_STOP: c_int = -1;
+
     #[link(name = "flite")]
     unsafe extern "C" {
+        pub fn new_audio_streaming_info() -> *mut StreamingInfo;
+        pub fn audio_streaming_info_val(info: *const StreamingInfo) -> *const c_void;
+        pub fn flite_feat_set(features: *mut c_void, name: *const c_char, value: *const c_void);
         pub fn flite_init() -> c_int;
         pub fn flite_text_to_wave(text: *const c_char, voice: *mut Voice) -> *mut Wave;
         pub fn delete_wave(wave: *mut Wave);
         pub fn flite_feat_set_float(features: *mut c_void, name: *const c_char, value: c_float);
-        pub fn flite_get_param_float(
-            features: *const c_void,
-            name: *const c_char,
-            default: c_float,
-        ) -> c_float;
     }
     /// The voice libraries are opened at first use rather than linked: each one costs about
     /// 1.5 MB of memory as soon as it is loaded, and a server that never speaks with flite (or
@@ -120,8 +136,52 @@ static VOICES: [Catalogue; 4] = [
 
 static INIT: OnceLock<()> = OnceLock::new();
 
-fn feature_name(name: &str) -> CString {
-    CString::new(name).expect("feature names have no NUL")
+thread_local! {
+    /// The sink of the synthesis running on this thread (flite calls back on the synthesizing
+    /// thread), and whether it asked to stop or the audio was not at the expected rate.
+    static SINK: Cell<Option<*mut PcmSink<'static>>> = const { Cell::new(None) };
+    static STOPPED: Cell<bool> = const { Cell::new(false) };
+    static WRONG_RATE: Cell<Option<c_int>> = const { Cell::new(None) };
+}
+
+/// Hands each new block of samples to the thread's sink; stops flite when the sink says so.
+unsafe extern "C" fn on_audio(
+    wave: *const ffi::Wave,
+    start: c_int,
+    size: c_int,
+    _last: c_int,
+    _info: *mut ffi::StreamingInfo,
+) -> c_int {
+    let Some(sink) = SINK.with(Cell::get) else {
+        return ffi::STREAM_CONTINUE;
+    };
+    if wave.is_null() || start < 0 || size <= 0 {
+        return ffi::STREAM_CONTINUE;
+    }
+    // SAFETY: flite passes the wave being built; `samples` holds at least start + size values
+    // (mono) for the duration of the call.
+    let (rate, samples) = unsafe {
+        let w = &*wave;
+        if w.samples.is_null() || w.num_channels != 1 || start + size > w.num_samples {
+            return ffi::STREAM_CONTINUE;
+        }
+        (
+            w.sample_rate,
+            std::slice::from_raw_parts(w.samples.add(start as usize), size as usize),
+        )
+    };
+    if rate != SAMPLE_RATE as c_int {
+        WRONG_RATE.with(|r| r.set(Some(rate)));
+        return ffi::STREAM_STOP;
+    }
+    // SAFETY: the pointer was set by `synthesize` on this thread from a live `&mut` that outlives
+    // the `flite_text_to_wave` call during which this callback runs, and is cleared right after.
+    if unsafe { (*sink)(samples) } {
+        ffi::STREAM_CONTINUE
+    } else {
+        STOPPED.with(|s| s.set(true));
+        ffi::STREAM_STOP
+    }
 }
 
 fn voice(name: &str) -> Result<&'static Mutex<Loaded>, SpeechError> {
@@ -146,21 +206,26 @@ fn voice(name: &str) -> Result<&'static Mutex<Loaded>, SpeechError> {
         }
         // SAFETY: a registered voice has a valid features list.
         let features = unsafe { (*voice).features };
-        // SAFETY: reads two float features (with defaults) from that list.
-        let (f0_mean, f0_stddev) = unsafe {
-            (
-                ffi::flite_get_param_float(
-                    features,
-                    feature_name("int_f0_target_mean").as_ptr(),
-                    100.0,
-                ),
-                ffi::flite_get_param_float(
-                    features,
-                    feature_name("int_f0_target_stddev").as_ptr(),
-                    12.0,
-                ),
-            )
-        };
+        // Audio is handed out while the voice synthesizes (in blocks of about 23 ms), not when
+        // a whole sentence is done. The streaming info lives as long as the voice.
+        // SAFETY: a new streaming-info struct owned by the voice's features from here on; its
+        // callback has the C signature flite calls.
+        unsafe {
+            let info = ffi::new_audio_streaming_info();
+            if info.is_null() {
+                return Err(format!("could not set up streaming for the {name} voice"));
+            }
+            (*info).asc = Some(on_audio);
+            (*info).min_buffsize = 256;
+            ffi::flite_feat_set(
+                features,
+                c"streaming_info".as_ptr(),
+                ffi::audio_streaming_info_val(info),
+            );
+        }
+        // The voice's own pitch: its models keep it internally (flite's int_f0_target_* features
+        // are unset until we set them), so it is measured once from a sentence spoken untouched.
+        let (f0_mean, f0_stddev) = natural_pitch(voice)?;
         Ok(Mutex::new(Loaded {
             voice,
             f0_mean,
@@ -171,6 +236,44 @@ fn voice(name: &str) -> Result<&'static Mutex<Loaded>, SpeechError> {
         engine: ENGINE,
         detail: detail.clone(),
     })
+}
+
+/// Median and spread (Hz) of a freshly registered voice's F0, from a sentence spoken with no
+/// prosody feature set.
+fn natural_pitch(voice: *mut ffi::Voice) -> Result<(f32, f32), String> {
+    let text = c"Hello, this is a sentence spoken to measure the natural pitch of this voice.";
+    // SAFETY: a registered voice not yet shared (it is being loaded under the registration
+    // lock); no sink is set on this thread, so the streaming callback passes; we own the wave.
+    let (rate, samples) = unsafe {
+        let wave = ffi::flite_text_to_wave(text.as_ptr(), voice);
+        if wave.is_null() {
+            return Err("the voice produced nothing".into());
+        }
+        let w = &*wave;
+        let samples: Vec<f32> = if w.samples.is_null() || w.num_samples <= 0 {
+            Vec::new()
+        } else {
+            std::slice::from_raw_parts(w.samples, w.num_samples as usize)
+                .iter()
+                .map(|&s| f32::from(s) / 32768.0)
+                .collect()
+        };
+        let rate = w.sample_rate;
+        ffi::delete_wave(wave);
+        (rate, samples)
+    };
+    let audio = crate::Audio {
+        sample_rate: rate.max(1) as u32,
+        samples,
+    };
+    let voiced = crate::pitch::track(&audio)
+        .map_err(|e| e.to_string())?
+        .voiced();
+    let stats = crate::pitch::stats_of(voiced.clone(), 20).ok_or("no voiced speech to measure")?;
+    let mean = voiced.iter().sum::<f32>() / voiced.len() as f32;
+    let spread =
+        (voiced.iter().map(|f| (f - mean) * (f - mean)).sum::<f32>() / voiced.len() as f32).sqrt();
+    Ok((stats.median_hz, spread.max(1.0)))
 }
 
 /// Opens a voice's library (never closed) and finds its register function.
@@ -271,8 +374,8 @@ impl Engine for Flite {
                 default: 1.0,
             },
             pitch: NativeRange {
-                min: 40.0,
-                max: 500.0,
+                min: 65.0,
+                max: 450.0,
                 default: loaded.f0_mean,
             },
             range: NativeRange {
@@ -293,58 +396,66 @@ impl Engine for Flite {
         let loaded = voice(name)?.lock().unwrap_or_else(|p| p.into_inner());
         // SAFETY: the voice is registered and locked by us.
         let features = unsafe { (*loaded.voice).features };
+        // flite keeps the name pointer of a feature it has not seen before: the names must live
+        // for the whole program (C string literals), never a temporary.
         for (feature, value) in [
-            ("duration_stretch", 1.0 / settings.rate.clamp(0.25, 4.0)),
-            ("int_f0_target_mean", settings.pitch.clamp(40.0, 500.0)),
-            ("int_f0_target_stddev", settings.range.max(0.0)),
+            (c"duration_stretch", 1.0 / settings.rate.clamp(0.25, 4.0)),
+            (c"int_f0_target_mean", settings.pitch.clamp(65.0, 450.0)),
+            (c"int_f0_target_stddev", settings.range.max(0.0)),
         ] {
             // SAFETY: sets a float feature on the locked voice's feature list.
-            unsafe { ffi::flite_feat_set_float(features, feature_name(feature).as_ptr(), value) };
+            unsafe { ffi::flite_feat_set_float(features, feature.as_ptr(), value) };
         }
-        for sentence in sentences(text) {
-            let sentence: String = sentence
-                .chars()
-                .map(|c| if c.is_control() { ' ' } else { c })
-                .collect();
-            let sentence = CString::new(sentence).expect("control characters replaced");
-            // SAFETY: a valid C string and a registered, locked voice; flite returns a new wave
-            // (or null) that we own.
-            let wave = unsafe { ffi::flite_text_to_wave(sentence.as_ptr(), loaded.voice) };
-            if wave.is_null() {
-                return Err(SpeechError::Synthesis {
-                    engine: ENGINE,
-                    detail: "flite_text_to_wave returned nothing".into(),
-                });
-            }
-            // SAFETY: `wave` is a valid wave we own (freed below).
-            let rate = unsafe { (*wave).sample_rate };
-            if rate != SAMPLE_RATE as c_int {
-                // SAFETY: as above; freed once, not used after.
-                unsafe { ffi::delete_wave(wave) };
-                return Err(SpeechError::Synthesis {
-                    engine: ENGINE,
-                    detail: format!("{name} produced {rate} Hz, expected {SAMPLE_RATE} Hz"),
-                });
-            }
-            // SAFETY: `wave` is a valid wave we own; its samples array holds num_samples ×
-            // num_channels values; it is freed once, after the sink is done with the slice.
-            let keep_going = unsafe {
-                let w = &*wave;
-                let count = (w.num_samples.max(0) * w.num_channels.max(1)) as usize;
-                let keep = if w.samples.is_null() || count == 0 {
-                    true
-                } else {
-                    sink(std::slice::from_raw_parts(w.samples, count))
-                };
-                ffi::delete_wave(wave);
-                keep
-            };
-            if !keep_going {
-                return Err(SpeechError::Cancelled);
-            }
+        // SAFETY: erases the sink's lifetime to park it in the thread-local; it is only used by
+        // `on_audio` during `flite_text_to_wave` below, while `sink` is borrowed, and cleared
+        // after.
+        let sink: *mut PcmSink<'static> = unsafe {
+            std::mem::transmute::<*mut PcmSink<'_>, *mut PcmSink<'static>>(sink as *mut _)
+        };
+        SINK.with(|s| s.set(Some(sink)));
+        STOPPED.with(|s| s.set(false));
+        WRONG_RATE.with(|r| r.set(None));
+        let result = speak_sentences(loaded.voice, text);
+        SINK.with(|s| s.set(None));
+        drop(loaded);
+        if let Some(rate) = WRONG_RATE.with(Cell::get) {
+            return Err(SpeechError::Synthesis {
+                engine: ENGINE,
+                detail: format!("{name} produced {rate} Hz, expected {SAMPLE_RATE} Hz"),
+            });
         }
-        Ok(())
+        if STOPPED.with(Cell::get) {
+            return Err(SpeechError::Cancelled);
+        }
+        result
     }
+}
+
+/// Speaks each sentence with a locked voice whose streaming callback feeds the thread's sink.
+fn speak_sentences(voice: *mut ffi::Voice, text: &str) -> Result<(), SpeechError> {
+    for sentence in sentences(text) {
+        let sentence: String = sentence
+            .chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect();
+        let sentence = CString::new(sentence).expect("control characters replaced");
+        // SAFETY: a valid C string and a registered voice locked by the caller; flite returns
+        // the whole wave (or null), which we own and free; its audio already went out through
+        // the streaming callback.
+        let wave = unsafe { ffi::flite_text_to_wave(sentence.as_ptr(), voice) };
+        if wave.is_null() {
+            return Err(SpeechError::Synthesis {
+                engine: ENGINE,
+                detail: "flite_text_to_wave returned nothing".into(),
+            });
+        }
+        // SAFETY: a wave we own, freed once.
+        unsafe { ffi::delete_wave(wave) };
+        if STOPPED.with(Cell::get) || WRONG_RATE.with(Cell::get).is_some() {
+            break;
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
