@@ -1,7 +1,8 @@
 //! flite through its C libraries (Debian's flite1-dev) with the US English voices slt, rms, awb
 //! and kal16. Each voice is one object inside the library whose features carry the prosody
 //! settings, so a voice serves one synthesis at a time (a lock per voice); different voices run
-//! in parallel. Text is spoken sentence by sentence so that the first audio leaves early.
+//! in parallel. Text is spoken sentence by sentence, and each sentence's audio is handed out
+//! while flite synthesizes it (its streaming callback), so the first audio leaves early.
 #![allow(unsafe_code)]
 
 use std::cell::Cell;
