@@ -68,23 +68,12 @@ BENCH_USER="ovos"
 BENCH_PASSWORD="bench-password-$$-$RANDOM"
 INFO_PATH="/api/v1/external/user/info/"
 
-log() { printf '==> %s\n' "$*" >&2; }
-die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+# shellcheck source=benches/lib.sh
+source "$ROOT/benches/lib.sh"
 
 # --- tools --------------------------------------------------------------------------------------
-for tool in cargo curl python3; do
-    command -v "$tool" >/dev/null 2>&1 || die "$tool is required"
-done
-if ! command -v wrk >/dev/null 2>&1; then
-    if [[ "$(id -u)" -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
-        log "installing wrk (apt-get)"
-        timeout 300 apt-get install -y wrk >/dev/null \
-            || { timeout 300 apt-get update >/dev/null && timeout 300 apt-get install -y wrk >/dev/null; } \
-            || die "could not install wrk"
-    else
-        die "wrk is required (Debian: apt-get install wrk)"
-    fi
-fi
+require_tools cargo curl python3
+require_wrk
 SIGNER="$ROOT/benches/sign_requests.py"
 [[ -f "$SIGNER" ]] || die "missing $SIGNER"
 [[ "$ROUNDS" =~ ^[1-9][0-9]?$ ]] || die "ROUNDS must be a number from 1 to 99"
@@ -359,31 +348,6 @@ def secs(text):
     return int(m.group(1)) * 60 + float(m.group(2))
 wrk_cpu = sum(secs(t) for t in lines[1].split())  # second line: the children's user and system time
 print(after[0] - before[0], after[1] - before[1], after[2] - before[2], "%.3f" % wrk_cpu, sys.argv[4])
-PY
-}
-
-# parse_wrk FILE: prints "req_per_s p50_ms p99_ms non2xx socket_errors total_requests".
-parse_wrk() {
-    python3 - "$1" <<'PY'
-import re, sys
-text = open(sys.argv[1]).read()
-units = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0, "h": 3600000.0}
-def pct(p):
-    m = re.search(r"^\s*%s%%\s+([\d.]+)(us|ms|s|m|h)\s*$" % p, text, re.M)
-    if not m:
-        sys.exit("no %s%% latency in wrk output" % p)
-    return float(m.group(1)) * units[m.group(2)]
-rps = re.search(r"^Requests/sec:\s+([\d.]+)", text, re.M)
-if not rps:
-    sys.exit("no Requests/sec in wrk output")
-non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", text)
-sock = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
-total = re.search(r"^\s*(\d+) requests in", text, re.M)
-print("%.2f %.3f %.3f %d %d %d" % (
-    float(rps.group(1)), pct(50), pct(99),
-    int(non2xx.group(1)) if non2xx else 0,
-    sum(int(g) for g in sock.groups()) if sock else 0,
-    int(total.group(1)) if total else 0))
 PY
 }
 

@@ -39,16 +39,7 @@ source "$ROOT/benches/lib.sh"
 
 # --- tools --------------------------------------------------------------------------------------
 require_tools cargo curl python3
-if ! command -v wrk >/dev/null 2>&1; then
-    if [[ "$(id -u)" -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
-        log "installing wrk (apt-get)"
-        timeout 300 apt-get install -y wrk >/dev/null \
-            || { timeout 300 apt-get update >/dev/null && timeout 300 apt-get install -y wrk >/dev/null; } \
-            || die "could not install wrk"
-    else
-        die "wrk is required (Debian: apt-get install wrk)"
-    fi
-fi
+require_wrk
 
 # --- build, temp dir ----------------------------------------------------------------------------
 build_voicegate
@@ -110,30 +101,6 @@ run_wrk() {
         || { cat "$TMP/$name.txt" >&2; die "wrk run $name failed"; }
 }
 
-# parse_wrk FILE: prints "req_per_s p50_ms p99_ms non2xx socket_errors total_requests".
-parse_wrk() {
-    python3 - "$1" <<'PY'
-import re, sys
-text = open(sys.argv[1]).read()
-units = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0, "h": 3600000.0}
-def pct(p):
-    m = re.search(r"^\s*%s%%\s+([\d.]+)(us|ms|s|m|h)\s*$" % p, text, re.M)
-    if not m:
-        sys.exit("no %s%% latency in wrk output" % p)
-    return float(m.group(1)) * units[m.group(2)]
-rps = re.search(r"^Requests/sec:\s+([\d.]+)", text, re.M)
-if not rps:
-    sys.exit("no Requests/sec in wrk output")
-non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", text)
-sock = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
-total = re.search(r"^\s*(\d+) requests in", text, re.M)
-print("%.2f %.3f %.3f %d %d %d" % (
-    float(rps.group(1)), pct(50), pct(99),
-    int(non2xx.group(1)) if non2xx else 0,
-    sum(int(g) for g in sock.groups()) if sock else 0,
-    int(total.group(1)) if total else 0))
-PY
-}
 
 log "warm-up: ping, 2 s"
 run_wrk warmup -t2 -c50 -d2s "$BASE/v1/network/ping"

@@ -1,4 +1,5 @@
-# benches/lib.sh: what the HTTP benchmark scripts share (sourced, not run): logging, the release
+# benches/lib.sh: what the benchmark scripts share (sourced, not run): logging, wrk and its
+# output, the release
 # build, a private temp dir removed on exit with the server and helper processes, a free port, a
 # user made with the CLI, the server started and answering, a login.
 #
@@ -14,6 +15,44 @@ require_tools() {
     for tool in "$@"; do
         command -v "$tool" >/dev/null 2>&1 || die "$tool is required"
     done
+}
+
+# require_wrk: wrk on the PATH, installed from Debian when missing and running as root.
+require_wrk() {
+    command -v wrk >/dev/null 2>&1 && return
+    if [[ "$(id -u)" -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
+        log "installing wrk (apt-get)"
+        timeout 300 apt-get install -y wrk >/dev/null \
+            || { timeout 300 apt-get update >/dev/null && timeout 300 apt-get install -y wrk >/dev/null; } \
+            || die "could not install wrk"
+    else
+        die "wrk is required (Debian: apt-get install wrk)"
+    fi
+}
+
+# parse_wrk FILE: prints "req_per_s p50_ms p99_ms non2xx socket_errors total_requests".
+parse_wrk() {
+    python3 - "$1" <<'PY'
+import re, sys
+text = open(sys.argv[1]).read()
+units = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0, "h": 3600000.0}
+def pct(p):
+    m = re.search(r"^\s*%s%%\s+([\d.]+)(us|ms|s|m|h)\s*$" % p, text, re.M)
+    if not m:
+        sys.exit("no %s%% latency in wrk output" % p)
+    return float(m.group(1)) * units[m.group(2)]
+rps = re.search(r"^Requests/sec:\s+([\d.]+)", text, re.M)
+if not rps:
+    sys.exit("no Requests/sec in wrk output")
+non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", text)
+sock = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
+total = re.search(r"^\s*(\d+) requests in", text, re.M)
+print("%.2f %.3f %.3f %d %d %d" % (
+    float(rps.group(1)), pct(50), pct(99),
+    int(non2xx.group(1)) if non2xx else 0,
+    sum(int(g) for g in sock.groups()) if sock else 0,
+    int(total.group(1)) if total else 0))
+PY
 }
 
 # build_voicegate: the release binary into BIN.

@@ -70,23 +70,12 @@ API_KEY="bench-api-key-$$-$RANDOM"
 HELPER="$ROOT/benches/raw_bus_client.py"
 RESPONDER="$ROOT/crates/testkit/python/ovos_responder.py"
 
-log() { printf '==> %s\n' "$*" >&2; }
-die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+# shellcheck source=benches/lib.sh
+source "$ROOT/benches/lib.sh"
 
 # --- tools --------------------------------------------------------------------------------------
-for tool in cargo curl python3; do
-    command -v "$tool" >/dev/null 2>&1 || die "$tool is required"
-done
-if ! command -v wrk >/dev/null 2>&1; then
-    if [[ "$(id -u)" -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
-        log "installing wrk (apt-get)"
-        timeout 300 apt-get install -y wrk >/dev/null \
-            || { timeout 300 apt-get update >/dev/null && timeout 300 apt-get install -y wrk >/dev/null; } \
-            || die "could not install wrk"
-    else
-        die "wrk is required (Debian: apt-get install wrk)"
-    fi
-fi
+require_tools cargo curl python3
+require_wrk
 [[ "$WRK_DURATION" =~ ^([1-9][0-9]*)s$ ]] || die "WRK_DURATION must be whole seconds, e.g. 10s"
 DURATION_S="${BASH_REMATCH[1]}"
 for c in $OVOS_CONCURRENCY; do
