@@ -11,10 +11,11 @@ use tempfile::TempDir;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, Command};
 use tokio::sync::oneshot;
-use voicegate::app::{App, AppState};
+use voicegate::app::App;
 use voicegate::clock::ManualClock;
 use voicegate::config::Config;
 use voicegate::identity::Role;
+use voicegate::state::AppState;
 
 /// A configuration for tests: loopback on a free port, a fresh data directory, fast polling.
 pub fn test_config(data_dir: &Path) -> Config {

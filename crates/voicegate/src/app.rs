@@ -3,38 +3,28 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use tokio::net::TcpListener;
 
 use crate::clock::SharedClock;
 use crate::config::Config;
+use crate::engines::Engines;
+use crate::events::EventHub;
 use crate::http;
 use crate::identity::signing_key::{self, KeySource};
 use crate::identity::{IdentityError, IdentityService, UserSource};
+use crate::jobs::Jobs;
 use crate::ovos::OvosService;
+use crate::ovos::event_relay;
+use crate::state::AppState;
 use crate::store::blobs::{BLOB_DIR, Blobs};
-use crate::store::jobs::Jobs;
 use crate::store::{Db, StoreError};
 use crate::voices::VoicesService;
 use crate::voices::licence::LicenceKey;
 use crate::voices::put_url::PutUrl;
 use crate::voices::repo::VoicesRepo;
-
-/// What every handler can reach.
-#[derive(Clone)]
-pub struct AppState {
-    /// Identity: login, tokens, users.
-    pub identity: Arc<IdentityService>,
-    /// The ovos-api surface and its bus connection.
-    pub ovos: Arc<OvosService>,
-    /// The vocalid-api voices surface.
-    pub voices: Arc<VoicesService>,
-    /// The store.
-    pub db: Db,
-    /// The configuration in force.
-    pub config: Arc<Config>,
-}
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -71,12 +61,13 @@ pub async fn open_identity(
     Ok((db, identity, source))
 }
 
-/// The voices service: the blob store, the job queue, the licence key and the put_url uploader.
-/// The speech engines start at first use (when they cannot, the surface answers 503 and the rest
-/// of the server runs).
+/// The voices service: the blob store, the job queue, the licence key and the put_url uploader,
+/// over the shared engines (they start at first use; when they cannot, the surface answers 503
+/// and the rest of the server runs).
 async fn open_voices(
     config: &Config,
     db: &Db,
+    shared: &Shared,
     clock: SharedClock,
 ) -> Result<VoicesService, StartError> {
     let licence = LicenceKey::load_or_generate(&config.data_dir)
@@ -85,7 +76,9 @@ async fn open_voices(
     Ok(VoicesService::new(
         VoicesRepo::new(db.sqlite().clone()),
         Blobs::new(config.data_dir.join(BLOB_DIR)),
-        Jobs::with_clock(db.clone(), &config.jobs, clock.clone()),
+        shared.engines.clone(),
+        shared.jobs.clone(),
+        shared.events.clone(),
         licence,
         clock,
         config.voices.clone(),
@@ -108,6 +101,27 @@ fn create_data_dir(config: &Config) -> Result<(), StartError> {
             what: format!("creating data directory {}", dir.display()),
             source,
         })
+}
+
+/// The services every surface shares: the events hub, the job queue and the speech engines.
+struct Shared {
+    events: EventHub,
+    jobs: Jobs,
+    engines: Arc<Engines>,
+}
+
+impl Shared {
+    fn new(config: &Config, db: &Db, clock: SharedClock) -> Self {
+        let events = EventHub::new(config.events.buffer);
+        Self {
+            jobs: Jobs::with_clock(db.clone(), &config.jobs, events.clone(), clock),
+            engines: Arc::new(Engines::new(
+                config.voices.max_concurrent_syntheses,
+                Duration::from_millis(config.voices.synthesis_queue_ms),
+            )),
+            events,
+        }
+    }
 }
 
 /// A built server, bound to its socket, not yet serving.
@@ -153,12 +167,18 @@ impl App {
                 what: format!("listening on {}", config.listen),
                 source,
             })?;
-        let voices = Arc::new(open_voices(&config, &db, clock.clone()).await?);
+        let shared = Shared::new(&config, &db, clock.clone());
+        let voices = Arc::new(open_voices(&config, &db, &shared, clock.clone()).await?);
+        crate::voices::register_jobs(&shared.jobs, voices.clone());
         let state = AppState {
             ovos: Arc::new(OvosService::new(&config.ovos)),
             voices,
+            engines: shared.engines,
+            jobs: shared.jobs,
+            events: shared.events,
             identity,
             db,
+            clock,
             config: Arc::new(config),
         };
         let router = http::router::build(state.clone());
@@ -188,9 +208,11 @@ impl App {
     ) -> std::io::Result<()> {
         let maintenance = self.state.identity.spawn_maintenance();
         let bus = self.state.ovos.bus().spawn_connection();
-        let workers = self.state.config.jobs.workers;
-        let builds =
-            (workers > 0).then(|| crate::voices::spawn_build_workers(&self.state, workers));
+        let relay = event_relay::spawn(self.state.ovos.clone(), self.state.events.clone());
+        let workers = self
+            .state
+            .jobs
+            .start_workers(self.state.config.jobs.workers);
         tracing::info!(address = %self.local_addr(), "voicegate listening");
         let service = self
             .router
@@ -200,8 +222,9 @@ impl App {
             .await;
         maintenance.abort();
         bus.abort();
-        if let Some(builds) = builds {
-            builds.shutdown().await;
+        relay.abort();
+        for workers in workers {
+            workers.shutdown().await;
         }
         self.state.db.close().await;
         tracing::info!("voicegate stopped");

@@ -12,8 +12,8 @@ use figment::Figment;
 use figment::providers::{Env, Format, Toml};
 use serde::Deserialize;
 
+use crate::address_policy::Allowlist;
 use crate::secret::Secret;
-use crate::voices::put_url::Allowlist;
 
 /// The whole server configuration.
 #[derive(Debug, Clone, Deserialize)]
@@ -42,6 +42,8 @@ pub struct Config {
     pub ovos: OvosConfig,
     /// The background job queue and its workers.
     pub jobs: JobsConfig,
+    /// The events hub behind `GET /v1/events`.
+    pub events: EventsConfig,
     /// The vocalid-api voices surface.
     pub voices: VoicesConfig,
 }
@@ -116,9 +118,22 @@ pub struct OvosConfig {
     pub default_lang: String,
     /// Bus message types streamed on `GET /v1/events`; a trailing `*` matches a prefix.
     pub events_allowlist: Vec<String>,
-    /// Bus messages buffered for each events client; a client that falls further behind is
-    /// disconnected.
+    /// Bus messages buffered for their relay to the events hub.
     pub events_buffer: usize,
+}
+
+/// The events hub behind `GET /v1/events`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EventsConfig {
+    /// Events buffered for each subscriber; one that falls further behind is disconnected.
+    pub buffer: usize,
+}
+
+impl Default for EventsConfig {
+    fn default() -> Self {
+        Self { buffer: 256 }
+    }
 }
 
 /// The background job queue (voice builds, training) and its workers.
@@ -201,6 +216,7 @@ impl Default for Config {
             auth: AuthConfig::default(),
             ovos: OvosConfig::default(),
             jobs: JobsConfig::default(),
+            events: EventsConfig::default(),
             voices: VoicesConfig::default(),
         }
     }
@@ -437,6 +453,9 @@ impl Config {
                 "ovos",
                 "max_text_chars, max_utterances and events_buffer must be at least 1",
             );
+        }
+        if self.events.buffer == 0 {
+            return invalid("events.buffer", "must be at least 1");
         }
         if self.http.json_body_limit == 0 {
             return invalid("http.json_body_limit", "must be at least 1");

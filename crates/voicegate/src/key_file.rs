@@ -9,7 +9,7 @@ use std::path::Path;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 
-use crate::identity::opaque::{new_id, random_bytes};
+use crate::ids::{new_id, random_bytes};
 
 /// Why a key file could not be read or made.
 #[derive(Debug, thiserror::Error)]

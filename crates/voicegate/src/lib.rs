@@ -3,15 +3,21 @@
 //! The library builds the server ([`app::App`]) so that the binary and the tests share it; the
 //! binary adds the command line ([`cli`]).
 
+pub mod address_policy;
 pub mod app;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod engines;
+pub mod events;
 pub mod http;
 pub mod identity;
+pub mod ids;
+pub mod jobs;
 pub mod key_file;
 pub mod ovos;
 pub mod secret;
+pub mod state;
 pub mod store;
 pub mod voices;
 

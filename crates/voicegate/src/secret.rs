@@ -36,6 +36,14 @@ impl fmt::Display for Secret {
     }
 }
 
+/// Serializes the value itself: for the one answer that hands a secret to its owner (a new
+/// token, a new client secret), never for logs.
+impl serde::Serialize for Secret {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.0)
+    }
+}
+
 impl<'de> serde::Deserialize<'de> for Secret {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         String::deserialize(deserializer).map(Secret)

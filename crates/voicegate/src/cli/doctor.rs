@@ -82,7 +82,7 @@ async fn bus_round_trip(url: &str) -> Result<(), String> {
     let (mut socket, _) = tokio_tungstenite::connect_async(url)
         .await
         .map_err(|e| e.to_string())?;
-    let probe = format!("voicegate.doctor.{}", crate::identity::opaque::new_id());
+    let probe = format!("voicegate.doctor.{}", crate::ids::new_id());
     let frame = serde_json::json!({"type": probe, "data": {}, "context": {"source": "voicegate"}});
     socket
         .send(Message::text(frame.to_string()))

@@ -422,10 +422,7 @@ async fn token_command(identity: &IdentityService, command: TokenCommand) -> Res
                         .map_or_else(|| "never".to_string(), |at| at.to_string());
                     println!(
                         "{:<24} {:<24} {:<12} {}",
-                        t.user,
-                        t.alias,
-                        expires,
-                        t.scopes.join(" ")
+                        t.user, t.alias, expires, t.scopes
                     );
                 }
             }
@@ -469,7 +466,7 @@ async fn api_key_command(identity: &IdentityService, command: ApiKeyCommand) -> 
             } else {
                 println!("{:<28} {:<24} scopes", "api_key", "user");
                 for k in keys {
-                    println!("{:<28} {:<24} {}", k.api_key, k.user, k.scopes.join(" "));
+                    println!("{:<28} {:<24} {}", k.api_key, k.user, k.scopes);
                 }
             }
         }

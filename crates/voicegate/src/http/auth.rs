@@ -5,11 +5,11 @@ use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 
-use crate::app::AppState;
 use crate::http::error::ApiError;
 use crate::http::signature::SignedPrincipal;
-use crate::identity::scopes::Scope;
+use crate::identity::scopes::RequiredScope;
 use crate::identity::{IdentityError, Principal};
+use crate::state::AppState;
 
 /// The token of an `Authorization: Bearer <token>` (or `JWT <token>`) header. Tokens are accepted only there (never
 /// in the query string or body). `Debug` hides the token.
@@ -65,7 +65,7 @@ impl FromRequestParts<AppState> for Authenticated {
 /// a token without the scope gets 403 whatever it sends.
 pub struct Authorized<S>(pub Principal, pub std::marker::PhantomData<S>);
 
-impl<S: Scope> FromRequestParts<AppState> for Authorized<S> {
+impl<S: RequiredScope> FromRequestParts<AppState> for Authorized<S> {
     type Rejection = ApiError;
 
     async fn from_request_parts(
@@ -73,7 +73,7 @@ impl<S: Scope> FromRequestParts<AppState> for Authorized<S> {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         let Authenticated(principal) = Authenticated::from_request_parts(parts, state).await?;
-        principal.require_scope(S::NAME)?;
+        principal.require_scope(S::SCOPE)?;
         Ok(Self(principal, std::marker::PhantomData))
     }
 }

@@ -1,5 +1,10 @@
-//! The one JSON error shape of the whole server, `{"error": "<code>", "detail": "<text>"}`, and the
-//! single place where domain errors become status codes.
+//! `ApiError`: the one error answer of the whole server (status, code, detail, and the headers
+//! some statuses need). Domain errors become `ApiError`s in one place ([`super::error_map`]); the
+//! body is written in the dialect of the route group ([`super::dialect`]), plain
+//! `{"error": "<code>", "detail": "<text>"}` unless the group says otherwise.
+
+use std::borrow::Cow;
+use std::sync::Arc;
 
 use axum::extract::rejection::{BytesRejection, JsonRejection, QueryRejection};
 use axum::http::{HeaderValue, StatusCode, header};
@@ -7,14 +12,10 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::identity::IdentityError;
-use crate::identity::oauth::OAuthError;
-use crate::ovos::OvosError;
-use crate::ovos::bus::BusError;
-use crate::voices::VoicesError;
+use crate::http::dialect::Dialect;
 
-/// The body of every error answer. `detail` keeps FastAPI-style clients (the original ovos-api)
-/// working.
+/// The body of a plain error answer. `detail` keeps FastAPI-style clients (the original ovos-api)
+/// working. The other dialects add their own fields to these two.
 #[derive(Debug, Serialize, serde::Deserialize, ToSchema)]
 pub struct ErrorBody {
     /// Machine-readable code, e.g. `invalid_token`.
@@ -27,14 +28,13 @@ pub struct ErrorBody {
 }
 
 /// An error answer: status, code, detail and the headers some statuses need.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct ApiError {
     status: StatusCode,
     code: &'static str,
     detail: String,
-    www_authenticate: Option<&'static str>,
+    www_authenticate: Option<Cow<'static, str>>,
     retry_after: Option<i64>,
-    oauth: bool,
 }
 
 impl ApiError {
@@ -46,13 +46,34 @@ impl ApiError {
             detail: detail.into(),
             www_authenticate: None,
             retry_after: None,
-            oauth: false,
         }
+    }
+
+    /// The same error with a `WWW-Authenticate` challenge.
+    pub fn with_challenge(mut self, challenge: impl Into<Cow<'static, str>>) -> Self {
+        self.www_authenticate = Some(challenge.into());
+        self
+    }
+
+    /// The same error with `Retry-After: seconds` (at least one).
+    pub fn with_retry_after(mut self, seconds: i64) -> Self {
+        self.retry_after = Some(seconds);
+        self
     }
 
     /// The status this error answers with.
     pub fn status(&self) -> StatusCode {
         self.status
+    }
+
+    /// The machine-readable code.
+    pub fn code(&self) -> &'static str {
+        self.code
+    }
+
+    /// The human explanation.
+    pub fn detail(&self) -> &str {
+        &self.detail
     }
 
     /// 500 with no detail: for failures that are the server's own.
@@ -64,12 +85,26 @@ impl ApiError {
         )
     }
 
-    /// 415: the body is not JSON.
+    /// 400 naming what is wrong with a request parameter.
+    pub fn bad_request(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "bad_request", detail)
+    }
+
+    /// 415: the body is not of a type the route reads.
     pub fn unsupported_media_type() -> Self {
         Self::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "unsupported_media_type",
             "send the body as JSON with Content-Type: application/json",
+        )
+    }
+
+    /// 413: the body is larger than the route's limit.
+    pub fn payload_too_large() -> Self {
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            "the request body is too large",
         )
     }
 
@@ -101,111 +136,39 @@ impl ApiError {
         let detail = status.canonical_reason().unwrap_or("error").to_string();
         Self::new(status, code, detail)
     }
+
+    /// The answer in `dialect`: its body, and the headers every dialect shares.
+    pub fn render(&self, dialect: Dialect) -> Response {
+        let mut response = (self.status, axum::Json(dialect.body(self))).into_response();
+        let headers = response.headers_mut();
+        if let Some(challenge) = &self.www_authenticate
+            && let Ok(value) = HeaderValue::from_str(challenge)
+        {
+            headers.insert(header::WWW_AUTHENTICATE, value);
+        }
+        if let Some(seconds) = self.retry_after {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds.max(1)));
+        }
+        if self.status == StatusCode::UNAUTHORIZED || self.status == StatusCode::TOO_MANY_REQUESTS {
+            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        }
+        dialect.headers(headers);
+        response
+    }
 }
 
-impl From<IdentityError> for ApiError {
-    fn from(e: IdentityError) -> Self {
-        use IdentityError as E;
-        let bearer = |mut err: ApiError, header| {
-            err.www_authenticate = Some(header);
-            err
-        };
-        match e {
-            E::InvalidCredentials => bearer(
-                Self::new(
-                    StatusCode::UNAUTHORIZED,
-                    "invalid_credentials",
-                    "invalid user or password",
-                ),
-                r#"Bearer realm="voicegate""#,
-            ),
-            E::MissingCredentials => bearer(
-                Self::new(
-                    StatusCode::UNAUTHORIZED,
-                    "unauthorized",
-                    "authentication required: send Authorization: Bearer <access token>",
-                ),
-                r#"Bearer realm="voicegate""#,
-            ),
-            E::InvalidToken => bearer(
-                Self::new(
-                    StatusCode::UNAUTHORIZED,
-                    "invalid_token",
-                    "the token is invalid, expired or revoked",
-                ),
-                r#"Bearer realm="voicegate", error="invalid_token""#,
-            ),
-            E::InsufficientScope(scope) => {
-                let mut err = Self::new(
-                    StatusCode::FORBIDDEN,
-                    "insufficient_scope",
-                    format!("the token lacks the {scope} scope"),
-                );
-                err.www_authenticate = Some(match scope {
-                    "ovos" => {
-                        r#"Bearer realm="voicegate", error="insufficient_scope", scope="ovos""#
-                    }
-                    _ => r#"Bearer realm="voicegate", error="insufficient_scope""#,
-                });
-                err
-            }
-            E::ScopeEscalation(_) => {
-                Self::new(StatusCode::BAD_REQUEST, "invalid_scope", e.to_string())
-            }
-            E::ShuttingDown => Self::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "unavailable",
-                e.to_string(),
-            ),
-            E::RateLimited { retry_after } => {
-                let mut err =
-                    Self::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", e.to_string());
-                err.retry_after = Some(retry_after);
-                err
-            }
-            E::Validation(detail) => Self::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "validation_failed",
-                detail,
-            ),
-            E::UserExists(_) | E::ManagedByUsersDb(_) | E::AliasExists(_) => {
-                Self::new(StatusCode::CONFLICT, "conflict", e.to_string())
-            }
-            E::AliasNotFound(_) | E::ApiKeyNotFound(_) => {
-                Self::new(StatusCode::NOT_FOUND, "not_found", e.to_string())
-            }
-            E::InvalidSignature => {
-                Self::new(StatusCode::UNAUTHORIZED, "invalid_signature", e.to_string())
-            }
-            E::OtherUser => Self::new(StatusCode::FORBIDDEN, "forbidden", e.to_string()),
-            E::UserNotFound(_) => Self::new(StatusCode::NOT_FOUND, "not_found", e.to_string()),
-            E::UsersFile { .. } => Self::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "validation_failed",
-                e.to_string(),
-            ),
-            E::Password(crate::identity::password::PasswordError::TooLongForBcrypt) => Self::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "validation_failed",
-                e.to_string(),
-            ),
-            E::Store(store) => {
-                tracing::error!(error = %store, "store failure");
-                Self::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "store_unavailable",
-                    "the database is unavailable",
-                )
-            }
-            E::Password(_) | E::SigningKey(_) => {
-                tracing::error!(error = %e, "internal failure");
-                Self::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "internal_error",
-                    "internal error",
-                )
-            }
-        }
+/// The error behind a rendered answer, kept in the response's extensions so that a route group
+/// of another dialect can write it again in its own shape.
+#[derive(Debug, Clone)]
+pub struct RenderedError(pub Arc<ApiError>);
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut response = self.render(Dialect::Plain);
+        response
+            .extensions_mut()
+            .insert(RenderedError(Arc::new(self)));
+        response
     }
 }
 
@@ -229,11 +192,7 @@ impl From<JsonRejection> for ApiError {
 impl From<BytesRejection> for ApiError {
     fn from(rejection: BytesRejection) -> Self {
         if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            Self::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "payload_too_large",
-                "the request body is too large",
-            )
+            Self::payload_too_large()
         } else {
             Self::new(rejection.status(), "bad_request", rejection.body_text())
         }
@@ -247,112 +206,5 @@ impl From<QueryRejection> for ApiError {
             "invalid_query",
             rejection.body_text(),
         )
-    }
-}
-
-impl From<OAuthError> for ApiError {
-    fn from(e: OAuthError) -> Self {
-        let detail = e.to_string();
-        let mut err = match e {
-            OAuthError::Identity(inner) => return inner.into(),
-            OAuthError::InvalidClient => {
-                let mut err = Self::new(StatusCode::UNAUTHORIZED, "invalid_client", detail);
-                err.www_authenticate = Some(r#"Basic realm="voicegate""#);
-                err
-            }
-            other => Self::new(StatusCode::BAD_REQUEST, other.code(), detail),
-        };
-        err.oauth = true;
-        err
-    }
-}
-
-impl From<OvosError> for ApiError {
-    fn from(e: OvosError) -> Self {
-        let detail = e.to_string();
-        match e {
-            OvosError::Bus(BusError::Unavailable(_)) => {
-                Self::new(StatusCode::SERVICE_UNAVAILABLE, "bus_unavailable", detail)
-            }
-            OvosError::Bus(BusError::Timeout(_)) => {
-                Self::new(StatusCode::GATEWAY_TIMEOUT, "bus_timeout", detail)
-            }
-            OvosError::SkillRefused | OvosError::SkillFailed(_) => {
-                Self::new(StatusCode::BAD_GATEWAY, "skill_error", detail)
-            }
-            OvosError::NoApiKey => {
-                Self::new(StatusCode::SERVICE_UNAVAILABLE, "not_configured", detail)
-            }
-            OvosError::UnknownSkill(_) => Self::new(StatusCode::NOT_FOUND, "not_found", detail),
-            OvosError::Validation(_) => Self::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "validation_failed",
-                detail,
-            ),
-        }
-    }
-}
-
-impl From<VoicesError> for ApiError {
-    fn from(e: VoicesError) -> Self {
-        let detail = e.to_string();
-        match e {
-            VoicesError::BadRequest(_) => Self::new(StatusCode::BAD_REQUEST, "bad_request", detail),
-            VoicesError::NotFound(_) => Self::new(StatusCode::NOT_FOUND, "not_found", detail),
-            VoicesError::Forbidden(_) => Self::new(StatusCode::FORBIDDEN, "forbidden", detail),
-            VoicesError::TooLarge(_) => {
-                Self::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", detail)
-            }
-            VoicesError::Busy => {
-                let mut err = Self::new(StatusCode::SERVICE_UNAVAILABLE, "busy", detail);
-                err.retry_after = Some(1);
-                err
-            }
-            VoicesError::PutUrl(_) => Self::new(StatusCode::BAD_GATEWAY, "put_url_failed", detail),
-            VoicesError::PutUrlRefused(_) => {
-                Self::new(StatusCode::BAD_REQUEST, "bad_request", detail)
-            }
-            VoicesError::Speech(_) => {
-                tracing::error!(error = %detail, "speech failure");
-                Self::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "speech_unavailable",
-                    detail,
-                )
-            }
-            VoicesError::Store(_) => {
-                tracing::error!(error = %detail, "store failure");
-                Self::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "store_unavailable",
-                    "the database or blob store is unavailable",
-                )
-            }
-        }
-    }
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let body = ErrorBody {
-            error: self.code.to_string(),
-            error_description: self.oauth.then(|| self.detail.clone()),
-            detail: self.detail,
-        };
-        let mut response = (self.status, axum::Json(body)).into_response();
-        let headers = response.headers_mut();
-        if let Some(value) = self.www_authenticate {
-            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(value));
-        }
-        if let Some(seconds) = self.retry_after {
-            headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds.max(1)));
-        }
-        if self.oauth
-            || self.status == StatusCode::UNAUTHORIZED
-            || self.status == StatusCode::TOO_MANY_REQUESTS
-        {
-            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        }
-        response
     }
 }

@@ -1,10 +1,14 @@
 //! The HTTP edge: the router, extractors, the one error mapping, limits and the OpenAPI document.
 
 pub mod auth;
+pub mod dialect;
 pub mod error;
+pub mod error_map;
 pub mod extract;
 pub mod health;
 pub mod limits;
 pub mod openapi;
+pub mod params;
+pub mod request_id;
 pub mod router;
 pub mod signature;

@@ -1,70 +1,39 @@
 //! HMAC-signed requests at the edge: when `Authorization` is a signature header, the body is read
-//! (within the JSON body limit), the signature verified, and the verified principal handed to the
-//! extractors; the handler then reads the same body as usual.
+//! once (within the route group's limit), its parameters parsed (the key id, `api_key`, may be in
+//! the query or the body), the signature verified over the raw bytes, and the verified principal
+//! and the parsed parameters handed to the extractors, so that nothing reads the body again.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use axum::body::{Body, to_bytes};
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::header::AUTHORIZATION;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
 
-use crate::app::AppState;
 use crate::http::error::ApiError;
+use crate::http::params::{Params, ParsedParams};
 use crate::identity::signatures::is_signature_header;
 use crate::identity::{Principal, SignedRequest};
+use crate::state::AppState;
 
 /// A principal proven by a request signature, for [`crate::http::auth::Authenticated`].
 #[derive(Debug, Clone)]
 pub struct SignedPrincipal(pub Principal);
 
-#[derive(Deserialize)]
-struct ApiKeyParam {
-    api_key: Option<String>,
-}
-
-/// The `api_key` parameter: from the query, else a JSON body's `api_key`, else a form's `data`
-/// field holding JSON with `api_key`.
-fn api_key_of(query: &str, body: &[u8]) -> Option<String> {
-    if let Ok(ApiKeyParam { api_key: Some(key) }) = serde_urlencoded::from_str::<ApiKeyParam>(query)
-    {
-        return Some(key);
-    }
-    if let Ok(ApiKeyParam { api_key: Some(key) }) = serde_json::from_slice::<ApiKeyParam>(body) {
-        return Some(key);
-    }
-    #[derive(Deserialize)]
-    struct DataField {
-        data: String,
-    }
-    let form: DataField = serde_urlencoded::from_bytes(body).ok()?;
-    serde_json::from_str::<ApiKeyParam>(&form.data)
-        .ok()?
-        .api_key
-}
-
-/// The `api_key` inside the `data` field of a multipart form (the contract's recording upload).
-async fn multipart_api_key(content_type: &str, body: &axum::body::Bytes) -> Option<String> {
-    // multer directly: the body is already within the route's limit, and axum's extractor would
-    // apply its own 2 MB default to this rebuilt request.
-    let boundary = multer::parse_boundary(content_type).ok()?;
-    let body = body.clone();
-    let stream = futures_util::stream::once(async move { Ok::<_, std::io::Error>(body) });
-    let mut form = multer::Multipart::new(stream, boundary);
-    while let Ok(Some(field)) = form.next_field().await {
-        if field.name() == Some("data") {
-            let text = field.text().await.ok()?;
-            return serde_json::from_str::<ApiKeyParam>(&text).ok()?.api_key;
-        }
-    }
-    None
+/// What the signature layer of a route group needs: the services, and the group's body limit.
+#[derive(Clone)]
+pub struct SignatureCheck {
+    /// The services (identity verifies).
+    pub state: AppState,
+    /// The route group's body limit, in bytes.
+    pub body_limit: usize,
 }
 
 /// Verifies signed requests; passes every other request through untouched.
 pub async fn verify_signed_requests(
-    State(state): State<AppState>,
+    State(check): State<SignatureCheck>,
     request: Request,
     next: Next,
 ) -> Response {
@@ -76,32 +45,21 @@ pub async fn verify_signed_requests(
     if !signed {
         return next.run(request).await;
     }
+    match verify(&check, request).await {
+        Ok(request) => next.run(request).await,
+        Err(error) => error.into_response(),
+    }
+}
+
+async fn verify(check: &SignatureCheck, request: Request) -> Result<Request, ApiError> {
     let (mut parts, body) = request.into_parts();
-    let limit = if parts.uri.path() == crate::voices::routes::RECORDING_PATH {
-        state.config.voices.max_upload_bytes
-    } else {
-        state.config.http.json_body_limit
-    };
-    let body = match to_bytes(body, limit).await {
-        Ok(bytes) => bytes,
-        Err(_) => {
-            return ApiError::from_status(axum::http::StatusCode::PAYLOAD_TOO_LARGE)
-                .into_response();
-        }
-    };
+    let body = to_bytes(body, check.body_limit)
+        .await
+        .map_err(|_| ApiError::payload_too_large())?;
     let Some(ConnectInfo(peer)) = parts.extensions.get::<ConnectInfo<SocketAddr>>().copied() else {
-        return ApiError::internal().into_response();
+        return Err(ApiError::internal());
     };
-    let query = parts.uri.query().unwrap_or("");
-    let content_type = parts
-        .headers
-        .get(axum::http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    let api_key = match api_key_of(query, &body) {
-        Some(key) => Some(key),
-        None => multipart_api_key(content_type, &body).await,
-    };
+    let params = Params::read(&parts, body.clone()).await?;
     let authorization = parts
         .headers
         .get(AUTHORIZATION)
@@ -110,20 +68,17 @@ pub async fn verify_signed_requests(
     let signed_request = SignedRequest {
         method: parts.method.as_str(),
         path: parts.uri.path(),
-        query,
+        query: parts.uri.query().unwrap_or(""),
         body: &body,
         authorization,
-        api_key: api_key.as_deref(),
+        api_key: params.text("api_key").ok().flatten(),
     };
-    match state
+    let principal = check
+        .state
         .identity
         .authenticate_signed(peer.ip(), &signed_request)
-        .await
-    {
-        Ok(principal) => {
-            parts.extensions.insert(SignedPrincipal(principal));
-            next.run(Request::from_parts(parts, Body::from(body))).await
-        }
-        Err(e) => ApiError::from(e).into_response(),
-    }
+        .await?;
+    parts.extensions.insert(SignedPrincipal(principal));
+    parts.extensions.insert(ParsedParams(Arc::new(params)));
+    Ok(Request::from_parts(parts, Body::from(body)))
 }

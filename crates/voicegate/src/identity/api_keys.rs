@@ -6,9 +6,10 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 
 use crate::clock::UnixTime;
-use crate::identity::opaque::random_bytes;
+use crate::identity::scopes::{ScopeSet, grant_within};
 use crate::identity::signatures::{self, KEY_PREFIX, WINDOW_SECS};
-use crate::identity::{IdentityError, IdentityService, Principal, repo, scopes, split_scopes};
+use crate::identity::{Credential, IdentityError, IdentityService, Principal, repo};
+use crate::ids::random_bytes;
 
 /// A new API key: the public id and the secret, shown once.
 #[derive(serde::Serialize)]
@@ -27,7 +28,7 @@ pub struct ApiKeyInfo {
     /// The user it acts for.
     pub user: String,
     /// Scopes it grants.
-    pub scopes: Vec<String>,
+    pub scopes: ScopeSet,
     /// Creation time.
     pub created_at: UnixTime,
 }
@@ -59,8 +60,8 @@ impl IdentityService {
         let found = repo::find_user(&self.db, user)
             .await?
             .ok_or_else(|| IdentityError::UserNotFound(user.to_string()))?;
-        let requested = scope_text.map(scopes::parse_list).transpose()?;
-        let granted = scopes::grant_within(requested, &split_scopes(found.role.scope()))?;
+        let requested = scope_text.map(ScopeSet::parse).transpose()?;
+        let granted = grant_within(requested, found.role.scopes())?;
         let api_key = format!("{KEY_PREFIX}{}", B64.encode(random_bytes::<16>()));
         // 512 bits: longer than HMAC-SHA256's block, so its SHA-256 is the HMAC key (see signatures.rs).
         let secret = B64.encode(random_bytes::<64>());
@@ -70,7 +71,7 @@ impl IdentityService {
             &api_key,
             found.id,
             &hash,
-            &granted.join(" "),
+            &granted.to_string(),
             self.clock.now(),
         )
         .await?;
@@ -84,7 +85,7 @@ impl IdentityService {
             .await?
             .into_iter()
             .map(|k| ApiKeyInfo {
-                scopes: split_scopes(&k.scope),
+                scopes: ScopeSet::from_stored(&k.scope),
                 api_key: k.key_id,
                 user: k.user_name,
                 created_at: k.created_at,
@@ -167,6 +168,9 @@ impl IdentityService {
             scopes: key.scopes,
             issued_at: sent_at,
             expires_at: None,
+            credential: Credential::ApiKey {
+                key_id: key_id.to_string(),
+            },
         })
     }
 }

@@ -12,8 +12,11 @@ use subtle::ConstantTimeEq;
 use crate::clock::UnixTime;
 use crate::identity::oauth::{OAuthError, TokenAnswer};
 use crate::identity::oauth_repo::{self, ClientRow, CodeRow};
-use crate::identity::opaque::{new_token, token_hash};
-use crate::identity::{IdentityError, IdentityService, repo, scopes, split_scopes};
+use crate::identity::opaque::token_hash;
+use crate::identity::scopes::{Scope, ScopeSet};
+use crate::identity::{IdentityError, IdentityService, repo};
+use crate::ids::new_token;
+use crate::secret::Secret;
 
 /// How long an authorization code lives, in seconds.
 pub const CODE_TTL_SECS: i64 = 60;
@@ -46,7 +49,7 @@ pub struct Authorization {
     /// The exact redirect URI.
     pub redirect_uri: String,
     /// The scopes asked for.
-    pub scopes: Vec<String>,
+    pub scopes: ScopeSet,
     /// The client's state, returned unchanged.
     pub state: Option<String>,
     /// PKCE S256 challenge.
@@ -112,17 +115,20 @@ impl IdentityService {
                 "PKCE is required: code_challenge with code_challenge_method=S256",
             ));
         };
-        let allowed = split_scopes(&client.scope);
+        let allowed = ScopeSet::from_stored(&client.scope);
         let scopes = match params.get("scope") {
             Some(text) => {
-                scopes::parse_list(text).map_err(|e| redirect("invalid_scope", &e.to_string()))?
+                ScopeSet::parse(text).map_err(|e| redirect("invalid_scope", &e.to_string()))?
             }
-            None => allowed.clone(),
+            None => allowed,
         };
-        if let Some(beyond) = scopes.iter().find(|s| !allowed.contains(s)) {
+        if let Some(beyond) = scopes.first_beyond(allowed) {
             return Err(redirect(
                 "invalid_scope",
-                &format!("the scope {beyond:?} is not allowed for this client"),
+                &format!(
+                    "the scope {:?} is not allowed for this client",
+                    beyond.as_str()
+                ),
             ));
         }
         Ok(Authorization {
@@ -146,22 +152,16 @@ impl IdentityService {
         let user = self
             .verify_credentials(ip, username, password, true)
             .await?;
-        let role_scopes = split_scopes(user.role.scope());
-        let scopes: Vec<String> = authorization
-            .scopes
-            .iter()
-            .filter(|s| role_scopes.contains(s))
-            .cloned()
-            .collect();
+        let scopes = authorization.scopes.intersection(user.role.scopes());
         if scopes.is_empty() {
-            return Err(IdentityError::InsufficientScope(scopes::OVOS));
+            return Err(IdentityError::InsufficientScope(Scope::Ovos));
         }
         let code = new_token("vga_");
         let row = CodeRow {
             client_id: authorization.client_id.clone(),
             user_id: user.id,
             redirect_uri: authorization.redirect_uri.clone(),
-            scope: scopes.join(" "),
+            scope: scopes.to_string(),
             code_challenge: authorization.code_challenge.clone(),
             expires_at: self.clock.now() + CODE_TTL_SECS,
             used_at: None,
@@ -178,24 +178,22 @@ impl IdentityService {
     pub(super) async fn redeem_code(
         &self,
         client: &ClientRow,
-        form: &HashMap<String, String>,
+        code: &Secret,
+        redirect_uri: Option<&str>,
+        verifier: Option<&Secret>,
         now: UnixTime,
     ) -> Result<TokenAnswer, OAuthError> {
         let invalid = |text: &str| OAuthError::InvalidGrant(text.to_string());
-        let code = form
-            .get("code")
-            .ok_or_else(|| OAuthError::InvalidRequest("code is required".into()))?;
-        let verifier = form
-            .get("code_verifier")
+        let verifier = verifier
             .ok_or_else(|| OAuthError::InvalidRequest("code_verifier is required (PKCE)".into()))?;
-        let hash = token_hash(code);
+        let hash = token_hash(code.expose());
         let row = oauth_repo::find_code(&self.db, &hash)
             .await?
             .ok_or_else(|| invalid("unknown code"))?;
         if row.client_id != client.client_id {
             return Err(invalid("the code was issued to another client"));
         }
-        if form.get("redirect_uri") != Some(&row.redirect_uri) {
+        if redirect_uri != Some(row.redirect_uri.as_str()) {
             return Err(invalid(
                 "redirect_uri does not match the authorization request",
             ));
@@ -209,7 +207,7 @@ impl IdentityService {
         if now >= row.expires_at {
             return Err(invalid("the code has expired"));
         }
-        let computed = B64.encode(Sha256::digest(verifier.as_bytes()));
+        let computed = B64.encode(Sha256::digest(verifier.expose().as_bytes()));
         if !bool::from(computed.as_bytes().ct_eq(row.code_challenge.as_bytes())) {
             return Err(invalid(
                 "the code_verifier does not match the code_challenge",
@@ -227,10 +225,10 @@ impl IdentityService {
             self.oauth_access_claims(&user.name, &client.client_id, &row.scope, now);
         oauth_repo::record_code_issue(&self.db, &hash, &family, &claims.jti, claims.exp).await?;
         Ok(TokenAnswer {
-            access_token,
+            access_token: Secret::new(access_token),
             token_type: "Bearer",
             expires_in: self.auth.oauth_access_ttl_secs,
-            refresh_token: Some(refresh_token),
+            refresh_token: Some(Secret::new(refresh_token)),
             scope: row.scope,
         })
     }
@@ -240,11 +238,7 @@ impl IdentityService {
             repo::revoke_family(&self.db, family, now).await?;
         }
         if let Some((jti, exp)) = &row.issued_jti {
-            oauth_repo::revoke_access_token(&self.db, jti, *exp).await?;
-            self.revoked_jti
-                .write()
-                .unwrap_or_else(|e| e.into_inner())
-                .insert(jti.clone(), *exp);
+            self.revoke_access_token(jti.clone(), *exp).await?;
         }
         tracing::warn!(client = %row.client_id, "authorization code redeemed twice: its tokens are revoked");
         Ok(())

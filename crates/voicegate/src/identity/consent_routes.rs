@@ -10,13 +10,13 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use subtle::ConstantTimeEq;
 
-use crate::app::AppState;
 use crate::http::error::ApiError;
 use crate::http::extract::{ApiQuery, ClientIp};
 use crate::identity::IdentityError;
 use crate::identity::authorize::{Authorization, AuthorizeError, redirect_with};
 use crate::identity::oauth_routes::OAuthForm;
-use crate::identity::opaque::new_id;
+use crate::ids::new_id;
+use crate::state::AppState;
 
 const CSRF_COOKIE: &str = "vg_csrf";
 
@@ -131,7 +131,7 @@ fn consent_page(
     let scopes: String = authorization
         .scopes
         .iter()
-        .map(|s| format!("<li><code>{}</code></li>", escape(s)))
+        .map(|s| format!("<li><code>{}</code></li>", escape(s.as_str())))
         .collect();
     let message = message.map_or(String::new(), |m| {
         format!("<p class=\"error\" id=\"error\">{}</p>", escape(m))

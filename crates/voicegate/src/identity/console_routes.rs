@@ -11,12 +11,13 @@ use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::app::AppState;
 use crate::http::auth::Authenticated;
 use crate::http::error::{ApiError, ErrorBody};
 use crate::http::extract::{ApiJson, ClientIp};
 use crate::identity::{IdentityError, Principal, Role};
+use crate::ids::UserId;
 use crate::secret::Secret;
+use crate::state::AppState;
 
 /// The console login body.
 #[derive(Deserialize, ToSchema)]
@@ -51,26 +52,28 @@ pub struct AliasRequest {
     pub alias: String,
 }
 
-/// A named token, shown once.
-#[derive(Serialize, ToSchema)]
+/// A named token, shown once. `Debug` hides it.
+#[derive(Debug, Serialize, ToSchema)]
 pub struct AliasToken {
     /// The token, for `Authorization: JWT <token>`.
-    pub token: String,
+    #[schema(value_type = String)]
+    pub token: Secret,
     /// Its name.
     pub alias: String,
 }
 
 /// The answer to an alias creation.
-#[derive(Serialize, ToSchema)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct AliasTokenResponse {
     /// The token and its alias.
     pub token: AliasToken,
 }
 
 /// The path's user must be the token's user (or the token an admin's).
-fn same_user(principal: &Principal, user_id: &str) -> Result<i64, ApiError> {
-    let id: i64 = user_id
+fn same_user(principal: &Principal, user_id: &str) -> Result<UserId, ApiError> {
+    let id = user_id
         .parse()
+        .map(UserId::new)
         .map_err(|_| ApiError::from(IdentityError::UserNotFound(user_id.to_string())))?;
     if id != principal.user_id && principal.role != Role::Admin {
         return Err(IdentityError::OtherUser.into());
@@ -127,14 +130,14 @@ pub async fn create_alias(
     ApiJson(body): ApiJson<AliasRequest>,
 ) -> Result<Response, ApiError> {
     let user_id = same_user(&principal, &user_id)?;
-    let scopes = (user_id == principal.user_id).then(|| principal.scopes.clone());
+    let scopes = (user_id == principal.user_id).then_some(principal.scopes);
     let token = state
         .identity
         .create_named_token(user_id, &body.alias, scopes, None)
         .await?;
     let answer = AliasTokenResponse {
         token: AliasToken {
-            token,
+            token: Secret::new(token),
             alias: body.alias,
         },
     };

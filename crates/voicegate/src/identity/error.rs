@@ -1,6 +1,7 @@
 //! The identity domain's one error type; `http::error` maps it to status codes.
 
 use crate::identity::password::PasswordError;
+use crate::identity::scopes::Scope;
 use crate::store::StoreError;
 
 /// Everything that can go wrong in the identity domain.
@@ -17,10 +18,10 @@ pub enum IdentityError {
     InvalidToken,
     /// The token is valid but does not grant this scope.
     #[error("the token lacks the {0} scope")]
-    InsufficientScope(&'static str),
+    InsufficientScope(Scope),
     /// A refresh asked for a scope the original grant did not include.
-    #[error("the scope {0:?} was not granted")]
-    ScopeEscalation(String),
+    #[error("the scope {:?} was not granted", .0.as_str())]
+    ScopeEscalation(Scope),
     /// The server is stopping and takes no more work.
     #[error("the server is shutting down")]
     ShuttingDown,

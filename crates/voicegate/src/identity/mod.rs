@@ -22,6 +22,7 @@ pub mod routes;
 pub mod scopes;
 pub mod signatures;
 pub mod signing_key;
+pub mod token_request;
 mod user_states;
 pub mod users_file;
 
@@ -34,17 +35,20 @@ use tokio::sync::Semaphore;
 
 pub use api_keys::{ApiKeyInfo, NewApiKey, SignedRequest};
 pub use error::IdentityError;
-pub use model::{Principal, Role, TokenPair, User, UserName, UserSource};
+pub use model::{Credential, Principal, Role, TokenPair, User, UserName, UserSource};
 pub use named_tokens::NamedToken;
 
 use crate::clock::{SharedClock, UnixTime};
 use crate::config::{AuthConfig, Config};
 use crate::identity::jwt::{AccessClaims, JwtCodec};
 use crate::identity::named_tokens::NAMED_PREFIX;
-use crate::identity::opaque::{REFRESH_PREFIX, new_id, new_token, random_bytes, token_hash};
+use crate::identity::opaque::{REFRESH_PREFIX, token_hash};
 use crate::identity::rate_limit::WindowLimiter;
 use crate::identity::repo::NewUser;
+use crate::identity::scopes::ScopeSet;
 use crate::identity::user_states::UserStates;
+use crate::ids::{new_id, new_token, random_bytes};
+use crate::secret::Secret;
 use crate::store::Db;
 
 /// The rate-limit key of a client address: the address itself for IPv4, its /64 network for
@@ -68,17 +72,8 @@ struct Rotated {
     user: String,
     /// The new refresh token.
     refresh_token: String,
-    /// The scopes granted, space-separated.
-    scope: String,
-}
-
-/// A scope claim as a list.
-fn split_scopes(scope: &str) -> Vec<String> {
-    scope
-        .split(' ')
-        .filter(|s| !s.is_empty())
-        .map(str::to_string)
-        .collect()
+    /// The scopes granted.
+    scope: ScopeSet,
 }
 
 /// How often expired refresh tokens are deleted, in seconds.
@@ -160,6 +155,18 @@ impl IdentityService {
         let revoked = oauth_repo::revoked_access_tokens(&self.db, self.clock.now()).await?;
         *self.revoked_jti.write().unwrap_or_else(|e| e.into_inner()) =
             revoked.into_iter().collect();
+        Ok(())
+    }
+
+    /// Refuses an OAuth access token from now on (stored, so that other processes and restarts
+    /// refuse it too) and tells long-lived streams to check their credential.
+    async fn revoke_access_token(&self, jti: String, exp: UnixTime) -> Result<(), IdentityError> {
+        oauth_repo::revoke_access_token(&self.db, &jti, exp).await?;
+        self.revoked_jti
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(jti, exp);
+        self.states.announce_change();
         Ok(())
     }
 
@@ -272,8 +279,8 @@ impl IdentityService {
             .get(&rotated.user)
             .map_or(Role::User, |s| s.role);
         Ok(TokenPair {
-            access_token: self.access_token(&rotated.user, role, now),
-            refresh_token: rotated.refresh_token,
+            access_token: Secret::new(self.access_token(&rotated.user, role, now)),
+            refresh_token: Secret::new(rotated.refresh_token),
         })
     }
 
@@ -285,7 +292,7 @@ impl IdentityService {
         presented: &str,
         now: UnixTime,
         client: Option<&str>,
-        requested: Option<Vec<String>>,
+        requested: Option<ScopeSet>,
     ) -> Result<Rotated, IdentityError> {
         if !presented.starts_with(REFRESH_PREFIX) {
             return Err(IdentityError::InvalidToken);
@@ -308,11 +315,14 @@ impl IdentityService {
             .states
             .get(&row.user_name)
             .map_or(Role::User, |s| s.role);
-        let allowed = split_scopes(row.scope.as_deref().unwrap_or(role.scope()));
+        let allowed = row
+            .scope
+            .as_deref()
+            .map_or(role.scopes(), ScopeSet::from_stored);
         let granted = match requested {
             Some(requested) => {
-                if let Some(beyond) = requested.iter().find(|s| !allowed.contains(s)) {
-                    return Err(IdentityError::ScopeEscalation(beyond.clone()));
+                if let Some(beyond) = requested.first_beyond(allowed) {
+                    return Err(IdentityError::ScopeEscalation(beyond));
                 }
                 requested
             }
@@ -324,8 +334,8 @@ impl IdentityService {
             None => (self.auth.refresh_ttl_secs, None),
         };
         let expires_at = family_end.map_or(now + ttl, |end| end.min(now + ttl));
-        let scope = granted.join(" ");
-        let stored_scope = client.map(|_| scope.as_str());
+        let scope_text = granted.to_string();
+        let stored_scope = client.map(|_| scope_text.as_str());
         if !repo::rotate_refresh(
             &self.db,
             row.id,
@@ -343,7 +353,7 @@ impl IdentityService {
         Ok(Rotated {
             user: row.user_name,
             refresh_token,
-            scope,
+            scope: granted,
         })
     }
 
@@ -375,12 +385,57 @@ impl IdentityService {
         }
         Ok(Principal {
             user_id: state.id,
-            scopes: split_scopes(&claims.scope),
+            scopes: ScopeSet::from_stored(&claims.scope),
             user: claims.sub,
             role: state.role,
             issued_at: claims.iat,
             expires_at: Some(claims.exp),
+            credential: Credential::AccessToken {
+                jti: claims.jti,
+                client_id: claims.client_id,
+            },
         })
+    }
+
+    /// Checks again a principal authenticated earlier (a long-lived events stream does, whenever
+    /// [`IdentityService::changes`] moves and when its token expires): its token has not expired
+    /// (no leeway), its user is still active with the same password, and its credential has not
+    /// been revoked or deleted.
+    pub async fn recheck(&self, principal: &Principal) -> Result<(), IdentityError> {
+        let now = self.clock.now();
+        if principal.expires_at.is_some_and(|at| now >= at) {
+            return Err(IdentityError::InvalidToken);
+        }
+        let state = self
+            .states
+            .get(&principal.user)
+            .filter(|s| s.active && s.id == principal.user_id)
+            .ok_or(IdentityError::InvalidToken)?;
+        let revoked = match &principal.credential {
+            Credential::AccessToken { jti, client_id } => {
+                principal.issued_at < state.tokens_valid_after
+                    || (client_id.is_some()
+                        && self
+                            .revoked_jti
+                            .read()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .contains_key(jti))
+            }
+            Credential::NamedToken { hash } => {
+                principal.issued_at < state.tokens_valid_after
+                    || repo::find_named_token(&self.db, hash).await?.is_none()
+            }
+            Credential::ApiKey { key_id } => self.states.api_key(key_id).is_none(),
+        };
+        if revoked {
+            return Err(IdentityError::InvalidToken);
+        }
+        Ok(())
+    }
+
+    /// A receiver that sees a new value whenever a user, a key or a token revocation changed.
+    pub fn changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.states.changes()
     }
 
     /// Counts an attempt and reserves a failure for the address (and the name), refusing when
@@ -424,8 +479,8 @@ impl IdentityService {
         };
         repo::insert_refresh(&self.db, &stored, now).await?;
         Ok(TokenPair {
-            access_token: self.access_token(&user.name, user.role, now),
-            refresh_token,
+            access_token: Secret::new(self.access_token(&user.name, user.role, now)),
+            refresh_token: Secret::new(refresh_token),
         })
     }
 
@@ -441,7 +496,7 @@ impl IdentityService {
             iat: now,
             exp: now + ttl,
             jti: new_id(),
-            scope: role.scope().to_string(),
+            scope: role.scopes().to_string(),
             client_id: None,
         })
     }

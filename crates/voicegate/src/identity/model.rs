@@ -4,6 +4,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::clock::UnixTime;
 use crate::identity::IdentityError;
+use crate::identity::scopes::{Scope, ScopeSet};
+use crate::ids::UserId;
+use crate::secret::Secret;
 
 /// A user's role; it decides the scopes of the user's tokens.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -33,16 +36,23 @@ impl Role {
         }
     }
 
-    /// The scopes a token for this role carries, space-separated: a user gets every surface, an
-    /// admin also `admin`.
-    pub fn scope(self) -> &'static str {
+    /// The scopes a token for this role carries: a user gets every surface, an admin also
+    /// `admin`.
+    pub const fn scopes(self) -> ScopeSet {
+        const USER: ScopeSet = ScopeSet::of(&[
+            Scope::Ovos,
+            Scope::Speakers,
+            Scope::Assistant,
+            Scope::UserInfo,
+            Scope::VoiceList,
+            Scope::VoiceSynthesis,
+            Scope::VoiceDownload,
+            Scope::VoiceBuild,
+            Scope::ExternalAccount,
+        ]);
         match self {
-            Self::User => {
-                "ovos speakers assistant user:info voice:list voice:synthesis voice:download voice_build external_account"
-            }
-            Self::Admin => {
-                "ovos speakers assistant user:info voice:list voice:synthesis voice:download voice_build external_account admin"
-            }
+            Self::User => USER,
+            Self::Admin => ScopeSet::of(&Scope::ALL),
         }
     }
 }
@@ -51,7 +61,7 @@ impl Role {
 #[derive(Clone)]
 pub struct User {
     /// Row id.
-    pub id: i64,
+    pub id: UserId,
     /// Unique name (the JWT `sub`).
     pub name: String,
     /// Argon2id or bcrypt hash.
@@ -81,12 +91,6 @@ impl std::fmt::Debug for User {
             .field("active", &self.active)
             .field("source", &self.source)
             .finish_non_exhaustive()
-    }
-}
-
-impl std::fmt::Debug for TokenPair {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("TokenPair([redacted])")
     }
 }
 
@@ -140,31 +144,56 @@ impl UserName {
     }
 }
 
-/// Who made an authenticated request: from a verified access token or a named token.
+/// What proved a principal, so that it can be checked again later (a long-lived events stream
+/// ends when its credential is revoked).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Credential {
+    /// A signed access token (JWT).
+    AccessToken {
+        /// Its `jti`.
+        jti: String,
+        /// The OAuth client it was issued to, if any.
+        client_id: Option<String>,
+    },
+    /// A named long-lived token, by its stored hash.
+    NamedToken {
+        /// SHA-256 of the token.
+        hash: [u8; 32],
+    },
+    /// An API key that signed the request.
+    ApiKey {
+        /// The key's public id.
+        key_id: String,
+    },
+}
+
+/// Who made an authenticated request: from a verified access token, named token or signature.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
     /// User id.
-    pub user_id: i64,
+    pub user_id: UserId,
     /// User name.
     pub user: String,
     /// Role at the time of the request.
     pub role: Role,
     /// Scopes the token grants.
-    pub scopes: Vec<String>,
+    pub scopes: ScopeSet,
     /// Token issue time.
     pub issued_at: UnixTime,
     /// Token expiry (`None`: a named token without expiry).
     pub expires_at: Option<UnixTime>,
+    /// What proved it.
+    pub credential: Credential,
 }
 
 impl Principal {
     /// Whether the token grants `scope`.
-    pub fn has_scope(&self, scope: &str) -> bool {
-        self.scopes.iter().any(|s| s == scope)
+    pub fn has_scope(&self, scope: Scope) -> bool {
+        self.scopes.contains(scope)
     }
 
     /// `Ok` when the token grants `scope`, else [`IdentityError::InsufficientScope`].
-    pub fn require_scope(&self, scope: &'static str) -> Result<(), IdentityError> {
+    pub fn require_scope(&self, scope: Scope) -> Result<(), IdentityError> {
         if self.has_scope(scope) {
             Ok(())
         } else {
@@ -174,10 +203,10 @@ impl Principal {
 }
 
 /// An access token and its refresh token, as the ovos-api login answers them. `Debug` hides both.
-#[derive(Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TokenPair {
     /// JWT access token.
-    pub access_token: String,
+    pub access_token: Secret,
     /// Opaque refresh token.
-    pub refresh_token: String,
+    pub refresh_token: Secret,
 }

@@ -5,10 +5,11 @@
 use std::net::IpAddr;
 
 use crate::clock::UnixTime;
-use crate::identity::opaque::{new_token, token_hash};
-use crate::identity::{
-    IdentityError, IdentityService, Principal, User, repo, scopes, split_scopes,
-};
+use crate::identity::opaque::token_hash;
+use crate::identity::scopes::{ScopeSet, grant_within};
+use crate::identity::{Credential, IdentityError, IdentityService, Principal, User, repo};
+use crate::ids::UserId;
+use crate::ids::new_token;
 
 /// Prefix of named tokens.
 pub const NAMED_PREFIX: &str = "vgt_";
@@ -21,7 +22,7 @@ pub struct NamedToken {
     /// Its name.
     pub alias: String,
     /// Scopes it grants.
-    pub scopes: Vec<String>,
+    pub scopes: ScopeSet,
     /// Creation time.
     pub created_at: UnixTime,
     /// Expiry, if any.
@@ -57,9 +58,9 @@ impl IdentityService {
     /// more), valid for `expires_in` seconds or until revoked. Returns the token, shown once.
     pub async fn create_named_token(
         &self,
-        user_id: i64,
+        user_id: UserId,
         alias: &str,
-        requested: Option<Vec<String>>,
+        requested: Option<ScopeSet>,
         expires_in: Option<i64>,
     ) -> Result<String, IdentityError> {
         check_alias(alias)?;
@@ -68,7 +69,7 @@ impl IdentityService {
             .into_iter()
             .find(|u| u.id == user_id)
             .ok_or_else(|| IdentityError::UserNotFound(user_id.to_string()))?;
-        let granted = scopes::grant_within(requested, &split_scopes(user.role.scope()))?;
+        let granted = grant_within(requested, user.role.scopes())?;
         if expires_in.is_some_and(|s| s < 1) {
             return Err(IdentityError::Validation(
                 "the lifetime must be at least one second".into(),
@@ -76,7 +77,7 @@ impl IdentityService {
         }
         let now = self.clock.now();
         let token = new_token(NAMED_PREFIX);
-        let scope = granted.join(" ");
+        let scope = granted.to_string();
         repo::insert_named_token(
             &self.db,
             user.id,
@@ -101,14 +102,19 @@ impl IdentityService {
         let found = repo::find_user(&self.db, user)
             .await?
             .ok_or_else(|| IdentityError::UserNotFound(user.to_string()))?;
-        let scopes = scope_text.map(scopes::parse_list).transpose()?;
+        let scopes = scope_text.map(ScopeSet::parse).transpose()?;
         self.create_named_token(found.id, alias, scopes, expires_in)
             .await
     }
 
     /// Deletes a user's named token.
-    pub async fn revoke_named_token(&self, user_id: i64, alias: &str) -> Result<(), IdentityError> {
+    pub async fn revoke_named_token(
+        &self,
+        user_id: UserId,
+        alias: &str,
+    ) -> Result<(), IdentityError> {
         if repo::delete_named_token(&self.db, user_id, alias).await? {
+            self.states.announce_change();
             Ok(())
         } else {
             Err(IdentityError::AliasNotFound(alias.to_string()))
@@ -147,7 +153,7 @@ impl IdentityService {
             .map(|row| NamedToken {
                 user: row.user_name,
                 alias: row.alias,
-                scopes: split_scopes(&row.scope),
+                scopes: ScopeSet::from_stored(&row.scope),
                 created_at: row.created_at,
                 expires_at: row.expires_at,
             })
@@ -174,9 +180,12 @@ impl IdentityService {
             user_id: row.user_id,
             user: row.user_name,
             role: state.role,
-            scopes: split_scopes(&row.scope),
+            scopes: ScopeSet::from_stored(&row.scope),
             issued_at: row.created_at,
             expires_at: row.expires_at,
+            credential: Credential::NamedToken {
+                hash: token_hash(token),
+            },
         })
     }
 }

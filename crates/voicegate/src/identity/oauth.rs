@@ -14,16 +14,13 @@ use subtle::ConstantTimeEq;
 use crate::clock::UnixTime;
 use crate::identity::jwt::AccessClaims;
 use crate::identity::oauth_repo::{self, ClientRow};
-use crate::identity::opaque::{REFRESH_PREFIX, new_id, new_token, random_bytes, token_hash};
-use crate::identity::{IdentityError, IdentityService, repo, scopes, split_scopes};
-
-/// The grant types a client may be allowed.
-pub const GRANTS: &[&str] = &[
-    "client_credentials",
-    "authorization_code",
-    "refresh_token",
-    "password",
-];
+use crate::identity::opaque::{REFRESH_PREFIX, token_hash};
+use crate::identity::scopes::{ScopeSet, grant_within};
+use crate::identity::token_request::{GrantType, TokenRequest};
+use crate::identity::{IdentityError, IdentityService, repo};
+use crate::ids::UserId;
+use crate::ids::{new_id, new_token, random_bytes};
+use crate::secret::Secret;
 
 /// An RFC 6749 error answer.
 #[derive(Debug, thiserror::Error)]
@@ -66,13 +63,13 @@ impl OAuthError {
     }
 }
 
-/// A new client: its id and secret, shown once.
-#[derive(Serialize)]
+/// A new client: its id and secret, shown once. `Debug` hides the secret.
+#[derive(Debug, Serialize)]
 pub struct NewClient {
     /// Public client id.
     pub client_id: String,
     /// The secret.
-    pub client_secret: String,
+    pub client_secret: Secret,
 }
 
 /// A client as listed (never the secret).
@@ -89,7 +86,7 @@ pub struct ClientInfo {
     /// Registered redirect URIs.
     pub redirect_uris: Vec<String>,
     /// Allowed scopes.
-    pub scopes: Vec<String>,
+    pub scopes: ScopeSet,
 }
 
 /// Client credentials as presented: HTTP Basic or the body's `client_id`/`client_secret`.
@@ -108,18 +105,18 @@ impl std::fmt::Debug for PresentedClient {
     }
 }
 
-/// A token endpoint answer.
+/// A token endpoint answer. `Debug` hides the tokens.
 #[derive(Debug, Serialize)]
 pub struct TokenAnswer {
     /// The access token (JWT).
-    pub access_token: String,
+    pub access_token: Secret,
     /// Always `Bearer`.
     pub token_type: &'static str,
     /// Seconds until the access token expires.
     pub expires_in: i64,
     /// A refresh token, for grants that issue one.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub refresh_token: Option<String>,
+    pub refresh_token: Option<Secret>,
     /// The granted scopes.
     pub scope: String,
 }
@@ -168,10 +165,16 @@ pub fn presented_client(
     }
 }
 
-fn requested_scopes(form: &HashMap<String, String>) -> Result<Option<Vec<String>>, OAuthError> {
-    form.get("scope")
-        .map(|text| scopes::parse_list(text).map_err(|e| OAuthError::InvalidScope(e.to_string())))
-        .transpose()
+/// The scopes to grant: those asked for (default: all allowed), never beyond `allowed`.
+fn narrow(requested: Option<ScopeSet>, allowed: ScopeSet) -> Result<ScopeSet, OAuthError> {
+    let granted = requested.unwrap_or(allowed);
+    match granted.first_beyond(allowed) {
+        Some(beyond) => Err(OAuthError::InvalidScope(format!(
+            "the scope {:?} is not allowed for this client",
+            beyond.as_str()
+        ))),
+        None => Ok(granted),
+    }
 }
 
 impl IdentityService {
@@ -192,16 +195,23 @@ impl IdentityService {
                 "a client needs a name of 1 to 100 characters".into(),
             ));
         }
+        let known = || {
+            GrantType::ALL
+                .iter()
+                .map(|g| g.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
         if grants.is_empty() {
             return Err(IdentityError::Validation(format!(
                 "give at least one --grant of {}",
-                GRANTS.join(", ")
+                known()
             )));
         }
-        if let Some(unknown) = grants.iter().find(|g| !GRANTS.contains(&g.as_str())) {
+        if let Some(unknown) = grants.iter().find(|g| GrantType::parse(g).is_none()) {
             return Err(IdentityError::Validation(format!(
                 "unknown grant {unknown:?}; known: {}",
-                GRANTS.join(", ")
+                known()
             )));
         }
         if grants.iter().any(|g| g == "authorization_code") && redirect_uris.is_empty() {
@@ -218,8 +228,8 @@ impl IdentityService {
                 "invalid redirect URI {bad:?}: an absolute http(s) URI without fragment"
             )));
         }
-        let requested = scope_text.map(scopes::parse_list).transpose()?;
-        let granted = scopes::grant_within(requested, &split_scopes(owner_row.role.scope()))?;
+        let requested = scope_text.map(ScopeSet::parse).transpose()?;
+        let granted = grant_within(requested, owner_row.role.scopes())?;
         let client_id = format!("vgc_{}", B64.encode(random_bytes::<12>()));
         let client_secret = B64.encode(random_bytes::<32>());
         let row = ClientRow {
@@ -230,12 +240,12 @@ impl IdentityService {
             owner: owner_row.name,
             grants: grants.join(" "),
             redirect_uris: redirect_uris.join("\n"),
-            scope: granted.join(" "),
+            scope: granted.to_string(),
         };
         oauth_repo::insert_client(&self.db, &row, self.clock.now()).await?;
         Ok(NewClient {
             client_id,
-            client_secret,
+            client_secret: Secret::new(client_secret),
         })
     }
 
@@ -245,9 +255,9 @@ impl IdentityService {
             .await?
             .into_iter()
             .map(|c| ClientInfo {
-                grants: split_scopes(&c.grants),
+                grants: c.grants.split(' ').map(str::to_string).collect(),
                 redirect_uris: c.redirect_uris.lines().map(str::to_string).collect(),
-                scopes: split_scopes(&c.scope),
+                scopes: ScopeSet::from_stored(&c.scope),
                 client_id: c.client_id,
                 name: c.name,
                 owner: c.owner,
@@ -335,143 +345,176 @@ impl IdentityService {
         (self.jwt.sign(&claims), claims)
     }
 
-    /// The token endpoint: checks the client, then the grant.
+    /// The token endpoint: checks the client, that it may use the grant, then the grant.
     pub async fn token(
         &self,
         ip: IpAddr,
         presented: &PresentedClient,
-        form: &HashMap<String, String>,
+        request: TokenRequest,
     ) -> Result<TokenAnswer, OAuthError> {
-        let grant = form
-            .get("grant_type")
-            .ok_or_else(|| OAuthError::InvalidRequest("grant_type is required".into()))?
-            .clone();
-        if !GRANTS.contains(&grant.as_str()) {
-            return Err(OAuthError::UnsupportedGrantType(format!(
-                "grant_type {grant:?} is not supported"
-            )));
-        }
         let client = self.authenticate_client(ip, presented).await?;
-        if !client.grants.split(' ').any(|g| g == grant) {
+        let grant = request.grant_type();
+        if !client.grants.split(' ').any(|g| g == grant.as_str()) {
             return Err(OAuthError::UnauthorizedClient(format!(
-                "this client may not use {grant}"
+                "this client may not use {}",
+                grant.as_str()
             )));
         }
         let now = self.clock.now();
-        let client_scopes = split_scopes(&client.scope);
-        let narrow =
-            |requested: Option<Vec<String>>, allowed: &[String]| -> Result<String, OAuthError> {
-                let granted = requested.unwrap_or_else(|| allowed.to_vec());
-                if let Some(beyond) = granted.iter().find(|s| !allowed.contains(s)) {
-                    return Err(OAuthError::InvalidScope(format!(
-                        "the scope {beyond:?} is not allowed for this client"
-                    )));
-                }
-                Ok(granted.join(" "))
-            };
-        match grant.as_str() {
-            "client_credentials" => {
-                let scope = narrow(requested_scopes(form)?, &client_scopes)?;
-                let state = self.states.get(&client.owner).filter(|s| s.active);
-                if state.is_none() {
-                    return Err(OAuthError::InvalidClient);
-                }
-                Ok(TokenAnswer {
-                    access_token: self.oauth_access_token(
-                        &client.owner,
-                        &client.client_id,
-                        &scope,
-                        now,
-                    ),
-                    token_type: "Bearer",
-                    expires_in: self.auth.oauth_access_ttl_secs,
-                    refresh_token: None,
-                    scope,
-                })
+        match request {
+            TokenRequest::ClientCredentials { scope } => {
+                self.grant_client_credentials(&client, scope, now)
             }
-            "password" => {
-                let requested = requested_scopes(form)?;
-                let (Some(username), Some(password)) = (form.get("username"), form.get("password"))
-                else {
-                    return Err(OAuthError::InvalidRequest(
-                        "username and password are required".into(),
-                    ));
-                };
-                let user = match self.verify_credentials(ip, username, password, true).await {
-                    Ok(user) => user,
-                    Err(IdentityError::InvalidCredentials | IdentityError::Validation(_)) => {
-                        return Err(OAuthError::InvalidGrant(
-                            "invalid username or password".into(),
-                        ));
-                    }
-                    Err(e) => return Err(e.into()),
-                };
-                let role_scopes = split_scopes(user.role.scope());
-                let allowed: Vec<String> = client_scopes
-                    .iter()
-                    .filter(|s| role_scopes.contains(s))
-                    .cloned()
-                    .collect();
-                let scope = narrow(requested, &allowed)?;
-                let (refresh_token, _) = self
-                    .issue_client_refresh(user.id, &client.client_id, &scope, now)
-                    .await?;
-                Ok(TokenAnswer {
-                    access_token: self.oauth_access_token(
-                        &user.name,
-                        &client.client_id,
-                        &scope,
-                        now,
-                    ),
-                    token_type: "Bearer",
-                    expires_in: self.auth.oauth_access_ttl_secs,
-                    refresh_token: Some(refresh_token),
-                    scope,
-                })
-            }
-            "refresh_token" => {
-                let presented_token = form.get("refresh_token").ok_or_else(|| {
-                    OAuthError::InvalidRequest("refresh_token is required".into())
-                })?;
-                let requested = requested_scopes(form)?;
-                let rotated = match self
-                    .rotate_refresh(presented_token, now, Some(&client.client_id), requested)
+            TokenRequest::Password {
+                username,
+                password,
+                scope,
+            } => {
+                self.grant_password(ip, &client, &username, &password, scope, now)
                     .await
-                {
-                    Ok(rotated) => rotated,
-                    Err(IdentityError::InvalidToken) => {
-                        return Err(OAuthError::InvalidGrant(
-                            "the refresh token is invalid, expired or revoked".into(),
-                        ));
-                    }
-                    Err(IdentityError::ScopeEscalation(scope)) => {
-                        return Err(OAuthError::InvalidScope(format!(
-                            "the scope {scope:?} was not granted"
-                        )));
-                    }
-                    Err(e) => return Err(e.into()),
-                };
-                Ok(TokenAnswer {
-                    access_token: self.oauth_access_token(
-                        &rotated.user,
-                        &client.client_id,
-                        &rotated.scope,
-                        now,
-                    ),
-                    token_type: "Bearer",
-                    expires_in: self.auth.oauth_access_ttl_secs,
-                    refresh_token: Some(rotated.refresh_token),
-                    scope: rotated.scope,
-                })
             }
-            _ => self.redeem_code(&client, form, now).await,
+            TokenRequest::RefreshToken {
+                refresh_token,
+                scope,
+            } => {
+                self.grant_refresh(&client, &refresh_token, scope, now)
+                    .await
+            }
+            TokenRequest::AuthorizationCode {
+                code,
+                redirect_uri,
+                code_verifier,
+            } => {
+                self.redeem_code(
+                    &client,
+                    &code,
+                    redirect_uri.as_deref(),
+                    code_verifier.as_ref(),
+                    now,
+                )
+                .await
+            }
         }
+    }
+
+    /// An answer for the client's access token and optional refresh token.
+    fn answer(
+        &self,
+        user: &str,
+        client: &ClientRow,
+        scope: ScopeSet,
+        refresh_token: Option<String>,
+        now: UnixTime,
+    ) -> TokenAnswer {
+        let scope = scope.to_string();
+        TokenAnswer {
+            access_token: Secret::new(self.oauth_access_token(
+                user,
+                &client.client_id,
+                &scope,
+                now,
+            )),
+            token_type: "Bearer",
+            expires_in: self.auth.oauth_access_ttl_secs,
+            refresh_token: refresh_token.map(Secret::new),
+            scope,
+        }
+    }
+
+    /// `client_credentials`: a token for the client's owner, within the client's scopes.
+    fn grant_client_credentials(
+        &self,
+        client: &ClientRow,
+        requested: Option<ScopeSet>,
+        now: UnixTime,
+    ) -> Result<TokenAnswer, OAuthError> {
+        let scope = narrow(requested, ScopeSet::from_stored(&client.scope))?;
+        if self
+            .states
+            .get(&client.owner)
+            .filter(|s| s.active)
+            .is_none()
+        {
+            return Err(OAuthError::InvalidClient);
+        }
+        Ok(self.answer(&client.owner, client, scope, None, now))
+    }
+
+    /// `password`: a user's token pair, within the client's scopes and the user's role.
+    async fn grant_password(
+        &self,
+        ip: IpAddr,
+        client: &ClientRow,
+        username: &str,
+        password: &Secret,
+        requested: Option<ScopeSet>,
+        now: UnixTime,
+    ) -> Result<TokenAnswer, OAuthError> {
+        let user = match self
+            .verify_credentials(ip, username, password.expose(), true)
+            .await
+        {
+            Ok(user) => user,
+            Err(IdentityError::InvalidCredentials | IdentityError::Validation(_)) => {
+                return Err(OAuthError::InvalidGrant(
+                    "invalid username or password".into(),
+                ));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let allowed = ScopeSet::from_stored(&client.scope).intersection(user.role.scopes());
+        let scope = narrow(requested, allowed)?;
+        let (refresh_token, _) = self
+            .issue_client_refresh(user.id, &client.client_id, &scope.to_string(), now)
+            .await?;
+        Ok(self.answer(&user.name, client, scope, Some(refresh_token), now))
+    }
+
+    /// `refresh_token`: spends the client's refresh token for a new pair, scopes narrowed if
+    /// asked, never widened.
+    async fn grant_refresh(
+        &self,
+        client: &ClientRow,
+        refresh_token: &Secret,
+        requested: Option<ScopeSet>,
+        now: UnixTime,
+    ) -> Result<TokenAnswer, OAuthError> {
+        let rotated = match self
+            .rotate_refresh(
+                refresh_token.expose(),
+                now,
+                Some(&client.client_id),
+                requested,
+            )
+            .await
+        {
+            Ok(rotated) => rotated,
+            Err(IdentityError::InvalidToken) => {
+                return Err(OAuthError::InvalidGrant(
+                    "the refresh token is invalid, expired or revoked".into(),
+                ));
+            }
+            Err(IdentityError::ScopeEscalation(scope)) => {
+                return Err(OAuthError::InvalidScope(format!(
+                    "the scope {:?} was not granted",
+                    scope.as_str()
+                )));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        Ok(self.answer(
+            &rotated.user,
+            client,
+            rotated.scope,
+            Some(rotated.refresh_token),
+            now,
+        ))
     }
 
     /// Stores a new client-bound refresh token; returns it and its family.
     pub(super) async fn issue_client_refresh(
         &self,
-        user_id: i64,
+        user_id: UserId,
         client_id: &str,
         scope: &str,
         now: UnixTime,
@@ -514,11 +557,7 @@ impl IdentityService {
         if let Ok(claims) = self.jwt.verify(token, now)
             && claims.client_id.as_deref() == Some(client.client_id.as_str())
         {
-            oauth_repo::revoke_access_token(&self.db, &claims.jti, claims.exp).await?;
-            self.revoked_jti
-                .write()
-                .unwrap_or_else(|e| e.into_inner())
-                .insert(claims.jti, claims.exp);
+            self.revoke_access_token(claims.jti, claims.exp).await?;
         }
         Ok(())
     }

@@ -4,6 +4,7 @@ use sqlx::Row;
 
 use crate::clock::UnixTime;
 use crate::identity::IdentityError;
+use crate::ids::UserId;
 use crate::store::Db;
 
 /// A stored OAuth2 client.
@@ -16,7 +17,7 @@ pub struct ClientRow {
     /// SHA-256 of the secret.
     pub secret_hash: Vec<u8>,
     /// The user client_credentials tokens act for.
-    pub owner_id: i64,
+    pub owner_id: UserId,
     /// That user's name.
     pub owner: String,
     /// Grant types, space-separated.
@@ -51,7 +52,7 @@ pub async fn insert_client(
     .bind(&client.client_id)
     .bind(&client.name)
     .bind(&client.secret_hash)
-    .bind(client.owner_id)
+    .bind(client.owner_id.get())
     .bind(&client.grants)
     .bind(&client.redirect_uris)
     .bind(&client.scope)
@@ -69,7 +70,7 @@ fn client_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<ClientRow, sqlx::Err
         client_id: row.try_get(0)?,
         name: row.try_get(1)?,
         secret_hash: row.try_get(2)?,
-        owner_id: row.try_get(3)?,
+        owner_id: UserId::new(row.try_get(3)?),
         owner: row.try_get(4)?,
         grants: row.try_get(5)?,
         redirect_uris: row.try_get(6)?,
@@ -154,7 +155,7 @@ pub struct CodeRow {
     /// The client it was issued to.
     pub client_id: String,
     /// The user who approved it.
-    pub user_id: i64,
+    pub user_id: UserId,
     /// The redirect URI it was issued for.
     pub redirect_uri: String,
     /// Granted scopes.
@@ -179,7 +180,7 @@ pub async fn insert_code(db: &Db, code_hash: &[u8], code: &CodeRow) -> Result<()
     )
     .bind(code_hash)
     .bind(&code.client_id)
-    .bind(code.user_id)
+    .bind(code.user_id.get())
     .bind(&code.redirect_uri)
     .bind(&code.scope)
     .bind(&code.code_challenge)
@@ -203,7 +204,7 @@ pub async fn find_code(db: &Db, code_hash: &[u8]) -> Result<Option<CodeRow>, Ide
     let exp: Option<i64> = row.try_get(9)?;
     Ok(Some(CodeRow {
         client_id: row.try_get(0)?,
-        user_id: row.try_get(1)?,
+        user_id: UserId::new(row.try_get(1)?),
         redirect_uri: row.try_get(2)?,
         scope: row.try_get(3)?,
         code_challenge: row.try_get(4)?,

@@ -11,11 +11,12 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use crate::app::AppState;
 use crate::http::error::{ApiError, ErrorBody};
 use crate::http::extract::ClientIp;
 use crate::identity::oauth::{OAuthError, presented_client};
-use crate::identity::scopes;
+use crate::identity::scopes::Scope;
+use crate::identity::token_request::TokenRequest;
+use crate::state::AppState;
 
 /// An `application/x-www-form-urlencoded` body; a parameter given twice is `invalid_request`.
 pub struct OAuthForm(pub HashMap<String, String>);
@@ -78,7 +79,8 @@ async fn token(
     form: HashMap<String, String>,
 ) -> Result<Response, ApiError> {
     let client = presented_client(authorization(&headers), &form)?;
-    let answer = state.identity.token(ip, &client, &form).await?;
+    let request = TokenRequest::from_form(&form)?;
+    let answer = state.identity.token(ip, &client, request).await?;
     Ok(no_store(Json(answer).into_response()))
 }
 
@@ -212,6 +214,6 @@ pub async fn metadata(State(state): State<AppState>) -> Json<Value> {
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
-        "scopes_supported": scopes::ALL,
+        "scopes_supported": Scope::ALL,
     }))
 }

@@ -6,6 +6,7 @@ use sqlx::sqlite::SqliteRow;
 use crate::clock::UnixTime;
 use crate::identity::IdentityError;
 use crate::identity::model::{Role, User, UserSource};
+use crate::ids::UserId;
 use crate::store::Db;
 
 /// The columns [`user_from_row`] reads, as a literal for `concat!`.
@@ -17,7 +18,7 @@ macro_rules! user_columns {
 
 fn user_from_row(row: &SqliteRow) -> Result<User, sqlx::Error> {
     Ok(User {
-        id: row.try_get("id")?,
+        id: UserId::new(row.try_get("id")?),
         name: row.try_get("name")?,
         password_hash: row.try_get("password_hash")?,
         role: Role::parse(row.try_get::<&str, _>("role")?).unwrap_or(Role::User),
@@ -124,7 +125,7 @@ pub async fn insert_user(db: &Db, user: &NewUser<'_>, now: UnixTime) -> Result<i
 /// revokes the user's refresh tokens, in one transaction, so enabling again revives nothing.
 pub async fn set_active(
     db: &Db,
-    id: i64,
+    id: UserId,
     active: bool,
     now: UnixTime,
 ) -> Result<(), IdentityError> {
@@ -132,7 +133,7 @@ pub async fn set_active(
     if active {
         sqlx::query("UPDATE users SET active = 1, updated_at = ? WHERE id = ?")
             .bind(now)
-            .bind(id)
+            .bind(id.get())
             .execute(&mut *tx)
             .await?;
     } else {
@@ -141,7 +142,7 @@ pub async fn set_active(
         )
         .bind(now)
         .bind(now)
-        .bind(id)
+        .bind(id.get())
         .execute(&mut *tx)
         .await?;
         revoke_user_refresh(&mut tx, id, now).await?;
@@ -154,7 +155,7 @@ pub async fn set_active(
 /// access tokens issued so far and revokes the user's refresh tokens, in one transaction.
 pub async fn set_password(
     db: &Db,
-    id: i64,
+    id: UserId,
     password_hash: &str,
     imported_hash: Option<&str>,
     now: UnixTime,
@@ -167,7 +168,7 @@ pub async fn set_password(
     .bind(imported_hash)
     .bind(now)
     .bind(now)
-    .bind(id)
+    .bind(id.get())
     .execute(&mut *tx)
     .await?;
     revoke_user_refresh(&mut tx, id, now).await?;
@@ -177,14 +178,14 @@ pub async fn set_password(
 
 async fn revoke_user_refresh(
     tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
-    user_id: i64,
+    user_id: UserId,
     now: UnixTime,
 ) -> Result<(), IdentityError> {
     sqlx::query(
         "UPDATE refresh_tokens SET revoked_at = ? WHERE revoked_at IS NULL AND user_id = ?",
     )
     .bind(now)
-    .bind(user_id)
+    .bind(user_id.get())
     .execute(&mut **tx)
     .await?;
     Ok(())
@@ -194,13 +195,13 @@ async fn revoke_user_refresh(
 /// Does nothing if the hash changed meanwhile.
 pub async fn upgrade_password_hash(
     db: &Db,
-    id: i64,
+    id: UserId,
     old_hash: &str,
     new_hash: &str,
 ) -> Result<(), IdentityError> {
     sqlx::query("UPDATE users SET password_hash = ? WHERE id = ? AND password_hash = ?")
         .bind(new_hash)
-        .bind(id)
+        .bind(id.get())
         .bind(old_hash)
         .execute(db.sqlite())
         .await?;
@@ -250,7 +251,7 @@ pub struct NewRefresh<'a> {
     /// Its rotation family.
     pub family: &'a [u8],
     /// Its user.
-    pub user_id: i64,
+    pub user_id: UserId,
     /// The OAuth client, if any.
     pub client_id: Option<&'a str>,
     /// The scopes it may ask for, if not the role's.
@@ -273,7 +274,7 @@ pub async fn insert_refresh(
     )
     .bind(token.token_hash)
     .bind(token.family)
-    .bind(token.user_id)
+    .bind(token.user_id.get())
     .bind(now)
     .bind(token.expires_at)
     .bind(token.client_id)
@@ -373,7 +374,7 @@ pub async fn purge_expired_refresh(db: &Db, now: UnixTime) -> Result<u64, Identi
 #[derive(Debug, Clone)]
 pub struct NamedTokenRow {
     /// Its user.
-    pub user_id: i64,
+    pub user_id: UserId,
     /// Its user's name.
     pub user_name: String,
     /// Its name.
@@ -389,7 +390,7 @@ pub struct NamedTokenRow {
 /// Stores a named token's hash; a taken alias is [`IdentityError::AliasExists`].
 pub async fn insert_named_token(
     db: &Db,
-    user_id: i64,
+    user_id: UserId,
     alias: &str,
     token_hash: &[u8],
     scope: &str,
@@ -399,7 +400,7 @@ pub async fn insert_named_token(
     let result = sqlx::query(
         "INSERT INTO named_tokens (user_id, alias, token_hash, scope, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)",
     )
-    .bind(user_id)
+    .bind(user_id.get())
     .bind(alias)
     .bind(token_hash)
     .bind(scope)
@@ -418,7 +419,7 @@ pub async fn insert_named_token(
 
 fn named_token_from_row(row: &SqliteRow) -> Result<NamedTokenRow, sqlx::Error> {
     Ok(NamedTokenRow {
-        user_id: row.try_get("user_id")?,
+        user_id: UserId::new(row.try_get("user_id")?),
         user_name: row.try_get("name")?,
         alias: row.try_get("alias")?,
         scope: row.try_get("scope")?,
@@ -445,14 +446,14 @@ pub async fn find_named_token(
 /// The named tokens of one user, or of everyone, by user and alias.
 pub async fn list_named_tokens(
     db: &Db,
-    user_id: Option<i64>,
+    user_id: Option<UserId>,
 ) -> Result<Vec<NamedTokenRow>, IdentityError> {
     let rows = sqlx::query(
         "SELECT t.user_id, u.name, t.alias, t.scope, t.created_at, t.expires_at
          FROM named_tokens t JOIN users u ON u.id = t.user_id
          WHERE ?1 IS NULL OR t.user_id = ?1 ORDER BY u.name, t.alias",
     )
-    .bind(user_id)
+    .bind(user_id.map(UserId::get))
     .fetch_all(db.sqlite())
     .await?;
     Ok(rows
@@ -462,9 +463,13 @@ pub async fn list_named_tokens(
 }
 
 /// Deletes a user's named token; `false` when there is none of that alias.
-pub async fn delete_named_token(db: &Db, user_id: i64, alias: &str) -> Result<bool, IdentityError> {
+pub async fn delete_named_token(
+    db: &Db,
+    user_id: UserId,
+    alias: &str,
+) -> Result<bool, IdentityError> {
     let done = sqlx::query("DELETE FROM named_tokens WHERE user_id = ? AND alias = ?")
-        .bind(user_id)
+        .bind(user_id.get())
         .bind(alias)
         .execute(db.sqlite())
         .await?;
@@ -477,7 +482,7 @@ pub struct ApiKeyRow {
     /// Public key id.
     pub key_id: String,
     /// Its user's id.
-    pub user_id: i64,
+    pub user_id: UserId,
     /// Its user's name.
     pub user_name: String,
     /// SHA-256 of the secret.
@@ -492,14 +497,14 @@ pub struct ApiKeyRow {
 pub async fn insert_api_key(
     db: &Db,
     key_id: &str,
-    user_id: i64,
+    user_id: UserId,
     secret_hash: &[u8],
     scope: &str,
     now: UnixTime,
 ) -> Result<(), IdentityError> {
     sqlx::query("INSERT INTO api_keys (key_id, user_id, secret_hash, scope, created_at) VALUES (?, ?, ?, ?, ?)")
         .bind(key_id)
-        .bind(user_id)
+        .bind(user_id.get())
         .bind(secret_hash)
         .bind(scope)
         .bind(now)
@@ -520,7 +525,7 @@ pub async fn list_api_keys(db: &Db) -> Result<Vec<ApiKeyRow>, IdentityError> {
         .map(|row| {
             Ok(ApiKeyRow {
                 key_id: row.try_get(0)?,
-                user_id: row.try_get(1)?,
+                user_id: UserId::new(row.try_get(1)?),
                 user_name: row.try_get(2)?,
                 secret_hash: row.try_get(3)?,
                 scope: row.try_get(4)?,

@@ -8,14 +8,14 @@ use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::app::AppState;
 use crate::clock::UnixTime;
 use crate::http::auth::{Authenticated, Authorized, BearerToken};
 use crate::http::error::{ApiError, ErrorBody};
 use crate::http::extract::{ApiJson, ClientIp};
 use crate::identity::TokenPair;
-use crate::identity::scopes::UserInfoScope;
+use crate::identity::scopes::{ScopeSet, UserInfoScope};
 use crate::secret::Secret;
+use crate::state::AppState;
 
 /// ovos-api login body.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -27,13 +27,15 @@ pub struct LoginRequest {
     pub password: Secret,
 }
 
-/// An access and a refresh token.
-#[derive(Serialize, ToSchema)]
+/// An access and a refresh token. `Debug` hides both.
+#[derive(Debug, Serialize, ToSchema)]
 pub struct TokensResponse {
     /// JWT access token (HS256), for `Authorization: Bearer`.
-    pub access_token: String,
+    #[schema(value_type = String)]
+    pub access_token: Secret,
     /// Opaque refresh token, for `GET /v1/auth/refresh`; single use.
-    pub refresh_token: String,
+    #[schema(value_type = String)]
+    pub refresh_token: Secret,
 }
 
 impl From<TokenPair> for TokensResponse {
@@ -53,7 +55,8 @@ pub struct MeResponse {
     /// `user` or `admin`.
     pub role: String,
     /// Scopes the token grants.
-    pub scopes: Vec<String>,
+    #[schema(value_type = Vec<String>)]
+    pub scopes: ScopeSet,
     /// Token issue time, Unix seconds.
     pub issued_at: UnixTime,
     /// Token expiry, Unix seconds (null for a named token without expiry).

@@ -1,113 +1,210 @@
-//! The scopes every protected route names, and which scopes each role grants.
+//! Scopes: what a token may do. Every protected route names the one it needs as a type
+//! ([`RequiredScope`], checked by the `Authorized<S>` extractor before the body is read); a token
+//! carries a [`ScopeSet`], and each role grants one.
+
+use std::fmt;
+
+use serde::{Serialize, Serializer};
 
 use crate::identity::IdentityError;
 
-/// Control Open Voice OS (the ovos-api surface).
-pub const OVOS: &str = "ovos";
-/// Administer voicegate.
-pub const ADMIN: &str = "admin";
-/// Multi-room speakers (the hk-omni-api surface).
-pub const SPEAKERS: &str = "speakers";
-/// Voice assistants (the snips-console surface).
-pub const ASSISTANT: &str = "assistant";
-/// Read the user's own profile (vocalid-api).
-pub const USER_INFO: &str = "user:info";
-/// List voices (vocalid-api).
-pub const VOICE_LIST: &str = "voice:list";
-/// Synthesize speech (vocalid-api).
-pub const VOICE_SYNTHESIS: &str = "voice:synthesis";
-/// Download voices and licences (vocalid-api).
-pub const VOICE_DOWNLOAD: &str = "voice:download";
-/// Build voices (vocalid-api).
-pub const VOICE_BUILD: &str = "voice_build";
-/// Manage voice accounts and recordings (vocalid-api).
-pub const EXTERNAL_ACCOUNT: &str = "external_account";
-
-/// A scope as a type, for extractors that check it before the request body is read.
-pub trait Scope: Send + Sync + 'static {
-    /// The scope's name.
-    const NAME: &'static str;
+/// One scope.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Scope {
+    /// Control Open Voice OS (the ovos-api surface).
+    Ovos,
+    /// Multi-room speakers (the hk-omni-api surface).
+    Speakers,
+    /// Voice assistants (the snips-console surface).
+    Assistant,
+    /// Read the user's own profile (vocalid-api).
+    UserInfo,
+    /// List voices (vocalid-api).
+    VoiceList,
+    /// Synthesize speech (vocalid-api).
+    VoiceSynthesis,
+    /// Download voices and licences (vocalid-api).
+    VoiceDownload,
+    /// Build voices (vocalid-api).
+    VoiceBuild,
+    /// Manage voice accounts and recordings (vocalid-api).
+    ExternalAccount,
+    /// Administer voicegate.
+    Admin,
 }
 
-/// The `ovos` scope as a type.
-pub struct OvosScope;
+impl Scope {
+    /// Every scope, in the order tokens list them.
+    pub const ALL: [Scope; 10] = [
+        Scope::Ovos,
+        Scope::Speakers,
+        Scope::Assistant,
+        Scope::UserInfo,
+        Scope::VoiceList,
+        Scope::VoiceSynthesis,
+        Scope::VoiceDownload,
+        Scope::VoiceBuild,
+        Scope::ExternalAccount,
+        Scope::Admin,
+    ];
 
-impl Scope for OvosScope {
-    const NAME: &'static str = OVOS;
-}
-
-/// The `user:info` scope as a type.
-pub struct UserInfoScope;
-
-impl Scope for UserInfoScope {
-    const NAME: &'static str = USER_INFO;
-}
-
-macro_rules! scope_type {
-    ($(#[$doc:meta] $name:ident = $scope:expr;)*) => {$(
-        #[$doc]
-        pub struct $name;
-
-        impl Scope for $name {
-            const NAME: &'static str = $scope;
-        }
-    )*};
-}
-
-scope_type! {
-    /// The `external_account` scope as a type.
-    ExternalAccountScope = EXTERNAL_ACCOUNT;
-    /// The `voice_build` scope as a type.
-    VoiceBuildScope = VOICE_BUILD;
-    /// The `voice:list` scope as a type.
-    VoiceListScope = VOICE_LIST;
-    /// The `voice:synthesis` scope as a type.
-    VoiceSynthesisScope = VOICE_SYNTHESIS;
-    /// The `voice:download` scope as a type.
-    VoiceDownloadScope = VOICE_DOWNLOAD;
-}
-
-/// Every scope voicegate knows, in the order tokens list them.
-pub const ALL: &[&str] = &[
-    OVOS,
-    SPEAKERS,
-    ASSISTANT,
-    USER_INFO,
-    VOICE_LIST,
-    VOICE_SYNTHESIS,
-    VOICE_DOWNLOAD,
-    VOICE_BUILD,
-    EXTERNAL_ACCOUNT,
-    ADMIN,
-];
-
-/// Parses a space- or comma-separated scope list; an unknown scope is an error, never dropped.
-pub fn parse_list(text: &str) -> Result<Vec<String>, IdentityError> {
-    let mut scopes = Vec::new();
-    for scope in text.split([' ', ',']).filter(|s| !s.is_empty()) {
-        if !ALL.contains(&scope) {
-            return Err(IdentityError::Validation(format!(
-                "unknown scope {scope:?}; known scopes: {}",
-                ALL.join(" ")
-            )));
-        }
-        if !scopes.iter().any(|s| s == scope) {
-            scopes.push(scope.to_string());
+    /// The scope's name on the wire.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Scope::Ovos => "ovos",
+            Scope::Speakers => "speakers",
+            Scope::Assistant => "assistant",
+            Scope::UserInfo => "user:info",
+            Scope::VoiceList => "voice:list",
+            Scope::VoiceSynthesis => "voice:synthesis",
+            Scope::VoiceDownload => "voice:download",
+            Scope::VoiceBuild => "voice_build",
+            Scope::ExternalAccount => "external_account",
+            Scope::Admin => "admin",
         }
     }
-    Ok(scopes)
+
+    /// The scope of a name, if it is one.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|scope| scope.as_str() == name)
+    }
+
+    const fn bit(self) -> u16 {
+        1 << self as u16
+    }
+}
+
+impl fmt::Display for Scope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for Scope {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+/// A set of scopes. Copy, compared and checked without allocating; written as the names
+/// separated by spaces, in [`Scope::ALL`] order.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct ScopeSet(u16);
+
+impl ScopeSet {
+    /// No scope.
+    pub const EMPTY: ScopeSet = ScopeSet(0);
+
+    /// The set of these scopes.
+    pub const fn of(scopes: &[Scope]) -> Self {
+        let mut bits = 0;
+        let mut i = 0;
+        while i < scopes.len() {
+            bits |= scopes[i].bit();
+            i += 1;
+        }
+        Self(bits)
+    }
+
+    /// Whether the set holds `scope`.
+    pub const fn contains(self, scope: Scope) -> bool {
+        self.0 & scope.bit() != 0
+    }
+
+    /// Whether every scope of `self` is in `other`.
+    pub const fn is_subset(self, other: ScopeSet) -> bool {
+        self.0 & !other.0 == 0
+    }
+
+    /// The scopes in both sets.
+    pub const fn intersection(self, other: ScopeSet) -> ScopeSet {
+        ScopeSet(self.0 & other.0)
+    }
+
+    /// Whether the set is empty.
+    pub const fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    /// The scopes, in [`Scope::ALL`] order.
+    pub fn iter(self) -> impl Iterator<Item = Scope> {
+        Scope::ALL.into_iter().filter(move |s| self.contains(*s))
+    }
+
+    /// The first scope of `self` that `allowed` lacks, if any.
+    pub fn first_beyond(self, allowed: ScopeSet) -> Option<Scope> {
+        ScopeSet(self.0 & !allowed.0).iter().next()
+    }
+
+    /// Parses a space- or comma-separated list typed by a person or a client; an unknown scope is
+    /// an error, never dropped.
+    pub fn parse(text: &str) -> Result<Self, IdentityError> {
+        let mut set = Self::EMPTY;
+        for name in text.split([' ', ',']).filter(|s| !s.is_empty()) {
+            let scope = Scope::parse(name).ok_or_else(|| {
+                IdentityError::Validation(format!(
+                    "unknown scope {name:?}; known scopes: {}",
+                    ScopeSet::of(&Scope::ALL)
+                ))
+            })?;
+            set.0 |= scope.bit();
+        }
+        Ok(set)
+    }
+
+    /// Reads a list this server stored or signed itself (a token's claim, a database column).
+    /// A name it does not know (written by a newer version) grants nothing here.
+    pub fn from_stored(text: &str) -> Self {
+        let mut set = Self::EMPTY;
+        for scope in text.split(' ').filter_map(Scope::parse) {
+            set.0 |= scope.bit();
+        }
+        set
+    }
+}
+
+impl fmt::Display for ScopeSet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, scope) in self.iter().enumerate() {
+            if i > 0 {
+                f.write_str(" ")?;
+            }
+            f.write_str(scope.as_str())?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for ScopeSet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ScopeSet({self})")
+    }
+}
+
+impl Serialize for ScopeSet {
+    /// A list of names: `["ovos", "user:info"]`.
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.iter())
+    }
+}
+
+impl FromIterator<Scope> for ScopeSet {
+    fn from_iter<I: IntoIterator<Item = Scope>>(iter: I) -> Self {
+        ScopeSet(iter.into_iter().fold(0, |bits, s| bits | s.bit()))
+    }
 }
 
 /// The scopes to grant: `requested` (default: all of `allowed`), which must be non-empty and
 /// within `allowed` (a role's scopes): a grant never exceeds its role.
 pub fn grant_within(
-    requested: Option<Vec<String>>,
-    allowed: &[String],
-) -> Result<Vec<String>, IdentityError> {
-    let granted = requested.unwrap_or_else(|| allowed.to_vec());
-    if let Some(beyond) = granted.iter().find(|s| !allowed.contains(s)) {
+    requested: Option<ScopeSet>,
+    allowed: ScopeSet,
+) -> Result<ScopeSet, IdentityError> {
+    let granted = requested.unwrap_or(allowed);
+    if let Some(beyond) = granted.first_beyond(allowed) {
         return Err(IdentityError::Validation(format!(
-            "the user's role does not grant {beyond:?}"
+            "the user's role does not grant {:?}",
+            beyond.as_str()
         )));
     }
     if granted.is_empty() {
@@ -118,17 +215,77 @@ pub fn grant_within(
     Ok(granted)
 }
 
+/// A scope as a type, for extractors that check it before the request body is read.
+pub trait RequiredScope: Send + Sync + 'static {
+    /// The scope.
+    const SCOPE: Scope;
+}
+
+macro_rules! scope_type {
+    ($(#[$doc:meta] $name:ident = $scope:expr;)*) => {$(
+        #[$doc]
+        pub struct $name;
+
+        impl RequiredScope for $name {
+            const SCOPE: Scope = $scope;
+        }
+    )*};
+}
+
+scope_type! {
+    /// The `ovos` scope as a type.
+    OvosScope = Scope::Ovos;
+    /// The `user:info` scope as a type.
+    UserInfoScope = Scope::UserInfo;
+    /// The `external_account` scope as a type.
+    ExternalAccountScope = Scope::ExternalAccount;
+    /// The `voice_build` scope as a type.
+    VoiceBuildScope = Scope::VoiceBuild;
+    /// The `voice:list` scope as a type.
+    VoiceListScope = Scope::VoiceList;
+    /// The `voice:synthesis` scope as a type.
+    VoiceSynthesisScope = Scope::VoiceSynthesis;
+    /// The `voice:download` scope as a type.
+    VoiceDownloadScope = Scope::VoiceDownload;
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn unknown_scopes_are_refused_and_duplicates_folded() {
+        let set = ScopeSet::parse("user:info ovos,ovos").unwrap();
+        assert_eq!(set.to_string(), "ovos user:info");
         assert_eq!(
-            parse_list("ovos user:info,ovos").unwrap(),
-            vec!["ovos", "user:info"]
+            serde_json::to_value(set).unwrap(),
+            serde_json::json!(["ovos", "user:info"])
         );
-        assert!(parse_list("ovos everything").is_err());
-        assert!(parse_list("").unwrap().is_empty());
+        assert!(ScopeSet::parse("ovos everything").is_err());
+        assert!(ScopeSet::parse("").unwrap().is_empty());
+        assert_eq!(
+            ScopeSet::from_stored("ovos from-the-future admin"),
+            ScopeSet::of(&[Scope::Ovos, Scope::Admin])
+        );
+    }
+
+    #[test]
+    fn every_scope_round_trips_and_sets_compare() {
+        for scope in Scope::ALL {
+            assert_eq!(Scope::parse(scope.as_str()), Some(scope));
+        }
+        let all = ScopeSet::of(&Scope::ALL);
+        assert_eq!(ScopeSet::from_stored(&all.to_string()), all);
+        let some = ScopeSet::of(&[Scope::Ovos, Scope::VoiceBuild]);
+        assert!(some.is_subset(all) && !all.is_subset(some));
+        assert_eq!(all.first_beyond(some), Some(Scope::Speakers));
+        assert_eq!(some.first_beyond(all), None);
+        assert_eq!(
+            grant_within(None, some).unwrap(),
+            some,
+            "no request: the whole allowance"
+        );
+        assert!(grant_within(Some(all), some).is_err());
+        assert!(grant_within(Some(ScopeSet::EMPTY), some).is_err());
     }
 }

@@ -10,13 +10,15 @@ use crate::clock::UnixTime;
 use crate::identity::IdentityError;
 use crate::identity::model::Role;
 use crate::identity::repo;
+use crate::identity::scopes::ScopeSet;
+use crate::ids::UserId;
 use crate::store::Db;
 
 /// What a token check needs to know about its user.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct UserState {
     /// The user's id.
-    pub id: i64,
+    pub id: UserId,
     /// The user may use tokens.
     pub active: bool,
     /// The user's role.
@@ -29,26 +31,50 @@ pub struct UserState {
 #[derive(Debug, Clone)]
 pub struct ApiKeyEntry {
     /// Its user's id.
-    pub user_id: i64,
+    pub user_id: UserId,
     /// Its user's name.
     pub user: String,
     /// Scopes it grants.
-    pub scopes: Vec<String>,
+    pub scopes: ScopeSet,
     /// SHA-256 of the secret (the HMAC key).
     pub secret_hash: [u8; 32],
 }
 
 /// The cache: a map swapped whole on reload. Reloads are serialised, so a slow reload can never
-/// put an older map back over a newer one.
-#[derive(Default)]
+/// put an older map back over a newer one. Every reload (and every revocation the service notes)
+/// is announced on [`UserStates::changes`].
 pub struct UserStates {
     epoch: AtomicI64,
+    changed: tokio::sync::watch::Sender<u64>,
     map: RwLock<Arc<HashMap<String, UserState>>>,
     api_keys: RwLock<Arc<HashMap<String, ApiKeyEntry>>>,
     reloading: tokio::sync::Mutex<()>,
 }
 
+impl Default for UserStates {
+    fn default() -> Self {
+        Self {
+            epoch: AtomicI64::default(),
+            changed: tokio::sync::watch::Sender::new(0),
+            map: RwLock::default(),
+            api_keys: RwLock::default(),
+            reloading: tokio::sync::Mutex::default(),
+        }
+    }
+}
+
 impl UserStates {
+    /// A receiver that sees a new value whenever a user, an API key or a revocation changed:
+    /// the moment to check a long-lived credential again.
+    pub fn changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.changed.subscribe()
+    }
+
+    /// Announces a change that is not a reload (a token revoked in this process).
+    pub fn announce_change(&self) {
+        self.changed.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
     /// The state of `name`, if the user exists.
     pub fn get(&self, name: &str) -> Option<UserState> {
         let map = self.map.read().unwrap_or_else(|e| e.into_inner());
@@ -87,16 +113,10 @@ impl UserStates {
             .into_iter()
             .filter_map(|k| {
                 let secret_hash: [u8; 32] = k.secret_hash.try_into().ok()?;
-                let scopes = k
-                    .scope
-                    .split(' ')
-                    .filter(|s| !s.is_empty())
-                    .map(str::to_string)
-                    .collect();
                 let entry = ApiKeyEntry {
                     user_id: k.user_id,
                     user: k.user_name,
-                    scopes,
+                    scopes: ScopeSet::from_stored(&k.scope),
                     secret_hash,
                 };
                 Some((k.key_id, entry))
@@ -105,6 +125,7 @@ impl UserStates {
         *self.map.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(map);
         *self.api_keys.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(keys);
         self.epoch.store(epoch, Ordering::SeqCst);
+        self.announce_change();
         Ok(())
     }
 

@@ -176,7 +176,7 @@ impl Bus {
     /// A bus handle; [`Bus::spawn_connection`] starts connecting.
     pub fn new(settings: BusSettings) -> Self {
         let (events, _) = broadcast::channel(settings.events_buffer.max(1));
-        let session = crate::identity::opaque::new_id();
+        let session = crate::ids::new_id();
         Self {
             shared: Arc::new(Shared {
                 settings,

@@ -6,7 +6,7 @@
 //! base64(API_KEY), as that skill expects.
 
 pub mod bus;
-pub mod events;
+pub mod event_relay;
 pub mod redact;
 pub mod routes;
 

@@ -11,12 +11,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::app::AppState;
 use crate::http::auth::Authorized;
 use crate::http::error::{ApiError, ErrorBody};
 use crate::http::extract::{ApiJson, ApiQuery, OptionalJson, lenient_bool};
 use crate::identity::scopes::OvosScope;
 use crate::ovos::{SkillList, Speech, Volume};
+use crate::state::AppState;
 
 /// The ping answer.
 #[derive(Debug, Serialize, ToSchema)]

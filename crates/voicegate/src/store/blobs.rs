@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-use crate::identity::opaque::new_id;
+use crate::ids::new_id;
 
 /// Directory of the blob store inside `data_dir`.
 pub const BLOB_DIR: &str = "blobs";

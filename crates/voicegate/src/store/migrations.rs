@@ -49,6 +49,16 @@ const SQLITE: &[Migration] = &[
         name: "0007_voices.sql",
         sql: include_str!("../../migrations/sqlite/0007_voices.sql"),
     },
+    Migration {
+        version: 8,
+        name: "0008_job_progress.sql",
+        sql: include_str!("../../migrations/sqlite/0008_job_progress.sql"),
+    },
+    Migration {
+        version: 9,
+        name: "0009_named_token_epoch.sql",
+        sql: include_str!("../../migrations/sqlite/0009_named_token_epoch.sql"),
+    },
 ];
 
 /// Applies the migrations the database does not have yet.

@@ -3,10 +3,9 @@
 //! SQLite (WAL, foreign keys, busy timeout) in `data_dir` is the embedded default. PostgreSQL
 //! arrives with the scale-out work as a second variant of [`Db`]; migrations are kept per backend
 //! under `migrations/<backend>/` for that reason. Large bytes live beside it in the content-addressed
-//! [`blobs`] directory; background work goes through the [`jobs`] queue.
+//! [`blobs`] directory; background work goes through the job queue (`crate::jobs`).
 
 pub mod blobs;
-pub mod jobs;
 mod migrations;
 
 use std::path::Path;

@@ -1,5 +1,6 @@
 //! The voices surface's one error type; the HTTP edge maps it to status codes.
 
+use crate::engines::EnginesError;
 use crate::store::StoreError;
 
 /// What can go wrong on the voices surface.
@@ -32,6 +33,15 @@ pub enum VoicesError {
     /// The database or blob store failed.
     #[error("store: {0}")]
     Store(String),
+}
+
+impl From<EnginesError> for VoicesError {
+    fn from(e: EnginesError) -> Self {
+        match e {
+            EnginesError::Busy => VoicesError::Busy,
+            unavailable => VoicesError::Speech(unavailable.to_string()),
+        }
+    }
 }
 
 impl From<StoreError> for VoicesError {

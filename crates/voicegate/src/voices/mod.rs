@@ -7,33 +7,26 @@ pub mod put_url;
 pub mod repo;
 pub mod routes;
 pub mod service;
-pub mod streaming;
 
 use std::sync::Arc;
 
 pub use error::VoicesError;
 pub use service::VoicesService;
 
-use crate::app::AppState;
-use crate::store::jobs::{Job, ProgressReporter, Workers, spawn_workers};
+use crate::identity::scopes::Scope;
+use crate::jobs::{Job, Jobs, ProgressReporter};
 
-/// Starts `concurrency` workers that run voice builds with the app's voices service.
-pub fn spawn_build_workers(state: &AppState, concurrency: usize) -> Workers {
-    let voices = state.voices.clone();
-    let handler = move |job: Job, _progress: ProgressReporter| {
+/// Registers the voice-build job kind: seen with the `voice_build` scope, run by `voices`.
+pub fn register_jobs(jobs: &Jobs, voices: Arc<VoicesService>) {
+    let handler = move |job: Job, progress: ProgressReporter| {
         let voices = voices.clone();
         async move {
             let build = job.payload["build_id"]
                 .as_str()
                 .ok_or("the job has no build_id")?
                 .to_string();
-            voices.run_build(&build).await
+            voices.run_build(&build, &progress).await
         }
     };
-    spawn_workers(
-        state.voices.jobs(),
-        service::BUILD_JOB,
-        concurrency,
-        Arc::new(handler),
-    )
+    jobs.register(service::BUILD_JOB, Scope::VoiceBuild, Arc::new(handler));
 }

@@ -5,6 +5,7 @@ use sqlx::Row;
 use sqlx::sqlite::SqlitePool;
 
 use crate::clock::UnixTime;
+use crate::ids::UserId;
 use crate::voices::VoicesError;
 
 /// A user voice as stored.
@@ -100,7 +101,7 @@ impl VoicesRepo {
     pub async fn create_account(
         &self,
         id: &str,
-        owner: i64,
+        owner: UserId,
         gender: &str,
         age: i64,
         now: UnixTime,
@@ -109,7 +110,7 @@ impl VoicesRepo {
             "INSERT INTO voice_accounts (id, owner_id, gender, age, created_at) VALUES (?, ?, ?, ?, ?)",
         )
         .bind(id)
-        .bind(owner)
+        .bind(owner.get())
         .bind(gender)
         .bind(age)
         .bind(now)
@@ -121,13 +122,13 @@ impl VoicesRepo {
     /// The account's gender when `owner` owns it.
     pub async fn account_gender(
         &self,
-        owner: i64,
+        owner: UserId,
         id: &str,
     ) -> Result<Option<String>, VoicesError> {
         Ok(
             sqlx::query("SELECT gender FROM voice_accounts WHERE id = ? AND owner_id = ?")
                 .bind(id)
-                .bind(owner)
+                .bind(owner.get())
                 .fetch_optional(&self.pool)
                 .await?
                 .map(|row| row.get("gender")),
@@ -193,7 +194,7 @@ impl VoicesRepo {
     pub async fn create_build(
         &self,
         id: &str,
-        owner: i64,
+        owner: UserId,
         account: &str,
         now: UnixTime,
     ) -> Result<bool, VoicesError> {
@@ -203,7 +204,7 @@ impl VoicesRepo {
         )
         .bind(id)
         .bind(account)
-        .bind(owner)
+        .bind(owner.get())
         .bind(now)
         .bind(now)
         .execute(&self.pool)
@@ -222,20 +223,20 @@ impl VoicesRepo {
     }
 
     /// A build by id (any owner: for the build job).
-    pub async fn build(&self, id: &str) -> Result<Option<(BuildRow, i64)>, VoicesError> {
+    pub async fn build(&self, id: &str) -> Result<Option<(BuildRow, UserId)>, VoicesError> {
         Ok(sqlx::query(
             "SELECT id, account_id, status, error, voice_id, owner_id FROM voice_builds WHERE id = ?",
         )
         .bind(id)
         .fetch_optional(&self.pool)
         .await?
-        .map(|row| (build_row(&row), row.get("owner_id"))))
+        .map(|row| (build_row(&row), UserId::new(row.get("owner_id")))))
     }
 
     /// The owner's builds, newest first, filtered.
     pub async fn builds(
         &self,
-        owner: i64,
+        owner: UserId,
         account: Option<&str>,
         build: Option<&str>,
         status: Option<&str>,
@@ -245,7 +246,7 @@ impl VoicesRepo {
              AND (?2 IS NULL OR account_id = ?2) AND (?3 IS NULL OR id = ?3) \
              AND (?4 IS NULL OR status = ?4) ORDER BY created_at DESC, rowid DESC",
         )
-        .bind(owner)
+        .bind(owner.get())
         .bind(account)
         .bind(build)
         .bind(status)
@@ -280,7 +281,7 @@ impl VoicesRepo {
     pub async fn complete_build(
         &self,
         build: &str,
-        owner: i64,
+        owner: UserId,
         voice: &VoiceRow,
         now: UnixTime,
     ) -> Result<(), VoicesError> {
@@ -302,7 +303,7 @@ impl VoicesRepo {
              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&voice.id)
-        .bind(owner)
+        .bind(owner.get())
         .bind(&voice.account_id)
         .bind(build)
         .bind(&voice.name)
@@ -331,12 +332,12 @@ impl VoicesRepo {
     }
 
     /// The owner's voices, oldest first.
-    pub async fn voices(&self, owner: i64) -> Result<Vec<VoiceRow>, VoicesError> {
+    pub async fn voices(&self, owner: UserId) -> Result<Vec<VoiceRow>, VoicesError> {
         let sql = format!(
             "SELECT {VOICE_COLUMNS} FROM voices WHERE owner_id = ? ORDER BY created_at, id"
         );
         Ok(sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(owner)
+            .bind(owner.get())
             .fetch_all(&self.pool)
             .await?
             .iter()
@@ -347,13 +348,13 @@ impl VoicesRepo {
     /// The owner's voice with this download token.
     pub async fn voice_by_token(
         &self,
-        owner: i64,
+        owner: UserId,
         token: &str,
     ) -> Result<Option<VoiceRow>, VoicesError> {
         let sql =
             format!("SELECT {VOICE_COLUMNS} FROM voices WHERE owner_id = ? AND download_token = ?");
         Ok(sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(owner)
+            .bind(owner.get())
             .bind(token)
             .fetch_optional(&self.pool)
             .await?
@@ -373,14 +374,14 @@ impl VoicesRepo {
     /// Counts one synthesis of a built-in voice by `owner`.
     pub async fn count_builtin_synthesis(
         &self,
-        owner: i64,
+        owner: UserId,
         voice: &str,
     ) -> Result<(), VoicesError> {
         sqlx::query(
             "INSERT INTO builtin_voice_usage (owner_id, voice_id, synthesis_count) VALUES (?, ?, 1) \
              ON CONFLICT (owner_id, voice_id) DO UPDATE SET synthesis_count = synthesis_count + 1",
         )
-        .bind(owner)
+        .bind(owner.get())
         .bind(voice)
         .execute(&self.pool)
         .await?;
@@ -388,11 +389,11 @@ impl VoicesRepo {
     }
 
     /// `owner`'s synthesis counts of built-in voices.
-    pub async fn builtin_usage(&self, owner: i64) -> Result<Vec<(String, i64)>, VoicesError> {
+    pub async fn builtin_usage(&self, owner: UserId) -> Result<Vec<(String, i64)>, VoicesError> {
         Ok(sqlx::query(
             "SELECT voice_id, synthesis_count FROM builtin_voice_usage WHERE owner_id = ?",
         )
-        .bind(owner)
+        .bind(owner.get())
         .fetch_all(&self.pool)
         .await?
         .iter()
@@ -404,7 +405,7 @@ impl VoicesRepo {
     pub async fn create_device(
         &self,
         id: &str,
-        owner: i64,
+        owner: UserId,
         name: Option<&str>,
         now: UnixTime,
     ) -> Result<(), VoicesError> {
@@ -412,7 +413,7 @@ impl VoicesRepo {
             "INSERT INTO voice_devices (id, owner_id, name, created_at) VALUES (?, ?, ?, ?)",
         )
         .bind(id)
-        .bind(owner)
+        .bind(owner.get())
         .bind(name)
         .bind(now)
         .execute(&self.pool)
@@ -421,11 +422,11 @@ impl VoicesRepo {
     }
 
     /// Whether `owner` registered the device.
-    pub async fn device_owned(&self, owner: i64, id: &str) -> Result<bool, VoicesError> {
+    pub async fn device_owned(&self, owner: UserId, id: &str) -> Result<bool, VoicesError> {
         Ok(
             sqlx::query("SELECT 1 FROM voice_devices WHERE id = ? AND owner_id = ?")
                 .bind(id)
-                .bind(owner)
+                .bind(owner.get())
                 .fetch_optional(&self.pool)
                 .await?
                 .is_some(),

@@ -11,16 +11,16 @@ use serde_json::{Map, Value, json};
 use speech::synth::{Container, Modifiers, SynthesisRequest};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::app::AppState;
+use crate::engines::stream::{self, OwnedSynthesis};
 use crate::http::auth::Authorized;
 use crate::http::error::{ApiError, ErrorBody};
 use crate::http::extract::ApiQuery;
 use crate::identity::scopes::{
     ExternalAccountScope, VoiceBuildScope, VoiceDownloadScope, VoiceListScope, VoiceSynthesisScope,
 };
+use crate::state::AppState;
 use crate::voices::VoicesError;
 use crate::voices::service::{BuildRequest, VoiceEntry};
-use crate::voices::streaming::{self, OwnedSynthesis};
 
 /// Path of the recording upload (it has its own body limit).
 pub const RECORDING_PATH: &str = "/api/v1/external/recording/save/";
@@ -524,8 +524,12 @@ pub async fn synthesis(
     if voice.stored.as_ref().is_some_and(|s| !s.can_stream) {
         return Err(VoicesError::Forbidden("the voice cannot be used for synthesis".into()).into());
     }
-    let synth = state.voices.synthesizer().await?;
-    let permit = state.voices.synthesis_slot().await?;
+    let synth = state
+        .engines
+        .synthesizer()
+        .await
+        .map_err(VoicesError::from)?;
+    let permit = state.engines.slot().await.map_err(VoicesError::from)?;
     state
         .voices
         .count_synthesis(principal.user_id, &voice)
@@ -563,7 +567,9 @@ pub async fn synthesis(
         sample_rate,
     };
     let drain_timeout = std::time::Duration::from_secs(state.config.http.request_timeout_secs);
-    let body = streaming::start(synth, job, container, permit, drain_timeout).await?;
+    let body = stream::start(synth, job, container, permit, drain_timeout)
+        .await
+        .map_err(VoicesError::from)?;
     let content_type = match container {
         Container::Wav => "audio/wav",
         Container::Pcm => "application/octet-stream",

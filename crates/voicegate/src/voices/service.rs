@@ -9,12 +9,15 @@ use speech::levels::{LevelStatus, LevelThresholds};
 use speech::synth::Modifiers;
 use speech::wav::ReadLimits;
 use speech::{ProsodyProfile, Synthesizer};
-use tokio::sync::Semaphore;
 
 use crate::clock::SharedClock;
 use crate::config::VoicesConfig;
+use crate::engines::Engines;
+use crate::events::{Event, EventHub};
+use crate::identity::scopes::Scope;
+use crate::ids::{UserId, new_hex_id};
+use crate::jobs::{JobId, JobStatus, Jobs, ProgressReporter};
 use crate::store::blobs::Blobs;
-use crate::store::jobs::{JobId, JobStatus, Jobs};
 use crate::voices::VoicesError;
 use crate::voices::licence::{LicenceKey, LicencePayload};
 use crate::voices::put_url::{PutUrl, PutUrlError};
@@ -22,14 +25,6 @@ use crate::voices::repo::{BuildRow, VoiceRow, VoicesRepo};
 
 /// Job kind of voice builds.
 pub const BUILD_JOB: &str = "voice_build";
-
-/// A random 128-bit id as 32 lowercase hex digits (the contract's build ids look like this).
-pub fn new_hex_id() -> String {
-    crate::identity::opaque::random_bytes::<16>()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
 
 /// One entry of `voices/list`.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -88,14 +83,13 @@ pub enum BuildRequest {
 pub struct VoicesService {
     repo: VoicesRepo,
     blobs: Blobs,
-    /// The engines, started at first use (a server that never speaks does not pay their memory).
-    synth: tokio::sync::OnceCell<Result<Arc<Synthesizer>, String>>,
+    engines: Arc<Engines>,
     jobs: Jobs,
+    events: EventHub,
     licence: LicenceKey,
     clock: SharedClock,
     config: VoicesConfig,
     issuer: String,
-    slots: Arc<Semaphore>,
     put_url: PutUrl,
 }
 
@@ -106,29 +100,30 @@ impl std::fmt::Debug for VoicesService {
 }
 
 impl VoicesService {
-    /// The service. The speech engines start at first use.
+    /// The service over the shared engines and job queue.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         repo: VoicesRepo,
         blobs: Blobs,
+        engines: Arc<Engines>,
         jobs: Jobs,
+        events: EventHub,
         licence: LicenceKey,
         clock: SharedClock,
         config: VoicesConfig,
         issuer: String,
         put_url: PutUrl,
     ) -> Self {
-        let slots = Arc::new(Semaphore::new(config.max_concurrent_syntheses.max(1)));
         Self {
             repo,
             blobs,
-            synth: tokio::sync::OnceCell::new(),
+            engines,
             jobs,
+            events,
             licence,
             clock,
             config,
             issuer,
-            slots,
             put_url,
         }
     }
@@ -143,28 +138,13 @@ impl VoicesService {
         &self.config
     }
 
-    /// The engines (started on the blocking pool at the first call), or 503-worthy news that
-    /// they could not start.
-    pub async fn synthesizer(&self) -> Result<Arc<Synthesizer>, VoicesError> {
-        let started = self
-            .synth
-            .get_or_init(|| async {
-                match tokio::task::spawn_blocking(Synthesizer::new).await {
-                    Ok(Ok(synth)) => {
-                        tracing::info!(voices = synth.voices().len(), "speech engines started");
-                        Ok(Arc::new(synth))
-                    }
-                    Ok(Err(e)) => {
-                        tracing::error!(error = %e, "the speech engines could not start");
-                        Err(e.to_string())
-                    }
-                    Err(e) => Err(e.to_string()),
-                }
-            })
-            .await;
-        started
-            .clone()
-            .map_err(|e| VoicesError::Speech(format!("the speech engines are unavailable: {e}")))
+    /// The shared speech engines.
+    pub fn engines(&self) -> &Engines {
+        &self.engines
+    }
+
+    async fn synthesizer(&self) -> Result<Arc<Synthesizer>, VoicesError> {
+        Ok(self.engines.synthesizer().await?)
     }
 
     /// The server's licence key document.
@@ -175,7 +155,7 @@ impl VoicesService {
     /// `account/register`.
     pub async fn register_account(
         &self,
-        owner: i64,
+        owner: UserId,
         gender: &str,
         age: i64,
     ) -> Result<String, VoicesError> {
@@ -186,7 +166,7 @@ impl VoicesService {
         Ok(id)
     }
 
-    async fn owned_account(&self, owner: i64, account: &str) -> Result<String, VoicesError> {
+    async fn owned_account(&self, owner: UserId, account: &str) -> Result<String, VoicesError> {
         self.repo
             .account_gender(owner, account)
             .await?
@@ -194,7 +174,11 @@ impl VoicesService {
     }
 
     /// `account/info`.
-    pub async fn sentences_recorded(&self, owner: i64, account: &str) -> Result<i64, VoicesError> {
+    pub async fn sentences_recorded(
+        &self,
+        owner: UserId,
+        account: &str,
+    ) -> Result<i64, VoicesError> {
         self.owned_account(owner, account).await?;
         self.repo.sentences_recorded(account).await
     }
@@ -203,7 +187,7 @@ impl VoicesService {
     /// the account or the file is refused.
     pub async fn save_recording(
         &self,
-        owner: i64,
+        owner: UserId,
         account: &str,
         sentence: &str,
         wav: Vec<u8>,
@@ -254,7 +238,7 @@ impl VoicesService {
     /// `build/new`: a PENDING build and its job, or the news that one is pending already.
     pub async fn request_build(
         &self,
-        owner: i64,
+        owner: UserId,
         account: &str,
     ) -> Result<BuildRequest, VoicesError> {
         self.owned_account(owner, account).await?;
@@ -277,7 +261,7 @@ impl VoicesService {
         }
         match self
             .jobs
-            .enqueue(BUILD_JOB, json!({ "build_id": id }))
+            .enqueue(BUILD_JOB, Some(owner), json!({ "build_id": id }))
             .await
         {
             Ok(job) => self.repo.set_build_job(&id, job.as_str()).await?,
@@ -319,7 +303,7 @@ impl VoicesService {
     /// `build/status`.
     pub async fn builds(
         &self,
-        owner: i64,
+        owner: UserId,
         account: Option<&str>,
         build: Option<&str>,
         status: Option<&str>,
@@ -329,7 +313,11 @@ impl VoicesService {
 
     /// Runs one build (the job): fits a prosody profile from the account's usable recordings
     /// and stores the voice; too few usable recordings end the build in ERROR with the reason.
-    pub async fn run_build(&self, build_id: &str) -> Result<Value, String> {
+    pub async fn run_build(
+        &self,
+        build_id: &str,
+        progress: &ProgressReporter,
+    ) -> Result<Value, String> {
         let store = |e: VoicesError| e.to_string();
         let Some((build, owner)) = self.repo.build(build_id).await.map_err(store)? else {
             return Err(format!("build {build_id} does not exist"));
@@ -337,15 +325,17 @@ impl VoicesService {
         if build.status != "PENDING" {
             return Ok(json!({ "status": build.status }));
         }
+        progress.set(10, "analysing recordings");
         match self.fit_profile(&build.account_id).await {
             Ok(profile) => {
+                progress.set(90, "storing the voice");
                 let voice = VoiceRow {
                     id: new_hex_id(),
                     account_id: Some(build.account_id.clone()),
                     name: format!("voice of account {}", build.account_id),
                     base_voice: profile.base_voice.clone(),
                     profile: serde_json::to_string(&profile).map_err(|e| e.to_string())?,
-                    download_token: crate::identity::opaque::new_token("vgv_"),
+                    download_token: crate::ids::new_token("vgv_"),
                     synthesis_count: 0,
                     can_download: true,
                     can_stream: true,
@@ -355,6 +345,7 @@ impl VoicesService {
                     .complete_build(build_id, owner, &voice, self.clock.now())
                     .await
                     .map_err(store)?;
+                self.publish_build(owner, build_id, &build.account_id, Ok(&voice.id));
                 Ok(json!({ "voice_id": voice.id }))
             }
             // The database may come back: the job is retried.
@@ -370,9 +361,34 @@ impl VoicesService {
                     .fail_build(build_id, &reason, self.clock.now())
                     .await
                     .map_err(store)?;
+                self.publish_build(owner, build_id, &build.account_id, Err(&reason));
                 Ok(json!({ "error": reason }))
             }
         }
+    }
+
+    /// Publishes how a build ended: `voices.build.complete` with the voice, or
+    /// `voices.build.error` with the reason, for its owner.
+    fn publish_build(
+        &self,
+        owner: UserId,
+        build_id: &str,
+        account_id: &str,
+        outcome: Result<&str, &str>,
+    ) {
+        let (topic, status, voice_id, error) = match outcome {
+            Ok(voice) => ("voices.build.complete", "COMPLETE", Some(voice), None),
+            Err(reason) => ("voices.build.error", "ERROR", None, Some(reason)),
+        };
+        let data = json!({
+            "build_id": build_id,
+            "account_id": account_id,
+            "status": status,
+            "voice_id": voice_id,
+            "error": error,
+        });
+        self.events
+            .publish(Event::new(topic, Scope::VoiceBuild, Some(owner), &data));
     }
 
     async fn fit_profile(&self, account: &str) -> Result<ProsodyProfile, VoicesError> {
@@ -428,7 +444,7 @@ impl VoicesService {
     }
 
     /// `voices/list`: the engines' voices, then the user's own.
-    pub async fn list_voices(&self, owner: i64) -> Result<Vec<VoiceEntry>, VoicesError> {
+    pub async fn list_voices(&self, owner: UserId) -> Result<Vec<VoiceEntry>, VoicesError> {
         let usage: std::collections::HashMap<String, i64> =
             self.repo.builtin_usage(owner).await?.into_iter().collect();
         let mut entries = Vec::new();
@@ -493,7 +509,7 @@ impl VoicesService {
     }
 
     /// The voice behind a download token of `owner` (built-in voices' tokens are their ids).
-    pub async fn resolve(&self, owner: i64, token: &str) -> Result<ResolvedVoice, VoicesError> {
+    pub async fn resolve(&self, owner: UserId, token: &str) -> Result<ResolvedVoice, VoicesError> {
         let unknown = || VoicesError::NotFound("download_token: no such voice".to_string());
         if let Some(stored) = self.repo.voice_by_token(owner, token).await? {
             if stored.expires_at.is_some_and(|at| at <= self.clock.now()) {
@@ -529,7 +545,7 @@ impl VoicesService {
     /// Counts a synthesis of `voice` by `owner`.
     pub async fn count_synthesis(
         &self,
-        owner: i64,
+        owner: UserId,
         voice: &ResolvedVoice,
     ) -> Result<(), VoicesError> {
         match &voice.stored {
@@ -539,15 +555,6 @@ impl VoicesService {
                     .count_builtin_synthesis(owner, &voice.voice_id)
                     .await
             }
-        }
-    }
-
-    /// A synthesis slot; waits at most the configured time, then answers busy.
-    pub async fn synthesis_slot(&self) -> Result<tokio::sync::OwnedSemaphorePermit, VoicesError> {
-        let wait = std::time::Duration::from_millis(self.config.synthesis_queue_ms);
-        match tokio::time::timeout(wait, self.slots.clone().acquire_owned()).await {
-            Ok(Ok(permit)) => Ok(permit),
-            _ => Err(VoicesError::Busy),
         }
     }
 
@@ -565,7 +572,7 @@ impl VoicesService {
     /// `device/register`.
     pub async fn register_device(
         &self,
-        owner: i64,
+        owner: UserId,
         name: Option<&str>,
     ) -> Result<String, VoicesError> {
         let id = new_hex_id();
@@ -578,7 +585,7 @@ impl VoicesService {
     /// The voice behind `token`, for a device `owner` registered (403 otherwise).
     async fn voice_for_device(
         &self,
-        owner: i64,
+        owner: UserId,
         token: &str,
         device: &str,
     ) -> Result<ResolvedVoice, VoicesError> {
@@ -597,7 +604,7 @@ impl VoicesService {
     /// `voices/download`: the voice file (format `voicegate-voice-1`, JSON).
     pub async fn download_voice(
         &self,
-        owner: i64,
+        owner: UserId,
         token: &str,
         device: &str,
     ) -> Result<(String, Vec<u8>), VoicesError> {
@@ -634,7 +641,7 @@ impl VoicesService {
     /// `licenses/<token>`: a licence for the device and voice, signed with the server's key.
     pub async fn licence(
         &self,
-        owner: i64,
+        owner: UserId,
         token: &str,
         device: &str,
     ) -> Result<(String, Vec<u8>), VoicesError> {

@@ -82,7 +82,7 @@ async fn consent_in_a_real_browser_then_authlib_redeems_the_code_once() {
         vec![
             base.clone(),
             client.client_id.clone(),
-            client.client_secret.clone(),
+            client.client_secret.expose().to_string(),
             callback.clone(),
             STATE.into(),
         ],
@@ -129,7 +129,7 @@ async fn consent_in_a_real_browser_then_authlib_redeems_the_code_once() {
         vec![
             base.clone(),
             client.client_id.clone(),
-            client.client_secret.clone(),
+            client.client_secret.expose().to_string(),
             callback.clone(),
             callback_url.clone(),
             verifier.to_string(),
@@ -160,7 +160,7 @@ async fn consent_in_a_real_browser_then_authlib_redeems_the_code_once() {
     );
     let refresh = no_redirects()
         .post(server.url("/oauth/token"))
-        .basic_auth(&client.client_id, Some(&client.client_secret))
+        .basic_auth(&client.client_id, Some(client.client_secret.expose()))
         .header("content-type", "application/x-www-form-urlencoded")
         .body(
             serde_urlencoded::to_string([
@@ -259,7 +259,7 @@ async fn redeem(
     .unwrap();
     let answer = no_redirects()
         .post(server.url("/oauth/token"))
-        .basic_auth(&client.client_id, Some(&client.client_secret))
+        .basic_auth(&client.client_id, Some(client.client_secret.expose()))
         .header("content-type", "application/x-www-form-urlencoded")
         .body(body)
         .send()

@@ -83,7 +83,7 @@ async fn authlib_runs_client_credentials_password_refresh_revoke_and_introspect(
     let args = [
         server.base.clone(),
         oauth_client.client_id.clone(),
-        oauth_client.client_secret.clone(),
+        oauth_client.client_secret.expose().to_string(),
         "ovos".to_string(),
         "change-me-please".to_string(),
     ];
@@ -148,7 +148,7 @@ async fn authlib_runs_client_credentials_password_refresh_revoke_and_introspect(
 #[tokio::test]
 async fn token_endpoint_errors_are_rfc_6749s() {
     let (server, c) = setup().await;
-    let (id, secret) = (c.client_id.as_str(), c.client_secret.as_str());
+    let (id, secret) = (c.client_id.as_str(), c.client_secret.expose());
     let ok = Some((id, secret));
 
     let code = oauth_error(
@@ -252,7 +252,7 @@ async fn token_endpoint_errors_are_rfc_6749s() {
     ]);
     let response = post_token(
         &server,
-        Some((&narrow.client_id, &narrow.client_secret)),
+        Some((&narrow.client_id, narrow.client_secret.expose())),
         password.clone(),
     )
     .await;
@@ -297,7 +297,7 @@ async fn token_endpoint_errors_are_rfc_6749s() {
     let stolen = form(&[("grant_type", "refresh_token"), ("refresh_token", refresh)]);
     let response = post_token(
         &server,
-        Some((&other.client_id, &other.client_secret)),
+        Some((&other.client_id, other.client_secret.expose())),
         stolen.clone(),
     )
     .await;
@@ -326,7 +326,7 @@ async fn revoke_and_introspect_need_client_auth_and_ignore_unknown_tokens() {
     for path in ["/oauth/revoke", "/api/v1/oauth/revoke"] {
         let unknown = client()
             .post(server.url(path))
-            .basic_auth(&c.client_id, Some(&c.client_secret))
+            .basic_auth(&c.client_id, Some(c.client_secret.expose()))
             .header("content-type", "application/x-www-form-urlencoded")
             .body("token=vgr_not-a-token&token_type_hint=refresh_token")
             .send()
@@ -336,7 +336,7 @@ async fn revoke_and_introspect_need_client_auth_and_ignore_unknown_tokens() {
     }
     let introspected: Value = client()
         .post(server.url("/oauth/introspect"))
-        .basic_auth(&c.client_id, Some(&c.client_secret))
+        .basic_auth(&c.client_id, Some(c.client_secret.expose()))
         .header("content-type", "application/x-www-form-urlencoded")
         .body("token=eyJ.garbage.token")
         .send()

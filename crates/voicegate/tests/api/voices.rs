@@ -477,7 +477,7 @@ async fn builds_fit_the_recordings_prosody_and_report_errors() {
         .unwrap();
     let thin_build = body["build_id"].as_str().unwrap().to_string();
 
-    let _workers = voicegate::voices::spawn_build_workers(&v.server.state, 1);
+    let _workers = v.server.state.jobs.start_workers(1);
     let done = wait_for_build(&v, &build).await;
     assert_eq!(done["status"], "COMPLETE", "{done}");
     let voice_id = done["voice_id"].as_str().unwrap().to_string();
@@ -926,7 +926,7 @@ async fn voice_routes_need_their_scopes() {
         .unwrap();
     let response = client()
         .post(v.server.url("/oauth/token"))
-        .basic_auth(&app.client_id, Some(&app.client_secret))
+        .basic_auth(&app.client_id, Some(app.client_secret.expose()))
         .header("content-type", "application/x-www-form-urlencoded")
         .body("grant_type=client_credentials&scope=voice:list")
         .send()
@@ -990,7 +990,7 @@ async fn configured_limits_hold_sentences_and_synthesis_slots() {
     assert_eq!(v.blob_files(), 0);
 
     // The one synthesis slot is taken: a request waits synthesis_queue_ms, then answers 503.
-    let slot = v.server.state.voices.synthesis_slot().await.unwrap();
+    let slot = v.server.state.engines.slot().await.unwrap();
     let started = Instant::now();
     let response = v
         .synthesize("download_token=espeak:en-us&script=hello")

@@ -1,5 +1,5 @@
-//! Synthesis streamed to an HTTP body: the engines run on the blocking pool and hand chunks to a
-//! channel the body reads. The engine never waits for the client: when the channel is full the
+//! Synthesis streamed to a consumer (an HTTP body, a speaker feed): the engines run on the blocking
+//! pool and hand chunks to a channel the consumer reads. The engine never waits for the client: when the channel is full the
 //! chunks queue in memory (a 256-character script is a few MB at most), so a slow client cannot
 //! hold espeak-ng's process-wide lock or a synthesis slot; the queue drains after synthesis.
 
@@ -10,10 +10,9 @@ use axum::body::Bytes;
 use futures_util::{Stream, StreamExt};
 use speech::synth::{Container, Modifiers, SynthesisRequest};
 use speech::{SpeechError, Synthesizer};
-use tokio::sync::OwnedSemaphorePermit;
 use tokio::sync::mpsc::{self, error::TrySendError};
 
-use crate::voices::VoicesError;
+use crate::engines::SynthesisSlot;
 
 /// What to speak, owned (it moves to a blocking thread).
 #[derive(Debug, Clone)]
@@ -28,7 +27,7 @@ pub struct OwnedSynthesis {
     pub sample_rate: u32,
 }
 
-type Chunk = Result<Bytes, VoicesError>;
+type Chunk = Result<Bytes, SpeechError>;
 
 /// Bytes sent per write after the first chunk (about 0.7 s of 48 kHz audio).
 const COALESCE: usize = 64 * 1024;
@@ -65,9 +64,9 @@ pub async fn start(
     synth: Arc<Synthesizer>,
     job: OwnedSynthesis,
     container: Container,
-    slot: OwnedSemaphorePermit,
+    slot: SynthesisSlot,
     drain_timeout: std::time::Duration,
-) -> Result<impl Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static, VoicesError> {
+) -> Result<impl Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static, SpeechError> {
     let (sender, mut receiver) = mpsc::channel::<Chunk>(32);
     let runtime = tokio::runtime::Handle::current();
     tokio::task::spawn_blocking(move || {
@@ -103,7 +102,7 @@ pub async fn start(
         if let Err(e) = result
             && !matches!(e, SpeechError::Cancelled)
         {
-            outbox.backlog.push_back(Err(e.into()));
+            outbox.backlog.push_back(Err(e));
         }
         // What is left goes out from an async task, so that a client that stops reading holds
         // no blocking thread; each chunk waits at most `drain_timeout` for room.
@@ -121,16 +120,17 @@ pub async fn start(
         Some(Ok(bytes)) => bytes,
         Some(Err(e)) => return Err(e),
         None => {
-            return Err(VoicesError::BadRequest(
-                "script: there is nothing to speak in it".into(),
-            ));
+            return Err(SpeechError::InvalidParameter {
+                name: "script",
+                detail: "there is nothing to speak in it".into(),
+            });
         }
     };
     let rest = futures_util::stream::unfold(receiver, |mut r| async move {
         r.recv().await.map(|item| (item, r))
     });
     Ok(
-        futures_util::stream::once(async move { Ok::<_, VoicesError>(first) })
+        futures_util::stream::once(async move { Ok::<_, SpeechError>(first) })
             .chain(rest)
             .map(|item| item.map_err(std::io::Error::other)),
     )

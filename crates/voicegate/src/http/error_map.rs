@@ -1,0 +1,163 @@
+//! The one mapping of domain errors to answers: each domain's error type becomes an
+//! [`ApiError`] (status, code, detail, challenge) here and nowhere else.
+
+use axum::http::StatusCode;
+
+use crate::http::error::ApiError;
+use crate::identity::IdentityError;
+use crate::identity::oauth::OAuthError;
+use crate::ovos::OvosError;
+use crate::ovos::bus::BusError;
+use crate::voices::VoicesError;
+
+/// The challenge of every 401 that a token would have avoided.
+const BEARER: &str = r#"Bearer realm="voicegate""#;
+
+impl From<IdentityError> for ApiError {
+    fn from(e: IdentityError) -> Self {
+        use IdentityError as E;
+        let detail = e.to_string();
+        match e {
+            E::InvalidCredentials => Self::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid_credentials",
+                "invalid user or password",
+            )
+            .with_challenge(BEARER),
+            E::MissingCredentials => Self::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "authentication required: send Authorization: Bearer <access token>",
+            )
+            .with_challenge(BEARER),
+            E::InvalidToken => Self::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid_token",
+                "the token is invalid, expired or revoked",
+            )
+            .with_challenge(r#"Bearer realm="voicegate", error="invalid_token""#),
+            E::InsufficientScope(scope) => Self::new(
+                StatusCode::FORBIDDEN,
+                "insufficient_scope",
+                format!("the token lacks the {scope} scope"),
+            )
+            .with_challenge(format!(
+                r#"Bearer realm="voicegate", error="insufficient_scope", scope="{scope}""#
+            )),
+            E::ScopeEscalation(_) => Self::new(StatusCode::BAD_REQUEST, "invalid_scope", detail),
+            E::ShuttingDown => Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", detail),
+            E::RateLimited { retry_after } => {
+                Self::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", detail)
+                    .with_retry_after(retry_after)
+            }
+            E::Validation(detail) => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "validation_failed",
+                detail,
+            ),
+            E::UserExists(_) | E::ManagedByUsersDb(_) | E::AliasExists(_) => {
+                Self::new(StatusCode::CONFLICT, "conflict", detail)
+            }
+            E::AliasNotFound(_) | E::ApiKeyNotFound(_) | E::UserNotFound(_) => {
+                Self::new(StatusCode::NOT_FOUND, "not_found", detail)
+            }
+            E::InvalidSignature => Self::new(StatusCode::UNAUTHORIZED, "invalid_signature", detail),
+            E::OtherUser => Self::new(StatusCode::FORBIDDEN, "forbidden", detail),
+            E::UsersFile { .. }
+            | E::Password(crate::identity::password::PasswordError::TooLongForBcrypt) => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "validation_failed",
+                detail,
+            ),
+            E::Store(store) => {
+                tracing::error!(error = %store, "store failure");
+                Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "store_unavailable",
+                    "the database is unavailable",
+                )
+            }
+            E::Password(_) | E::SigningKey(_) => {
+                tracing::error!(error = %detail, "internal failure");
+                Self::internal()
+            }
+        }
+    }
+}
+
+impl From<OAuthError> for ApiError {
+    fn from(e: OAuthError) -> Self {
+        let detail = e.to_string();
+        match e {
+            OAuthError::Identity(inner) => inner.into(),
+            OAuthError::InvalidClient => {
+                Self::new(StatusCode::UNAUTHORIZED, "invalid_client", detail)
+                    .with_challenge(r#"Basic realm="voicegate""#)
+            }
+            other => Self::new(StatusCode::BAD_REQUEST, other.code(), detail),
+        }
+    }
+}
+
+impl From<OvosError> for ApiError {
+    fn from(e: OvosError) -> Self {
+        let detail = e.to_string();
+        match e {
+            OvosError::Bus(BusError::Unavailable(_)) => {
+                Self::new(StatusCode::SERVICE_UNAVAILABLE, "bus_unavailable", detail)
+            }
+            OvosError::Bus(BusError::Timeout(_)) => {
+                Self::new(StatusCode::GATEWAY_TIMEOUT, "bus_timeout", detail)
+            }
+            OvosError::SkillRefused | OvosError::SkillFailed(_) => {
+                Self::new(StatusCode::BAD_GATEWAY, "skill_error", detail)
+            }
+            OvosError::NoApiKey => {
+                Self::new(StatusCode::SERVICE_UNAVAILABLE, "not_configured", detail)
+            }
+            OvosError::UnknownSkill(_) => Self::new(StatusCode::NOT_FOUND, "not_found", detail),
+            OvosError::Validation(_) => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "validation_failed",
+                detail,
+            ),
+        }
+    }
+}
+
+impl From<VoicesError> for ApiError {
+    fn from(e: VoicesError) -> Self {
+        let detail = e.to_string();
+        match e {
+            VoicesError::BadRequest(_) => Self::new(StatusCode::BAD_REQUEST, "bad_request", detail),
+            VoicesError::NotFound(_) => Self::new(StatusCode::NOT_FOUND, "not_found", detail),
+            VoicesError::Forbidden(_) => Self::new(StatusCode::FORBIDDEN, "forbidden", detail),
+            VoicesError::TooLarge(_) => {
+                Self::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", detail)
+            }
+            VoicesError::Busy => {
+                Self::new(StatusCode::SERVICE_UNAVAILABLE, "busy", detail).with_retry_after(1)
+            }
+            VoicesError::PutUrl(_) => Self::new(StatusCode::BAD_GATEWAY, "put_url_failed", detail),
+            VoicesError::PutUrlRefused(_) => {
+                Self::new(StatusCode::BAD_REQUEST, "bad_request", detail)
+            }
+            VoicesError::Speech(_) => {
+                tracing::error!(error = %detail, "speech failure");
+                Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "speech_unavailable",
+                    detail,
+                )
+            }
+            VoicesError::Store(_) => {
+                tracing::error!(error = %detail, "store failure");
+                Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "store_unavailable",
+                    "the database or blob store is unavailable",
+                )
+            }
+        }
+    }
+}

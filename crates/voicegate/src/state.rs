@@ -1,0 +1,38 @@
+//! What every handler can reach: the domain services and the shared ones, built once by
+//! [`crate::app::App`]. It knows the services, never the HTTP edge, so that routes can name it
+//! without an import loop.
+
+use std::sync::Arc;
+
+use crate::clock::SharedClock;
+use crate::config::Config;
+use crate::engines::Engines;
+use crate::events::EventHub;
+use crate::identity::IdentityService;
+use crate::jobs::Jobs;
+use crate::ovos::OvosService;
+use crate::store::Db;
+use crate::voices::VoicesService;
+
+/// The shared state of the server. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    /// Identity: login, tokens, users.
+    pub identity: Arc<IdentityService>,
+    /// The ovos-api surface and its bus connection.
+    pub ovos: Arc<OvosService>,
+    /// The vocalid-api voices surface.
+    pub voices: Arc<VoicesService>,
+    /// The speech engines every surface that speaks shares.
+    pub engines: Arc<Engines>,
+    /// The background job queue.
+    pub jobs: Jobs,
+    /// The events hub `/v1/events` streams from.
+    pub events: EventHub,
+    /// The store.
+    pub db: Db,
+    /// The server's clock.
+    pub clock: SharedClock,
+    /// The configuration in force.
+    pub config: Arc<Config>,
+}
