@@ -1,14 +1,11 @@
 //! Error dialects: the shape an error answer takes on a route group. One [`ApiError`] is written
 //! plain (`{"error","detail"}`), as OAuth 2.0 wants it (RFC 6749 §5.2), as the HK Omni speakers
 //! API answers (`{"Result":"false",…}`) or as the Snips console does. The dialect is chosen where
-//! the routes are declared ([`rewrite`] on the group in the router), never by the handler.
+//! the routes are declared (`http::error::in_dialect` on the group in the router), never by
+//! the handler.
 
-use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, header};
-use axum::response::Response;
 use serde_json::{Value, json};
-
-use crate::http::error::{ApiError, RenderedError};
 
 /// The shape of error answers on a route group.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,9 +24,8 @@ pub enum Dialect {
 }
 
 impl Dialect {
-    /// The error's body in this dialect.
-    pub fn body(self, error: &ApiError) -> Value {
-        let (code, detail) = (error.code(), error.detail());
+    /// An error's body in this dialect: its machine-readable `code` and human `detail`.
+    pub fn body(self, code: &str, detail: &str) -> Value {
         match self {
             Dialect::Plain => json!({ "error": code, "detail": detail }),
             Dialect::OAuth => {
@@ -49,53 +45,34 @@ impl Dialect {
     }
 }
 
-/// Writes a route group's error answers in its dialect: a response layer,
-/// `middleware::map_response_with_state(dialect, rewrite)`, that the router puts on the group.
-/// Answers that are not errors pass untouched.
-pub async fn rewrite(State(dialect): State<Dialect>, response: Response) -> Response {
-    match response.extensions().get::<RenderedError>() {
-        Some(RenderedError(error)) if dialect != Dialect::Plain => {
-            let error = error.clone();
-            let mut rewritten = error.render(dialect);
-            rewritten.extensions_mut().insert(RenderedError(error));
-            rewritten
-        }
-        _ => response,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use axum::http::StatusCode;
 
     #[test]
     fn one_error_in_every_dialect() {
-        let error = ApiError::new(StatusCode::BAD_REQUEST, "bad_request", "volume: 0 to 50");
+        let (code, detail) = ("bad_request", "volume: 0 to 50");
         assert_eq!(
-            Dialect::Plain.body(&error),
+            Dialect::Plain.body(code, detail),
             json!({"error": "bad_request", "detail": "volume: 0 to 50"})
         );
         assert_eq!(
-            Dialect::OAuth.body(&error)["error_description"],
-            "volume: 0 to 50"
+            Dialect::OAuth.body(code, detail),
+            json!({"error": "bad_request", "error_description": "volume: 0 to 50", "detail": "volume: 0 to 50"})
         );
         assert_eq!(
-            Dialect::HkOmni.body(&error),
+            Dialect::HkOmni.body(code, detail),
             json!({"Result": "false", "error": "bad_request", "detail": "volume: 0 to 50"})
         );
         assert_eq!(
-            Dialect::SnipsConsole.body(&error)["message"],
-            "volume: 0 to 50"
+            Dialect::SnipsConsole.body(code, detail),
+            json!({"error": "bad_request", "detail": "volume: 0 to 50", "message": "volume: 0 to 50"})
         );
-        let oauth = error.render(Dialect::OAuth);
-        assert_eq!(oauth.status(), StatusCode::BAD_REQUEST);
-        assert_eq!(oauth.headers()[header::CACHE_CONTROL], "no-store");
-        assert!(
-            !error
-                .render(Dialect::Plain)
-                .headers()
-                .contains_key(header::CACHE_CONTROL)
-        );
+        let mut headers = HeaderMap::new();
+        Dialect::Plain.headers(&mut headers);
+        assert!(headers.is_empty());
+        Dialect::OAuth.headers(&mut headers);
+        assert_eq!(headers[header::CACHE_CONTROL], "no-store");
+        assert_eq!(headers[header::PRAGMA], "no-cache");
     }
 }

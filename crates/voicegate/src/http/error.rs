@@ -6,6 +6,7 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 
+use axum::extract::State;
 use axum::extract::rejection::{BytesRejection, JsonRejection, QueryRejection};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -139,7 +140,8 @@ impl ApiError {
 
     /// The answer in `dialect`: its body, and the headers every dialect shares.
     pub fn render(&self, dialect: Dialect) -> Response {
-        let mut response = (self.status, axum::Json(dialect.body(self))).into_response();
+        let body = dialect.body(self.code, &self.detail);
+        let mut response = (self.status, axum::Json(body)).into_response();
         let headers = response.headers_mut();
         if let Some(challenge) = &self.www_authenticate
             && let Ok(value) = HeaderValue::from_str(challenge)
@@ -169,6 +171,21 @@ impl IntoResponse for ApiError {
             .extensions_mut()
             .insert(RenderedError(Arc::new(self)));
         response
+    }
+}
+
+/// Writes a route group's error answers in its dialect: a response layer,
+/// `middleware::map_response_with_state(dialect, in_dialect)`, that the router puts on the group.
+/// Answers that are not errors pass untouched.
+pub async fn in_dialect(State(dialect): State<Dialect>, response: Response) -> Response {
+    match response.extensions().get::<RenderedError>() {
+        Some(RenderedError(error)) if dialect != Dialect::Plain => {
+            let error = error.clone();
+            let mut rewritten = error.render(dialect);
+            rewritten.extensions_mut().insert(RenderedError(error));
+            rewritten
+        }
+        _ => response,
     }
 }
 

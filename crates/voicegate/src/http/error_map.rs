@@ -5,7 +5,7 @@ use axum::http::StatusCode;
 
 use crate::http::error::ApiError;
 use crate::identity::IdentityError;
-use crate::identity::oauth::OAuthError;
+use crate::identity::oauth_error::OAuthError;
 use crate::ovos::OvosError;
 use crate::ovos::bus::BusError;
 use crate::voices::VoicesError;

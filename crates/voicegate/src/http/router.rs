@@ -14,7 +14,8 @@ use utoipa_axum::routes;
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::events::routes as events;
-use crate::http::dialect::{self, Dialect};
+use crate::http::dialect::Dialect;
+use crate::http::error::in_dialect;
 use crate::http::signature::{self, SignatureCheck};
 use crate::http::{health, limits, openapi::ApiDoc, request_id};
 use crate::identity::consent_routes as consent;
@@ -44,7 +45,7 @@ fn group(
         .layer(DefaultBodyLimit::max(body_limit));
     match dialect {
         Dialect::Plain => routes,
-        other => routes.layer(middleware::map_response_with_state(other, dialect::rewrite)),
+        other => routes.layer(middleware::map_response_with_state(other, in_dialect)),
     }
 }
 

@@ -6,9 +6,12 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 
 use crate::clock::UnixTime;
+use crate::identity::error::IdentityError;
+use crate::identity::model::Credential;
+use crate::identity::model::Principal;
 use crate::identity::scopes::{ScopeSet, grant_within};
+use crate::identity::service::{IdentityService, limit_key_for_ip};
 use crate::identity::signatures::{self, KEY_PREFIX, WINDOW_SECS};
-use crate::identity::{Credential, IdentityError, IdentityService, Principal, repo};
 use crate::ids::random_bytes;
 
 /// A new API key: the public id and the secret, shown once.
@@ -57,7 +60,9 @@ impl IdentityService {
         user: &str,
         scope_text: Option<&str>,
     ) -> Result<NewApiKey, IdentityError> {
-        let found = repo::find_user(&self.db, user)
+        let found = self
+            .repo
+            .find_user(user)
             .await?
             .ok_or_else(|| IdentityError::UserNotFound(user.to_string()))?;
         let requested = scope_text.map(ScopeSet::parse).transpose()?;
@@ -66,22 +71,24 @@ impl IdentityService {
         // 512 bits: longer than HMAC-SHA256's block, so its SHA-256 is the HMAC key (see signatures.rs).
         let secret = B64.encode(random_bytes::<64>());
         let hash = signatures::secret_hash(&secret);
-        repo::insert_api_key(
-            &self.db,
-            &api_key,
-            found.id,
-            &hash,
-            &granted.to_string(),
-            self.clock.now(),
-        )
-        .await?;
-        self.states.reload(&self.db).await?;
+        self.repo
+            .insert_api_key(
+                &api_key,
+                found.id,
+                &hash,
+                &granted.to_string(),
+                self.clock.now(),
+            )
+            .await?;
+        self.states.reload(&self.repo).await?;
         Ok(NewApiKey { api_key, secret })
     }
 
     /// Every API key (never the secrets).
     pub async fn list_api_keys(&self) -> Result<Vec<ApiKeyInfo>, IdentityError> {
-        Ok(repo::list_api_keys(&self.db)
+        Ok(self
+            .repo
+            .list_api_keys()
             .await?
             .into_iter()
             .map(|k| ApiKeyInfo {
@@ -95,10 +102,10 @@ impl IdentityService {
 
     /// Deletes an API key.
     pub async fn remove_api_key(&self, api_key: &str) -> Result<(), IdentityError> {
-        if !repo::delete_api_key(&self.db, api_key).await? {
+        if !self.repo.delete_api_key(api_key).await? {
             return Err(IdentityError::ApiKeyNotFound(api_key.to_string()));
         }
-        self.states.reload(&self.db).await
+        self.states.reload(&self.repo).await
     }
 
     /// Verifies a signed request and returns the key's principal. Every failure is the same
@@ -109,7 +116,7 @@ impl IdentityService {
         request: &SignedRequest<'_>,
     ) -> Result<Principal, IdentityError> {
         let now = self.clock.now();
-        let ip_key = super::limit_key_for_ip(ip);
+        let ip_key = limit_key_for_ip(ip);
         self.limits
             .failures_by_ip
             .acquire(&ip_key, now)

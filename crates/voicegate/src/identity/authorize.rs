@@ -10,11 +10,13 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::clock::UnixTime;
-use crate::identity::oauth::{OAuthError, TokenAnswer};
-use crate::identity::oauth_repo::{self, ClientRow, CodeRow};
+use crate::identity::error::IdentityError;
+use crate::identity::oauth::TokenAnswer;
+use crate::identity::oauth_error::OAuthError;
+use crate::identity::oauth_repo::{ClientRow, CodeRow};
 use crate::identity::opaque::token_hash;
 use crate::identity::scopes::{Scope, ScopeSet};
-use crate::identity::{IdentityError, IdentityService, repo};
+use crate::identity::service::IdentityService;
 use crate::ids::new_token;
 use crate::secret::Secret;
 
@@ -74,7 +76,9 @@ impl IdentityService {
         let client_id = params
             .get("client_id")
             .ok_or_else(|| page("client_id is missing"))?;
-        let client = oauth_repo::find_client(&self.db, client_id)
+        let client = self
+            .repo
+            .find_client(client_id)
             .await
             .map_err(|_| page("the server cannot check the client now"))?
             .ok_or_else(|| page("unknown client"))?;
@@ -168,7 +172,7 @@ impl IdentityService {
             issued_family: None,
             issued_jti: None,
         };
-        oauth_repo::insert_code(&self.db, &token_hash(&code), &row).await?;
+        self.repo.insert_code(&token_hash(&code), &row).await?;
         Ok(code)
     }
 
@@ -187,7 +191,9 @@ impl IdentityService {
         let verifier = verifier
             .ok_or_else(|| OAuthError::InvalidRequest("code_verifier is required (PKCE)".into()))?;
         let hash = token_hash(code.expose());
-        let row = oauth_repo::find_code(&self.db, &hash)
+        let row = self
+            .repo
+            .find_code(&hash)
             .await?
             .ok_or_else(|| invalid("unknown code"))?;
         if row.client_id != client.client_id {
@@ -198,7 +204,7 @@ impl IdentityService {
                 "redirect_uri does not match the authorization request",
             ));
         }
-        if row.used_at.is_some() || !oauth_repo::spend_code(&self.db, &hash, now).await? {
+        if row.used_at.is_some() || !self.repo.spend_code(&hash, now).await? {
             self.revoke_code_issue(&row, now).await?;
             return Err(invalid(
                 "the code was already used; what it issued is revoked",
@@ -213,7 +219,9 @@ impl IdentityService {
                 "the code_verifier does not match the code_challenge",
             ));
         }
-        let user = repo::list_users(&self.db)
+        let user = self
+            .repo
+            .list_users()
             .await?
             .into_iter()
             .find(|u| u.id == row.user_id && u.active)
@@ -223,7 +231,9 @@ impl IdentityService {
             .await?;
         let (access_token, claims) =
             self.oauth_access_claims(&user.name, &client.client_id, &row.scope, now);
-        oauth_repo::record_code_issue(&self.db, &hash, &family, &claims.jti, claims.exp).await?;
+        self.repo
+            .record_code_issue(&hash, &family, &claims.jti, claims.exp)
+            .await?;
         Ok(TokenAnswer {
             access_token: Secret::new(access_token),
             token_type: "Bearer",
@@ -235,7 +245,7 @@ impl IdentityService {
 
     async fn revoke_code_issue(&self, row: &CodeRow, now: UnixTime) -> Result<(), IdentityError> {
         if let Some(family) = &row.issued_family {
-            repo::revoke_family(&self.db, family, now).await?;
+            self.repo.revoke_family(family, now).await?;
         }
         if let Some((jti, exp)) = &row.issued_jti {
             self.revoke_access_token(jti.clone(), *exp).await?;

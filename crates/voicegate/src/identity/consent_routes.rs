@@ -12,8 +12,8 @@ use subtle::ConstantTimeEq;
 
 use crate::http::error::ApiError;
 use crate::http::extract::{ApiQuery, ClientIp};
-use crate::identity::IdentityError;
 use crate::identity::authorize::{Authorization, AuthorizeError, redirect_with};
+use crate::identity::error::IdentityError;
 use crate::identity::oauth_routes::OAuthForm;
 use crate::ids::new_id;
 use crate::state::AppState;

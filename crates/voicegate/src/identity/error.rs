@@ -1,8 +1,14 @@
 //! The identity domain's one error type; `http::error` maps it to status codes.
 
 use crate::identity::password::PasswordError;
-use crate::identity::scopes::Scope;
+use crate::identity::scopes::{Scope, ScopeError};
 use crate::store::StoreError;
+
+impl From<ScopeError> for IdentityError {
+    fn from(e: ScopeError) -> Self {
+        IdentityError::Validation(e.to_string())
+    }
+}
 
 /// Everything that can go wrong in the identity domain.
 #[derive(Debug, thiserror::Error)]

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::clock::UnixTime;
-use crate::identity::IdentityError;
+use crate::identity::error::IdentityError;
 use crate::identity::scopes::{Scope, ScopeSet};
 use crate::ids::UserId;
 use crate::secret::Secret;

@@ -5,9 +5,13 @@
 use std::net::IpAddr;
 
 use crate::clock::UnixTime;
+use crate::identity::error::IdentityError;
+use crate::identity::model::Credential;
+use crate::identity::model::Principal;
+use crate::identity::model::User;
 use crate::identity::opaque::token_hash;
 use crate::identity::scopes::{ScopeSet, grant_within};
-use crate::identity::{Credential, IdentityError, IdentityService, Principal, User, repo};
+use crate::identity::service::IdentityService;
 use crate::ids::UserId;
 use crate::ids::new_token;
 
@@ -64,7 +68,9 @@ impl IdentityService {
         expires_in: Option<i64>,
     ) -> Result<String, IdentityError> {
         check_alias(alias)?;
-        let user = repo::list_users(&self.db)
+        let user = self
+            .repo
+            .list_users()
             .await?
             .into_iter()
             .find(|u| u.id == user_id)
@@ -78,16 +84,16 @@ impl IdentityService {
         let now = self.clock.now();
         let token = new_token(NAMED_PREFIX);
         let scope = granted.to_string();
-        repo::insert_named_token(
-            &self.db,
-            user.id,
-            alias,
-            &token_hash(&token),
-            &scope,
-            now,
-            expires_in.map(|s| now + s),
-        )
-        .await?;
+        self.repo
+            .insert_named_token(
+                user.id,
+                alias,
+                &token_hash(&token),
+                &scope,
+                now,
+                expires_in.map(|s| now + s),
+            )
+            .await?;
         Ok(token)
     }
 
@@ -99,7 +105,9 @@ impl IdentityService {
         scope_text: Option<&str>,
         expires_in: Option<i64>,
     ) -> Result<String, IdentityError> {
-        let found = repo::find_user(&self.db, user)
+        let found = self
+            .repo
+            .find_user(user)
             .await?
             .ok_or_else(|| IdentityError::UserNotFound(user.to_string()))?;
         let scopes = scope_text.map(ScopeSet::parse).transpose()?;
@@ -113,7 +121,7 @@ impl IdentityService {
         user_id: UserId,
         alias: &str,
     ) -> Result<(), IdentityError> {
-        if repo::delete_named_token(&self.db, user_id, alias).await? {
+        if self.repo.delete_named_token(user_id, alias).await? {
             self.states.announce_change();
             Ok(())
         } else {
@@ -127,7 +135,9 @@ impl IdentityService {
         user: &str,
         alias: &str,
     ) -> Result<(), IdentityError> {
-        let found = repo::find_user(&self.db, user)
+        let found = self
+            .repo
+            .find_user(user)
             .await?
             .ok_or_else(|| IdentityError::UserNotFound(user.to_string()))?;
         self.revoke_named_token(found.id, alias).await
@@ -140,14 +150,17 @@ impl IdentityService {
     ) -> Result<Vec<NamedToken>, IdentityError> {
         let user_id = match user {
             Some(name) => Some(
-                repo::find_user(&self.db, name)
+                self.repo
+                    .find_user(name)
                     .await?
                     .ok_or_else(|| IdentityError::UserNotFound(name.to_string()))?
                     .id,
             ),
             None => None,
         };
-        Ok(repo::list_named_tokens(&self.db, user_id)
+        Ok(self
+            .repo
+            .list_named_tokens(user_id)
             .await?
             .into_iter()
             .map(|row| NamedToken {
@@ -162,7 +175,9 @@ impl IdentityService {
 
     /// Checks a named token: known, not expired, its user active and its password unchanged since.
     pub(super) async fn authenticate_named(&self, token: &str) -> Result<Principal, IdentityError> {
-        let row = repo::find_named_token(&self.db, &token_hash(token))
+        let row = self
+            .repo
+            .find_named_token(&token_hash(token))
             .await?
             .ok_or(IdentityError::InvalidToken)?;
         let now = self.clock.now();

@@ -6,88 +6,24 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 
 use base64::Engine;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD as B64};
+use base64::engine::general_purpose::STANDARD;
 use serde::Serialize;
 use serde_json::{Value, json};
 use subtle::ConstantTimeEq;
 
 use crate::clock::UnixTime;
+use crate::identity::error::IdentityError;
 use crate::identity::jwt::AccessClaims;
-use crate::identity::oauth_repo::{self, ClientRow};
+use crate::identity::oauth_error::OAuthError;
+use crate::identity::oauth_repo::ClientRow;
 use crate::identity::opaque::{REFRESH_PREFIX, token_hash};
-use crate::identity::scopes::{ScopeSet, grant_within};
-use crate::identity::token_request::{GrantType, TokenRequest};
-use crate::identity::{IdentityError, IdentityService, repo};
+use crate::identity::repo::NewRefresh;
+use crate::identity::scopes::ScopeSet;
+use crate::identity::service::{IdentityService, limit_key_for_ip};
+use crate::identity::token_request::TokenRequest;
 use crate::ids::UserId;
 use crate::ids::{new_id, new_token, random_bytes};
 use crate::secret::Secret;
-
-/// An RFC 6749 error answer.
-#[derive(Debug, thiserror::Error)]
-pub enum OAuthError {
-    /// The request is malformed.
-    #[error("{0}")]
-    InvalidRequest(String),
-    /// Client authentication failed (same answer for unknown client and wrong secret).
-    #[error("client authentication failed")]
-    InvalidClient,
-    /// The grant (code, refresh token, password) is invalid, expired or revoked.
-    #[error("{0}")]
-    InvalidGrant(String),
-    /// The client may not use this grant type.
-    #[error("{0}")]
-    UnauthorizedClient(String),
-    /// The grant type is not supported.
-    #[error("{0}")]
-    UnsupportedGrantType(String),
-    /// A requested scope is unknown or not allowed.
-    #[error("{0}")]
-    InvalidScope(String),
-    /// Anything else: rate limits, the store.
-    #[error(transparent)]
-    Identity(#[from] IdentityError),
-}
-
-impl OAuthError {
-    /// The RFC 6749 error code.
-    pub fn code(&self) -> &'static str {
-        match self {
-            Self::InvalidRequest(_) => "invalid_request",
-            Self::InvalidClient => "invalid_client",
-            Self::InvalidGrant(_) => "invalid_grant",
-            Self::UnauthorizedClient(_) => "unauthorized_client",
-            Self::UnsupportedGrantType(_) => "unsupported_grant_type",
-            Self::InvalidScope(_) => "invalid_scope",
-            Self::Identity(_) => "server_error",
-        }
-    }
-}
-
-/// A new client: its id and secret, shown once. `Debug` hides the secret.
-#[derive(Debug, Serialize)]
-pub struct NewClient {
-    /// Public client id.
-    pub client_id: String,
-    /// The secret.
-    pub client_secret: Secret,
-}
-
-/// A client as listed (never the secret).
-#[derive(Debug, Clone, Serialize)]
-pub struct ClientInfo {
-    /// Public client id.
-    pub client_id: String,
-    /// Display name.
-    pub name: String,
-    /// The user client_credentials tokens act for.
-    pub owner: String,
-    /// Allowed grant types.
-    pub grants: Vec<String>,
-    /// Registered redirect URIs.
-    pub redirect_uris: Vec<String>,
-    /// Allowed scopes.
-    pub scopes: ScopeSet,
-}
 
 /// Client credentials as presented: HTTP Basic or the body's `client_id`/`client_secret`.
 pub struct PresentedClient {
@@ -178,114 +114,6 @@ fn narrow(requested: Option<ScopeSet>, allowed: ScopeSet) -> Result<ScopeSet, OA
 }
 
 impl IdentityService {
-    /// Registers a client acting for `owner`; returns its id and secret, shown once.
-    pub async fn add_client(
-        &self,
-        name: &str,
-        owner: &str,
-        grants: &[String],
-        redirect_uris: &[String],
-        scope_text: Option<&str>,
-    ) -> Result<NewClient, IdentityError> {
-        let owner_row = repo::find_user(&self.db, owner)
-            .await?
-            .ok_or_else(|| IdentityError::UserNotFound(owner.to_string()))?;
-        if name.trim().is_empty() || name.len() > 100 {
-            return Err(IdentityError::Validation(
-                "a client needs a name of 1 to 100 characters".into(),
-            ));
-        }
-        let known = || {
-            GrantType::ALL
-                .iter()
-                .map(|g| g.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
-        if grants.is_empty() {
-            return Err(IdentityError::Validation(format!(
-                "give at least one --grant of {}",
-                known()
-            )));
-        }
-        if let Some(unknown) = grants.iter().find(|g| GrantType::parse(g).is_none()) {
-            return Err(IdentityError::Validation(format!(
-                "unknown grant {unknown:?}; known: {}",
-                known()
-            )));
-        }
-        if grants.iter().any(|g| g == "authorization_code") && redirect_uris.is_empty() {
-            return Err(IdentityError::Validation(
-                "authorization_code needs at least one --redirect-uri".into(),
-            ));
-        }
-        if let Some(bad) = redirect_uris.iter().find(|u| {
-            !(u.starts_with("https://") || u.starts_with("http://"))
-                || u.contains('#')
-                || u.contains(char::is_whitespace)
-        }) {
-            return Err(IdentityError::Validation(format!(
-                "invalid redirect URI {bad:?}: an absolute http(s) URI without fragment"
-            )));
-        }
-        let requested = scope_text.map(ScopeSet::parse).transpose()?;
-        let granted = grant_within(requested, owner_row.role.scopes())?;
-        let client_id = format!("vgc_{}", B64.encode(random_bytes::<12>()));
-        let client_secret = B64.encode(random_bytes::<32>());
-        let row = ClientRow {
-            client_id: client_id.clone(),
-            name: name.trim().to_string(),
-            secret_hash: token_hash(&client_secret).to_vec(),
-            owner_id: owner_row.id,
-            owner: owner_row.name,
-            grants: grants.join(" "),
-            redirect_uris: redirect_uris.join("\n"),
-            scope: granted.to_string(),
-        };
-        oauth_repo::insert_client(&self.db, &row, self.clock.now()).await?;
-        Ok(NewClient {
-            client_id,
-            client_secret: Secret::new(client_secret),
-        })
-    }
-
-    /// Every client (never the secrets).
-    pub async fn list_clients(&self) -> Result<Vec<ClientInfo>, IdentityError> {
-        Ok(oauth_repo::list_clients(&self.db)
-            .await?
-            .into_iter()
-            .map(|c| ClientInfo {
-                grants: c.grants.split(' ').map(str::to_string).collect(),
-                redirect_uris: c.redirect_uris.lines().map(str::to_string).collect(),
-                scopes: ScopeSet::from_stored(&c.scope),
-                client_id: c.client_id,
-                name: c.name,
-                owner: c.owner,
-            })
-            .collect())
-    }
-
-    /// Deletes a client and revokes its refresh tokens.
-    pub async fn remove_client(&self, client_id: &str) -> Result<(), IdentityError> {
-        if oauth_repo::delete_client(&self.db, client_id, self.clock.now()).await? {
-            Ok(())
-        } else {
-            Err(IdentityError::Validation(format!(
-                "no client {client_id:?}"
-            )))
-        }
-    }
-
-    /// Warns once at start when any client may use the password grant.
-    pub async fn warn_about_password_grant(&self) -> Result<(), IdentityError> {
-        for client in oauth_repo::list_clients(&self.db).await? {
-            if client.grants.split(' ').any(|g| g == "password") {
-                tracing::warn!(client = %client.client_id, "client allowed the password grant (RFC 9700 advises against it)");
-            }
-        }
-        Ok(())
-    }
-
     /// Authenticates a client; failures count against the address.
     async fn authenticate_client(
         &self,
@@ -293,12 +121,12 @@ impl IdentityService {
         presented: &PresentedClient,
     ) -> Result<ClientRow, OAuthError> {
         let now = self.clock.now();
-        let ip_key = super::limit_key_for_ip(ip);
+        let ip_key = limit_key_for_ip(ip);
         self.limits
             .failures_by_ip
             .acquire(&ip_key, now)
             .map_err(|retry_after| IdentityError::RateLimited { retry_after })?;
-        let client = oauth_repo::find_client(&self.db, &presented.client_id).await?;
+        let client = self.repo.find_client(&presented.client_id).await?;
         let presented_hash = token_hash(&presented.client_secret);
         // Unknown clients cost the same comparison as known ones.
         let stored = client
@@ -522,7 +350,7 @@ impl IdentityService {
         let refresh_token = new_token(REFRESH_PREFIX);
         let family = random_bytes::<16>();
         let family_end = now + self.auth.oauth_refresh_ttl_secs;
-        let stored = repo::NewRefresh {
+        let stored = NewRefresh {
             token_hash: &token_hash(&refresh_token),
             family: &family,
             user_id,
@@ -531,7 +359,7 @@ impl IdentityService {
             expires_at: family_end.min(now + self.auth.oauth_refresh_idle_secs),
             family_expires_at: Some(family_end),
         };
-        repo::insert_refresh(&self.db, &stored, now).await?;
+        self.repo.insert_refresh(&stored, now).await?;
         Ok((refresh_token, family))
     }
 
@@ -546,10 +374,10 @@ impl IdentityService {
         let client = self.authenticate_client(ip, presented).await?;
         let now = self.clock.now();
         if token.starts_with(REFRESH_PREFIX) {
-            if let Some(row) = repo::find_refresh(&self.db, &token_hash(token)).await?
+            if let Some(row) = self.repo.find_refresh(&token_hash(token)).await?
                 && row.client_id.as_deref() == Some(client.client_id.as_str())
             {
-                repo::revoke_family(&self.db, &row.family, now).await?;
+                self.repo.revoke_family(&row.family, now).await?;
             }
             return Ok(());
         }
@@ -574,7 +402,7 @@ impl IdentityService {
         let now = self.clock.now();
         let inactive = json!({"active": false});
         if token.starts_with(REFRESH_PREFIX) {
-            let Some(row) = repo::find_refresh(&self.db, &token_hash(token)).await? else {
+            let Some(row) = self.repo.find_refresh(&token_hash(token)).await? else {
                 return Ok(inactive);
             };
             let live = row.revoked_at.is_none()

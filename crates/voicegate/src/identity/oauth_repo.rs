@@ -3,9 +3,9 @@
 use sqlx::Row;
 
 use crate::clock::UnixTime;
-use crate::identity::IdentityError;
+use crate::identity::error::IdentityError;
+use crate::identity::repo::IdentityRepo;
 use crate::ids::UserId;
-use crate::store::Db;
 
 /// A stored OAuth2 client.
 #[derive(Clone)]
@@ -39,29 +39,6 @@ impl std::fmt::Debug for ClientRow {
     }
 }
 
-/// Stores a client.
-pub async fn insert_client(
-    db: &Db,
-    client: &ClientRow,
-    now: UnixTime,
-) -> Result<(), IdentityError> {
-    sqlx::query(
-        "INSERT INTO oauth_clients (client_id, name, secret_hash, owner_id, grants, redirect_uris, scope, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(&client.client_id)
-    .bind(&client.name)
-    .bind(&client.secret_hash)
-    .bind(client.owner_id.get())
-    .bind(&client.grants)
-    .bind(&client.redirect_uris)
-    .bind(&client.scope)
-    .bind(now)
-    .execute(db.sqlite())
-    .await?;
-    Ok(())
-}
-
 const CLIENT_SELECT: &str = "SELECT c.client_id, c.name, c.secret_hash, c.owner_id, u.name, c.grants, c.redirect_uris, c.scope
      FROM oauth_clients c JOIN users u ON u.id = c.owner_id";
 
@@ -76,77 +53,6 @@ fn client_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<ClientRow, sqlx::Err
         redirect_uris: row.try_get(6)?,
         scope: row.try_get(7)?,
     })
-}
-
-/// The client with this id, if any.
-pub async fn find_client(db: &Db, client_id: &str) -> Result<Option<ClientRow>, IdentityError> {
-    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "{CLIENT_SELECT} WHERE c.client_id = ?"
-    )))
-    .bind(client_id)
-    .fetch_optional(db.sqlite())
-    .await?;
-    Ok(row.as_ref().map(client_from_row).transpose()?)
-}
-
-/// Every client.
-pub async fn list_clients(db: &Db) -> Result<Vec<ClientRow>, IdentityError> {
-    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "{CLIENT_SELECT} ORDER BY c.name"
-    )))
-    .fetch_all(db.sqlite())
-    .await?;
-    Ok(rows.iter().map(client_from_row).collect::<Result<_, _>>()?)
-}
-
-/// Deletes a client and revokes its refresh tokens; `false` when there is none of that id.
-pub async fn delete_client(db: &Db, client_id: &str, now: UnixTime) -> Result<bool, IdentityError> {
-    let mut tx = db.sqlite().begin().await?;
-    let done = sqlx::query("DELETE FROM oauth_clients WHERE client_id = ?")
-        .bind(client_id)
-        .execute(&mut *tx)
-        .await?;
-    sqlx::query(
-        "UPDATE refresh_tokens SET revoked_at = ? WHERE client_id = ? AND revoked_at IS NULL",
-    )
-    .bind(now)
-    .bind(client_id)
-    .execute(&mut *tx)
-    .await?;
-    tx.commit().await?;
-    Ok(done.rows_affected() == 1)
-}
-
-/// Records a revoked access token until it would have expired anyway.
-pub async fn revoke_access_token(
-    db: &Db,
-    jti: &str,
-    expires_at: UnixTime,
-) -> Result<(), IdentityError> {
-    sqlx::query("INSERT OR IGNORE INTO revoked_access_tokens (jti, expires_at) VALUES (?, ?)")
-        .bind(jti)
-        .bind(expires_at)
-        .execute(db.sqlite())
-        .await?;
-    Ok(())
-}
-
-/// The revoked access tokens that have not expired yet.
-pub async fn revoked_access_tokens(
-    db: &Db,
-    now: UnixTime,
-) -> Result<Vec<(String, UnixTime)>, IdentityError> {
-    sqlx::query("DELETE FROM revoked_access_tokens WHERE expires_at < ?")
-        .bind(now)
-        .execute(db.sqlite())
-        .await?;
-    let rows = sqlx::query("SELECT jti, expires_at FROM revoked_access_tokens")
-        .fetch_all(db.sqlite())
-        .await?;
-    rows.iter()
-        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
-        .collect::<Result<_, sqlx::Error>>()
-        .map_err(Into::into)
 }
 
 /// A stored authorization code.
@@ -172,75 +78,175 @@ pub struct CodeRow {
     pub issued_jti: Option<(String, UnixTime)>,
 }
 
-/// Stores a new code.
-pub async fn insert_code(db: &Db, code_hash: &[u8], code: &CodeRow) -> Result<(), IdentityError> {
-    sqlx::query(
-        "INSERT INTO authorization_codes (code_hash, client_id, user_id, redirect_uri, scope, code_challenge, expires_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(code_hash)
-    .bind(&code.client_id)
-    .bind(code.user_id.get())
-    .bind(&code.redirect_uri)
-    .bind(&code.scope)
-    .bind(&code.code_challenge)
-    .bind(code.expires_at)
-    .execute(db.sqlite())
-    .await?;
-    Ok(())
-}
-
-/// The code with this hash, if any.
-pub async fn find_code(db: &Db, code_hash: &[u8]) -> Result<Option<CodeRow>, IdentityError> {
-    let row = sqlx::query(
-        "SELECT client_id, user_id, redirect_uri, scope, code_challenge, expires_at, used_at, issued_family, issued_jti, issued_exp
-         FROM authorization_codes WHERE code_hash = ?",
-    )
-    .bind(code_hash)
-    .fetch_optional(db.sqlite())
-    .await?;
-    let Some(row) = row else { return Ok(None) };
-    let jti: Option<String> = row.try_get(8)?;
-    let exp: Option<i64> = row.try_get(9)?;
-    Ok(Some(CodeRow {
-        client_id: row.try_get(0)?,
-        user_id: UserId::new(row.try_get(1)?),
-        redirect_uri: row.try_get(2)?,
-        scope: row.try_get(3)?,
-        code_challenge: row.try_get(4)?,
-        expires_at: row.try_get(5)?,
-        used_at: row.try_get(6)?,
-        issued_family: row.try_get(7)?,
-        issued_jti: jti.zip(exp),
-    }))
-}
-
-/// Marks a code used, once: `false` when it already was.
-pub async fn spend_code(db: &Db, code_hash: &[u8], now: UnixTime) -> Result<bool, IdentityError> {
-    let done = sqlx::query(
-        "UPDATE authorization_codes SET used_at = ? WHERE code_hash = ? AND used_at IS NULL",
-    )
-    .bind(now)
-    .bind(code_hash)
-    .execute(db.sqlite())
-    .await?;
-    Ok(done.rows_affected() == 1)
-}
-
-/// Records what a code's redemption issued, so a second redemption can revoke it.
-pub async fn record_code_issue(
-    db: &Db,
-    code_hash: &[u8],
-    family: &[u8],
-    jti: &str,
-    exp: UnixTime,
-) -> Result<(), IdentityError> {
-    sqlx::query("UPDATE authorization_codes SET issued_family = ?, issued_jti = ?, issued_exp = ? WHERE code_hash = ?")
-        .bind(family)
-        .bind(jti)
-        .bind(exp)
-        .bind(code_hash)
-        .execute(db.sqlite())
+impl IdentityRepo {
+    /// Stores a client.
+    pub async fn insert_client(
+        &self,
+        client: &ClientRow,
+        now: UnixTime,
+    ) -> Result<(), IdentityError> {
+        sqlx::query(
+            "INSERT INTO oauth_clients (client_id, name, secret_hash, owner_id, grants, redirect_uris, scope, created_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&client.client_id)
+        .bind(&client.name)
+        .bind(&client.secret_hash)
+        .bind(client.owner_id.get())
+        .bind(&client.grants)
+        .bind(&client.redirect_uris)
+        .bind(&client.scope)
+        .bind(now)
+        .execute(self.db.sqlite())
         .await?;
-    Ok(())
+        Ok(())
+    }
+
+    /// The client with this id, if any.
+    pub async fn find_client(&self, client_id: &str) -> Result<Option<ClientRow>, IdentityError> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "{CLIENT_SELECT} WHERE c.client_id = ?"
+        )))
+        .bind(client_id)
+        .fetch_optional(self.db.sqlite())
+        .await?;
+        Ok(row.as_ref().map(client_from_row).transpose()?)
+    }
+
+    /// Every client.
+    pub async fn list_clients(&self) -> Result<Vec<ClientRow>, IdentityError> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "{CLIENT_SELECT} ORDER BY c.name"
+        )))
+        .fetch_all(self.db.sqlite())
+        .await?;
+        Ok(rows.iter().map(client_from_row).collect::<Result<_, _>>()?)
+    }
+
+    /// Deletes a client and revokes its refresh tokens; `false` when there is none of that id.
+    pub async fn delete_client(
+        &self,
+        client_id: &str,
+        now: UnixTime,
+    ) -> Result<bool, IdentityError> {
+        let mut tx = self.db.sqlite().begin().await?;
+        let done = sqlx::query("DELETE FROM oauth_clients WHERE client_id = ?")
+            .bind(client_id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "UPDATE refresh_tokens SET revoked_at = ? WHERE client_id = ? AND revoked_at IS NULL",
+        )
+        .bind(now)
+        .bind(client_id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Records a revoked access token until it would have expired anyway.
+    pub async fn revoke_access_token(
+        &self,
+        jti: &str,
+        expires_at: UnixTime,
+    ) -> Result<(), IdentityError> {
+        sqlx::query("INSERT OR IGNORE INTO revoked_access_tokens (jti, expires_at) VALUES (?, ?)")
+            .bind(jti)
+            .bind(expires_at)
+            .execute(self.db.sqlite())
+            .await?;
+        Ok(())
+    }
+
+    /// The revoked access tokens that have not expired yet.
+    pub async fn revoked_access_tokens(
+        &self,
+        now: UnixTime,
+    ) -> Result<Vec<(String, UnixTime)>, IdentityError> {
+        sqlx::query("DELETE FROM revoked_access_tokens WHERE expires_at < ?")
+            .bind(now)
+            .execute(self.db.sqlite())
+            .await?;
+        let rows = sqlx::query("SELECT jti, expires_at FROM revoked_access_tokens")
+            .fetch_all(self.db.sqlite())
+            .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(Into::into)
+    }
+
+    /// Stores a new code.
+    pub async fn insert_code(&self, code_hash: &[u8], code: &CodeRow) -> Result<(), IdentityError> {
+        sqlx::query(
+            "INSERT INTO authorization_codes (code_hash, client_id, user_id, redirect_uri, scope, code_challenge, expires_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(code_hash)
+        .bind(&code.client_id)
+        .bind(code.user_id.get())
+        .bind(&code.redirect_uri)
+        .bind(&code.scope)
+        .bind(&code.code_challenge)
+        .bind(code.expires_at)
+        .execute(self.db.sqlite())
+        .await?;
+        Ok(())
+    }
+
+    /// The code with this hash, if any.
+    pub async fn find_code(&self, code_hash: &[u8]) -> Result<Option<CodeRow>, IdentityError> {
+        let row = sqlx::query(
+            "SELECT client_id, user_id, redirect_uri, scope, code_challenge, expires_at, used_at, issued_family, issued_jti, issued_exp
+             FROM authorization_codes WHERE code_hash = ?",
+        )
+        .bind(code_hash)
+        .fetch_optional(self.db.sqlite())
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let jti: Option<String> = row.try_get(8)?;
+        let exp: Option<i64> = row.try_get(9)?;
+        Ok(Some(CodeRow {
+            client_id: row.try_get(0)?,
+            user_id: UserId::new(row.try_get(1)?),
+            redirect_uri: row.try_get(2)?,
+            scope: row.try_get(3)?,
+            code_challenge: row.try_get(4)?,
+            expires_at: row.try_get(5)?,
+            used_at: row.try_get(6)?,
+            issued_family: row.try_get(7)?,
+            issued_jti: jti.zip(exp),
+        }))
+    }
+
+    /// Marks a code used, once: `false` when it already was.
+    pub async fn spend_code(&self, code_hash: &[u8], now: UnixTime) -> Result<bool, IdentityError> {
+        let done = sqlx::query(
+            "UPDATE authorization_codes SET used_at = ? WHERE code_hash = ? AND used_at IS NULL",
+        )
+        .bind(now)
+        .bind(code_hash)
+        .execute(self.db.sqlite())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Records what a code's redemption issued, so a second redemption can revoke it.
+    pub async fn record_code_issue(
+        &self,
+        code_hash: &[u8],
+        family: &[u8],
+        jti: &str,
+        exp: UnixTime,
+    ) -> Result<(), IdentityError> {
+        sqlx::query("UPDATE authorization_codes SET issued_family = ?, issued_jti = ?, issued_exp = ? WHERE code_hash = ?")
+            .bind(family)
+            .bind(jti)
+            .bind(exp)
+            .bind(code_hash)
+            .execute(self.db.sqlite())
+            .await?;
+        Ok(())
+    }
 }

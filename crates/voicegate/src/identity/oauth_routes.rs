@@ -13,7 +13,8 @@ use serde_json::{Value, json};
 
 use crate::http::error::{ApiError, ErrorBody};
 use crate::http::extract::ClientIp;
-use crate::identity::oauth::{OAuthError, presented_client};
+use crate::identity::oauth::presented_client;
+use crate::identity::oauth_error::OAuthError;
 use crate::identity::scopes::Scope;
 use crate::identity::token_request::TokenRequest;
 use crate::state::AppState;

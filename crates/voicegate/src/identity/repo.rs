@@ -4,7 +4,7 @@ use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 
 use crate::clock::UnixTime;
-use crate::identity::IdentityError;
+use crate::identity::error::IdentityError;
 use crate::identity::model::{Role, User, UserSource};
 use crate::ids::UserId;
 use crate::store::Db;
@@ -31,51 +31,6 @@ fn user_from_row(row: &SqliteRow) -> Result<User, sqlx::Error> {
     })
 }
 
-/// The user named `name`, if any.
-pub async fn find_user(db: &Db, name: &str) -> Result<Option<User>, IdentityError> {
-    let row = sqlx::query(concat!(
-        "SELECT ",
-        user_columns!(),
-        " FROM users WHERE name = ?"
-    ))
-    .bind(name)
-    .fetch_optional(db.sqlite())
-    .await?;
-    Ok(row.as_ref().map(user_from_row).transpose()?)
-}
-
-/// The user whose e-mail address or name is `login`, if any.
-pub async fn find_user_by_login(db: &Db, login: &str) -> Result<Option<User>, IdentityError> {
-    let row = sqlx::query(concat!(
-        "SELECT ",
-        user_columns!(),
-        " FROM users WHERE email = ?1 OR (name = ?1 AND NOT EXISTS (SELECT 1 FROM users WHERE email = ?1))"
-    ))
-    .bind(login)
-    .fetch_optional(db.sqlite())
-    .await?;
-    Ok(row.as_ref().map(user_from_row).transpose()?)
-}
-
-/// Every user, by name.
-pub async fn list_users(db: &Db) -> Result<Vec<User>, IdentityError> {
-    let rows = sqlx::query(concat!(
-        "SELECT ",
-        user_columns!(),
-        " FROM users ORDER BY name"
-    ))
-    .fetch_all(db.sqlite())
-    .await?;
-    Ok(rows.iter().map(user_from_row).collect::<Result<_, _>>()?)
-}
-
-/// How many users exist.
-pub async fn count_users(db: &Db) -> Result<i64, IdentityError> {
-    Ok(sqlx::query_scalar("SELECT COUNT(*) FROM users")
-        .fetch_one(db.sqlite())
-        .await?)
-}
-
 /// A new user row.
 pub struct NewUser<'a> {
     /// Unique name.
@@ -94,88 +49,6 @@ pub struct NewUser<'a> {
     pub source: UserSource,
 }
 
-/// Inserts a user; a taken name is [`IdentityError::UserExists`].
-pub async fn insert_user(db: &Db, user: &NewUser<'_>, now: UnixTime) -> Result<i64, IdentityError> {
-    let result = sqlx::query(
-        "INSERT INTO users (name, email, password_hash, imported_hash, role, active, source, tokens_valid_after, created_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(user.name)
-    .bind(user.email)
-    .bind(user.password_hash)
-    .bind(user.imported_hash)
-    .bind(user.role.as_str())
-    .bind(user.active)
-    .bind(user.source.as_str())
-    .bind(now)
-    .bind(now)
-    .bind(now)
-    .execute(db.sqlite())
-    .await;
-    match result {
-        Ok(done) => Ok(done.last_insert_rowid()),
-        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
-            Err(IdentityError::UserExists(user.name.to_string()))
-        }
-        Err(e) => Err(e.into()),
-    }
-}
-
-/// Enables or disables user `id`. Disabling also refuses the access tokens issued so far and
-/// revokes the user's refresh tokens, in one transaction, so enabling again revives nothing.
-pub async fn set_active(
-    db: &Db,
-    id: UserId,
-    active: bool,
-    now: UnixTime,
-) -> Result<(), IdentityError> {
-    let mut tx = db.sqlite().begin().await?;
-    if active {
-        sqlx::query("UPDATE users SET active = 1, updated_at = ? WHERE id = ?")
-            .bind(now)
-            .bind(id.get())
-            .execute(&mut *tx)
-            .await?;
-    } else {
-        sqlx::query(
-            "UPDATE users SET active = 0, tokens_valid_after = ?, updated_at = ? WHERE id = ?",
-        )
-        .bind(now)
-        .bind(now)
-        .bind(id.get())
-        .execute(&mut *tx)
-        .await?;
-        revoke_user_refresh(&mut tx, id, now).await?;
-    }
-    tx.commit().await?;
-    Ok(())
-}
-
-/// Replaces user `id`'s password hash (and the users file's hash, for imports), refuses the
-/// access tokens issued so far and revokes the user's refresh tokens, in one transaction.
-pub async fn set_password(
-    db: &Db,
-    id: UserId,
-    password_hash: &str,
-    imported_hash: Option<&str>,
-    now: UnixTime,
-) -> Result<(), IdentityError> {
-    let mut tx = db.sqlite().begin().await?;
-    sqlx::query(
-        "UPDATE users SET password_hash = ?, imported_hash = ?, tokens_valid_after = ?, updated_at = ? WHERE id = ?",
-    )
-    .bind(password_hash)
-    .bind(imported_hash)
-    .bind(now)
-    .bind(now)
-    .bind(id.get())
-    .execute(&mut *tx)
-    .await?;
-    revoke_user_refresh(&mut tx, id, now).await?;
-    tx.commit().await?;
-    Ok(())
-}
-
 async fn revoke_user_refresh(
     tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
     user_id: UserId,
@@ -189,32 +62,6 @@ async fn revoke_user_refresh(
     .execute(&mut **tx)
     .await?;
     Ok(())
-}
-
-/// Swaps a verified bcrypt hash for an Argon2id one of the same password; sessions stay valid.
-/// Does nothing if the hash changed meanwhile.
-pub async fn upgrade_password_hash(
-    db: &Db,
-    id: UserId,
-    old_hash: &str,
-    new_hash: &str,
-) -> Result<(), IdentityError> {
-    sqlx::query("UPDATE users SET password_hash = ? WHERE id = ? AND password_hash = ?")
-        .bind(new_hash)
-        .bind(id.get())
-        .bind(old_hash)
-        .execute(db.sqlite())
-        .await?;
-    Ok(())
-}
-
-/// The identity epoch: it changes whenever any user row changes, from any process.
-pub async fn identity_epoch(db: &Db) -> Result<i64, IdentityError> {
-    Ok(
-        sqlx::query_scalar("SELECT value FROM identity_epoch WHERE id = 1")
-            .fetch_one(db.sqlite())
-            .await?,
-    )
 }
 
 /// A stored refresh token.
@@ -262,114 +109,6 @@ pub struct NewRefresh<'a> {
     pub family_expires_at: Option<UnixTime>,
 }
 
-/// Stores a refresh token's hash.
-pub async fn insert_refresh(
-    db: &Db,
-    token: &NewRefresh<'_>,
-    now: UnixTime,
-) -> Result<(), IdentityError> {
-    sqlx::query(
-        "INSERT INTO refresh_tokens (token_hash, family, user_id, issued_at, expires_at, client_id, scope, family_expires_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(token.token_hash)
-    .bind(token.family)
-    .bind(token.user_id.get())
-    .bind(now)
-    .bind(token.expires_at)
-    .bind(token.client_id)
-    .bind(token.scope)
-    .bind(token.family_expires_at)
-    .execute(db.sqlite())
-    .await?;
-    Ok(())
-}
-
-/// The refresh token with this hash, if any.
-pub async fn find_refresh(db: &Db, token_hash: &[u8]) -> Result<Option<RefreshRow>, IdentityError> {
-    let row = sqlx::query(
-        "SELECT r.id, r.family, u.name, u.active, r.expires_at, r.spent_at, r.revoked_at,
-                r.client_id, r.scope, r.family_expires_at, r.issued_at
-         FROM refresh_tokens r JOIN users u ON u.id = r.user_id WHERE r.token_hash = ?",
-    )
-    .bind(token_hash)
-    .fetch_optional(db.sqlite())
-    .await?;
-    let Some(row) = row else { return Ok(None) };
-    Ok(Some(RefreshRow {
-        id: row.try_get(0)?,
-        family: row.try_get(1)?,
-        user_name: row.try_get(2)?,
-        user_active: row.try_get(3)?,
-        expires_at: row.try_get(4)?,
-        spent_at: row.try_get(5)?,
-        revoked_at: row.try_get(6)?,
-        client_id: row.try_get(7)?,
-        scope: row.try_get(8)?,
-        family_expires_at: row.try_get(9)?,
-        issued_at: row.try_get(10)?,
-    }))
-}
-
-/// Spends refresh token `id` and stores its successor (with `scope`) in the same family,
-/// atomically. `false` when the token was spent or revoked meanwhile (a concurrent reuse): nothing
-/// is stored then.
-pub async fn rotate_refresh(
-    db: &Db,
-    id: i64,
-    new_hash: &[u8],
-    scope: Option<&str>,
-    now: UnixTime,
-    expires_at: UnixTime,
-) -> Result<bool, IdentityError> {
-    let mut tx = db.sqlite().begin().await?;
-    let spent = sqlx::query(
-        "UPDATE refresh_tokens SET spent_at = ? WHERE id = ? AND spent_at IS NULL AND revoked_at IS NULL",
-    )
-    .bind(now)
-    .bind(id)
-    .execute(&mut *tx)
-    .await?;
-    if spent.rows_affected() != 1 {
-        tx.rollback().await?;
-        return Ok(false);
-    }
-    sqlx::query(
-        "INSERT INTO refresh_tokens (token_hash, family, user_id, issued_at, expires_at, client_id, scope, family_expires_at)
-         SELECT ?, family, user_id, ?, ?, client_id, ?, family_expires_at FROM refresh_tokens WHERE id = ?",
-    )
-    .bind(new_hash)
-    .bind(now)
-    .bind(expires_at)
-    .bind(scope)
-    .bind(id)
-    .execute(&mut *tx)
-    .await?;
-    tx.commit().await?;
-    Ok(true)
-}
-
-/// Revokes every token of a rotation family.
-pub async fn revoke_family(db: &Db, family: &[u8], now: UnixTime) -> Result<u64, IdentityError> {
-    let done = sqlx::query(
-        "UPDATE refresh_tokens SET revoked_at = ? WHERE family = ? AND revoked_at IS NULL",
-    )
-    .bind(now)
-    .bind(family)
-    .execute(db.sqlite())
-    .await?;
-    Ok(done.rows_affected())
-}
-
-/// Deletes refresh tokens that expired more than a day ago.
-pub async fn purge_expired_refresh(db: &Db, now: UnixTime) -> Result<u64, IdentityError> {
-    let done = sqlx::query("DELETE FROM refresh_tokens WHERE expires_at < ?")
-        .bind(now - 86_400)
-        .execute(db.sqlite())
-        .await?;
-    Ok(done.rows_affected())
-}
-
 /// A stored named token with its user's name.
 #[derive(Debug, Clone)]
 pub struct NamedTokenRow {
@@ -387,36 +126,6 @@ pub struct NamedTokenRow {
     pub expires_at: Option<UnixTime>,
 }
 
-/// Stores a named token's hash; a taken alias is [`IdentityError::AliasExists`].
-pub async fn insert_named_token(
-    db: &Db,
-    user_id: UserId,
-    alias: &str,
-    token_hash: &[u8],
-    scope: &str,
-    now: UnixTime,
-    expires_at: Option<UnixTime>,
-) -> Result<(), IdentityError> {
-    let result = sqlx::query(
-        "INSERT INTO named_tokens (user_id, alias, token_hash, scope, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)",
-    )
-    .bind(user_id.get())
-    .bind(alias)
-    .bind(token_hash)
-    .bind(scope)
-    .bind(now)
-    .bind(expires_at)
-    .execute(db.sqlite())
-    .await;
-    match result {
-        Ok(_) => Ok(()),
-        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
-            Err(IdentityError::AliasExists(alias.to_string()))
-        }
-        Err(e) => Err(e.into()),
-    }
-}
-
 fn named_token_from_row(row: &SqliteRow) -> Result<NamedTokenRow, sqlx::Error> {
     Ok(NamedTokenRow {
         user_id: UserId::new(row.try_get("user_id")?),
@@ -426,54 +135,6 @@ fn named_token_from_row(row: &SqliteRow) -> Result<NamedTokenRow, sqlx::Error> {
         created_at: row.try_get("created_at")?,
         expires_at: row.try_get("expires_at")?,
     })
-}
-
-/// The named token with this hash, if any.
-pub async fn find_named_token(
-    db: &Db,
-    token_hash: &[u8],
-) -> Result<Option<NamedTokenRow>, IdentityError> {
-    let row = sqlx::query(
-        "SELECT t.user_id, u.name, t.alias, t.scope, t.created_at, t.expires_at
-         FROM named_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = ?",
-    )
-    .bind(token_hash)
-    .fetch_optional(db.sqlite())
-    .await?;
-    Ok(row.as_ref().map(named_token_from_row).transpose()?)
-}
-
-/// The named tokens of one user, or of everyone, by user and alias.
-pub async fn list_named_tokens(
-    db: &Db,
-    user_id: Option<UserId>,
-) -> Result<Vec<NamedTokenRow>, IdentityError> {
-    let rows = sqlx::query(
-        "SELECT t.user_id, u.name, t.alias, t.scope, t.created_at, t.expires_at
-         FROM named_tokens t JOIN users u ON u.id = t.user_id
-         WHERE ?1 IS NULL OR t.user_id = ?1 ORDER BY u.name, t.alias",
-    )
-    .bind(user_id.map(UserId::get))
-    .fetch_all(db.sqlite())
-    .await?;
-    Ok(rows
-        .iter()
-        .map(named_token_from_row)
-        .collect::<Result<_, _>>()?)
-}
-
-/// Deletes a user's named token; `false` when there is none of that alias.
-pub async fn delete_named_token(
-    db: &Db,
-    user_id: UserId,
-    alias: &str,
-) -> Result<bool, IdentityError> {
-    let done = sqlx::query("DELETE FROM named_tokens WHERE user_id = ? AND alias = ?")
-        .bind(user_id.get())
-        .bind(alias)
-        .execute(db.sqlite())
-        .await?;
-    Ok(done.rows_affected() == 1)
 }
 
 /// A stored API key with its user.
@@ -493,54 +154,415 @@ pub struct ApiKeyRow {
     pub created_at: UnixTime,
 }
 
-/// Stores an API key.
-pub async fn insert_api_key(
-    db: &Db,
-    key_id: &str,
-    user_id: UserId,
-    secret_hash: &[u8],
-    scope: &str,
-    now: UnixTime,
-) -> Result<(), IdentityError> {
-    sqlx::query("INSERT INTO api_keys (key_id, user_id, secret_hash, scope, created_at) VALUES (?, ?, ?, ?, ?)")
-        .bind(key_id)
+/// The identity tables: users, refresh tokens, named tokens and API keys here; OAuth clients,
+/// codes and revoked access tokens in `oauth_repo`. One struct over the store, so that a second
+/// backend changes these files only.
+#[derive(Debug, Clone)]
+pub struct IdentityRepo {
+    pub(super) db: Db,
+}
+
+impl IdentityRepo {
+    /// The repository over `db`.
+    pub fn new(db: Db) -> Self {
+        Self { db }
+    }
+
+    /// The user named `name`, if any.
+    pub async fn find_user(&self, name: &str) -> Result<Option<User>, IdentityError> {
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            user_columns!(),
+            " FROM users WHERE name = ?"
+        ))
+        .bind(name)
+        .fetch_optional(self.db.sqlite())
+        .await?;
+        Ok(row.as_ref().map(user_from_row).transpose()?)
+    }
+
+    /// The user whose e-mail address or name is `login`, if any.
+    pub async fn find_user_by_login(&self, login: &str) -> Result<Option<User>, IdentityError> {
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            user_columns!(),
+            " FROM users WHERE email = ?1 OR (name = ?1 AND NOT EXISTS (SELECT 1 FROM users WHERE email = ?1))"
+        ))
+        .bind(login)
+        .fetch_optional(self.db.sqlite())
+        .await?;
+        Ok(row.as_ref().map(user_from_row).transpose()?)
+    }
+
+    /// Every user, by name.
+    pub async fn list_users(&self) -> Result<Vec<User>, IdentityError> {
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            user_columns!(),
+            " FROM users ORDER BY name"
+        ))
+        .fetch_all(self.db.sqlite())
+        .await?;
+        Ok(rows.iter().map(user_from_row).collect::<Result<_, _>>()?)
+    }
+
+    /// How many users exist.
+    pub async fn count_users(&self) -> Result<i64, IdentityError> {
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM users")
+            .fetch_one(self.db.sqlite())
+            .await?)
+    }
+
+    /// Inserts a user; a taken name is [`IdentityError::UserExists`].
+    pub async fn insert_user(
+        &self,
+        user: &NewUser<'_>,
+        now: UnixTime,
+    ) -> Result<i64, IdentityError> {
+        let result = sqlx::query(
+            "INSERT INTO users (name, email, password_hash, imported_hash, role, active, source, tokens_valid_after, created_at, updated_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(user.name)
+        .bind(user.email)
+        .bind(user.password_hash)
+        .bind(user.imported_hash)
+        .bind(user.role.as_str())
+        .bind(user.active)
+        .bind(user.source.as_str())
+        .bind(now)
+        .bind(now)
+        .bind(now)
+        .execute(self.db.sqlite())
+        .await;
+        match result {
+            Ok(done) => Ok(done.last_insert_rowid()),
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+                Err(IdentityError::UserExists(user.name.to_string()))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Enables or disables user `id`. Disabling also refuses the access tokens issued so far and
+    /// revokes the user's refresh tokens, in one transaction, so enabling again revives nothing.
+    pub async fn set_active(
+        &self,
+        id: UserId,
+        active: bool,
+        now: UnixTime,
+    ) -> Result<(), IdentityError> {
+        let mut tx = self.db.sqlite().begin().await?;
+        if active {
+            sqlx::query("UPDATE users SET active = 1, updated_at = ? WHERE id = ?")
+                .bind(now)
+                .bind(id.get())
+                .execute(&mut *tx)
+                .await?;
+        } else {
+            sqlx::query(
+                "UPDATE users SET active = 0, tokens_valid_after = ?, updated_at = ? WHERE id = ?",
+            )
+            .bind(now)
+            .bind(now)
+            .bind(id.get())
+            .execute(&mut *tx)
+            .await?;
+            revoke_user_refresh(&mut tx, id, now).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Replaces user `id`'s password hash (and the users file's hash, for imports), refuses the
+    /// access tokens issued so far and revokes the user's refresh tokens, in one transaction.
+    pub async fn set_password(
+        &self,
+        id: UserId,
+        password_hash: &str,
+        imported_hash: Option<&str>,
+        now: UnixTime,
+    ) -> Result<(), IdentityError> {
+        let mut tx = self.db.sqlite().begin().await?;
+        sqlx::query(
+            "UPDATE users SET password_hash = ?, imported_hash = ?, tokens_valid_after = ?, updated_at = ? WHERE id = ?",
+        )
+        .bind(password_hash)
+        .bind(imported_hash)
+        .bind(now)
+        .bind(now)
+        .bind(id.get())
+        .execute(&mut *tx)
+        .await?;
+        revoke_user_refresh(&mut tx, id, now).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Swaps a verified bcrypt hash for an Argon2id one of the same password; sessions stay valid.
+    /// Does nothing if the hash changed meanwhile.
+    pub async fn upgrade_password_hash(
+        &self,
+        id: UserId,
+        old_hash: &str,
+        new_hash: &str,
+    ) -> Result<(), IdentityError> {
+        sqlx::query("UPDATE users SET password_hash = ? WHERE id = ? AND password_hash = ?")
+            .bind(new_hash)
+            .bind(id.get())
+            .bind(old_hash)
+            .execute(self.db.sqlite())
+            .await?;
+        Ok(())
+    }
+
+    /// The identity epoch: it changes whenever any user row changes, from any process.
+    pub async fn identity_epoch(&self) -> Result<i64, IdentityError> {
+        Ok(
+            sqlx::query_scalar("SELECT value FROM identity_epoch WHERE id = 1")
+                .fetch_one(self.db.sqlite())
+                .await?,
+        )
+    }
+
+    /// Stores a refresh token's hash.
+    pub async fn insert_refresh(
+        &self,
+        token: &NewRefresh<'_>,
+        now: UnixTime,
+    ) -> Result<(), IdentityError> {
+        sqlx::query(
+            "INSERT INTO refresh_tokens (token_hash, family, user_id, issued_at, expires_at, client_id, scope, family_expires_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(token.token_hash)
+        .bind(token.family)
+        .bind(token.user_id.get())
+        .bind(now)
+        .bind(token.expires_at)
+        .bind(token.client_id)
+        .bind(token.scope)
+        .bind(token.family_expires_at)
+        .execute(self.db.sqlite())
+        .await?;
+        Ok(())
+    }
+
+    /// The refresh token with this hash, if any.
+    pub async fn find_refresh(
+        &self,
+        token_hash: &[u8],
+    ) -> Result<Option<RefreshRow>, IdentityError> {
+        let row = sqlx::query(
+            "SELECT r.id, r.family, u.name, u.active, r.expires_at, r.spent_at, r.revoked_at,
+                    r.client_id, r.scope, r.family_expires_at, r.issued_at
+             FROM refresh_tokens r JOIN users u ON u.id = r.user_id WHERE r.token_hash = ?",
+        )
+        .bind(token_hash)
+        .fetch_optional(self.db.sqlite())
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        Ok(Some(RefreshRow {
+            id: row.try_get(0)?,
+            family: row.try_get(1)?,
+            user_name: row.try_get(2)?,
+            user_active: row.try_get(3)?,
+            expires_at: row.try_get(4)?,
+            spent_at: row.try_get(5)?,
+            revoked_at: row.try_get(6)?,
+            client_id: row.try_get(7)?,
+            scope: row.try_get(8)?,
+            family_expires_at: row.try_get(9)?,
+            issued_at: row.try_get(10)?,
+        }))
+    }
+
+    /// Spends refresh token `id` and stores its successor (with `scope`) in the same family,
+    /// atomically. `false` when the token was spent or revoked meanwhile (a concurrent reuse): nothing
+    /// is stored then.
+    pub async fn rotate_refresh(
+        &self,
+        id: i64,
+        new_hash: &[u8],
+        scope: Option<&str>,
+        now: UnixTime,
+        expires_at: UnixTime,
+    ) -> Result<bool, IdentityError> {
+        let mut tx = self.db.sqlite().begin().await?;
+        let spent = sqlx::query(
+            "UPDATE refresh_tokens SET spent_at = ? WHERE id = ? AND spent_at IS NULL AND revoked_at IS NULL",
+        )
+        .bind(now)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        if spent.rows_affected() != 1 {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        sqlx::query(
+            "INSERT INTO refresh_tokens (token_hash, family, user_id, issued_at, expires_at, client_id, scope, family_expires_at)
+             SELECT ?, family, user_id, ?, ?, client_id, ?, family_expires_at FROM refresh_tokens WHERE id = ?",
+        )
+        .bind(new_hash)
+        .bind(now)
+        .bind(expires_at)
+        .bind(scope)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Revokes every token of a rotation family.
+    pub async fn revoke_family(&self, family: &[u8], now: UnixTime) -> Result<u64, IdentityError> {
+        let done = sqlx::query(
+            "UPDATE refresh_tokens SET revoked_at = ? WHERE family = ? AND revoked_at IS NULL",
+        )
+        .bind(now)
+        .bind(family)
+        .execute(self.db.sqlite())
+        .await?;
+        Ok(done.rows_affected())
+    }
+
+    /// Deletes refresh tokens that expired more than a day ago.
+    pub async fn purge_expired_refresh(&self, now: UnixTime) -> Result<u64, IdentityError> {
+        let done = sqlx::query("DELETE FROM refresh_tokens WHERE expires_at < ?")
+            .bind(now - 86_400)
+            .execute(self.db.sqlite())
+            .await?;
+        Ok(done.rows_affected())
+    }
+
+    /// Stores a named token's hash; a taken alias is [`IdentityError::AliasExists`].
+    pub async fn insert_named_token(
+        &self,
+        user_id: UserId,
+        alias: &str,
+        token_hash: &[u8],
+        scope: &str,
+        now: UnixTime,
+        expires_at: Option<UnixTime>,
+    ) -> Result<(), IdentityError> {
+        let result = sqlx::query(
+            "INSERT INTO named_tokens (user_id, alias, token_hash, scope, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)",
+        )
         .bind(user_id.get())
-        .bind(secret_hash)
+        .bind(alias)
+        .bind(token_hash)
         .bind(scope)
         .bind(now)
-        .execute(db.sqlite())
-        .await?;
-    Ok(())
-}
+        .bind(expires_at)
+        .execute(self.db.sqlite())
+        .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+                Err(IdentityError::AliasExists(alias.to_string()))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
 
-/// Every API key.
-pub async fn list_api_keys(db: &Db) -> Result<Vec<ApiKeyRow>, IdentityError> {
-    let rows = sqlx::query(
-        "SELECT k.key_id, k.user_id, u.name, k.secret_hash, k.scope, k.created_at
-         FROM api_keys k JOIN users u ON u.id = k.user_id ORDER BY u.name, k.created_at",
-    )
-    .fetch_all(db.sqlite())
-    .await?;
-    rows.iter()
-        .map(|row| {
-            Ok(ApiKeyRow {
-                key_id: row.try_get(0)?,
-                user_id: UserId::new(row.try_get(1)?),
-                user_name: row.try_get(2)?,
-                secret_hash: row.try_get(3)?,
-                scope: row.try_get(4)?,
-                created_at: row.try_get(5)?,
+    /// The named token with this hash, if any.
+    pub async fn find_named_token(
+        &self,
+        token_hash: &[u8],
+    ) -> Result<Option<NamedTokenRow>, IdentityError> {
+        let row = sqlx::query(
+            "SELECT t.user_id, u.name, t.alias, t.scope, t.created_at, t.expires_at
+             FROM named_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = ?",
+        )
+        .bind(token_hash)
+        .fetch_optional(self.db.sqlite())
+        .await?;
+        Ok(row.as_ref().map(named_token_from_row).transpose()?)
+    }
+
+    /// The named tokens of one user, or of everyone, by user and alias.
+    pub async fn list_named_tokens(
+        &self,
+        user_id: Option<UserId>,
+    ) -> Result<Vec<NamedTokenRow>, IdentityError> {
+        let rows = sqlx::query(
+            "SELECT t.user_id, u.name, t.alias, t.scope, t.created_at, t.expires_at
+             FROM named_tokens t JOIN users u ON u.id = t.user_id
+             WHERE ?1 IS NULL OR t.user_id = ?1 ORDER BY u.name, t.alias",
+        )
+        .bind(user_id.map(UserId::get))
+        .fetch_all(self.db.sqlite())
+        .await?;
+        Ok(rows
+            .iter()
+            .map(named_token_from_row)
+            .collect::<Result<_, _>>()?)
+    }
+
+    /// Deletes a user's named token; `false` when there is none of that alias.
+    pub async fn delete_named_token(
+        &self,
+        user_id: UserId,
+        alias: &str,
+    ) -> Result<bool, IdentityError> {
+        let done = sqlx::query("DELETE FROM named_tokens WHERE user_id = ? AND alias = ?")
+            .bind(user_id.get())
+            .bind(alias)
+            .execute(self.db.sqlite())
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Stores an API key.
+    pub async fn insert_api_key(
+        &self,
+        key_id: &str,
+        user_id: UserId,
+        secret_hash: &[u8],
+        scope: &str,
+        now: UnixTime,
+    ) -> Result<(), IdentityError> {
+        sqlx::query("INSERT INTO api_keys (key_id, user_id, secret_hash, scope, created_at) VALUES (?, ?, ?, ?, ?)")
+            .bind(key_id)
+            .bind(user_id.get())
+            .bind(secret_hash)
+            .bind(scope)
+            .bind(now)
+            .execute(self.db.sqlite())
+            .await?;
+        Ok(())
+    }
+
+    /// Every API key.
+    pub async fn list_api_keys(&self) -> Result<Vec<ApiKeyRow>, IdentityError> {
+        let rows = sqlx::query(
+            "SELECT k.key_id, k.user_id, u.name, k.secret_hash, k.scope, k.created_at
+             FROM api_keys k JOIN users u ON u.id = k.user_id ORDER BY u.name, k.created_at",
+        )
+        .fetch_all(self.db.sqlite())
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(ApiKeyRow {
+                    key_id: row.try_get(0)?,
+                    user_id: UserId::new(row.try_get(1)?),
+                    user_name: row.try_get(2)?,
+                    secret_hash: row.try_get(3)?,
+                    scope: row.try_get(4)?,
+                    created_at: row.try_get(5)?,
+                })
             })
-        })
-        .collect::<Result<_, sqlx::Error>>()
-        .map_err(Into::into)
-}
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(Into::into)
+    }
 
-/// Deletes an API key; `false` when there is none of that id.
-pub async fn delete_api_key(db: &Db, key_id: &str) -> Result<bool, IdentityError> {
-    let done = sqlx::query("DELETE FROM api_keys WHERE key_id = ?")
-        .bind(key_id)
-        .execute(db.sqlite())
-        .await?;
-    Ok(done.rows_affected() == 1)
+    /// Deletes an API key; `false` when there is none of that id.
+    pub async fn delete_api_key(&self, key_id: &str) -> Result<bool, IdentityError> {
+        let done = sqlx::query("DELETE FROM api_keys WHERE key_id = ?")
+            .bind(key_id)
+            .execute(self.db.sqlite())
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
 }

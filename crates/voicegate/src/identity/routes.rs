@@ -12,7 +12,7 @@ use crate::clock::UnixTime;
 use crate::http::auth::{Authenticated, Authorized, BearerToken};
 use crate::http::error::{ApiError, ErrorBody};
 use crate::http::extract::{ApiJson, ClientIp};
-use crate::identity::TokenPair;
+use crate::identity::model::TokenPair;
 use crate::identity::scopes::{ScopeSet, UserInfoScope};
 use crate::secret::Secret;
 use crate::state::AppState;

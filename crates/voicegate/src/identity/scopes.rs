@@ -6,7 +6,19 @@ use std::fmt;
 
 use serde::{Serialize, Serializer};
 
-use crate::identity::IdentityError;
+/// A scope list that cannot be granted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ScopeError {
+    /// A name that is no scope.
+    #[error("unknown scope {0:?}; known scopes: {known}", known = ScopeSet::of(&Scope::ALL))]
+    Unknown(String),
+    /// A scope beyond what the user's role grants.
+    #[error("the user's role does not grant {:?}", .0.as_str())]
+    BeyondRole(Scope),
+    /// No scope at all.
+    #[error("at least one scope is needed")]
+    Empty,
+}
 
 /// One scope.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -138,15 +150,10 @@ impl ScopeSet {
 
     /// Parses a space- or comma-separated list typed by a person or a client; an unknown scope is
     /// an error, never dropped.
-    pub fn parse(text: &str) -> Result<Self, IdentityError> {
+    pub fn parse(text: &str) -> Result<Self, ScopeError> {
         let mut set = Self::EMPTY;
         for name in text.split([' ', ',']).filter(|s| !s.is_empty()) {
-            let scope = Scope::parse(name).ok_or_else(|| {
-                IdentityError::Validation(format!(
-                    "unknown scope {name:?}; known scopes: {}",
-                    ScopeSet::of(&Scope::ALL)
-                ))
-            })?;
+            let scope = Scope::parse(name).ok_or_else(|| ScopeError::Unknown(name.to_string()))?;
             set.0 |= scope.bit();
         }
         Ok(set)
@@ -199,18 +206,13 @@ impl FromIterator<Scope> for ScopeSet {
 pub fn grant_within(
     requested: Option<ScopeSet>,
     allowed: ScopeSet,
-) -> Result<ScopeSet, IdentityError> {
+) -> Result<ScopeSet, ScopeError> {
     let granted = requested.unwrap_or(allowed);
     if let Some(beyond) = granted.first_beyond(allowed) {
-        return Err(IdentityError::Validation(format!(
-            "the user's role does not grant {:?}",
-            beyond.as_str()
-        )));
+        return Err(ScopeError::BeyondRole(beyond));
     }
     if granted.is_empty() {
-        return Err(IdentityError::Validation(
-            "at least one scope is needed".into(),
-        ));
+        return Err(ScopeError::Empty);
     }
     Ok(granted)
 }

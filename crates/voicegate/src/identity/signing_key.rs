@@ -5,7 +5,7 @@ use std::fs;
 use std::path::Path;
 
 use crate::config::Config;
-use crate::identity::IdentityError;
+use crate::identity::error::IdentityError;
 use crate::key_file;
 
 /// File name of the generated key inside `data_dir`.

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use crate::identity::oauth::OAuthError;
+use crate::identity::oauth_error::OAuthError;
 use crate::identity::scopes::ScopeSet;
 use crate::secret::Secret;
 

@@ -7,12 +7,11 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use crate::clock::UnixTime;
-use crate::identity::IdentityError;
+use crate::identity::error::IdentityError;
 use crate::identity::model::Role;
-use crate::identity::repo;
+use crate::identity::repo::IdentityRepo;
 use crate::identity::scopes::ScopeSet;
 use crate::ids::UserId;
-use crate::store::Db;
 
 /// What a token check needs to know about its user.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,14 +87,14 @@ impl UserStates {
     }
 
     /// Reloads every user's state from the store.
-    pub async fn reload(&self, db: &Db) -> Result<(), IdentityError> {
+    pub async fn reload(&self, repo: &IdentityRepo) -> Result<(), IdentityError> {
         let _one_at_a_time = self.reloading.lock().await;
-        self.load(db).await
+        self.load(repo).await
     }
 
-    async fn load(&self, db: &Db) -> Result<(), IdentityError> {
-        let epoch = repo::identity_epoch(db).await?;
-        let users = repo::list_users(db).await?;
+    async fn load(&self, repo: &IdentityRepo) -> Result<(), IdentityError> {
+        let epoch = repo.identity_epoch().await?;
+        let users = repo.list_users().await?;
         let map = users
             .into_iter()
             .map(|u| {
@@ -108,7 +107,8 @@ impl UserStates {
                 (u.name, state)
             })
             .collect();
-        let keys = repo::list_api_keys(db)
+        let keys = repo
+            .list_api_keys()
             .await?
             .into_iter()
             .filter_map(|k| {
@@ -130,13 +130,13 @@ impl UserStates {
     }
 
     /// Reloads only if some user changed since the last load.
-    pub async fn reload_if_changed(&self, db: &Db) -> Result<bool, IdentityError> {
+    pub async fn reload_if_changed(&self, repo: &IdentityRepo) -> Result<bool, IdentityError> {
         let _one_at_a_time = self.reloading.lock().await;
-        let epoch = repo::identity_epoch(db).await?;
+        let epoch = repo.identity_epoch().await?;
         if epoch == self.epoch.load(Ordering::SeqCst) {
             return Ok(false);
         }
-        self.load(db).await?;
+        self.load(repo).await?;
         Ok(true)
     }
 }

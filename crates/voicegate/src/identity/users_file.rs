@@ -4,7 +4,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use crate::identity::IdentityError;
+use crate::identity::error::IdentityError;
 use crate::identity::model::UserName;
 use crate::identity::password;
 

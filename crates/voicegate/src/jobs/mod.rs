@@ -7,19 +7,10 @@
 //! in percent with a phase, done, failed) is published on the events hub as
 //! `jobs.<kind>.<change>` for that user.
 
+pub mod progress;
 pub mod queue;
 pub mod worker;
 
-use serde::Serialize;
-
-pub use queue::{Job, JobError, JobId, JobStatus, Jobs};
-pub use worker::{JobHandler, ProgressReporter, Workers};
-
-/// A job run's progress: percent done and what it is doing.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct Progress {
-    /// 0 to 100.
-    pub percent: u8,
-    /// A short name of the current step (`analysing recordings`, `training intents`).
-    pub phase: Option<String>,
-}
+pub use progress::{Progress, ProgressReporter};
+pub use queue::{Job, JobError, JobHandler, JobId, JobStatus, Jobs};
+pub use worker::Workers;

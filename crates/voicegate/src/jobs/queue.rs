@@ -10,9 +10,11 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::future::Future;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
+use futures_util::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sqlx::Row;
@@ -24,8 +26,7 @@ use crate::config::JobsConfig;
 use crate::events::{Event, EventHub};
 use crate::identity::scopes::Scope;
 use crate::ids::{UserId, new_id};
-use crate::jobs::Progress;
-use crate::jobs::worker::{JobHandler, Workers, spawn_workers};
+use crate::jobs::progress::{Progress, ProgressReporter};
 use crate::store::{Db, StoreError};
 
 /// The columns of a [`Job`], in the order [`job_from_row`] reads them.
@@ -230,23 +231,14 @@ impl Jobs {
             .insert(kind.to_string(), RegisteredKind { scope, handler });
     }
 
-    /// Starts `per_kind` workers for every registered kind (none for 0: this process only
-    /// queues).
-    pub fn start_workers(&self, per_kind: usize) -> Vec<Workers> {
-        if per_kind == 0 {
-            return Vec::new();
-        }
-        let kinds: Vec<(String, Arc<dyn JobHandler>)> = self
-            .inner
+    /// The registered kinds and their handlers, for the workers.
+    pub(super) fn registered(&self) -> Vec<(String, Arc<dyn JobHandler>)> {
+        self.inner
             .kinds
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .iter()
             .map(|(kind, registered)| (kind.clone(), registered.handler.clone()))
-            .collect();
-        kinds
-            .into_iter()
-            .map(|(kind, handler)| spawn_workers(self, &kind, per_kind, handler))
             .collect()
     }
 
@@ -494,6 +486,32 @@ impl Jobs {
             None => Err(JobError::NotFound(id.clone())),
             Some(_) => Err(JobError::NotRunning(id.clone())),
         }
+    }
+}
+
+/// The work behind one job kind. The answer becomes the job's `result`; an error message fails
+/// the job with it. Closures `Fn(Job, ProgressReporter) -> impl Future<…>` are handlers too.
+pub trait JobHandler: Send + Sync + 'static {
+    /// Runs one job. Dropping the future (shutdown, lost lease) must be safe: the job is run
+    /// again later.
+    fn run(
+        &self,
+        job: Job,
+        progress: ProgressReporter,
+    ) -> BoxFuture<'static, Result<Value, String>>;
+}
+
+impl<F, Fut> JobHandler for F
+where
+    F: Fn(Job, ProgressReporter) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<Value, String>> + Send + 'static,
+{
+    fn run(
+        &self,
+        job: Job,
+        progress: ProgressReporter,
+    ) -> BoxFuture<'static, Result<Value, String>> {
+        Box::pin(self(job, progress))
     }
 }
 

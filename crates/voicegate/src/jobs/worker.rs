@@ -1,91 +1,21 @@
 //! Workers: tokio tasks that claim jobs of the kinds they serve, run them, renew their leases
 //! while they run, write (and publish) their progress, and record how they ended.
 
-use std::future::Future;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::future::BoxFuture;
-use serde_json::Value;
-use tokio::sync::{Notify, watch};
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use crate::jobs::Progress;
-use crate::jobs::queue::{Job, JobError, Jobs};
+use crate::jobs::progress::{Progress, ProgressReporter};
+use crate::jobs::queue::{Job, JobError, JobHandler, Jobs};
 
 /// Shortest pause between two progress writes of one run.
 const PROGRESS_WRITE_GAP: Duration = Duration::from_millis(250);
 
 /// Pause before retrying a lease renewal that failed (database busy or unreachable).
 const RENEWAL_RETRY: Duration = Duration::from_secs(1);
-
-/// Where a running job reports its progress. Cheap to clone and synchronous, so CPU work on the
-/// blocking pool can report too; the worker writes (and publishes) the latest value with its
-/// next lease renewal, within a fraction of a second.
-#[derive(Debug, Clone)]
-pub struct ProgressReporter {
-    shared: Arc<ProgressCell>,
-}
-
-#[derive(Debug, Default)]
-struct ProgressCell {
-    latest: Mutex<Progress>,
-    changed: Notify,
-}
-
-impl ProgressReporter {
-    fn new() -> Self {
-        Self {
-            shared: Arc::default(),
-        }
-    }
-
-    /// Records the progress of the run: `percent` (at most 100) and what it is doing now.
-    pub fn set(&self, percent: u8, phase: &str) {
-        let progress = Progress {
-            percent: percent.min(100),
-            phase: Some(phase.to_string()),
-        };
-        *self.shared.latest.lock().unwrap_or_else(|e| e.into_inner()) = progress;
-        self.shared.changed.notify_one();
-    }
-
-    /// The progress last recorded.
-    pub fn get(&self) -> Progress {
-        self.shared
-            .latest
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
-    }
-}
-
-/// The work behind one job kind. The answer becomes the job's `result`; an error message fails
-/// the job with it. Closures `Fn(Job, ProgressReporter) -> impl Future<…>` are handlers too.
-pub trait JobHandler: Send + Sync + 'static {
-    /// Runs one job. Dropping the future (shutdown, lost lease) must be safe: the job is run
-    /// again later.
-    fn run(
-        &self,
-        job: Job,
-        progress: ProgressReporter,
-    ) -> BoxFuture<'static, Result<Value, String>>;
-}
-
-impl<F, Fut> JobHandler for F
-where
-    F: Fn(Job, ProgressReporter) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = Result<Value, String>> + Send + 'static,
-{
-    fn run(
-        &self,
-        job: Job,
-        progress: ProgressReporter,
-    ) -> BoxFuture<'static, Result<Value, String>> {
-        Box::pin(self(job, progress))
-    }
-}
 
 /// Running workers. Keep it: dropping it stops them like [`Workers::shutdown`] does, without
 /// waiting.
@@ -106,10 +36,24 @@ impl Workers {
     }
 }
 
+impl Jobs {
+    /// Starts `per_kind` workers for every registered kind (none for 0: this process only
+    /// queues).
+    pub fn start_workers(&self, per_kind: usize) -> Vec<Workers> {
+        if per_kind == 0 {
+            return Vec::new();
+        }
+        self.registered()
+            .into_iter()
+            .map(|(kind, handler)| spawn_workers(self, &kind, per_kind, handler))
+            .collect()
+    }
+}
+
 /// Starts `concurrency` workers (at least one) that claim jobs of `kind` and run them with
 /// `handler`. Idle workers wake when this process queues a job and every `poll_ms` otherwise;
 /// the lease is renewed every third of `lease_ms` while a job runs.
-pub(super) fn spawn_workers(
+fn spawn_workers(
     jobs: &Jobs,
     kind: &str,
     concurrency: usize,
@@ -210,7 +154,7 @@ async fn run_one(
                     }
                 }
             }
-            () = reporter.shared.changed.notified() => {
+            () = reporter.changed() => {
                 next_renewal = next_renewal.min(last_write + PROGRESS_WRITE_GAP);
             }
             _ = stop.changed() => {
@@ -286,7 +230,7 @@ mod tests {
     async fn a_handler_error_fails_the_job_with_its_message() {
         let (jobs, _dir) = system_queue(JobsConfig::default()).await;
         let handler = |_job: Job, _progress: ProgressReporter| async {
-            Err::<Value, _>("the recording is silent".to_string())
+            Err::<serde_json::Value, _>("the recording is silent".to_string())
         };
         let workers = spawn_workers(&jobs, KIND, 1, Arc::new(handler));
         let id = jobs.enqueue(KIND, None, json!({})).await.unwrap();

@@ -1,7 +1,7 @@
 //! The vocalid-api voices surface: accounts and recordings, voice builds (prosody profiles run
 //! as jobs), the voice list, synthesis, devices, voice downloads and signed licences.
 
-mod error;
+pub mod error;
 pub mod licence;
 pub mod put_url;
 pub mod repo;

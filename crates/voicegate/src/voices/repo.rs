@@ -6,7 +6,7 @@ use sqlx::sqlite::SqlitePool;
 
 use crate::clock::UnixTime;
 use crate::ids::UserId;
-use crate::voices::VoicesError;
+use crate::voices::error::VoicesError;
 
 /// A user voice as stored.
 #[derive(Debug, Clone)]

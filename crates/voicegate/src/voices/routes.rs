@@ -19,7 +19,7 @@ use crate::identity::scopes::{
     ExternalAccountScope, VoiceBuildScope, VoiceDownloadScope, VoiceListScope, VoiceSynthesisScope,
 };
 use crate::state::AppState;
-use crate::voices::VoicesError;
+use crate::voices::error::VoicesError;
 use crate::voices::service::{BuildRequest, VoiceEntry};
 
 /// Path of the recording upload (it has its own body limit).

@@ -18,7 +18,7 @@ use crate::identity::scopes::Scope;
 use crate::ids::{UserId, new_hex_id};
 use crate::jobs::{JobId, JobStatus, Jobs, ProgressReporter};
 use crate::store::blobs::Blobs;
-use crate::voices::VoicesError;
+use crate::voices::error::VoicesError;
 use crate::voices::licence::{LicenceKey, LicencePayload};
 use crate::voices::put_url::{PutUrl, PutUrlError};
 use crate::voices::repo::{BuildRow, VoiceRow, VoicesRepo};

@@ -1,5 +1,6 @@
 //! voicegate's one integration-test binary: a module per surface.
 
+mod architecture;
 mod auth;
 mod authorize;
 mod cli;

@@ -4,7 +4,7 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use testkit::{TestServer, run_python};
-use voicegate::identity::oauth::NewClient;
+use voicegate::identity::NewClient;
 
 use crate::support::{client, get_bearer};
 

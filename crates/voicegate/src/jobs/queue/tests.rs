@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::clock::ManualClock;
-use crate::jobs::ProgressReporter;
+use crate::jobs::progress::ProgressReporter;
 use serde_json::json;
 use std::collections::HashMap;
 

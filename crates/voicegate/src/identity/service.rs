@@ -1,0 +1,206 @@
+//! The identity service itself: what every identity operation shares (the store, the clock,
+//! the token codec, the user-state cache, the login-protection counters), and the background
+//! upkeep of that state.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::Semaphore;
+
+use crate::clock::{SharedClock, UnixTime};
+use crate::config::{AuthConfig, Config};
+use crate::identity::error::IdentityError;
+use crate::identity::jwt::JwtCodec;
+use crate::identity::password;
+use crate::identity::rate_limit::WindowLimiter;
+use crate::identity::repo::IdentityRepo;
+use crate::identity::signatures::NonceStore;
+use crate::identity::user_states::UserStates;
+use crate::store::Db;
+
+/// The rate-limit key of a client address: the address itself for IPv4, its /64 network for
+/// IPv6 (one host usually holds a whole /64).
+pub(super) fn limit_key_for_ip(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let s = v6.segments();
+                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+            }
+        },
+    }
+}
+
+/// How often expired refresh tokens are deleted, in seconds.
+const PURGE_PERIOD_SECS: i64 = 3600;
+
+/// How long pooled password-hashing memory is kept after the last login.
+const IDLE_HASH_MEMORY: Duration = Duration::from_secs(10);
+
+/// The login-protection counters.
+pub(super) struct Limits {
+    pub(super) failures_by_ip: WindowLimiter,
+    pub(super) failures_by_user: WindowLimiter,
+    pub(super) attempts_by_ip: WindowLimiter,
+}
+
+/// The identity service: the only place that decides who someone is. Its operations live beside
+/// this file by concern: sessions (login, refresh, token checks), users, named tokens, API keys
+/// and signed requests, OAuth2 clients and grants, authorization codes.
+pub struct IdentityService {
+    pub(super) repo: IdentityRepo,
+    pub(super) clock: SharedClock,
+    pub(super) jwt: JwtCodec,
+    pub(super) auth: AuthConfig,
+    pub(super) states: UserStates,
+    hash_permits: Semaphore,
+    pub(super) limits: Limits,
+    pub(super) nonces: NonceStore,
+    /// Revoked OAuth access tokens (jti → expiry), checked on every token.
+    pub(super) revoked_jti: std::sync::RwLock<std::collections::HashMap<String, UnixTime>>,
+}
+
+impl IdentityService {
+    /// Builds the service over `db` with the signing `key`, and loads the user states.
+    pub async fn new(
+        db: Db,
+        clock: SharedClock,
+        config: &Config,
+        key: &[u8],
+    ) -> Result<Self, IdentityError> {
+        let auth = config.auth.clone();
+        let window = auth.failure_window_secs;
+        let service = Self {
+            jwt: JwtCodec::new(
+                key,
+                config.public_url(),
+                auth.audience.clone(),
+                auth.leeway_secs,
+            ),
+            limits: Limits {
+                failures_by_ip: WindowLimiter::new(auth.max_failures_per_ip, window),
+                failures_by_user: WindowLimiter::new(auth.max_failures_per_user, window),
+                attempts_by_ip: WindowLimiter::new(auth.max_attempts_per_ip, window),
+            },
+            hash_permits: Semaphore::new(config.hash_concurrency()),
+            states: UserStates::default(),
+            nonces: NonceStore::default(),
+            revoked_jti: Default::default(),
+            auth,
+            repo: IdentityRepo::new(db),
+            clock,
+        };
+        service.states.reload(&service.repo).await?;
+        service.reload_revoked().await?;
+        Ok(service)
+    }
+
+    async fn reload_revoked(&self) -> Result<(), IdentityError> {
+        let revoked = self.repo.revoked_access_tokens(self.clock.now()).await?;
+        *self.revoked_jti.write().unwrap_or_else(|e| e.into_inner()) =
+            revoked.into_iter().collect();
+        Ok(())
+    }
+
+    /// Refuses an OAuth access token from now on (stored, so that other processes and restarts
+    /// refuse it too) and tells long-lived streams to check their credential.
+    pub(super) async fn revoke_access_token(
+        &self,
+        jti: String,
+        exp: UnixTime,
+    ) -> Result<(), IdentityError> {
+        self.repo.revoke_access_token(&jti, exp).await?;
+        self.revoked_jti
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(jti, exp);
+        self.states.announce_change();
+        Ok(())
+    }
+
+    /// The access-token codec (tests forge tokens with it).
+    pub fn jwt(&self) -> &JwtCodec {
+        &self.jwt
+    }
+
+    /// A receiver that sees a new value whenever a user, a key or a token revocation changed.
+    pub fn changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.states.changes()
+    }
+
+    /// Counts an attempt and reserves a failure for the address (and the name), refusing when
+    /// any counter is used up. The caller gives the failure back on success.
+    pub(super) fn reserve_failure(
+        &self,
+        ip_key: &str,
+        user_key: Option<&str>,
+        now: UnixTime,
+    ) -> Result<(), IdentityError> {
+        let limited = |retry_after| IdentityError::RateLimited { retry_after };
+        let limits = &self.limits;
+        limits
+            .attempts_by_ip
+            .acquire(ip_key, now)
+            .map_err(limited)?;
+        limits
+            .failures_by_ip
+            .acquire(ip_key, now)
+            .map_err(limited)?;
+        if let Some(Err(retry_after)) =
+            user_key.map(|key| limits.failures_by_user.acquire(key, now))
+        {
+            limits.failures_by_ip.release(ip_key);
+            return Err(limited(retry_after));
+        }
+        Ok(())
+    }
+
+    /// Runs password hashing on the blocking pool, at most `hash_concurrency` at once, so that a
+    /// burst of logins neither stalls the executor nor takes every core.
+    pub(super) async fn off_executor<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, IdentityError> {
+        let _permit = self
+            .hash_permits
+            .acquire()
+            .await
+            .map_err(|_| IdentityError::ShuttingDown)?;
+        tokio::task::spawn_blocking(work)
+            .await
+            .map_err(|e| IdentityError::Password(password::PasswordError::Hashing(e.to_string())))
+    }
+
+    /// Keeps the user-state cache in step with changes made by other processes, and purges
+    /// long-expired refresh tokens now and then. Runs until the task is aborted.
+    pub fn spawn_maintenance(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
+        let service = Arc::clone(self);
+        tokio::spawn(async move {
+            let period = Duration::from_millis(service.auth.state_poll_ms.max(50));
+            let mut ticker = tokio::time::interval(period);
+            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut next_purge = 0;
+            loop {
+                ticker.tick().await;
+                if let Err(e) = service.states.reload_if_changed(&service.repo).await {
+                    tracing::warn!(error = %e, "could not refresh user states");
+                }
+                password::release_idle_memory(IDLE_HASH_MEMORY);
+                let now = service.clock.now();
+                if now >= next_purge {
+                    next_purge = now + PURGE_PERIOD_SECS;
+                    service.nonces.purge(now);
+                    if let Err(e) = service.reload_revoked().await {
+                        tracing::warn!(error = %e, "could not reload revoked access tokens");
+                    }
+                    if let Err(e) = service.repo.purge_expired_refresh(now).await {
+                        tracing::warn!(error = %e, "could not purge expired refresh tokens");
+                    }
+                }
+            }
+        })
+    }
+}
