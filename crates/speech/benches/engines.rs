@@ -68,7 +68,7 @@ fn request(id: &str) -> SynthesisRequest<'_> {
         voice: id,
         text: TEXT,
         modifiers: Modifiers::default(),
-        sample_rate: RATE,
+        sample_rate: speech::SampleRate::new(RATE).expect("a supported rate"),
     }
 }
 

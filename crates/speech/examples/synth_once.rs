@@ -130,7 +130,8 @@ fn run(options: &Options) -> Result<(), String> {
         voice: &options.voice,
         text: &options.text,
         modifiers: Modifiers::default(),
-        sample_rate: options.sample_rate,
+        sample_rate: speech::SampleRate::new(options.sample_rate)
+            .ok_or_else(|| format!("--sample-rate: {} is not supported", options.sample_rate))?,
     };
     synth.validate(&request).map_err(|e| e.to_string())?;
     for _ in 0..options.warmup {

@@ -16,6 +16,7 @@ pub mod levels;
 pub mod pitch;
 pub mod profile;
 pub mod resample;
+pub mod settings;
 pub mod speaking_rate;
 pub mod stretch;
 pub mod synth;
@@ -24,6 +25,7 @@ pub mod wav;
 pub use audio::Audio;
 pub use engine::{Engine, Gender, NativeSettings, VoiceInfo};
 pub use profile::ProsodyProfile;
+pub use settings::{Factor, Modifiers, SampleRate};
 pub use synth::{Container, SynthesisRequest, Synthesizer};
 
 /// What can go wrong in this crate.

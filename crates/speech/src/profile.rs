@@ -8,6 +8,7 @@ use crate::SpeechError;
 use crate::audio::Audio;
 use crate::calibration::BaseProsody;
 use crate::pitch::{self, stats_of};
+use crate::settings::{Factor, Modifiers};
 use crate::speaking_rate::active_speech_secs;
 
 /// What one recording contributes to a build.
@@ -49,6 +50,18 @@ pub struct ProsodyProfile {
     pub rate: f32,
     /// Recordings the profile was fitted from.
     pub recordings: usize,
+}
+
+impl ProsodyProfile {
+    /// The modifiers that apply the profile to its base voice (each kept within the factors a
+    /// synthesis accepts).
+    pub fn modifiers(&self) -> Modifiers {
+        Modifiers {
+            pitch: Factor::clamped(self.pitch),
+            rate: Factor::clamped(self.rate),
+            range: Factor::clamped(self.range),
+        }
+    }
 }
 
 /// Requirements on the recordings of a build.

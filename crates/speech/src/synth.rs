@@ -11,7 +11,8 @@ use crate::calibration::{CALIBRATION_TEXT, Calibration};
 use crate::engine::{Engine, NativeSettings, VoiceInfo};
 use crate::espeak::Espeak;
 use crate::flite::Flite;
-use crate::resample::{SUPPORTED_RATES, StreamResampler};
+use crate::resample::StreamResampler;
+pub use crate::settings::{Factor, Modifiers, SampleRate};
 use crate::speaking_rate::count_syllables;
 use crate::stretch;
 use crate::wav;
@@ -25,27 +26,6 @@ pub enum Container {
     Pcm,
 }
 
-/// Prosody modifiers, each relative to the voice's own (1 = unchanged).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Modifiers {
-    /// Pitch: 1.5 raises the median F0 by half.
-    pub pitch: f32,
-    /// Rate: 2 speaks twice as fast.
-    pub rate: f32,
-    /// Pitch range: 0.5 flattens intonation by half.
-    pub range: f32,
-}
-
-impl Default for Modifiers {
-    fn default() -> Self {
-        Self {
-            pitch: 1.0,
-            rate: 1.0,
-            range: 1.0,
-        }
-    }
-}
-
 /// One synthesis.
 #[derive(Debug, Clone, Copy)]
 pub struct SynthesisRequest<'a> {
@@ -55,8 +35,8 @@ pub struct SynthesisRequest<'a> {
     pub text: &'a str,
     /// Prosody modifiers.
     pub modifiers: Modifiers,
-    /// Output rate, one of [`SUPPORTED_RATES`].
-    pub sample_rate: u32,
+    /// Output rate.
+    pub sample_rate: SampleRate,
 }
 
 /// How a request will run.
@@ -174,41 +154,25 @@ impl Synthesizer {
 
     fn plan(&self, request: &SynthesisRequest<'_>) -> Result<Plan<'_>, SpeechError> {
         let m = request.modifiers;
-        for (name, value) in [("pitch", m.pitch), ("rate", m.rate), ("range", m.range)] {
-            if !(value.is_finite() && value > 0.0 && value <= 10.0) {
-                return Err(SpeechError::InvalidParameter {
-                    name,
-                    detail: format!("{value} is outside (0, 10]"),
-                });
-            }
-        }
-        if !SUPPORTED_RATES.contains(&request.sample_rate) {
-            return Err(SpeechError::InvalidParameter {
-                name: "sample_rate",
-                detail: format!("{} is not one of {SUPPORTED_RATES:?}", request.sample_rate),
-            });
-        }
         let (engine, voice, info) = self.engine_of(request.voice)?;
         let ranges = engine.native_ranges(&voice)?;
-        let neutral = |x: f32| (x - 1.0).abs() < 1e-3;
-        let (settings, dsp_rate, dsp_pitch) =
-            if neutral(m.pitch) && neutral(m.rate) && neutral(m.range) {
-                (ranges.defaults(), 1.0, 1.0)
-            } else {
-                let calibration = self.calibration(request.voice)?;
-                let (pitch, dsp_pitch) = calibration.pitch_for(m.pitch);
-                let (rate, dsp_rate) = calibration.rate_for(m.rate);
-                // DSP takes the engine only so far: beyond these factors speech stops being
-                // intelligible, and the stretched signal (pitch / rate times the engine's) must stay
-                // bounded in memory and time whatever a client asks.
-                let (dsp_pitch, dsp_rate) = (dsp_pitch.clamp(0.5, 2.0), dsp_rate.clamp(0.25, 8.0));
-                let settings = NativeSettings {
-                    rate,
-                    pitch,
-                    range: calibration.range_for(m.range),
-                };
-                (settings, dsp_rate, dsp_pitch)
+        let (settings, dsp_rate, dsp_pitch) = if m.is_neutral() {
+            (ranges.defaults(), 1.0, 1.0)
+        } else {
+            let calibration = self.calibration(request.voice)?;
+            let (pitch, dsp_pitch) = calibration.pitch_for(m.pitch.get());
+            let (rate, dsp_rate) = calibration.rate_for(m.rate.get());
+            // DSP takes the engine only so far: beyond these factors speech stops being
+            // intelligible, and the stretched signal (pitch / rate times the engine's) must stay
+            // bounded in memory and time whatever a client asks.
+            let (dsp_pitch, dsp_rate) = (dsp_pitch.clamp(0.5, 2.0), dsp_rate.clamp(0.25, 8.0));
+            let settings = NativeSettings {
+                rate,
+                pitch,
+                range: calibration.range_for(m.range.get()),
             };
+            (settings, dsp_rate, dsp_pitch)
+        };
         Ok(Plan {
             engine,
             voice,
@@ -231,7 +195,7 @@ impl Synthesizer {
         sink: &mut dyn FnMut(&[f32]) -> bool,
     ) -> Result<(), SpeechError> {
         let plan = self.plan(request)?;
-        let mut resampler = StreamResampler::new(plan.native_rate, request.sample_rate)?;
+        let mut resampler = StreamResampler::new(plan.native_rate, request.sample_rate.hz())?;
         let mut out = Vec::new();
         let needs_dsp = (plan.dsp_rate - 1.0).abs() > 0.01 || (plan.dsp_pitch - 1.0).abs() > 0.01;
         if needs_dsp {
@@ -314,7 +278,7 @@ impl Synthesizer {
             true
         })?;
         Ok(Audio {
-            sample_rate: request.sample_rate,
+            sample_rate: request.sample_rate.hz(),
             samples,
         })
     }
@@ -329,7 +293,7 @@ impl Synthesizer {
         out: &mut dyn FnMut(&[u8]) -> bool,
     ) -> Result<u64, SpeechError> {
         let mut header =
-            (container == Container::Wav).then(|| wav::header(request.sample_rate, None));
+            (container == Container::Wav).then(|| wav::header(request.sample_rate.hz(), None));
         let mut bytes = Vec::new();
         let mut written = 0u64;
         self.produce(request, &mut |samples| {
@@ -361,7 +325,7 @@ mod tests {
             voice,
             text: TEXT,
             modifiers,
-            sample_rate,
+            sample_rate: SampleRate::new(sample_rate).expect("a supported rate"),
         }
     }
 
@@ -380,7 +344,7 @@ mod tests {
                 .render(&request(
                     voice,
                     Modifiers {
-                        rate: 2.0,
+                        rate: Factor::new(2.0).unwrap(),
                         ..Modifiers::default()
                     },
                     22050,
@@ -395,7 +359,7 @@ mod tests {
                 .render(&request(
                     voice,
                     Modifiers {
-                        pitch: 1.5,
+                        pitch: Factor::new(1.5).unwrap(),
                         ..Modifiers::default()
                     },
                     22050,
@@ -411,7 +375,7 @@ mod tests {
                 .render(&request(
                     voice,
                     Modifiers {
-                        rate: 5.0,
+                        rate: Factor::new(5.0).unwrap(),
                         ..Modifiers::default()
                     },
                     22050,
@@ -425,7 +389,7 @@ mod tests {
     #[test]
     fn every_rate_streams_a_wav_of_that_rate() {
         let synth = Synthesizer::new().unwrap();
-        for rate in SUPPORTED_RATES {
+        for rate in crate::resample::SUPPORTED_RATES {
             let mut bytes = Vec::new();
             let written = synth
                 .stream(
@@ -463,13 +427,8 @@ mod tests {
             synth.validate(&request("espeak:nope", Modifiers::default(), 8000)),
             Err(SpeechError::UnknownVoice(_))
         ));
-        assert!(matches!(
-            synth.validate(&request("espeak:en-us", Modifiers::default(), 12345)),
-            Err(SpeechError::InvalidParameter {
-                name: "sample_rate",
-                ..
-            })
-        ));
+        // An unsupported rate cannot even be asked for.
+        assert_eq!(SampleRate::new(12345), None);
     }
 
     #[test]
@@ -534,15 +493,7 @@ mod tests {
         };
         let profile = fit(&recordings, "espeak:en-us", &base.base, limits).unwrap();
         let built = synth
-            .render(&request(
-                "espeak:en-us",
-                Modifiers {
-                    pitch: profile.pitch,
-                    rate: profile.rate,
-                    range: profile.range,
-                },
-                16000,
-            ))
+            .render(&request("espeak:en-us", profile.modifiers(), 16000))
             .unwrap();
         let (before, after, target) = (
             median_f0(&recording),

@@ -21,10 +21,10 @@ use crate::ovos::event_relay;
 use crate::state::AppState;
 use crate::store::blobs::{BLOB_DIR, Blobs};
 use crate::store::{Db, StoreError};
-use crate::voices::VoicesService;
 use crate::voices::licence::LicenceKey;
 use crate::voices::put_url::PutUrl;
 use crate::voices::repo::VoicesRepo;
+use crate::voices::{VoicesParts, VoicesService};
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -73,21 +73,22 @@ async fn open_voices(
     let licence = LicenceKey::load_or_generate(&config.data_dir)
         .map_err(|e| StartError::Voices(e.to_string()))?;
     let put_url = PutUrl::new(&config.voices).map_err(|e| StartError::Voices(e.to_string()))?;
-    Ok(VoicesService::new(
-        VoicesRepo::new(db.sqlite().clone()),
-        Blobs::new(config.data_dir.join(BLOB_DIR)),
-        shared.engines.clone(),
-        shared.jobs.clone(),
-        shared.events.clone(),
+    Ok(VoicesService::new(VoicesParts {
+        repo: VoicesRepo::new(db.sqlite().clone()),
+        blobs: Blobs::new(config.data_dir.join(BLOB_DIR)),
+        engines: shared.engines.clone(),
+        jobs: shared.jobs.clone(),
+        events: shared.events.clone(),
         licence,
         clock,
-        config.voices.clone(),
-        config
+        config: config.voices.clone(),
+        issuer: config
             .public_url
             .clone()
             .unwrap_or_else(|| "voicegate".into()),
         put_url,
-    ))
+        drain_timeout: Duration::from_secs(config.http.request_timeout_secs),
+    }))
 }
 
 fn create_data_dir(config: &Config) -> Result<(), StartError> {

@@ -61,6 +61,37 @@ impl fmt::Display for UserId {
     }
 }
 
+/// Declares a text id type: a newtype over `String` that displays, serializes and binds as its
+/// text, so that a build id cannot be passed where an account id is meant.
+macro_rules! text_id {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(String);
+
+        impl $name {
+            /// The id as received (a path, a parameter, a stored row); whether it names
+            /// something is for the store to say.
+            pub fn new(id: impl Into<String>) -> Self {
+                Self(id.into())
+            }
+
+            /// The id as text.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
+}
+pub(crate) use text_id;
+
 #[cfg(test)]
 mod tests {
     use super::*;

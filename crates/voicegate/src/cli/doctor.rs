@@ -108,7 +108,7 @@ fn speech_check() -> Result<String, String> {
             voice,
             text: "ready",
             modifiers: Modifiers::default(),
-            sample_rate: 48000,
+            sample_rate: speech::SampleRate::HZ_48000,
         };
         let audio = synth
             .render(&request)

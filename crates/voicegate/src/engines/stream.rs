@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use futures_util::{Stream, StreamExt};
-use speech::synth::{Container, Modifiers, SynthesisRequest};
+use speech::synth::{Container, Modifiers, SampleRate, SynthesisRequest};
 use speech::{SpeechError, Synthesizer};
 use tokio::sync::mpsc::{self, error::TrySendError};
 
@@ -24,7 +24,7 @@ pub struct OwnedSynthesis {
     /// Prosody modifiers.
     pub modifiers: Modifiers,
     /// Output rate.
-    pub sample_rate: u32,
+    pub sample_rate: SampleRate,
 }
 
 type Chunk = Result<Bytes, SpeechError>;

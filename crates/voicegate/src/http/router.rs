@@ -24,6 +24,7 @@ use crate::identity::oauth_routes as oauth;
 use crate::identity::routes as auth;
 use crate::ovos::routes as ovos;
 use crate::state::AppState;
+use crate::voices::delivery_routes as delivery;
 use crate::voices::routes as voices;
 
 /// A group of routes with its error dialect and body limit.
@@ -99,11 +100,11 @@ pub fn api(state: &AppState) -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(voices::new_build))
         .routes(routes!(voices::build_status))
         .routes(routes!(voices::list_voices))
-        .routes(routes!(voices::synthesis))
-        .routes(routes!(voices::register_device))
-        .routes(routes!(voices::download_voice))
-        .routes(routes!(voices::licence))
-        .routes(routes!(voices::licence_key))
+        .routes(routes!(delivery::synthesis))
+        .routes(routes!(delivery::register_device))
+        .routes(routes!(delivery::download_voice))
+        .routes(routes!(delivery::licence))
+        .routes(routes!(delivery::licence_key))
         .routes(routes!(events::events))
         .routes(routes!(health::health));
     OpenApiRouter::with_openapi(ApiDoc::openapi())

@@ -7,14 +7,15 @@ use sqlx::sqlite::SqlitePool;
 use crate::clock::UnixTime;
 use crate::ids::UserId;
 use crate::voices::error::VoicesError;
+use crate::voices::model::{AccountId, BuildId, BuildStatus, DeviceId, Gender, VoiceId};
 
 /// A user voice as stored.
 #[derive(Debug, Clone)]
 pub struct VoiceRow {
     /// voice_id.
-    pub id: String,
+    pub id: VoiceId,
     /// The account it was built for.
-    pub account_id: Option<String>,
+    pub account_id: Option<AccountId>,
     /// Display name.
     pub name: String,
     /// The engine voice it speaks with.
@@ -37,15 +38,26 @@ pub struct VoiceRow {
 #[derive(Debug, Clone)]
 pub struct BuildRow {
     /// build_id.
-    pub id: String,
+    pub id: BuildId,
     /// The account.
-    pub account_id: String,
-    /// PENDING, COMPLETE or ERROR.
-    pub status: String,
+    pub account_id: AccountId,
+    /// Where it is.
+    pub status: BuildStatus,
     /// Why it failed.
     pub error: Option<String>,
     /// The voice it made.
-    pub voice_id: Option<String>,
+    pub voice_id: Option<VoiceId>,
+}
+
+/// An account's PENDING build.
+#[derive(Debug, Clone)]
+pub struct PendingBuild {
+    /// The build.
+    pub id: BuildId,
+    /// Its job, once queued.
+    pub job_id: Option<String>,
+    /// When it was asked for.
+    pub created_at: UnixTime,
 }
 
 /// A recording to build from.
@@ -65,8 +77,10 @@ pub struct VoicesRepo {
 
 fn voice_row(row: &sqlx::sqlite::SqliteRow) -> VoiceRow {
     VoiceRow {
-        id: row.get("id"),
-        account_id: row.get("account_id"),
+        id: VoiceId::new(row.get::<String, _>("id")),
+        account_id: row
+            .get::<Option<String>, _>("account_id")
+            .map(AccountId::new),
         name: row.get("name"),
         base_voice: row.get("base_voice"),
         profile: row.get("profile"),
@@ -78,14 +92,16 @@ fn voice_row(row: &sqlx::sqlite::SqliteRow) -> VoiceRow {
     }
 }
 
-fn build_row(row: &sqlx::sqlite::SqliteRow) -> BuildRow {
-    BuildRow {
-        id: row.get("id"),
-        account_id: row.get("account_id"),
-        status: row.get("status"),
+fn build_row(row: &sqlx::sqlite::SqliteRow) -> Result<BuildRow, VoicesError> {
+    let status: String = row.get("status");
+    Ok(BuildRow {
+        id: BuildId::new(row.get::<String, _>("id")),
+        account_id: AccountId::new(row.get::<String, _>("account_id")),
+        status: BuildStatus::parse(&status)
+            .ok_or_else(|| VoicesError::Store(format!("a build has the status {status:?}")))?,
         error: row.get("error"),
-        voice_id: row.get("voice_id"),
-    }
+        voice_id: row.get::<Option<String>, _>("voice_id").map(VoiceId::new),
+    })
 }
 
 const VOICE_COLUMNS: &str = "id, account_id, name, base_voice, profile, download_token, \
@@ -100,18 +116,18 @@ impl VoicesRepo {
     /// Creates an account.
     pub async fn create_account(
         &self,
-        id: &str,
+        id: &AccountId,
         owner: UserId,
-        gender: &str,
+        gender: Gender,
         age: i64,
         now: UnixTime,
     ) -> Result<(), VoicesError> {
         sqlx::query(
             "INSERT INTO voice_accounts (id, owner_id, gender, age, created_at) VALUES (?, ?, ?, ?, ?)",
         )
-        .bind(id)
+        .bind(id.as_str())
         .bind(owner.get())
-        .bind(gender)
+        .bind(gender.as_str())
         .bind(age)
         .bind(now)
         .execute(&self.pool)
@@ -119,27 +135,27 @@ impl VoicesRepo {
         Ok(())
     }
 
-    /// The account's gender when `owner` owns it.
+    /// The account's gender when `owner` owns it (`None`: any owner, for the build job).
     pub async fn account_gender(
         &self,
-        owner: UserId,
-        id: &str,
-    ) -> Result<Option<String>, VoicesError> {
-        Ok(
-            sqlx::query("SELECT gender FROM voice_accounts WHERE id = ? AND owner_id = ?")
-                .bind(id)
-                .bind(owner.get())
-                .fetch_optional(&self.pool)
-                .await?
-                .map(|row| row.get("gender")),
+        owner: Option<UserId>,
+        id: &AccountId,
+    ) -> Result<Option<Gender>, VoicesError> {
+        Ok(sqlx::query(
+            "SELECT gender FROM voice_accounts WHERE id = ?1 AND (?2 IS NULL OR owner_id = ?2)",
         )
+        .bind(id.as_str())
+        .bind(owner.map(UserId::get))
+        .fetch_optional(&self.pool)
+        .await?
+        .map(|row| Gender::parse(row.get("gender")).unwrap_or(Gender::Other)))
     }
 
     /// Stores a recording's row (its bytes are already in the blob store).
     #[allow(clippy::too_many_arguments)]
     pub async fn insert_recording(
         &self,
-        account: &str,
+        account: &AccountId,
         sentence: &str,
         blob: &str,
         sample_rate: u32,
@@ -151,7 +167,7 @@ impl VoicesRepo {
             "INSERT INTO voice_recordings (account_id, sentence, blob, sample_rate, duration_ms, level, created_at) \
              VALUES (?, ?, ?, ?, ?, ?, ?)",
         )
-        .bind(account)
+        .bind(account.as_str())
         .bind(sentence)
         .bind(blob)
         .bind(i64::from(sample_rate))
@@ -164,22 +180,25 @@ impl VoicesRepo {
     }
 
     /// Distinct sentences with a recording at a good level.
-    pub async fn sentences_recorded(&self, account: &str) -> Result<i64, VoicesError> {
+    pub async fn sentences_recorded(&self, account: &AccountId) -> Result<i64, VoicesError> {
         Ok(sqlx::query(
             "SELECT COUNT(DISTINCT sentence) AS n FROM voice_recordings WHERE account_id = ? AND level = 'OK'",
         )
-        .bind(account)
+        .bind(account.as_str())
         .fetch_one(&self.pool)
         .await?
         .get("n"))
     }
 
     /// The recordings at a good level, oldest first.
-    pub async fn usable_recordings(&self, account: &str) -> Result<Vec<RecordingRow>, VoicesError> {
+    pub async fn usable_recordings(
+        &self,
+        account: &AccountId,
+    ) -> Result<Vec<RecordingRow>, VoicesError> {
         Ok(sqlx::query(
             "SELECT sentence, blob FROM voice_recordings WHERE account_id = ? AND level = 'OK' ORDER BY id",
         )
-        .bind(account)
+        .bind(account.as_str())
         .fetch_all(&self.pool)
         .await?
         .iter()
@@ -193,17 +212,17 @@ impl VoicesRepo {
     /// Creates a PENDING build; `false` when the account already has one pending.
     pub async fn create_build(
         &self,
-        id: &str,
+        id: &BuildId,
         owner: UserId,
-        account: &str,
+        account: &AccountId,
         now: UnixTime,
     ) -> Result<bool, VoicesError> {
         let result = sqlx::query(
             "INSERT INTO voice_builds (id, account_id, owner_id, status, created_at, updated_at) \
              VALUES (?, ?, ?, 'PENDING', ?, ?) ON CONFLICT DO NOTHING",
         )
-        .bind(id)
-        .bind(account)
+        .bind(id.as_str())
+        .bind(account.as_str())
         .bind(owner.get())
         .bind(now)
         .bind(now)
@@ -213,54 +232,55 @@ impl VoicesRepo {
     }
 
     /// Records the job that runs a build.
-    pub async fn set_build_job(&self, id: &str, job: &str) -> Result<(), VoicesError> {
+    pub async fn set_build_job(&self, id: &BuildId, job: &str) -> Result<(), VoicesError> {
         sqlx::query("UPDATE voice_builds SET job_id = ? WHERE id = ?")
             .bind(job)
-            .bind(id)
+            .bind(id.as_str())
             .execute(&self.pool)
             .await?;
         Ok(())
     }
 
     /// A build by id (any owner: for the build job).
-    pub async fn build(&self, id: &str) -> Result<Option<(BuildRow, UserId)>, VoicesError> {
-        Ok(sqlx::query(
+    pub async fn build(&self, id: &BuildId) -> Result<Option<(BuildRow, UserId)>, VoicesError> {
+        sqlx::query(
             "SELECT id, account_id, status, error, voice_id, owner_id FROM voice_builds WHERE id = ?",
         )
-        .bind(id)
+        .bind(id.as_str())
         .fetch_optional(&self.pool)
         .await?
-        .map(|row| (build_row(&row), UserId::new(row.get("owner_id")))))
+        .map(|row| Ok((build_row(&row)?, UserId::new(row.get("owner_id")))))
+        .transpose()
     }
 
     /// The owner's builds, newest first, filtered.
     pub async fn builds(
         &self,
         owner: UserId,
-        account: Option<&str>,
-        build: Option<&str>,
-        status: Option<&str>,
+        account: Option<&AccountId>,
+        build: Option<&BuildId>,
+        status: Option<BuildStatus>,
     ) -> Result<Vec<BuildRow>, VoicesError> {
-        Ok(sqlx::query(
+        sqlx::query(
             "SELECT id, account_id, status, error, voice_id FROM voice_builds WHERE owner_id = ? \
              AND (?2 IS NULL OR account_id = ?2) AND (?3 IS NULL OR id = ?3) \
              AND (?4 IS NULL OR status = ?4) ORDER BY created_at DESC, rowid DESC",
         )
         .bind(owner.get())
-        .bind(account)
-        .bind(build)
-        .bind(status)
+        .bind(account.map(AccountId::as_str))
+        .bind(build.map(BuildId::as_str))
+        .bind(status.map(BuildStatus::as_str))
         .fetch_all(&self.pool)
         .await?
         .iter()
         .map(build_row)
-        .collect())
+        .collect()
     }
 
     /// Ends a build: ERROR with a reason.
     pub async fn fail_build(
         &self,
-        id: &str,
+        id: &BuildId,
         error: &str,
         now: UnixTime,
     ) -> Result<(), VoicesError> {
@@ -269,7 +289,7 @@ impl VoicesRepo {
         )
         .bind(error)
         .bind(now)
-        .bind(id)
+        .bind(id.as_str())
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -280,7 +300,7 @@ impl VoicesRepo {
     /// retried job whose first run completed) is left alone.
     pub async fn complete_build(
         &self,
-        build: &str,
+        build: &BuildId,
         owner: UserId,
         voice: &VoiceRow,
         now: UnixTime,
@@ -290,9 +310,9 @@ impl VoicesRepo {
             "UPDATE voice_builds SET status = 'COMPLETE', voice_id = ?, updated_at = ? \
              WHERE id = ? AND status = 'PENDING'",
         )
-        .bind(&voice.id)
+        .bind(voice.id.as_str())
         .bind(now)
-        .bind(build)
+        .bind(build.as_str())
         .execute(&mut *tx)
         .await?;
         if updated.rows_affected() == 0 {
@@ -302,10 +322,10 @@ impl VoicesRepo {
             "INSERT INTO voices (id, owner_id, account_id, build_id, name, base_voice, profile, download_token, created_at) \
              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
-        .bind(&voice.id)
+        .bind(voice.id.as_str())
         .bind(owner.get())
-        .bind(&voice.account_id)
-        .bind(build)
+        .bind(voice.account_id.as_ref().map(AccountId::as_str))
+        .bind(build.as_str())
         .bind(&voice.name)
         .bind(&voice.base_voice)
         .bind(&voice.profile)
@@ -317,18 +337,22 @@ impl VoicesRepo {
         Ok(())
     }
 
-    /// The account's PENDING build: id, job id, creation time.
+    /// The account's PENDING build.
     pub async fn pending_build(
         &self,
-        account: &str,
-    ) -> Result<Option<(String, Option<String>, UnixTime)>, VoicesError> {
+        account: &AccountId,
+    ) -> Result<Option<PendingBuild>, VoicesError> {
         Ok(sqlx::query(
             "SELECT id, job_id, created_at FROM voice_builds WHERE account_id = ? AND status = 'PENDING'",
         )
-        .bind(account)
+        .bind(account.as_str())
         .fetch_optional(&self.pool)
         .await?
-        .map(|row| (row.get("id"), row.get("job_id"), row.get("created_at"))))
+        .map(|row| PendingBuild {
+            id: BuildId::new(row.get::<String, _>("id")),
+            job_id: row.get("job_id"),
+            created_at: row.get("created_at"),
+        }))
     }
 
     /// The owner's voices, oldest first.
@@ -363,9 +387,9 @@ impl VoicesRepo {
     }
 
     /// Counts one synthesis of a user voice.
-    pub async fn count_synthesis(&self, voice: &str) -> Result<(), VoicesError> {
+    pub async fn count_synthesis(&self, voice: &VoiceId) -> Result<(), VoicesError> {
         sqlx::query("UPDATE voices SET synthesis_count = synthesis_count + 1 WHERE id = ?")
-            .bind(voice)
+            .bind(voice.as_str())
             .execute(&self.pool)
             .await?;
         Ok(())
@@ -375,14 +399,14 @@ impl VoicesRepo {
     pub async fn count_builtin_synthesis(
         &self,
         owner: UserId,
-        voice: &str,
+        voice: &VoiceId,
     ) -> Result<(), VoicesError> {
         sqlx::query(
             "INSERT INTO builtin_voice_usage (owner_id, voice_id, synthesis_count) VALUES (?, ?, 1) \
              ON CONFLICT (owner_id, voice_id) DO UPDATE SET synthesis_count = synthesis_count + 1",
         )
         .bind(owner.get())
-        .bind(voice)
+        .bind(voice.as_str())
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -404,7 +428,7 @@ impl VoicesRepo {
     /// Registers a device.
     pub async fn create_device(
         &self,
-        id: &str,
+        id: &DeviceId,
         owner: UserId,
         name: Option<&str>,
         now: UnixTime,
@@ -412,7 +436,7 @@ impl VoicesRepo {
         sqlx::query(
             "INSERT INTO voice_devices (id, owner_id, name, created_at) VALUES (?, ?, ?, ?)",
         )
-        .bind(id)
+        .bind(id.as_str())
         .bind(owner.get())
         .bind(name)
         .bind(now)
@@ -422,27 +446,14 @@ impl VoicesRepo {
     }
 
     /// Whether `owner` registered the device.
-    pub async fn device_owned(&self, owner: UserId, id: &str) -> Result<bool, VoicesError> {
+    pub async fn device_owned(&self, owner: UserId, id: &DeviceId) -> Result<bool, VoicesError> {
         Ok(
             sqlx::query("SELECT 1 FROM voice_devices WHERE id = ? AND owner_id = ?")
-                .bind(id)
+                .bind(id.as_str())
                 .bind(owner.get())
                 .fetch_optional(&self.pool)
                 .await?
                 .is_some(),
-        )
-    }
-}
-
-impl VoicesRepo {
-    /// The account's gender, whoever owns it (for the build job).
-    pub async fn account_gender_any(&self, id: &str) -> Result<Option<String>, VoicesError> {
-        Ok(
-            sqlx::query("SELECT gender FROM voice_accounts WHERE id = ?")
-                .bind(id)
-                .fetch_optional(&self.pool)
-                .await?
-                .map(|row| row.get("gender")),
         )
     }
 }

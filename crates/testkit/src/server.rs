@@ -1,0 +1,97 @@
+//! The server in the test's own runtime: a temp data directory, 127.0.0.1 on a free port, and a
+//! clock the test moves.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use tempfile::TempDir;
+use tokio::sync::oneshot;
+use voicegate::app::App;
+use voicegate::clock::ManualClock;
+use voicegate::config::Config;
+use voicegate::identity::Role;
+use voicegate::state::AppState;
+
+/// A configuration for tests: loopback on a free port, a fresh data directory, fast polling.
+pub fn test_config(data_dir: &Path) -> Config {
+    let mut config = Config {
+        listen: "127.0.0.1:0".parse().expect("a socket address"),
+        data_dir: data_dir.to_path_buf(),
+        ..Config::default()
+    };
+    config.auth.state_poll_ms = 100;
+    config.auth.hash_concurrency = Some(2);
+    config
+}
+
+/// The server running in this test's runtime.
+pub struct TestServer {
+    /// `http://127.0.0.1:PORT`.
+    pub base: String,
+    /// The server's clock: move it to test expiry.
+    pub clock: ManualClock,
+    /// The server's services.
+    pub state: AppState,
+    /// The data directory (removed on drop).
+    pub data_dir: TempDir,
+    shutdown: Option<oneshot::Sender<()>>,
+}
+
+impl TestServer {
+    /// Starts a server with the test configuration.
+    pub async fn start() -> Self {
+        Self::start_with(|_| {}).await
+    }
+
+    /// Starts a server with the test configuration changed by `adjust`.
+    pub async fn start_with(adjust: impl FnOnce(&mut Config)) -> Self {
+        let data_dir = tempfile::tempdir().expect("a temp dir");
+        let mut config = test_config(data_dir.path());
+        adjust(&mut config);
+        let clock = ManualClock::new();
+        let app = App::build(config, Arc::new(clock.clone()))
+            .await
+            .expect("the server builds");
+        let base = format!("http://{}", app.local_addr());
+        let state = app.state().clone();
+        let (tx, rx) = oneshot::channel::<()>();
+        tokio::spawn(app.serve(async {
+            let _ = rx.await;
+        }));
+        Self {
+            base,
+            clock,
+            state,
+            data_dir,
+            shutdown: Some(tx),
+        }
+    }
+
+    /// The absolute URL of `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// The server's current time, Unix seconds.
+    pub fn clock_now(&self) -> i64 {
+        use voicegate::clock::Clock;
+        self.clock.now()
+    }
+
+    /// Creates an active user.
+    pub async fn add_user(&self, name: &str, password: &str) {
+        self.state
+            .identity
+            .add_user(name, password, Role::User)
+            .await
+            .expect("the user is created");
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}

@@ -1,0 +1,119 @@
+//! Devices and what they may download: a device is registered by its user; voice files and
+//! licences are made for one of the user's devices only.
+
+use serde_json::json;
+
+use crate::ids::{UserId, new_hex_id};
+use crate::voices::catalog::ResolvedVoice;
+use crate::voices::error::VoicesError;
+use crate::voices::licence::LicencePayload;
+use crate::voices::model::DeviceId;
+use crate::voices::service::VoicesService;
+
+/// A file to download: its suggested name and its bytes.
+#[derive(Debug)]
+pub struct Download {
+    /// The suggested file name.
+    pub filename: String,
+    /// The file (JSON).
+    pub bytes: Vec<u8>,
+}
+
+impl VoicesService {
+    /// `device/register`.
+    pub async fn register_device(
+        &self,
+        owner: UserId,
+        name: Option<&str>,
+    ) -> Result<DeviceId, VoicesError> {
+        let id = DeviceId::new(new_hex_id());
+        self.repo
+            .create_device(&id, owner, name, self.clock.now())
+            .await?;
+        Ok(id)
+    }
+
+    /// The voice behind `token`, for a device `owner` registered (403 otherwise).
+    async fn voice_for_device(
+        &self,
+        owner: UserId,
+        token: &str,
+        device: Option<&DeviceId>,
+    ) -> Result<(ResolvedVoice, DeviceId), VoicesError> {
+        let voice = self.resolve(owner, token).await?;
+        let device = device
+            .filter(|d| !d.as_str().is_empty())
+            .ok_or_else(|| VoicesError::BadRequest("device_id is required".into()))?;
+        if !self.repo.device_owned(owner, device).await? {
+            return Err(VoicesError::Forbidden(
+                "device_id: the device is not registered to this user".into(),
+            ));
+        }
+        Ok((voice, device.clone()))
+    }
+
+    /// `voices/download`: the voice file (format `voicegate-voice-1`, JSON).
+    pub async fn download_voice(
+        &self,
+        owner: UserId,
+        token: &str,
+        device: Option<&DeviceId>,
+    ) -> Result<Download, VoicesError> {
+        let (voice, device) = self.voice_for_device(owner, token, device).await?;
+        if voice.stored.as_ref().is_some_and(|s| !s.can_download) {
+            return Err(VoicesError::Forbidden(
+                "the voice cannot be downloaded".into(),
+            ));
+        }
+        let synth = self.synthesizer().await?;
+        let engine = synth.voice(&voice.engine_voice);
+        let modifiers = voice.profile;
+        let document = json!({
+            "format": "voicegate-voice-1",
+            "voice_id": voice.voice_id,
+            "name": voice.stored.as_ref().map(|s| s.name.clone()).or_else(|| engine.map(|e| e.name.clone())),
+            "base_voice": {
+                "id": voice.engine_voice,
+                "engine": engine.map(|e| e.engine),
+                "language": engine.map(|e| e.language.clone()),
+                "sample_rate": engine.map(|e| e.sample_rate),
+            },
+            "modifiers": {
+                "pitch": modifiers.pitch.get(),
+                "rate": modifiers.rate.get(),
+                "range": modifiers.range.get(),
+            },
+            "profile": voice.prosody,
+            "device_id": device,
+            "licence_required": true,
+            "note": "a prosody profile applied to the base engine voice; not a clone of a speaker's voice",
+        });
+        Ok(Download {
+            filename: format!("{}.voice.json", voice.voice_id.as_str().replace(':', "-")),
+            bytes: serde_json::to_vec_pretty(&document)
+                .map_err(|e| VoicesError::Store(e.to_string()))?,
+        })
+    }
+
+    /// `licenses/<token>`: a licence for the device and voice, signed with the server's key.
+    pub async fn licence(
+        &self,
+        owner: UserId,
+        token: &str,
+        device: Option<&DeviceId>,
+    ) -> Result<Download, VoicesError> {
+        let (voice, device) = self.voice_for_device(owner, token, device).await?;
+        let payload = LicencePayload {
+            voice_id: voice.voice_id.to_string(),
+            device_id: device.to_string(),
+            issued_at: self.clock.now(),
+            expires_at: voice.stored.as_ref().and_then(|s| s.expires_at),
+            issuer: self.issuer.clone(),
+            key_id: String::new(),
+        };
+        Ok(Download {
+            filename: format!("{}.licence.json", voice.voice_id.as_str().replace(':', "-")),
+            bytes: self.licence.issue(&payload),
+        })
+    }
+}
