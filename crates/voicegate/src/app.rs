@@ -74,7 +74,7 @@ async fn open_voices(
         .map_err(|e| StartError::Voices(e.to_string()))?;
     let put_url = PutUrl::new(&config.voices).map_err(|e| StartError::Voices(e.to_string()))?;
     Ok(VoicesService::new(VoicesParts {
-        repo: VoicesRepo::new(db.sqlite().clone()),
+        repo: VoicesRepo::new(db.clone()),
         blobs: Blobs::new(config.data_dir.join(BLOB_DIR)),
         engines: shared.engines.clone(),
         jobs: shared.jobs.clone(),

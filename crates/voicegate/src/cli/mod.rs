@@ -64,6 +64,13 @@ enum Command {
     },
     /// Check the configuration, the data directory, the store and the peers.
     Doctor,
+    /// Print the OpenAPI document the server serves at /openapi.json (or, with --scopes-table,
+    /// the route table of docs/scopes.md made from it).
+    Openapi {
+        /// Print the markdown table of routes, credentials and scopes instead.
+        #[arg(long)]
+        scopes_table: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -265,6 +272,17 @@ fn init_logging(filter: &str) {
 }
 
 async fn run(cli: Cli) -> Result<ExitCode, String> {
+    if let Command::Openapi { scopes_table } = &cli.command {
+        let document = crate::http::router::document();
+        let json = serde_json::to_value(&document).map_err(|e| e.to_string())?;
+        if *scopes_table {
+            print!("{}", crate::http::openapi::scopes_table(&json));
+        } else {
+            let text = serde_json::to_string_pretty(&json).map_err(|e| e.to_string())?;
+            println!("{text}");
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
     if let Command::Genpass { password } = &cli.command {
         let hash =
             password::hash_bcrypt(password, password::BCRYPT_COST).map_err(|e| e.to_string())?;

@@ -42,8 +42,8 @@ fn new_id() -> HeaderValue {
     HeaderValue::try_from(format!("{}-{n:x}", *PREFIX)).expect("hex digits and a dash")
 }
 
-/// The middleware: takes or makes the id, runs the request in a span that carries it, and sets
-/// it on the answer.
+/// The middleware: takes or makes the id, runs the request in a span that carries it, logs the
+/// answer's status at debug level, and sets the id on the answer.
 pub async fn request_id(mut request: Request, next: Next) -> Response {
     let id = request
         .headers()
@@ -51,14 +51,17 @@ pub async fn request_id(mut request: Request, next: Next) -> Response {
         .filter(|v| acceptable(v))
         .cloned()
         .unwrap_or_else(new_id);
+    // The id and the path print as they are: the id is checked above, a path is percent-encoded.
     let span = tracing::info_span!(
         "request",
-        id = id.to_str().unwrap_or_default(),
+        id = %id.to_str().unwrap_or_default(),
         method = %request.method(),
-        path = request.uri().path(),
+        path = %request.uri().path(),
     );
     request.extensions_mut().insert(RequestId(id.clone()));
+    let answered = span.clone();
     let mut response = next.run(request).instrument(span).await;
+    answered.in_scope(|| tracing::debug!(status = response.status().as_u16(), "answered"));
     response.headers_mut().insert(REQUEST_ID.clone(), id);
     response
 }

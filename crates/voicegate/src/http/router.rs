@@ -27,33 +27,24 @@ use crate::state::AppState;
 use crate::voices::delivery_routes as delivery;
 use crate::voices::routes as voices;
 
-/// A group of routes with its error dialect and body limit.
-fn group(
-    routes: OpenApiRouter<AppState>,
-    state: &AppState,
-    dialect: Dialect,
-    body_limit: usize,
-) -> OpenApiRouter<AppState> {
-    let check = SignatureCheck {
-        state: state.clone(),
-        body_limit,
-    };
-    let routes = routes
-        .layer(middleware::from_fn_with_state(
-            check,
-            signature::verify_signed_requests,
-        ))
-        .layer(DefaultBodyLimit::max(body_limit));
-    match dialect {
-        Dialect::Plain => routes,
-        other => routes.layer(middleware::map_response_with_state(other, in_dialect)),
-    }
+/// Which configured body limit a route group reads within.
+#[derive(Debug, Clone, Copy)]
+enum BodyLimit {
+    /// `http.json_body_limit`.
+    Json,
+    /// `voices.max_upload_bytes`: recordings.
+    Upload,
 }
 
-/// The API routes and the OpenAPI document they make.
-pub fn api(state: &AppState) -> (Router<AppState>, utoipa::openapi::OpenApi) {
-    let json_limit = state.config.http.json_body_limit;
-    let upload_limit = state.config.voices.max_upload_bytes;
+/// A group of routes: the error dialect its contract answers in and the body limit of its routes.
+struct Group {
+    routes: OpenApiRouter<AppState>,
+    dialect: Dialect,
+    body_limit: BodyLimit,
+}
+
+/// Every route, in its group.
+fn groups() -> Vec<Group> {
     let uploads = OpenApiRouter::new().routes(routes!(voices::save_recording));
     let oauth = OpenApiRouter::new()
         .routes(routes!(oauth::oauth_token))
@@ -107,17 +98,50 @@ pub fn api(state: &AppState) -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(delivery::licence_key))
         .routes(routes!(events::events))
         .routes(routes!(health::health));
-    OpenApiRouter::with_openapi(ApiDoc::openapi())
-        .merge(group(uploads, state, Dialect::Plain, upload_limit))
-        .merge(group(oauth, state, Dialect::OAuth, json_limit))
-        .merge(group(console, state, Dialect::SnipsConsole, json_limit))
-        .merge(group(plain, state, Dialect::Plain, json_limit))
-        .split_for_parts()
+    let group = |routes, dialect, body_limit| Group {
+        routes,
+        dialect,
+        body_limit,
+    };
+    vec![
+        group(uploads, Dialect::Plain, BodyLimit::Upload),
+        group(oauth, Dialect::OAuth, BodyLimit::Json),
+        group(console, Dialect::SnipsConsole, BodyLimit::Json),
+        group(plain, Dialect::Plain, BodyLimit::Json),
+    ]
 }
 
-/// The OpenAPI document the server serves at `/openapi.json`.
-pub fn openapi(state: &AppState) -> utoipa::openapi::OpenApi {
-    let (_, mut document) = api(state);
+/// A group with its layers: its routes read bodies within its limit (the signature check too),
+/// and answer errors in its dialect.
+fn layered(group: Group, state: &AppState) -> OpenApiRouter<AppState> {
+    let body_limit = match group.body_limit {
+        BodyLimit::Json => state.config.http.json_body_limit,
+        BodyLimit::Upload => state.config.voices.max_upload_bytes,
+    };
+    let check = SignatureCheck {
+        state: state.clone(),
+        body_limit,
+    };
+    let routes = group
+        .routes
+        .layer(middleware::from_fn_with_state(
+            check,
+            signature::verify_signed_requests,
+        ))
+        .layer(DefaultBodyLimit::max(body_limit));
+    match group.dialect {
+        Dialect::Plain => routes,
+        other => routes.layer(middleware::map_response_with_state(other, in_dialect)),
+    }
+}
+
+/// The OpenAPI document of every route, as `/openapi.json` serves it.
+pub fn document() -> utoipa::openapi::OpenApi {
+    let mut all = OpenApiRouter::with_openapi(ApiDoc::openapi());
+    for group in groups() {
+        all = all.merge(group.routes);
+    }
+    let (_, mut document) = all.split_for_parts();
     document.info.version = env!("CARGO_PKG_VERSION").to_string();
     document
 }
@@ -125,7 +149,11 @@ pub fn openapi(state: &AppState) -> utoipa::openapi::OpenApi {
 /// The whole application: API routes, `/openapi.json`, `/docs`, limits, request ids and JSON
 /// errors.
 pub fn build(state: AppState) -> Router {
-    let (api, mut document) = api(&state);
+    let mut all = OpenApiRouter::with_openapi(ApiDoc::openapi());
+    for group in groups() {
+        all = all.merge(layered(group, &state));
+    }
+    let (api, mut document) = all.split_for_parts();
     document.info.version = env!("CARGO_PKG_VERSION").to_string();
     let timeout = Duration::from_secs(state.config.http.request_timeout_secs);
     api.merge(SwaggerUi::new("/docs").url("/openapi.json", document))

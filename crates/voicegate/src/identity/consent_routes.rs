@@ -187,7 +187,7 @@ fn csrf_cookie(headers: &HeaderMap) -> Option<String> {
 
 /// The consent form: approve (with the user's credentials) redirects with a code and the exact
 /// state; deny redirects with `access_denied`.
-#[utoipa::path(post, path = "/oauth/authorize", tag = "oauth",
+#[utoipa::path(extensions(("x-credential" = json!("password"))), post, path = "/oauth/authorize", tag = "oauth",
     request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "the request's parameters, csrf, username, password, decision"),
     responses((status = 303, description = "Redirect to the client with code (or error) and state"),
               (status = 400, description = "Error page", content_type = "text/html"),

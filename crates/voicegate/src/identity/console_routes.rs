@@ -85,7 +85,7 @@ fn same_user(principal: &Principal, user_id: &str) -> Result<UserId, ApiError> {
 
 /// Logs in with an e-mail address (or user name) and password. The answer's `authorization`
 /// header holds `JWT <token>`, a short-lived token for creating an alias token.
-#[utoipa::path(post, path = "/v1/user/auth", tag = "console", request_body = ConsoleLogin,
+#[utoipa::path(extensions(("x-credential" = json!("password"))), post, path = "/v1/user/auth", tag = "console", request_body = ConsoleLogin,
     responses(
         (status = 200, description = "Logged in; the token is in the authorization header", body = ConsoleLoginResponse,
          headers(("authorization" = String, description = "JWT <short-lived token>"))),

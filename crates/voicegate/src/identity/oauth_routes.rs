@@ -88,7 +88,7 @@ async fn token(
 /// The token endpoint: `grant_type` = `client_credentials`, `password` (clients allowed it only)
 /// or `refresh_token`. Client authentication by HTTP Basic or `client_id`/`client_secret` in the
 /// body, not both.
-#[utoipa::path(post, path = "/oauth/token", tag = "oauth",
+#[utoipa::path(post, path = "/oauth/token", tag = "oauth", security(("client" = [])),
     request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "grant_type, scope, username, password, refresh_token"),
     responses(
         (status = 200, description = "`{access_token, token_type, expires_in, refresh_token?, scope}`"),
@@ -104,7 +104,7 @@ pub async fn oauth_token(
 }
 
 /// The token endpoint at the VocaliD contract's path.
-#[utoipa::path(post, path = "/api/v1/oauth/token", tag = "oauth",
+#[utoipa::path(post, path = "/api/v1/oauth/token", tag = "oauth", security(("client" = [])),
     request_body(content = String, content_type = "application/x-www-form-urlencoded"),
     responses((status = 200, description = "As /oauth/token"), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
 pub async fn vocalid_token(
@@ -132,7 +132,7 @@ async fn revoke(
 
 /// RFC 7009 revocation: a refresh token (with its whole family) or an access token. 200 for
 /// unknown tokens too; `token_type_hint` is optional and not needed.
-#[utoipa::path(post, path = "/oauth/revoke", tag = "oauth",
+#[utoipa::path(post, path = "/oauth/revoke", tag = "oauth", security(("client" = [])),
     request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "token, token_type_hint"),
     responses((status = 200, description = "Revoked (or unknown)"), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
 pub async fn oauth_revoke(
@@ -145,7 +145,7 @@ pub async fn oauth_revoke(
 }
 
 /// Revocation at the VocaliD contract's path.
-#[utoipa::path(post, path = "/api/v1/oauth/revoke", tag = "oauth",
+#[utoipa::path(post, path = "/api/v1/oauth/revoke", tag = "oauth", security(("client" = [])),
     request_body(content = String, content_type = "application/x-www-form-urlencoded"),
     responses((status = 200, description = "Revoked (or unknown)"), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
 pub async fn vocalid_revoke(
@@ -173,7 +173,7 @@ async fn introspect(
 
 /// RFC 7662 introspection: `{"active": false}` and nothing else for expired, revoked, unknown or
 /// other clients' tokens; the standard fields for active ones.
-#[utoipa::path(post, path = "/oauth/introspect", tag = "oauth",
+#[utoipa::path(post, path = "/oauth/introspect", tag = "oauth", security(("client" = [])),
     request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "token, token_type_hint"),
     responses((status = 200, description = "`{active, …}`"), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
 pub async fn oauth_introspect(
@@ -186,7 +186,7 @@ pub async fn oauth_introspect(
 }
 
 /// Introspection at the VocaliD contract's path.
-#[utoipa::path(post, path = "/api/v1/oauth/introspect", tag = "oauth",
+#[utoipa::path(post, path = "/api/v1/oauth/introspect", tag = "oauth", security(("client" = [])),
     request_body(content = String, content_type = "application/x-www-form-urlencoded"),
     responses((status = 200, description = "`{active, …}`"), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
 pub async fn vocalid_introspect(

@@ -17,10 +17,17 @@ mod tests {
     use crate::ids::new_token;
 
     #[test]
-    fn tokens_are_hashed_one_to_one() {
-        let a = new_token(REFRESH_PREFIX);
-        let b = new_token(REFRESH_PREFIX);
-        assert_eq!(token_hash(&a), token_hash(&a));
+    fn tokens_are_stored_as_their_sha_256() {
+        // FIPS 180-2's example for "abc".
+        let abc: String = token_hash("abc")
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert_eq!(
+            abc,
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        let (a, b) = (new_token(REFRESH_PREFIX), new_token(REFRESH_PREFIX));
         assert_ne!(token_hash(&a), token_hash(&b));
     }
 }

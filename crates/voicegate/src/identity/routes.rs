@@ -72,7 +72,7 @@ fn no_store(pair: TokenPair) -> Response {
 }
 
 /// Exchanges a user name and password for an access token and a refresh token.
-#[utoipa::path(post, path = "/v1/auth/tokens", tag = "auth", request_body = LoginRequest,
+#[utoipa::path(extensions(("x-credential" = json!("password"))), post, path = "/v1/auth/tokens", tag = "auth", request_body = LoginRequest,
     responses(
         (status = 200, description = "Tokens created", body = TokensResponse),
         (status = 401, description = "Invalid user or password", body = ErrorBody),

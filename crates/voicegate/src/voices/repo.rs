@@ -2,10 +2,10 @@
 //! look exactly like unknown ones.
 
 use sqlx::Row;
-use sqlx::sqlite::SqlitePool;
 
 use crate::clock::UnixTime;
 use crate::ids::UserId;
+use crate::store::Db;
 use crate::voices::error::VoicesError;
 use crate::voices::model::{AccountId, BuildId, BuildStatus, DeviceId, Gender, VoiceId};
 
@@ -69,10 +69,11 @@ pub struct RecordingRow {
     pub blob: String,
 }
 
-/// The voices tables.
+/// The voices tables: one struct over the store, so that a second backend changes this file
+/// only.
 #[derive(Debug, Clone)]
 pub struct VoicesRepo {
-    pool: SqlitePool,
+    db: Db,
 }
 
 fn voice_row(row: &sqlx::sqlite::SqliteRow) -> VoiceRow {
@@ -108,9 +109,9 @@ const VOICE_COLUMNS: &str = "id, account_id, name, base_voice, profile, download
      synthesis_count, can_download, can_stream, expires_at";
 
 impl VoicesRepo {
-    /// The repository over `pool`.
-    pub fn new(pool: SqlitePool) -> Self {
-        Self { pool }
+    /// The repository over the store.
+    pub fn new(db: Db) -> Self {
+        Self { db }
     }
 
     /// Creates an account.
@@ -130,7 +131,7 @@ impl VoicesRepo {
         .bind(gender.as_str())
         .bind(age)
         .bind(now)
-        .execute(&self.pool)
+        .execute(self.db.sqlite())
         .await?;
         Ok(())
     }
@@ -146,7 +147,7 @@ impl VoicesRepo {
         )
         .bind(id.as_str())
         .bind(owner.map(UserId::get))
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.db.sqlite())
         .await?
         .map(|row| Gender::parse(row.get("gender")).unwrap_or(Gender::Other)))
     }
@@ -174,7 +175,7 @@ impl VoicesRepo {
         .bind(duration_ms)
         .bind(level)
         .bind(now)
-        .execute(&self.pool)
+        .execute(self.db.sqlite())
         .await?;
         Ok(())
     }
@@ -185,7 +186,7 @@ impl VoicesRepo {
             "SELECT COUNT(DISTINCT sentence) AS n FROM voice_recordings WHERE account_id = ? AND level = 'OK'",
         )
         .bind(account.as_str())
-        .fetch_one(&self.pool)
+        .fetch_one(self.db.sqlite())
         .await?
         .get("n"))
     }
@@ -199,7 +200,7 @@ impl VoicesRepo {
             "SELECT sentence, blob FROM voice_recordings WHERE account_id = ? AND level = 'OK' ORDER BY id",
         )
         .bind(account.as_str())
-        .fetch_all(&self.pool)
+        .fetch_all(self.db.sqlite())
         .await?
         .iter()
         .map(|row| RecordingRow {
@@ -226,7 +227,7 @@ impl VoicesRepo {
         .bind(owner.get())
         .bind(now)
         .bind(now)
-        .execute(&self.pool)
+        .execute(self.db.sqlite())
         .await?;
         Ok(result.rows_affected() == 1)
     }
@@ -236,7 +237,7 @@ impl VoicesRepo {
         sqlx::query("UPDATE voice_builds SET job_id = ? WHERE id = ?")
             .bind(job)
             .bind(id.as_str())
-            .execute(&self.pool)
+            .execute(self.db.sqlite())
             .await?;
         Ok(())
     }
@@ -247,7 +248,7 @@ impl VoicesRepo {
             "SELECT id, account_id, status, error, voice_id, owner_id FROM voice_builds WHERE id = ?",
         )
         .bind(id.as_str())
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.db.sqlite())
         .await?
         .map(|row| Ok((build_row(&row)?, UserId::new(row.get("owner_id")))))
         .transpose()
@@ -270,7 +271,7 @@ impl VoicesRepo {
         .bind(account.map(AccountId::as_str))
         .bind(build.map(BuildId::as_str))
         .bind(status.map(BuildStatus::as_str))
-        .fetch_all(&self.pool)
+        .fetch_all(self.db.sqlite())
         .await?
         .iter()
         .map(build_row)
@@ -290,7 +291,7 @@ impl VoicesRepo {
         .bind(error)
         .bind(now)
         .bind(id.as_str())
-        .execute(&self.pool)
+        .execute(self.db.sqlite())
         .await?;
         Ok(())
     }
@@ -305,7 +306,7 @@ impl VoicesRepo {
         voice: &VoiceRow,
         now: UnixTime,
     ) -> Result<(), VoicesError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.db.sqlite().begin().await?;
         let updated = sqlx::query(
             "UPDATE voice_builds SET status = 'COMPLETE', voice_id = ?, updated_at = ? \
              WHERE id = ? AND status = 'PENDING'",
@@ -346,7 +347,7 @@ impl VoicesRepo {
             "SELECT id, job_id, created_at FROM voice_builds WHERE account_id = ? AND status = 'PENDING'",
         )
         .bind(account.as_str())
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.db.sqlite())
         .await?
         .map(|row| PendingBuild {
             id: BuildId::new(row.get::<String, _>("id")),
@@ -362,7 +363,7 @@ impl VoicesRepo {
         );
         Ok(sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(owner.get())
-            .fetch_all(&self.pool)
+            .fetch_all(self.db.sqlite())
             .await?
             .iter()
             .map(voice_row)
@@ -380,7 +381,7 @@ impl VoicesRepo {
         Ok(sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(owner.get())
             .bind(token)
-            .fetch_optional(&self.pool)
+            .fetch_optional(self.db.sqlite())
             .await?
             .as_ref()
             .map(voice_row))
@@ -390,7 +391,7 @@ impl VoicesRepo {
     pub async fn count_synthesis(&self, voice: &VoiceId) -> Result<(), VoicesError> {
         sqlx::query("UPDATE voices SET synthesis_count = synthesis_count + 1 WHERE id = ?")
             .bind(voice.as_str())
-            .execute(&self.pool)
+            .execute(self.db.sqlite())
             .await?;
         Ok(())
     }
@@ -407,7 +408,7 @@ impl VoicesRepo {
         )
         .bind(owner.get())
         .bind(voice.as_str())
-        .execute(&self.pool)
+        .execute(self.db.sqlite())
         .await?;
         Ok(())
     }
@@ -418,7 +419,7 @@ impl VoicesRepo {
             "SELECT voice_id, synthesis_count FROM builtin_voice_usage WHERE owner_id = ?",
         )
         .bind(owner.get())
-        .fetch_all(&self.pool)
+        .fetch_all(self.db.sqlite())
         .await?
         .iter()
         .map(|row| (row.get("voice_id"), row.get("synthesis_count")))
@@ -440,7 +441,7 @@ impl VoicesRepo {
         .bind(owner.get())
         .bind(name)
         .bind(now)
-        .execute(&self.pool)
+        .execute(self.db.sqlite())
         .await?;
         Ok(())
     }
@@ -451,7 +452,7 @@ impl VoicesRepo {
             sqlx::query("SELECT 1 FROM voice_devices WHERE id = ? AND owner_id = ?")
                 .bind(id.as_str())
                 .bind(owner.get())
-                .fetch_optional(&self.pool)
+                .fetch_optional(self.db.sqlite())
                 .await?
                 .is_some(),
         )

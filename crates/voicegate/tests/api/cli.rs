@@ -8,7 +8,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use testkit::{Binary, python_bcrypt_check, python_bcrypt_hash, run_python};
 
-use crate::support::{get_bearer, login};
+use crate::support::{assert_not_stored, get_bearer, keys, login};
 
 fn binary() -> Binary {
     Binary::new(env!("CARGO_BIN_EXE_voicegate"))
@@ -197,7 +197,9 @@ async fn an_ovos_api_env_file_works_unchanged() {
         ),
     )
     .unwrap();
-    let server = bin.serve(&[]).await;
+    let server = bin
+        .serve(&[("VOICEGATE_LOG_LEVEL", "debug,sqlx=warn")])
+        .await;
     assert_eq!(
         login(&server.base, "jarvis", "jarvis-pass").await.status(),
         StatusCode::UNAUTHORIZED
@@ -221,8 +223,19 @@ async fn an_ovos_api_env_file_works_unchanged() {
         !bin.data_dir.join("signing.key").exists(),
         "no key is generated when SECRET is set"
     );
+    // The secret goes where a careless server would log it: a wrong password, a bearer token.
+    assert_eq!(
+        login(&server.base, "ovos", secret).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        get_bearer(server.url("/v1/auth/me"), secret).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
     let startup_log = server.startup_log.clone();
     let (_, log) = server.terminate().await;
+    let answered = log.iter().filter(|l| l.contains("answered")).count();
+    assert!(answered >= 3, "the requests were logged: {log:#?}");
     assert!(
         !startup_log.iter().chain(&log).any(|l| l.contains(secret)),
         "the secret appears in the log"
@@ -427,7 +440,11 @@ async fn token_commands_create_list_and_revoke_named_tokens() {
     let out = bin.run(&["token", "list", "--json"], "").await;
     let listed: Value = serde_json::from_str(&out.stdout).unwrap();
     assert_eq!(listed[0]["alias"], "home-assistant");
-    assert!(!out.stdout.contains(&token));
+    assert_eq!(
+        keys(&listed[0]),
+        ["alias", "created_at", "expires_at", "scopes", "user"]
+    );
+    assert_not_stored(&bin.data_dir, &token);
     let out = bin
         .run(
             &["token", "create", "ovos", "bad", "--scope", "everything"],
@@ -488,18 +505,11 @@ async fn apikey_commands_add_list_and_remove_keys() {
     let listed: Value = serde_json::from_str(&listed.stdout).unwrap();
     assert_eq!(listed[0]["api_key"], api_key);
     assert_eq!(listed[0]["scopes"], json!(["user:info"]));
-    assert!(
-        !listed.to_string().contains(secret),
-        "a listing never shows the secret"
+    assert_eq!(
+        keys(&listed[0]),
+        ["api_key", "created_at", "scopes", "user"]
     );
-    let stored = std::fs::read(bin.data_dir.join("voicegate.db")).unwrap();
-    let wal = std::fs::read(bin.data_dir.join("voicegate.db-wal")).unwrap_or_default();
-    for bytes in [stored, wal] {
-        assert!(
-            !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
-            "the secret is stored"
-        );
-    }
+    assert_not_stored(&bin.data_dir, secret);
     assert!(bin.run(&["apikey", "remove", api_key], "").await.success);
     let out = bin.run(&["apikey", "remove", api_key], "").await;
     assert!(
@@ -561,7 +571,18 @@ async fn client_commands_register_list_and_remove_oauth_clients() {
     let listed: Value =
         serde_json::from_str(&bin.run(&["client", "list", "--json"], "").await.stdout).unwrap();
     assert_eq!(listed[0]["client_id"], id);
-    assert!(!listed.to_string().contains(secret));
+    assert_eq!(
+        keys(&listed[0]),
+        [
+            "client_id",
+            "grants",
+            "name",
+            "owner",
+            "redirect_uris",
+            "scopes"
+        ]
+    );
+    assert_not_stored(&bin.data_dir, secret);
     let out = bin
         .run(
             &[
@@ -586,4 +607,75 @@ async fn client_commands_register_list_and_remove_oauth_clients() {
         .unwrap();
     assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
     server.terminate().await;
+}
+
+#[tokio::test]
+async fn every_log_line_of_a_request_names_its_request_id() {
+    let bin = binary();
+    let out = bin
+        .run(
+            &["user", "add", "ann", "--password-stdin"],
+            "ann-password\n",
+        )
+        .await;
+    assert!(out.success, "{}", out.stderr);
+    let server = bin
+        .serve(&[("VOICEGATE_LOG_LEVEL", "debug,sqlx=warn")])
+        .await;
+    let body: Value = login(&server.base, "ann", "ann-password")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let refresh = body["refresh_token"].as_str().unwrap().to_string();
+    let spend = |id: Option<&'static str>| {
+        let mut request = reqwest::Client::new()
+            .get(server.url("/v1/auth/refresh"))
+            .bearer_auth(&refresh);
+        if let Some(id) = id {
+            request = request.header("x-request-id", id);
+        }
+        request.send()
+    };
+    // The client's id is echoed; a spent refresh token presented again logs a warning in the
+    // request's span.
+    let first = spend(Some("client-id-1")).await.unwrap();
+    assert_eq!(first.status(), StatusCode::OK);
+    assert_eq!(first.headers()["x-request-id"], "client-id-1");
+    let reused = spend(Some("client-id-2")).await.unwrap();
+    assert_eq!(reused.status(), StatusCode::UNAUTHORIZED);
+    // No id, or one that could forge a log line: the server makes one.
+    let made = spend(None).await.unwrap();
+    let made_id = made.headers()["x-request-id"].to_str().unwrap().to_string();
+    let forged = reqwest::Client::new()
+        .get(server.url("/v1/network/ping"))
+        .header("x-request-id", "a b\"c")
+        .send()
+        .await
+        .unwrap();
+    let replaced = forged.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert_ne!(replaced, "a b\"c");
+    assert_ne!(replaced, made_id);
+    let (_, log) = server.terminate().await;
+    let lines_of = |id: &str| -> Vec<&String> {
+        log.iter()
+            .filter(|l| l.contains(&format!("id={id}")))
+            .collect()
+    };
+    let second = lines_of("client-id-2");
+    assert!(
+        second
+            .iter()
+            .any(|l| l.contains("spent refresh token presented again")),
+        "{log:#?}"
+    );
+    assert!(second.iter().any(|l| l.contains("answered")), "{log:#?}");
+    assert!(
+        lines_of(&made_id).iter().any(|l| l.contains("answered")),
+        "{log:#?}"
+    );
+    assert!(!log.iter().any(|l| l.contains("a b\"c")), "{log:#?}");
 }

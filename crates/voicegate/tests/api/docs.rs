@@ -6,113 +6,121 @@ use testkit::TestServer;
 
 use crate::support::client;
 
-/// The rows of docs/scopes.md's route table: (method, path, credential, scope).
-fn scope_table() -> Vec<(String, String, String, String)> {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/scopes.md");
-    let text = std::fs::read_to_string(path).expect("docs/scopes.md");
-    text.lines()
-        .filter(|line| {
-            ["| GET ", "| POST ", "| PUT ", "| DELETE "]
-                .iter()
-                .any(|m| line.starts_with(m))
-        })
-        .map(|line| {
-            let cells: Vec<String> = line
-                .trim_matches('|')
-                .split('|')
-                .map(|c| c.trim().trim_matches('`').to_string())
-                .collect();
-            (
-                cells[0].to_lowercase(),
-                cells[1].clone(),
-                cells[2].clone(),
-                cells[3].clone(),
-            )
-        })
-        .collect()
+fn repository_file(path: &str) -> String {
+    let full = format!("{}/../../{path}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read_to_string(&full).unwrap_or_else(|e| panic!("{full}: {e}"))
 }
 
-#[tokio::test]
-async fn openapi_and_docs_scopes_md_list_the_same_routes_with_the_same_auth() {
-    let server = TestServer::start().await;
+/// The served `/openapi.json`.
+async fn served_document(server: &TestServer) -> Value {
     let response = client()
         .get(server.url("/openapi.json"))
         .send()
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
-    let doc: Value = response.json().await.unwrap();
-    assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
-    let mut from_router = Vec::new();
-    for (path, operations) in doc["paths"].as_object().unwrap() {
-        for (method, operation) in operations.as_object().unwrap() {
-            let requirement = operation["security"]
-                .as_array()
-                .and_then(|list| list.first())
-                .and_then(|r| r.as_object());
-            let (scheme, scopes) = match requirement.and_then(|r| r.iter().next()) {
-                Some((scheme, scopes)) => {
-                    let scopes: Vec<&str> = scopes
-                        .as_array()
-                        .unwrap()
-                        .iter()
-                        .map(|s| s.as_str().unwrap())
-                        .collect();
-                    (
-                        scheme.as_str(),
-                        if scopes.is_empty() {
-                            "—".to_string()
-                        } else {
-                            scopes.join(" ")
-                        },
-                    )
-                }
-                None => ("none", "—".to_string()),
-            };
-            from_router.push((method.clone(), path.clone(), scheme.to_string(), scopes));
-        }
-    }
-    let table = scope_table();
-    assert!(!table.is_empty());
-    let credential_scheme = |credential: &str| match credential {
-        "access or named token" => "bearer",
-        "refresh token" => "refresh_token",
-        // OAuth endpoints authenticate the client themselves (RFC 6749 §2.3).
-        _ => "none",
-    };
-    let mut from_docs: Vec<_> = table
-        .iter()
-        .map(|(m, p, c, s)| {
-            (
-                m.clone(),
-                p.clone(),
-                credential_scheme(c).to_string(),
-                s.clone(),
-            )
-        })
-        .collect();
-    from_router.sort();
-    from_docs.sort();
-    assert_eq!(
-        from_router, from_docs,
-        "docs/scopes.md and the router disagree"
+    response.json().await.unwrap()
+}
+
+#[tokio::test]
+async fn the_served_openapi_document_is_the_committed_one() {
+    let server = TestServer::start().await;
+    let served = served_document(&server).await;
+    assert!(served["openapi"].as_str().unwrap().starts_with("3.1"));
+    let committed: Value = serde_json::from_str(&repository_file("docs/openapi.json")).unwrap();
+    assert!(
+        served == committed,
+        "docs/openapi.json differs from /openapi.json: run scripts/api-docs and commit the change"
     );
-    let schemes = &doc["components"]["securitySchemes"];
+    let schemes = &served["components"]["securitySchemes"];
     assert_eq!(schemes["bearer"]["scheme"], "bearer");
     assert_eq!(schemes["refresh_token"]["scheme"], "bearer");
-    // Each listed route is really served: no 404 or 405 from the router.
-    for (method, path, _, _) in &table {
-        let method = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
-        let url = server.url(
-            &path
-                .replace("{skill_id}", "some.skill")
-                .replace("{user_id}", "1")
-                .replace("{alias}", "a"),
-        );
-        let status = client().request(method, url).send().await.unwrap().status();
-        assert_ne!(status, StatusCode::NOT_FOUND, "{path}");
-        assert_ne!(status, StatusCode::METHOD_NOT_ALLOWED, "{path}");
+    assert_eq!(schemes["client"]["scheme"], "basic");
+}
+
+#[tokio::test]
+async fn docs_scopes_md_holds_the_route_table_of_the_document() {
+    let server = TestServer::start().await;
+    let served = served_document(&server).await;
+    let markdown = repository_file("docs/scopes.md");
+    let begin = "<!-- routes:begin -->\n";
+    let start = markdown.find(begin).expect("the begin marker") + begin.len();
+    let end = markdown
+        .find("<!-- routes:end -->")
+        .expect("the end marker");
+    let table = voicegate::http::openapi::scopes_table(&served);
+    assert!(table.lines().count() > 50, "{table}");
+    assert!(
+        markdown[start..end] == table,
+        "docs/scopes.md's route table differs from the code: run scripts/api-docs"
+    );
+}
+
+/// Every operation of the document: (method, path with sample parameters, scope alternatives).
+fn operations(document: &Value) -> Vec<(reqwest::Method, String, Vec<String>)> {
+    let mut found = Vec::new();
+    for (path, operations) in document["paths"].as_object().unwrap() {
+        let path = path
+            .replace("{skill_id}", "some.skill")
+            .replace("{user_id}", "1")
+            .replace("{alias}", "a")
+            .replace("{download_token}", "espeak:en-us");
+        for (method, operation) in operations.as_object().unwrap() {
+            let scopes = operation["security"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|r| r["bearer"].as_array())
+                .flat_map(|scopes| scopes.iter().filter_map(Value::as_str).map(String::from))
+                .collect();
+            let method = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+            found.push((method, path.clone(), scopes));
+        }
     }
+    found
+}
+
+#[tokio::test]
+async fn every_documented_route_is_served_and_its_scope_lets_a_token_through() {
+    let server = TestServer::start().await;
+    let served = served_document(&server).await;
+    let identity = &server.state.identity;
+    server.add_user("scoped", "scoped-password").await;
+    let mut checked = 0;
+    for (method, path, scopes) in operations(&served) {
+        let status = client()
+            .request(method.clone(), server.url(&path))
+            .send()
+            .await
+            .unwrap()
+            .status();
+        assert_ne!(status, StatusCode::NOT_FOUND, "{method} {path}");
+        assert_ne!(status, StatusCode::METHOD_NOT_ALLOWED, "{method} {path}");
+        // Each scope the document names lets a token holding only that scope through: the code
+        // enforces what the document says, no more.
+        for scope in scopes {
+            let token = identity
+                .create_named_token_for("scoped", &format!("only-{checked}"), Some(&scope), None)
+                .await
+                .unwrap();
+            let response = client()
+                .request(method.clone(), server.url(&path))
+                .bearer_auth(&token)
+                .send()
+                .await
+                .unwrap();
+            let status = response.status();
+            if status == StatusCode::FORBIDDEN {
+                let body: Value = response.json().await.unwrap();
+                assert_ne!(
+                    body["error"], "insufficient_scope",
+                    "{method} {path} refused a token with its documented scope {scope}"
+                );
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked >= 30, "only {checked} scoped operations checked");
 }
 
 #[tokio::test]

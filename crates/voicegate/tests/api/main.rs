@@ -6,6 +6,7 @@ mod authorize;
 mod cli;
 mod docs;
 mod errors;
+mod events;
 mod oauth;
 mod ovos;
 mod postman;

@@ -47,6 +47,31 @@ pub async fn get_bearer(url: String, token: &str) -> Response {
         .expect("request")
 }
 
+/// Asserts that `secret` is nowhere in the database files of `data_dir` (the database and its
+/// write-ahead log): what is stored is a hash, never the value.
+pub fn assert_not_stored(data_dir: &std::path::Path, secret: &str) {
+    assert!(secret.len() >= 16, "a secret long enough to search for");
+    for file in ["voicegate.db", "voicegate.db-wal"] {
+        let bytes = std::fs::read(data_dir.join(file)).unwrap_or_default();
+        assert!(
+            !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
+            "the secret is stored in {file}"
+        );
+    }
+}
+
+/// The field names of a JSON object, sorted.
+pub fn keys(value: &Value) -> Vec<&str> {
+    let mut keys: Vec<&str> = value
+        .as_object()
+        .expect("an object")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    keys.sort_unstable();
+    keys
+}
+
 /// Asserts the server's JSON error shape and returns (error code, body).
 pub async fn error_body(response: Response, status: StatusCode) -> (String, Value) {
     assert_eq!(response.status(), status);
