@@ -418,7 +418,7 @@ async fn token_command(identity: &IdentityService, command: TokenCommand) -> Res
             if json {
                 println!("{}", serde_json::json!({"token": token, "alias": alias}));
             } else {
-                println!("{token}");
+                println!("{}", token.expose());
                 eprintln!("token {alias} created for {user}: it is shown only now");
             }
         }
@@ -470,7 +470,7 @@ async fn api_key_command(identity: &IdentityService, command: ApiKeyCommand) -> 
                     serde_json::to_string(&key).map_err(|e| e.to_string())?
                 );
             } else {
-                println!("api_key: {}\nsecret:  {}", key.api_key, key.secret);
+                println!("api_key: {}\nsecret:  {}", key.api_key, key.secret.expose());
                 eprintln!("the secret is shown only now");
             }
         }
@@ -526,7 +526,8 @@ async fn client_command(identity: &IdentityService, command: ClientCommand) -> R
             } else {
                 println!(
                     "client_id:     {}\nclient_secret: {}",
-                    client.client_id, client.client_secret
+                    client.client_id,
+                    client.client_secret.expose()
                 );
                 eprintln!("the secret is shown only now");
             }

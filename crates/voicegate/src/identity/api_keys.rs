@@ -13,14 +13,15 @@ use crate::identity::scopes::{ScopeSet, grant_within};
 use crate::identity::service::{IdentityService, limit_key_for_ip};
 use crate::identity::signatures::{self, KEY_PREFIX, WINDOW_SECS};
 use crate::ids::random_bytes;
+use crate::secret::Secret;
 
-/// A new API key: the public id and the secret, shown once.
-#[derive(serde::Serialize)]
+/// A new API key: the public id and the secret, shown once. `Debug` hides the secret.
+#[derive(Debug, serde::Serialize)]
 pub struct NewApiKey {
     /// Public key id, sent as the `api_key` parameter.
     pub api_key: String,
     /// The secret that signs requests.
-    pub secret: String,
+    pub secret: Secret,
 }
 
 /// An API key as listed (never the secret).
@@ -81,7 +82,10 @@ impl IdentityService {
             )
             .await?;
         self.states.reload(&self.repo).await?;
-        Ok(NewApiKey { api_key, secret })
+        Ok(NewApiKey {
+            api_key,
+            secret: Secret::new(secret),
+        })
     }
 
     /// Every API key (never the secrets).

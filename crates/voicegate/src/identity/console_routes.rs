@@ -139,7 +139,7 @@ pub async fn create_alias(
         .await?;
     let answer = AliasTokenResponse {
         token: AliasToken {
-            token: Secret::new(token),
+            token,
             alias: body.alias,
         },
     };

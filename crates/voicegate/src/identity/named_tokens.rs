@@ -14,6 +14,7 @@ use crate::identity::scopes::{ScopeSet, grant_within};
 use crate::identity::service::IdentityService;
 use crate::ids::UserId;
 use crate::ids::new_token;
+use crate::secret::Secret;
 
 /// Prefix of named tokens.
 pub const NAMED_PREFIX: &str = "vgt_";
@@ -66,7 +67,7 @@ impl IdentityService {
         alias: &str,
         requested: Option<ScopeSet>,
         expires_in: Option<i64>,
-    ) -> Result<String, IdentityError> {
+    ) -> Result<Secret, IdentityError> {
         check_alias(alias)?;
         let user = self
             .repo
@@ -94,7 +95,7 @@ impl IdentityService {
                 expires_in.map(|s| now + s),
             )
             .await?;
-        Ok(token)
+        Ok(Secret::new(token))
     }
 
     /// Creates a named token for the user named `user`, scopes given as text (CLI).
@@ -104,7 +105,7 @@ impl IdentityService {
         alias: &str,
         scope_text: Option<&str>,
         expires_in: Option<i64>,
-    ) -> Result<String, IdentityError> {
+    ) -> Result<Secret, IdentityError> {
         let found = self
             .repo
             .find_user(user)

@@ -679,3 +679,73 @@ async fn every_log_line_of_a_request_names_its_request_id() {
     );
     assert!(!log.iter().any(|l| l.contains("a b\"c")), "{log:#?}");
 }
+
+#[tokio::test]
+async fn plain_outputs_print_the_new_secrets_themselves() {
+    let bin = binary();
+    let out = bin
+        .run(
+            &["user", "add", "ovos", "--password-stdin"],
+            "change-me-now\n",
+        )
+        .await;
+    assert!(out.success, "{}", out.stderr);
+    let token = bin.run(&["token", "create", "ovos", "plain"], "").await;
+    assert!(token.success, "{}", token.stderr);
+    let token = token.stdout.trim().to_string();
+    assert!(token.starts_with("vgt_") && token.len() == 47, "{token}");
+    let key = bin.run(&["apikey", "add", "--user", "ovos"], "").await;
+    assert!(key.success, "{}", key.stderr);
+    let secret = key
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("secret:"))
+        .unwrap()
+        .trim()
+        .to_string();
+    assert!(
+        secret.len() >= 64 && !secret.contains("redacted"),
+        "{secret}"
+    );
+    let client = bin
+        .run(
+            &[
+                "client",
+                "add",
+                "--name",
+                "plain",
+                "--owner",
+                "ovos",
+                "--grant",
+                "client_credentials",
+            ],
+            "",
+        )
+        .await;
+    assert!(client.success, "{}", client.stderr);
+    let field = |name: &str| {
+        client
+            .stdout
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .unwrap()
+            .trim()
+            .to_string()
+    };
+    let (client_id, client_secret) = (field("client_id:"), field("client_secret:"));
+    let server = bin.serve(&[]).await;
+    assert_eq!(
+        get_bearer(server.url("/v1/auth/me"), &token).await.status(),
+        StatusCode::OK
+    );
+    let issued = reqwest::Client::new()
+        .post(server.url("/oauth/token"))
+        .basic_auth(&client_id, Some(&client_secret))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("grant_type=client_credentials")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(issued.status(), StatusCode::OK);
+    server.terminate().await;
+}

@@ -102,7 +102,9 @@ async fn every_documented_route_is_served_and_its_scope_lets_a_token_through() {
             let token = identity
                 .create_named_token_for("scoped", &format!("only-{checked}"), Some(&scope), None)
                 .await
-                .unwrap();
+                .unwrap()
+                .expose()
+                .to_string();
             let response = client()
                 .request(method.clone(), server.url(&path))
                 .bearer_auth(&token)

@@ -135,7 +135,9 @@ async fn a_voice_build_token_streams_the_events_of_its_own_builds_only() {
         .identity
         .create_named_token_for("ann", "builds", Some("voice_build"), None)
         .await
-        .unwrap();
+        .unwrap()
+        .expose()
+        .to_string();
     let mut stream = Stream::open(&server.base, &ann_builds, "").await;
 
     // What ann's token must not see: a bus message (scope ovos) and bob's build.
@@ -193,7 +195,9 @@ async fn a_voice_build_token_streams_the_events_of_its_own_builds_only() {
         .identity
         .create_named_token_for("ann", "info", Some("user:info"), None)
         .await
-        .unwrap();
+        .unwrap()
+        .expose()
+        .to_string();
     let refused = client()
         .get(server.url("/v1/events"))
         .bearer_auth(&info_only)
@@ -212,7 +216,9 @@ async fn a_stream_ends_when_its_token_is_revoked_or_its_user_disabled() {
     let named = identity
         .create_named_token_for("ann", "events", Some("ovos"), None)
         .await
-        .unwrap();
+        .unwrap()
+        .expose()
+        .to_string();
     let mut stream = Stream::open(&server.base, &named, "").await;
     let user_id = identity.authenticate(&named).await.unwrap().user_id;
     identity

@@ -101,7 +101,7 @@ async fn a_request_signed_by_the_contracts_procedure_is_accepted_once() {
     for (i, suffix) in ["", ".123456", "Z", ".5Z"].into_iter().enumerate() {
         let mut request = info_request(&key, now, &format!("17326{i}1234567890"));
         request.suffix = suffix;
-        let authorization = header(&key.secret, &request);
+        let authorization = header(key.secret.expose(), &request);
         let response = send(&server, &request, &authorization).await;
         assert_eq!(
             response.status(),
@@ -132,22 +132,22 @@ async fn every_kind_of_bad_signature_gets_the_same_401() {
     // Query tampered after signing.
     let mut request = info_request(&key, now, "n-2");
     request.query.push_str("&extra=1");
-    let authorization = header(&key.secret, &request);
+    let authorization = header(key.secret.expose(), &request);
     request.query.push('2');
     bodies.push(send(&server, &request, &authorization).await);
     // Timestamp outside the ±300 s window, both ways.
     for (nonce, at) in [("n-3", now - 301), ("n-4", now + 301)] {
         let request = info_request(&key, at, nonce);
-        bodies.push(send(&server, &request, &header(&key.secret, &request)).await);
+        bodies.push(send(&server, &request, &header(key.secret.expose(), &request)).await);
     }
     // Unknown api_key.
     let mut request = info_request(&key, now, "n-5");
     request.query = "api_key=vgk_unknown".into();
-    bodies.push(send(&server, &request, &header(&key.secret, &request)).await);
+    bodies.push(send(&server, &request, &header(key.secret.expose(), &request)).await);
     // No api_key at all; a garbled header.
     let mut request = info_request(&key, now, "n-6");
     request.query.clear();
-    bodies.push(send(&server, &request, &header(&key.secret, &request)).await);
+    bodies.push(send(&server, &request, &header(key.secret.expose(), &request)).await);
     bodies.push(send(&server, &good, "signature=xyz, nonce=a").await);
 
     let mut texts = Vec::new();
@@ -157,7 +157,7 @@ async fn every_kind_of_bad_signature_gets_the_same_401() {
     }
     assert!(texts.iter().all(|t| t == &texts[0]), "{texts:?}");
     // The good request still works: failed attempts did not spend its nonce.
-    let response = send(&server, &good, &header(&key.secret, &good)).await;
+    let response = send(&server, &good, &header(key.secret.expose(), &good)).await;
     assert_eq!(response.status(), StatusCode::OK);
 }
 
@@ -175,7 +175,7 @@ async fn the_body_is_signed_and_api_key_may_come_in_it() {
         at: now,
         suffix: "",
     };
-    let authorization = header(&key.secret, &request);
+    let authorization = header(key.secret.expose(), &request);
     // Tampered body: refused before any handler runs.
     let mut tampered = Signed {
         nonce: "b-1".into(),
@@ -213,7 +213,7 @@ async fn a_key_without_the_scope_gets_403_and_a_removed_key_401() {
         suffix: "",
     };
     let (code, _) = error_body(
-        send(&server, &request, &header(&key.secret, &request)).await,
+        send(&server, &request, &header(key.secret.expose(), &request)).await,
         StatusCode::FORBIDDEN,
     )
     .await;
@@ -226,7 +226,7 @@ async fn a_key_without_the_scope_gets_403_and_a_removed_key_401() {
         .await
         .unwrap();
     let request = info_request(&key, now, "s-2");
-    let response = send(&server, &request, &header(&key.secret, &request)).await;
+    let response = send(&server, &request, &header(key.secret.expose(), &request)).await;
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
 }
 
@@ -247,7 +247,7 @@ async fn repeated_bad_signatures_are_rate_limited() {
         assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     }
     let request = info_request(&key, now, "r-ok");
-    let response = send(&server, &request, &header(&key.secret, &request)).await;
+    let response = send(&server, &request, &header(key.secret.expose(), &request)).await;
     assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
     assert!(response.headers().contains_key("retry-after"));
 }
@@ -290,7 +290,7 @@ async fn the_voices_surface_takes_signed_json_and_multipart_requests() {
     let (server, key) = setup(None).await;
     let out: Value = serde_json::from_str(&run_python(
         SIGNED_VOICES,
-        &[&server.base, &key.api_key, &key.secret],
+        &[&server.base, &key.api_key, key.secret.expose()],
     ))
     .unwrap();
     assert_eq!(out["register"][0], 200, "{out}");

@@ -164,7 +164,9 @@ async fn a_token_without_a_scope_gets_403_on_every_route_that_names_it() {
     let token = identity
         .create_named_token_for("ovos", "info-only", Some("user:info"), None)
         .await
-        .unwrap();
+        .unwrap()
+        .expose()
+        .to_string();
     let doc: Value = client()
         .get(server.url("/openapi.json"))
         .send()
@@ -229,7 +231,9 @@ async fn named_tokens_never_exceed_the_role_and_die_with_disable_or_a_new_passwo
     let token = identity
         .create_named_token_for("ovos", "home-assistant", None, Some(3600))
         .await
-        .unwrap();
+        .unwrap()
+        .expose()
+        .to_string();
     assert!(token.starts_with("vgt_"));
     assert_eq!(
         get_bearer(server.url("/v1/auth/me"), &token).await.status(),
@@ -255,7 +259,9 @@ async fn named_tokens_never_exceed_the_role_and_die_with_disable_or_a_new_passwo
     let token = identity
         .create_named_token_for("ovos", "kitchen", None, None)
         .await
-        .unwrap();
+        .unwrap()
+        .expose()
+        .to_string();
     server.clock.advance(1);
     identity.set_active("ovos", false).await.unwrap();
     identity.set_active("ovos", true).await.unwrap();
@@ -266,7 +272,9 @@ async fn named_tokens_never_exceed_the_role_and_die_with_disable_or_a_new_passwo
     let token = identity
         .create_named_token_for("ovos", "garage", None, None)
         .await
-        .unwrap();
+        .unwrap()
+        .expose()
+        .to_string();
     server.clock.advance(1);
     identity
         .set_password("ovos", "a-new-password")
