@@ -39,20 +39,10 @@ impl Role {
     /// The scopes a token for this role carries: a user gets every surface, an admin also
     /// `admin`.
     pub const fn scopes(self) -> ScopeSet {
-        const USER: ScopeSet = ScopeSet::of(&[
-            Scope::Ovos,
-            Scope::Speakers,
-            Scope::Assistant,
-            Scope::UserInfo,
-            Scope::VoiceList,
-            Scope::VoiceSynthesis,
-            Scope::VoiceDownload,
-            Scope::VoiceBuild,
-            Scope::ExternalAccount,
-        ]);
+        const ADMIN: ScopeSet = ScopeSet::of(&Scope::ALL);
         match self {
-            Self::User => USER,
-            Self::Admin => ScopeSet::of(&Scope::ALL),
+            Self::User => ADMIN.without(Scope::Admin),
+            Self::Admin => ADMIN,
         }
     }
 }

@@ -118,6 +118,11 @@ impl ScopeSet {
         Self(bits)
     }
 
+    /// The set without `scope`.
+    pub const fn without(self, scope: Scope) -> ScopeSet {
+        ScopeSet(self.0 & !scope.bit())
+    }
+
     /// Whether the set holds `scope`.
     pub const fn contains(self, scope: Scope) -> bool {
         self.0 & scope.bit() != 0

@@ -34,30 +34,34 @@ impl VoicesService {
         self.owned_account(owner, account).await?;
         let id = BuildId::new(new_hex_id());
         if !self
+            .parts
             .repo
-            .create_build(&id, owner, account, self.clock.now())
+            .create_build(&id, owner, account, self.parts.clock.now())
             .await?
         {
             if !self.end_dead_build(account).await? {
                 return Ok(BuildRequest::AlreadyPending);
             }
             if !self
+                .parts
                 .repo
-                .create_build(&id, owner, account, self.clock.now())
+                .create_build(&id, owner, account, self.parts.clock.now())
                 .await?
             {
                 return Ok(BuildRequest::AlreadyPending);
             }
         }
         match self
+            .parts
             .jobs
             .enqueue(BUILD_JOB, Some(owner), json!({ "build_id": id }))
             .await
         {
-            Ok(job) => self.repo.set_build_job(&id, job.as_str()).await?,
+            Ok(job) => self.parts.repo.set_build_job(&id, job.as_str()).await?,
             Err(e) => {
-                self.repo
-                    .fail_build(&id, "could not queue the build", self.clock.now())
+                self.parts
+                    .repo
+                    .fail_build(&id, "could not queue the build", self.parts.clock.now())
                     .await?;
                 return Err(VoicesError::Store(e.to_string()));
             }
@@ -69,11 +73,11 @@ impl VoicesService {
     /// was abandoned after its attempts, or the build was never queued because the server
     /// stopped in between); `true` when it did.
     async fn end_dead_build(&self, account: &AccountId) -> Result<bool, VoicesError> {
-        let Some(pending) = self.repo.pending_build(account).await? else {
+        let Some(pending) = self.parts.repo.pending_build(account).await? else {
             return Ok(true);
         };
         let reason = match pending.job_id {
-            Some(job) => match self.jobs.get(&JobId::new(job)).await {
+            Some(job) => match self.parts.jobs.get(&JobId::new(job)).await {
                 Ok(Some(job)) if job.status == JobStatus::Failed => {
                     format!("the build job failed: {}", job.error.unwrap_or_default())
                 }
@@ -81,13 +85,14 @@ impl VoicesService {
                 Ok(Some(_)) => return Ok(false),
                 Err(e) => return Err(VoicesError::Store(e.to_string())),
             },
-            None if self.clock.now() - pending.created_at > UNQUEUED_AFTER_SECS => {
+            None if self.parts.clock.now() - pending.created_at > UNQUEUED_AFTER_SECS => {
                 "the build was never queued".to_string()
             }
             None => return Ok(false),
         };
-        self.repo
-            .fail_build(&pending.id, &reason, self.clock.now())
+        self.parts
+            .repo
+            .fail_build(&pending.id, &reason, self.parts.clock.now())
             .await?;
         Ok(true)
     }
@@ -100,7 +105,7 @@ impl VoicesService {
         build: Option<&BuildId>,
         status: Option<BuildStatus>,
     ) -> Result<Vec<BuildRow>, VoicesError> {
-        self.repo.builds(owner, account, build, status).await
+        self.parts.repo.builds(owner, account, build, status).await
     }
 
     /// Runs one build (the job): fits a prosody profile from the account's usable recordings
@@ -111,7 +116,7 @@ impl VoicesService {
         progress: &ProgressReporter,
     ) -> Result<Value, String> {
         let store = |e: VoicesError| e.to_string();
-        let Some((build, owner)) = self.repo.build(build_id).await.map_err(store)? else {
+        let Some((build, owner)) = self.parts.repo.build(build_id).await.map_err(store)? else {
             return Err(format!("build {build_id} does not exist"));
         };
         if build.status != BuildStatus::Pending {
@@ -133,8 +138,9 @@ impl VoicesService {
                     can_stream: true,
                     expires_at: None,
                 };
-                self.repo
-                    .complete_build(build_id, owner, &voice, self.clock.now())
+                self.parts
+                    .repo
+                    .complete_build(build_id, owner, &voice, self.parts.clock.now())
                     .await
                     .map_err(store)?;
                 self.publish_build(owner, &build, Ok(&voice.id));
@@ -149,8 +155,9 @@ impl VoicesService {
                     VoicesError::BadRequest(reason) => reason,
                     other => other.to_string(),
                 };
-                self.repo
-                    .fail_build(build_id, &reason, self.clock.now())
+                self.parts
+                    .repo
+                    .fail_build(build_id, &reason, self.parts.clock.now())
                     .await
                     .map_err(store)?;
                 self.publish_build(owner, &build, Err(&reason));
@@ -178,27 +185,30 @@ impl VoicesService {
             "voice_id": voice_id,
             "error": error,
         });
-        self.events
+        self.parts
+            .events
             .publish(Event::new(topic, Scope::VoiceBuild, Some(owner), &data));
     }
 
     async fn fit_profile(&self, account: &AccountId) -> Result<ProsodyProfile, VoicesError> {
         let gender = self
+            .parts
             .repo
             .account_gender(None, account)
             .await?
             .ok_or_else(|| VoicesError::BadRequest("the account no longer exists".into()))?;
         let base_voice = match gender {
-            Gender::Female => self.config.base_voice_female.clone(),
-            Gender::Male => self.config.base_voice_male.clone(),
-            Gender::Other => self.config.base_voice_other.clone(),
+            Gender::Female => self.parts.config.base_voice_female.clone(),
+            Gender::Male => self.parts.config.base_voice_male.clone(),
+            Gender::Other => self.parts.config.base_voice_other.clone(),
         };
-        let recordings = self.repo.usable_recordings(account).await?;
+        let recordings = self.parts.repo.usable_recordings(account).await?;
         let mut files = Vec::with_capacity(recordings.len());
         for recording in &recordings {
             let id =
                 BlobId::parse(&recording.blob).map_err(|e| VoicesError::Store(e.to_string()))?;
             let bytes = self
+                .parts
                 .blobs
                 .read(&id)
                 .await
@@ -207,11 +217,11 @@ impl VoicesService {
         }
         let synth = self.synthesizer().await?;
         let limits = speech::profile::FitLimits {
-            min_recordings: self.config.min_build_recordings,
-            min_voiced_frames: self.config.min_voiced_frames,
+            min_recordings: self.parts.config.min_build_recordings,
+            min_voiced_frames: self.parts.config.min_voiced_frames,
         };
         let read = ReadLimits {
-            max_seconds: self.config.max_recording_secs,
+            max_seconds: self.parts.config.max_recording_secs,
         };
         tokio::task::spawn_blocking(move || {
             let language = synth

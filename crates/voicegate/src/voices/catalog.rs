@@ -28,8 +28,13 @@ pub struct ResolvedVoice {
 impl VoicesService {
     /// `voices/list`: the engines' voices, then the user's own.
     pub async fn list_voices(&self, owner: UserId) -> Result<Vec<VoiceEntry>, VoicesError> {
-        let usage: std::collections::HashMap<String, i64> =
-            self.repo.builtin_usage(owner).await?.into_iter().collect();
+        let usage: std::collections::HashMap<String, i64> = self
+            .parts
+            .repo
+            .builtin_usage(owner)
+            .await?
+            .into_iter()
+            .collect();
         let mut entries = Vec::new();
         let synth = self.synthesizer().await.ok();
         if let Some(synth) = &synth {
@@ -53,7 +58,7 @@ impl VoicesService {
                 });
             }
         }
-        for voice in self.repo.voices(owner).await? {
+        for voice in self.parts.repo.voices(owner).await? {
             let engine = synth.as_ref().and_then(|s| s.voice(&voice.base_voice));
             entries.push(VoiceEntry {
                 account_id: voice.account_id.clone(),
@@ -74,21 +79,22 @@ impl VoicesService {
     }
 
     fn builtin_listed(&self, id: &str) -> bool {
-        self.config.builtin_voices.is_empty()
-            || self
-                .config
-                .builtin_voices
-                .iter()
-                .any(|pattern| match pattern.strip_suffix('*') {
+        self.parts.config.builtin_voices.is_empty()
+            || self.parts.config.builtin_voices.iter().any(|pattern| {
+                match pattern.strip_suffix('*') {
                     Some(prefix) => id.starts_with(prefix),
                     None => id == pattern,
-                })
+                }
+            })
     }
 
     /// The voice behind a download token of `owner` (built-in voices' tokens are their ids).
     pub async fn resolve(&self, owner: UserId, token: &str) -> Result<ResolvedVoice, VoicesError> {
-        if let Some(stored) = self.repo.voice_by_token(owner, token).await? {
-            if stored.expires_at.is_some_and(|at| at <= self.clock.now()) {
+        if let Some(stored) = self.parts.repo.voice_by_token(owner, token).await? {
+            if stored
+                .expires_at
+                .is_some_and(|at| at <= self.parts.clock.now())
+            {
                 return Err(VoicesError::Forbidden("the voice has expired".into()));
             }
             let profile: ProsodyProfile = serde_json::from_str(&stored.profile)
@@ -123,9 +129,10 @@ impl VoicesService {
         voice: &ResolvedVoice,
     ) -> Result<(), VoicesError> {
         match &voice.stored {
-            Some(stored) => self.repo.count_synthesis(&stored.id).await,
+            Some(stored) => self.parts.repo.count_synthesis(&stored.id).await,
             None => {
-                self.repo
+                self.parts
+                    .repo
                     .count_builtin_synthesis(owner, &voice.voice_id)
                     .await
             }

@@ -27,8 +27,9 @@ impl VoicesService {
         name: Option<&str>,
     ) -> Result<DeviceId, VoicesError> {
         let id = DeviceId::new(new_hex_id());
-        self.repo
-            .create_device(&id, owner, name, self.clock.now())
+        self.parts
+            .repo
+            .create_device(&id, owner, name, self.parts.clock.now())
             .await?;
         Ok(id)
     }
@@ -44,7 +45,7 @@ impl VoicesService {
         let device = device
             .filter(|d| !d.as_str().is_empty())
             .ok_or_else(|| VoicesError::BadRequest("device_id is required".into()))?;
-        if !self.repo.device_owned(owner, device).await? {
+        if !self.parts.repo.device_owned(owner, device).await? {
             return Err(VoicesError::Forbidden(
                 "device_id: the device is not registered to this user".into(),
             ));
@@ -106,14 +107,14 @@ impl VoicesService {
         let payload = LicencePayload {
             voice_id: voice.voice_id.to_string(),
             device_id: device.to_string(),
-            issued_at: self.clock.now(),
+            issued_at: self.parts.clock.now(),
             expires_at: voice.stored.as_ref().and_then(|s| s.expires_at),
-            issuer: self.issuer.clone(),
+            issuer: self.parts.issuer.clone(),
             key_id: String::new(),
         };
         Ok(Download {
             filename: format!("{}.licence.json", voice.voice_id.as_str().replace(':', "-")),
-            bytes: self.licence.issue(&payload),
+            bytes: self.parts.licence.issue(&payload),
         })
     }
 }

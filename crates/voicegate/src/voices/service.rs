@@ -51,17 +51,7 @@ pub struct VoicesParts {
 
 /// The voices service.
 pub struct VoicesService {
-    pub(super) repo: VoicesRepo,
-    pub(super) blobs: Blobs,
-    pub(super) engines: Arc<Engines>,
-    pub(super) jobs: Jobs,
-    pub(super) events: EventHub,
-    pub(super) licence: LicenceKey,
-    pub(super) clock: SharedClock,
-    pub(super) config: VoicesConfig,
-    pub(super) issuer: String,
-    pub(super) put_url: PutUrl,
-    pub(super) drain_timeout: Duration,
+    pub(super) parts: VoicesParts,
 }
 
 impl std::fmt::Debug for VoicesService {
@@ -73,51 +63,26 @@ impl std::fmt::Debug for VoicesService {
 impl VoicesService {
     /// The service over the shared engines, queue and hub.
     pub fn new(parts: VoicesParts) -> Self {
-        let VoicesParts {
-            repo,
-            blobs,
-            engines,
-            jobs,
-            events,
-            licence,
-            clock,
-            config,
-            issuer,
-            put_url,
-            drain_timeout,
-        } = parts;
-        Self {
-            repo,
-            blobs,
-            engines,
-            jobs,
-            events,
-            licence,
-            clock,
-            config,
-            issuer,
-            put_url,
-            drain_timeout,
-        }
+        Self { parts }
     }
 
     /// The job queue builds run on.
     pub fn jobs(&self) -> &Jobs {
-        &self.jobs
+        &self.parts.jobs
     }
 
     /// The limits and thresholds in force.
     pub fn config(&self) -> &VoicesConfig {
-        &self.config
+        &self.parts.config
     }
 
     pub(super) async fn synthesizer(&self) -> Result<Arc<Synthesizer>, VoicesError> {
-        Ok(self.engines.synthesizer().await?)
+        Ok(self.parts.engines.synthesizer().await?)
     }
 
     /// The server's licence key document.
     pub fn licence_key_document(&self) -> Value {
-        self.licence.public_key_document()
+        self.parts.licence.public_key_document()
     }
 
     /// `account/register`.
@@ -128,8 +93,9 @@ impl VoicesService {
         age: i64,
     ) -> Result<AccountId, VoicesError> {
         let id = AccountId::new(new_hex_id());
-        self.repo
-            .create_account(&id, owner, gender, age, self.clock.now())
+        self.parts
+            .repo
+            .create_account(&id, owner, gender, age, self.parts.clock.now())
             .await?;
         Ok(id)
     }
@@ -141,7 +107,8 @@ impl VoicesService {
         owner: UserId,
         account: &AccountId,
     ) -> Result<Gender, VoicesError> {
-        self.repo
+        self.parts
+            .repo
             .account_gender(Some(owner), account)
             .await?
             .ok_or_else(|| VoicesError::NotFound(format!("account_id: no account {account:?}")))
@@ -154,7 +121,7 @@ impl VoicesService {
         account: &AccountId,
     ) -> Result<i64, VoicesError> {
         self.owned_account(owner, account).await?;
-        self.repo.sentences_recorded(account).await
+        self.parts.repo.sentences_recorded(account).await
     }
 
     /// `recording/save`: checks the file and its level, then stores it. Nothing is stored when
@@ -168,7 +135,7 @@ impl VoicesService {
     ) -> Result<LevelStatus, VoicesError> {
         self.owned_account(owner, account).await?;
         let limits = ReadLimits {
-            max_seconds: self.config.max_recording_secs,
+            max_seconds: self.parts.config.max_recording_secs,
         };
         let thresholds = self.level_thresholds();
         let (wav, audio, report) = tokio::task::spawn_blocking(move || {
@@ -179,11 +146,13 @@ impl VoicesService {
         .await
         .map_err(|e| VoicesError::Speech(e.to_string()))??;
         let blob = self
+            .parts
             .blobs
             .put(wav)
             .await
             .map_err(|e| VoicesError::Store(e.to_string()))?;
-        self.repo
+        self.parts
+            .repo
             .insert_recording(
                 account,
                 sentence,
@@ -191,14 +160,14 @@ impl VoicesService {
                 audio.sample_rate,
                 (audio.duration_secs() * 1000.0).round() as i64,
                 report.status.code(),
-                self.clock.now(),
+                self.parts.clock.now(),
             )
             .await?;
         Ok(report.status)
     }
 
     fn level_thresholds(&self) -> LevelThresholds {
-        let c = &self.config;
+        let c = &self.parts.config;
         LevelThresholds {
             clip_level: c.clip_level,
             max_clipped_ratio: c.max_clipped_ratio,

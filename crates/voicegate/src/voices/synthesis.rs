@@ -128,7 +128,7 @@ impl VoicesService {
         params: SynthesisParams,
     ) -> Result<Synthesis, VoicesError> {
         if let Some(url) = &params.put_url {
-            self.put_url.check(url).await.map_err(put_url_error)?;
+            self.parts.put_url.check(url).await.map_err(put_url_error)?;
         }
         let voice = self.resolve(owner, &params.download_token).await?;
         if voice.stored.as_ref().is_some_and(|s| !s.can_stream) {
@@ -137,7 +137,7 @@ impl VoicesService {
             ));
         }
         let synth = self.synthesizer().await?;
-        let slot = self.engines.slot().await?;
+        let slot = self.parts.engines.slot().await?;
         self.count_synthesis(owner, &voice).await?;
         let modifiers = Modifiers {
             pitch: params.pitch.times(voice.profile.pitch),
@@ -159,7 +159,12 @@ impl VoicesService {
             .await
             .map_err(|e| VoicesError::Speech(e.to_string()))??;
             let wav = speech::wav::encode_wav(&audio);
-            let answer = self.put_url.put(&url, wav).await.map_err(put_url_error)?;
+            let answer = self
+                .parts
+                .put_url
+                .put(&url, wav)
+                .await
+                .map_err(put_url_error)?;
             return Ok(Synthesis::Uploaded {
                 status_code: answer.status,
                 response: answer.body,
@@ -171,7 +176,8 @@ impl VoicesService {
             modifiers,
             sample_rate,
         };
-        let audio = stream::start(synth, job, params.container, slot, self.drain_timeout).await?;
+        let audio =
+            stream::start(synth, job, params.container, slot, self.parts.drain_timeout).await?;
         Ok(Synthesis::Streamed {
             audio: Box::pin(audio),
             container: params.container,

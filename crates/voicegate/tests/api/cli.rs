@@ -8,7 +8,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use testkit::{Binary, python_bcrypt_check, python_bcrypt_hash, run_python};
 
-use crate::support::{assert_not_stored, get_bearer, keys, login};
+use crate::support::{assert_not_stored, binary_with_user, get_bearer, keys, login};
 
 fn binary() -> Binary {
     Binary::new(env!("CARGO_BIN_EXE_voicegate"))
@@ -16,14 +16,7 @@ fn binary() -> Binary {
 
 #[tokio::test]
 async fn user_commands_manage_users_on_the_data_dir() {
-    let bin = binary();
-    let out = bin
-        .run(
-            &["user", "add", "ovos", "--password-stdin"],
-            "change-me-now\n",
-        )
-        .await;
-    assert!(out.success, "{}", out.stderr);
+    let bin = binary_with_user("ovos", "change-me-now").await;
     let out = bin
         .run(
             &["user", "add", "ovos", "--password-stdin"],
@@ -611,14 +604,7 @@ async fn client_commands_register_list_and_remove_oauth_clients() {
 
 #[tokio::test]
 async fn every_log_line_of_a_request_names_its_request_id() {
-    let bin = binary();
-    let out = bin
-        .run(
-            &["user", "add", "ann", "--password-stdin"],
-            "ann-password\n",
-        )
-        .await;
-    assert!(out.success, "{}", out.stderr);
+    let bin = binary_with_user("ann", "ann-password").await;
     let server = bin
         .serve(&[("VOICEGATE_LOG_LEVEL", "debug,sqlx=warn")])
         .await;
@@ -682,14 +668,7 @@ async fn every_log_line_of_a_request_names_its_request_id() {
 
 #[tokio::test]
 async fn plain_outputs_print_the_new_secrets_themselves() {
-    let bin = binary();
-    let out = bin
-        .run(
-            &["user", "add", "ovos", "--password-stdin"],
-            "change-me-now\n",
-        )
-        .await;
-    assert!(out.success, "{}", out.stderr);
+    let bin = binary_with_user("ovos", "change-me-now").await;
     let token = bin.run(&["token", "create", "ovos", "plain"], "").await;
     assert!(token.success, "{}", token.stderr);
     let token = token.stdout.trim().to_string();

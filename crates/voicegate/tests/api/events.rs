@@ -6,11 +6,11 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use base64::Engine;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use testkit::{Binary, TestServer};
+use testkit::TestServer;
 use voicegate::events::Event;
 use voicegate::identity::scopes::Scope;
 
-use crate::support::{client, error_body, tokens};
+use crate::support::{binary_with_user, client, error_body, tokens};
 
 /// One server-sent event.
 #[derive(Debug)]
@@ -249,14 +249,7 @@ fn expiry_of(jwt: &str) -> i64 {
 
 #[tokio::test]
 async fn a_stream_ends_within_a_second_of_its_token_expiry() {
-    let bin = Binary::new(env!("CARGO_BIN_EXE_voicegate"));
-    let out = bin
-        .run(
-            &["user", "add", "ann", "--password-stdin"],
-            "ann-password\n",
-        )
-        .await;
-    assert!(out.success, "{}", out.stderr);
+    let bin = binary_with_user("ann", "ann-password").await;
     let server = bin.serve(&[("VOICEGATE_AUTH__ACCESS_TTL_SECS", "2")]).await;
     let login: Value = crate::support::login(&server.base, "ann", "ann-password")
         .await

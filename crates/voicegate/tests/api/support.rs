@@ -10,6 +10,19 @@ pub fn client() -> Client {
     Client::new()
 }
 
+/// The real binary on a fresh data directory with one user made by its CLI.
+pub async fn binary_with_user(name: &str, password: &str) -> testkit::Binary {
+    let bin = testkit::Binary::new(env!("CARGO_BIN_EXE_voicegate"));
+    let out = bin
+        .run(
+            &["user", "add", name, "--password-stdin"],
+            &format!("{password}\n"),
+        )
+        .await;
+    assert!(out.success, "{}", out.stderr);
+    bin
+}
+
 /// Logs in and returns the raw response.
 pub async fn login(server_base: &str, user: &str, password: &str) -> Response {
     client()
