@@ -18,7 +18,7 @@ use crate::identity::{IdentityError, IdentityService, UserSource};
 use crate::jobs::Jobs;
 use crate::ovos::OvosService;
 use crate::ovos::event_relay;
-use crate::state::AppState;
+use crate::state::{AppState, Services};
 use crate::store::blobs::{BLOB_DIR, Blobs};
 use crate::store::{Db, StoreError};
 use crate::voices::licence::LicenceKey;
@@ -171,7 +171,7 @@ impl App {
         let shared = Shared::new(&config, &db, clock.clone());
         let voices = Arc::new(open_voices(&config, &db, &shared, clock.clone()).await?);
         crate::voices::register_jobs(&shared.jobs, voices.clone());
-        let state = AppState {
+        let state = AppState::new(Services {
             ovos: Arc::new(OvosService::new(&config.ovos)),
             voices,
             engines: shared.engines,
@@ -181,7 +181,7 @@ impl App {
             db,
             clock,
             config: Arc::new(config),
-        };
+        });
         let router = http::router::build(state.clone());
         Ok(Self {
             listener,

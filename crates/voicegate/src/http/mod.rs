@@ -2,13 +2,12 @@
 
 pub mod auth;
 pub mod dialect;
+pub mod edge;
 pub mod error;
 pub mod error_map;
 pub mod extract;
 pub mod health;
-pub mod limits;
 pub mod openapi;
 pub mod params;
-pub mod request_id;
 pub mod router;
 pub mod signature;

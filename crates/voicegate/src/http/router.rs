@@ -17,7 +17,7 @@ use crate::events::routes as events;
 use crate::http::dialect::Dialect;
 use crate::http::error::in_dialect;
 use crate::http::signature::{self, SignatureCheck};
-use crate::http::{health, limits, openapi::ApiDoc, request_id};
+use crate::http::{edge, health, openapi::ApiDoc};
 use crate::identity::consent_routes as consent;
 use crate::identity::console_routes as console;
 use crate::identity::oauth_routes as oauth;
@@ -119,7 +119,7 @@ fn layered(group: Group, state: &AppState) -> OpenApiRouter<AppState> {
         BodyLimit::Upload => state.config.voices.max_upload_bytes,
     };
     let check = SignatureCheck {
-        state: state.clone(),
+        identity: state.identity.clone(),
         body_limit,
     };
     let routes = group
@@ -157,11 +157,6 @@ pub fn build(state: AppState) -> Router {
     document.info.version = env!("CARGO_PKG_VERSION").to_string();
     let timeout = Duration::from_secs(state.config.http.request_timeout_secs);
     api.merge(SwaggerUi::new("/docs").url("/openapi.json", document))
-        .layer(middleware::from_fn_with_state(
-            timeout,
-            limits::request_timeout,
-        ))
-        .layer(middleware::from_fn(limits::json_errors))
-        .layer(middleware::from_fn(request_id::request_id))
+        .layer(middleware::from_fn_with_state(timeout, edge::edge))
         .with_state(state)
 }

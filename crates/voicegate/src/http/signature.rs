@@ -14,19 +14,19 @@ use axum::response::{IntoResponse, Response};
 
 use crate::http::error::ApiError;
 use crate::http::params::{Params, ParsedParams};
+use crate::identity::IdentityService;
 use crate::identity::signatures::is_signature_header;
 use crate::identity::{Principal, SignedRequest};
-use crate::state::AppState;
 
 /// A principal proven by a request signature, for [`crate::http::auth::Authenticated`].
 #[derive(Debug, Clone)]
 pub struct SignedPrincipal(pub Principal);
 
-/// What the signature layer of a route group needs: the services, and the group's body limit.
+/// What the signature layer of a route group needs: identity, and the group's body limit.
 #[derive(Clone)]
 pub struct SignatureCheck {
-    /// The services (identity verifies).
-    pub state: AppState,
+    /// Identity, which verifies.
+    pub identity: Arc<IdentityService>,
     /// The route group's body limit, in bytes.
     pub body_limit: usize,
 }
@@ -74,7 +74,6 @@ async fn verify(check: &SignatureCheck, request: Request) -> Result<Request, Api
         api_key: params.text("api_key").ok().flatten(),
     };
     let principal = check
-        .state
         .identity
         .authenticate_signed(peer.ip(), &signed_request)
         .await?;

@@ -1,22 +1,23 @@
-//! A request id on every request: the client's `X-Request-Id` when it is a sane token, a new one
-//! otherwise; echoed on the answer and carried by the request's span, so that every log line of
-//! the request names it.
+//! What every request goes through first, in one layer: a request id (the client's
+//! `X-Request-Id` when it is a sane token, a new one otherwise) echoed on the answer and carried by
+//! the request's span, so that every log line of the request names it; the request timeout; and
+//! the JSON shape for error answers that no handler shaped (the router's 404 and 405).
 
 use std::sync::LazyLock;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
-use axum::extract::Request;
-use axum::http::{HeaderName, HeaderValue};
+use axum::extract::{Request, State};
+use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
+use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use tracing::Instrument;
+
+use crate::http::error::ApiError;
 
 /// The header that carries the id, both ways.
 pub static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
-
-/// A request's id, for handlers that want to name it.
-#[derive(Debug, Clone)]
-pub struct RequestId(pub HeaderValue);
 
 /// Longest id accepted from a client.
 const MAX_LEN: usize = 128;
@@ -42,9 +43,12 @@ fn new_id() -> HeaderValue {
     HeaderValue::try_from(format!("{}-{n:x}", *PREFIX)).expect("hex digits and a dash")
 }
 
-/// The middleware: takes or makes the id, runs the request in a span that carries it, logs the
-/// answer's status at debug level, and sets the id on the answer.
-pub async fn request_id(mut request: Request, next: Next) -> Response {
+/// The layer: takes or makes the request id and runs the request in a span that carries it,
+/// answers 503 when the handler has not produced its response within `timeout` (a streaming
+/// body, server-sent events or audio, is not cut: the limit covers the response head), gives a
+/// bare error answer the JSON shape, logs the status at debug level and sets the id on the
+/// answer.
+pub async fn edge(State(timeout): State<Duration>, request: Request, next: Next) -> Response {
     let id = request
         .headers()
         .get(&REQUEST_ID)
@@ -58,12 +62,39 @@ pub async fn request_id(mut request: Request, next: Next) -> Response {
         method = %request.method(),
         path = %request.uri().path(),
     );
-    request.extensions_mut().insert(RequestId(id.clone()));
     let answered = span.clone();
-    let mut response = next.run(request).instrument(span).await;
+    let response = match tokio::time::timeout(timeout, next.run(request).instrument(span)).await {
+        Ok(response) => json_errors(response),
+        Err(_) => ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "timeout",
+            "the request took longer than the configured request timeout",
+        )
+        .into_response(),
+    };
     answered.in_scope(|| tracing::debug!(status = response.status().as_u16(), "answered"));
+    let mut response = response;
     response.headers_mut().insert(REQUEST_ID.clone(), id);
     response
+}
+
+/// Replaces the empty body of an error answer that no handler shaped (the router's 404 and 405,
+/// a body-limit 413) with the JSON error shape, keeping its headers (`Allow`, …).
+fn json_errors(response: Response) -> Response {
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error())
+        || response.headers().contains_key(CONTENT_TYPE)
+    {
+        return response;
+    }
+    let (parts, _) = response.into_parts();
+    let mut shaped = ApiError::from_status(status).into_response();
+    for (name, value) in &parts.headers {
+        if name != CONTENT_TYPE && name != CONTENT_LENGTH {
+            shaped.headers_mut().insert(name, value.clone());
+        }
+    }
+    shaped
 }
 
 #[cfg(test)]
