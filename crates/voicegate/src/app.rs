@@ -17,7 +17,6 @@ use crate::identity::signing_key::{self, KeySource};
 use crate::identity::{IdentityError, IdentityService, UserSource};
 use crate::jobs::Jobs;
 use crate::ovos::OvosService;
-use crate::ovos::event_relay;
 use crate::state::{AppState, Services};
 use crate::store::blobs::{BLOB_DIR, Blobs};
 use crate::store::{Db, StoreError};
@@ -172,7 +171,7 @@ impl App {
         let voices = Arc::new(open_voices(&config, &db, &shared, clock.clone()).await?);
         crate::voices::register_jobs(&shared.jobs, voices.clone());
         let state = AppState::new(Services {
-            ovos: Arc::new(OvosService::new(&config.ovos)),
+            ovos: Arc::new(OvosService::new(&config.ovos, shared.events.clone())),
             voices,
             engines: shared.engines,
             jobs: shared.jobs,
@@ -209,7 +208,6 @@ impl App {
     ) -> std::io::Result<()> {
         let maintenance = self.state.identity.spawn_maintenance();
         let bus = self.state.ovos.bus().spawn_connection();
-        let relay = event_relay::spawn(self.state.ovos.clone(), self.state.events.clone());
         let workers = self
             .state
             .jobs
@@ -223,7 +221,6 @@ impl App {
             .await;
         maintenance.abort();
         bus.abort();
-        relay.abort();
         for workers in workers {
             workers.shutdown().await;
         }

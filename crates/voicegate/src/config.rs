@@ -118,8 +118,6 @@ pub struct OvosConfig {
     pub default_lang: String,
     /// Bus message types streamed on `GET /v1/events`; a trailing `*` matches a prefix.
     pub events_allowlist: Vec<String>,
-    /// Bus messages buffered for their relay to the events hub.
-    pub events_buffer: usize,
 }
 
 /// The events hub behind `GET /v1/events`.
@@ -315,7 +313,6 @@ impl Default for OvosConfig {
             ]
             .map(String::from)
             .to_vec(),
-            events_buffer: 256,
         }
     }
 }
@@ -448,10 +445,10 @@ impl Config {
         if ovos.request_timeout_ms == 0 {
             return invalid("ovos.request_timeout_ms", "must be at least 1");
         }
-        if ovos.max_text_chars == 0 || ovos.max_utterances == 0 || ovos.events_buffer == 0 {
+        if ovos.max_text_chars == 0 || ovos.max_utterances == 0 {
             return invalid(
                 "ovos",
-                "max_text_chars, max_utterances and events_buffer must be at least 1",
+                "max_text_chars and max_utterances must be at least 1",
             );
         }
         if self.events.buffer == 0 {

@@ -16,7 +16,7 @@ use futures_util::{SinkExt, StreamExt};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use tokio::net::TcpStream;
-use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot};
 use tokio_tungstenite::tungstenite::Message as Frame;
 
 /// The context key that carries voicegate's correlation id.
@@ -78,8 +78,13 @@ pub struct BusSettings {
     pub request_timeout: Duration,
     /// Longest pause between reconnection attempts.
     pub reconnect_max: Duration,
-    /// Messages buffered for each event subscriber before it is dropped as too slow.
-    pub events_buffer: usize,
+}
+
+/// What sees every message the bus delivers (the events relay). Called on the connection's
+/// task for each message, so it must be quick and never block.
+pub trait MessageTap: Send + Sync + 'static {
+    /// One message, as it arrived.
+    fn deliver(&self, message: &BusMessage);
 }
 
 struct Waiter {
@@ -161,7 +166,7 @@ struct Shared {
     connected: AtomicBool,
     outgoing: Mutex<Option<mpsc::Sender<String>>>,
     waiters: Mutex<Waiters>,
-    events: broadcast::Sender<Arc<BusMessage>>,
+    tap: Option<Arc<dyn MessageTap>>,
     next_id: AtomicU64,
     session: String,
 }
@@ -173,9 +178,8 @@ pub struct Bus {
 }
 
 impl Bus {
-    /// A bus handle; [`Bus::spawn_connection`] starts connecting.
-    pub fn new(settings: BusSettings) -> Self {
-        let (events, _) = broadcast::channel(settings.events_buffer.max(1));
+    /// A bus handle; [`Bus::spawn_connection`] starts connecting. `tap` sees every message.
+    pub fn new(settings: BusSettings, tap: Option<Arc<dyn MessageTap>>) -> Self {
         let session = crate::ids::new_id();
         Self {
             shared: Arc::new(Shared {
@@ -183,7 +187,7 @@ impl Bus {
                 connected: AtomicBool::new(false),
                 outgoing: Mutex::new(None),
                 waiters: Mutex::new(Waiters::default()),
-                events,
+                tap,
                 next_id: AtomicU64::new(1),
                 session,
             }),
@@ -198,12 +202,6 @@ impl Bus {
     /// The bus URL.
     pub fn url(&self) -> &str {
         &self.shared.settings.url
-    }
-
-    /// Every message seen on the bus from now on. A receiver that falls more than the events
-    /// buffer behind gets `Lagged` and should be dropped.
-    pub fn subscribe(&self) -> broadcast::Receiver<Arc<BusMessage>> {
-        self.shared.events.subscribe()
     }
 
     /// Sends a message and waits until the bus relays it back (the bus echoes every message to
@@ -407,12 +405,12 @@ impl Bus {
         let Ok(message) = serde_json::from_str::<BusMessage>(text) else {
             return;
         };
-        let waiter = self.lock_waiters().take_for(&message);
-        let message = Arc::new(message);
-        if let Some(waiter) = waiter {
-            let _ = waiter.tx.send((*message).clone());
+        if let Some(tap) = &self.shared.tap {
+            tap.deliver(&message);
         }
-        let _ = self.shared.events.send(message);
+        if let Some(waiter) = self.lock_waiters().take_for(&message) {
+            let _ = waiter.tx.send(message);
+        }
     }
 }
 

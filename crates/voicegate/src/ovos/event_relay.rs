@@ -1,16 +1,13 @@
 //! The relay from the message bus to the events hub: bus messages on `ovos.events_allowlist`
-//! become `ovos.<type>` events (scope `ovos`), secrets removed once for every subscriber.
-
-use std::sync::Arc;
+//! become `ovos.<type>` events (scope `ovos`), secrets removed once for every subscriber. The
+//! bus hands each message to the relay as it arrives; the relay does nothing while no events
+//! stream is open.
 
 use serde_json::json;
-use tokio::sync::broadcast::error::RecvError;
-use tokio::task::JoinHandle;
 
 use crate::events::{Event, EventHub};
 use crate::identity::scopes::Scope;
-use crate::ovos::OvosService;
-use crate::ovos::bus::BusMessage;
+use crate::ovos::bus::{BusMessage, MessageTap};
 use crate::ovos::redact::redact;
 
 /// The event of an allowlisted bus message: named after the message type, as `/v1/events` has
@@ -28,24 +25,36 @@ pub fn bus_event(message: &BusMessage) -> Event {
     event
 }
 
-/// Starts relaying; runs until the bus service is gone or the task is aborted. Messages are
-/// only turned into events while somebody listens.
-pub fn spawn(ovos: Arc<OvosService>, hub: EventHub) -> JoinHandle<()> {
-    let mut receiver = ovos.bus().subscribe();
-    tokio::spawn(async move {
-        loop {
-            match receiver.recv().await {
-                Ok(message) if hub.has_subscribers() && ovos.event_allowed(&message.msg_type) => {
-                    hub.publish(bus_event(&message));
-                }
-                Ok(_) => {}
-                Err(RecvError::Lagged(missed)) => {
-                    tracing::warn!(missed, "bus messages lost on their way to the events hub");
-                }
-                Err(RecvError::Closed) => return,
-            }
+/// The bus's tap into the events hub.
+#[derive(Debug)]
+pub struct EventRelay {
+    hub: EventHub,
+    allowlist: Vec<String>,
+}
+
+impl EventRelay {
+    /// A relay of the message types `allowlist` names (a trailing `*` matches a prefix).
+    pub fn new(hub: EventHub, allowlist: Vec<String>) -> Self {
+        Self { hub, allowlist }
+    }
+
+    /// Whether a bus message type is on the allowlist.
+    pub fn allowed(&self, msg_type: &str) -> bool {
+        self.allowlist
+            .iter()
+            .any(|pattern| match pattern.strip_suffix('*') {
+                Some(prefix) => msg_type.starts_with(prefix),
+                None => msg_type == pattern,
+            })
+    }
+}
+
+impl MessageTap for EventRelay {
+    fn deliver(&self, message: &BusMessage) {
+        if self.hub.has_subscribers() && self.allowed(&message.msg_type) {
+            self.hub.publish(bus_event(message));
         }
-    })
+    }
 }
 
 #[cfg(test)]
@@ -53,9 +62,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn bus_events_keep_their_type_and_lose_their_secrets() {
-        let message = BusMessage::new("speak", json!({"utterance": "hi", "token": "secret-value"}));
-        let event = bus_event(&message);
+    fn allowlisted_messages_reach_listeners_without_their_secrets() {
+        let hub = EventHub::new(8);
+        let relay = EventRelay::new(hub.clone(), vec!["speak".into(), "mycroft.mic.*".into()]);
+        assert!(relay.allowed("mycroft.mic.mute") && !relay.allowed("mycroft.stop"));
+        let speak = BusMessage::new("speak", json!({"utterance": "hi", "token": "secret-value"}));
+        relay.deliver(&speak);
+        let mut events = hub.subscribe();
+        relay.deliver(&BusMessage::new("not.on.the.list", json!({})));
+        relay.deliver(&speak);
+        let event = events.try_recv().expect("the allowlisted message");
+        assert!(events.try_recv().is_err(), "nothing else");
         assert_eq!(event.topic, "ovos.speak");
         assert_eq!(event.name, "speak");
         assert_eq!(event.scope, Scope::Ovos);

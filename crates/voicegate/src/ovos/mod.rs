@@ -15,8 +15,12 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 use utoipa::ToSchema;
 
+use std::sync::Arc;
+
 use crate::config::OvosConfig;
+use crate::events::EventHub;
 use crate::ovos::bus::{Bus, BusError, BusMessage, BusSettings, ReplyMatch};
+use crate::ovos::event_relay::EventRelay;
 
 /// Everything that can go wrong on the ovos-api surface.
 #[derive(Debug, thiserror::Error)]
@@ -83,22 +87,23 @@ pub struct OvosService {
 }
 
 impl OvosService {
-    /// A service for the configured bus; the connection starts with [`Bus::spawn_connection`].
-    pub fn new(config: &OvosConfig) -> Self {
+    /// A service for the configured bus, whose allowlisted messages go to `events`; the
+    /// connection starts with [`Bus::spawn_connection`].
+    pub fn new(config: &OvosConfig, events: EventHub) -> Self {
         let settings = BusSettings {
             url: format!("ws://{}:{}/core", config.ws_host, config.ws_port),
             address: format!("{}:{}", config.ws_host, config.ws_port),
             request_timeout: std::time::Duration::from_millis(config.request_timeout_ms),
             reconnect_max: std::time::Duration::from_millis(config.reconnect_max_ms),
-            events_buffer: config.events_buffer,
         };
+        let relay = EventRelay::new(events, config.events_allowlist.clone());
         let app_key = config
             .api_key
             .as_ref()
             .filter(|k| !k.is_empty())
             .map(|k| base64::engine::general_purpose::STANDARD.encode(k.expose()));
         Self {
-            bus: Bus::new(settings),
+            bus: Bus::new(settings, Some(Arc::new(relay))),
             app_key,
             config: config.clone(),
         }
@@ -107,17 +112,6 @@ impl OvosService {
     /// The bus connection.
     pub fn bus(&self) -> &Bus {
         &self.bus
-    }
-
-    /// Whether a bus message type is on the events allowlist.
-    pub fn event_allowed(&self, msg_type: &str) -> bool {
-        self.config
-            .events_allowlist
-            .iter()
-            .any(|pattern| match pattern.strip_suffix('*') {
-                Some(prefix) => msg_type.starts_with(prefix),
-                None => msg_type == pattern,
-            })
     }
 
     /// Asks the companion skill: sends `msg_type` with the app key and waits for `reply_type`,

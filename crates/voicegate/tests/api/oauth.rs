@@ -382,3 +382,37 @@ async fn metadata_names_the_endpoints() {
             .contains(&json!("user:info"))
     );
 }
+
+#[tokio::test]
+async fn every_error_of_the_oauth_endpoints_is_written_as_rfc_6749_says() {
+    let server = TestServer::start_with(|c| c.http.json_body_limit = 1000).await;
+    // A body over the limit is refused before any OAuth code runs: still in OAuth's dialect.
+    let response = client()
+        .post(server.url("/oauth/token"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!(
+            "grant_type=client_credentials&pad={}",
+            "x".repeat(2000)
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(response.headers()["cache-control"], "no-store");
+    assert_eq!(response.headers()["pragma"], "no-cache");
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"], "payload_too_large");
+    assert_eq!(body["error_description"], body["detail"], "{body}");
+    // The same refusal on a plain route has no OAuth fields.
+    let plain = client()
+        .post(server.url("/v1/auth/tokens"))
+        .header("content-type", "application/json")
+        .body(format!("{{\"user\":\"{}\"}}", "x".repeat(2000)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(plain.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(!plain.headers().contains_key("pragma"));
+    let body: Value = plain.json().await.unwrap();
+    assert!(body.get("error_description").is_none(), "{body}");
+}

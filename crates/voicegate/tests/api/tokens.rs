@@ -154,7 +154,12 @@ async fn the_console_login_refuses_bad_credentials_alike() {
         .send()
         .await
         .unwrap();
-    error_body(missing, StatusCode::UNPROCESSABLE_ENTITY).await;
+    let (_, body) = error_body(missing, StatusCode::UNPROCESSABLE_ENTITY).await;
+    // The console's dialect: the detail again as `message`, which its clients print.
+    assert_eq!(body["message"], body["detail"], "{body}");
+    let refused: Value = serde_json::from_str(&bodies[0]).unwrap();
+    assert_eq!(refused["error"], "invalid_credentials");
+    assert_eq!(refused["message"], refused["detail"], "{refused}");
 }
 
 #[tokio::test]
