@@ -27,7 +27,9 @@ pub enum Located {
 pub fn locate(relative: &str, shared_var: Option<&str>, ci: bool, repository: &Path) -> Located {
     let root = match shared_var.filter(|v| !v.is_empty()) {
         Some(dir) => PathBuf::from(dir),
-        None => repository.join("../shared"),
+        None => repository
+            .parent()
+            .map_or_else(|| repository.join("../shared"), |p| p.join("shared")),
     };
     let path = root.join(relative);
     if path.is_file() {
@@ -47,7 +49,8 @@ pub fn locate(relative: &str, shared_var: Option<&str>, ci: bool, repository: &P
 
 /// The repository's root (the workspace of this crate).
 fn repository() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    root.canonicalize().unwrap_or(root)
 }
 
 /// The peer-data file `relative` for a test: `Some(path)` when it is there; `None` (after one
@@ -84,7 +87,7 @@ mod tests {
         // Present beside the repository, or where the variable says.
         assert_eq!(
             locate("peers/collection.json", None, true, &repository),
-            Located::Found(repository.join("../shared/peers/collection.json"))
+            Located::Found(root.path().join("shared/peers/collection.json"))
         );
         let elsewhere = root.path().join("elsewhere");
         std::fs::create_dir_all(elsewhere.join("peers")).unwrap();
