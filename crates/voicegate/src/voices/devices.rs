@@ -34,7 +34,8 @@ impl VoicesService {
         Ok(id)
     }
 
-    /// The voice behind `token`, for a device `owner` registered (403 otherwise).
+    /// The voice behind `token`, for a device `owner` registered, when the voice may be
+    /// downloaded (403 otherwise): what a voice file and a licence both need.
     async fn voice_for_device(
         &self,
         owner: UserId,
@@ -50,6 +51,11 @@ impl VoicesService {
                 "device_id: the device is not registered to this user".into(),
             ));
         }
+        if voice.stored.as_ref().is_some_and(|s| !s.can_download) {
+            return Err(VoicesError::Forbidden(
+                "the voice cannot be downloaded".into(),
+            ));
+        }
         Ok((voice, device.clone()))
     }
 
@@ -61,11 +67,6 @@ impl VoicesService {
         device: Option<&DeviceId>,
     ) -> Result<Download, VoicesError> {
         let (voice, device) = self.voice_for_device(owner, token, device).await?;
-        if voice.stored.as_ref().is_some_and(|s| !s.can_download) {
-            return Err(VoicesError::Forbidden(
-                "the voice cannot be downloaded".into(),
-            ));
-        }
         let synth = self.synthesizer().await?;
         let engine = synth.voice(&voice.engine_voice);
         let modifiers = voice.profile;

@@ -911,6 +911,28 @@ async fn devices_download_voices_and_signed_licences() {
         let detail = detail_of(v.get(&path, &v.token).await, status).await;
         assert!(detail.starts_with(named), "{path}: {detail}");
     }
+
+    // A voice that may not be downloaded gives neither its file nor a licence.
+    let alice = v.server.state.identity.list_users().await.unwrap();
+    let alice = alice.iter().find(|u| u.name == "alice").unwrap().id;
+    sqlx::query(
+        "INSERT INTO voices (id, owner_id, name, base_voice, profile, download_token, can_download, created_at) \
+         VALUES ('kept', ?, 'kept voice', 'espeak:en-us', ?, 'vgv_kept', 0, 0)",
+    )
+    .bind(alice.get())
+    .bind(
+        json!({"base_voice": "espeak:en-us", "median_f0_hz": 120.0, "range_semitones": 4.0,
+               "syllables_per_second": 4.0, "pitch": 1.0, "range": 1.0, "rate": 1.0, "recordings": 3})
+        .to_string(),
+    )
+    .execute(v.server.state.db.sqlite())
+    .await
+    .unwrap();
+    for route in ["voices/download", "licenses"] {
+        let path = format!("/api/v1/external/{route}/vgv_kept?device_id={device}");
+        let detail = detail_of(v.get(&path, &v.token).await, StatusCode::FORBIDDEN).await;
+        assert!(detail.contains("cannot be downloaded"), "{path}: {detail}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
