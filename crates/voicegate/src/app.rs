@@ -136,19 +136,8 @@ impl App {
     /// listening socket (port 0 picks a free port; see [`App::local_addr`]).
     pub async fn build(config: Config, clock: SharedClock) -> Result<Self, StartError> {
         let (db, identity, key_source) = open_identity(&config, clock.clone()).await?;
-        match key_source {
-            KeySource::Generated => {
-                tracing::info!(file = %config.data_dir.join(signing_key::KEY_FILE).display(), "signing key kept in the data directory")
-            }
-            KeySource::Configured
-                if config
-                    .secret
-                    .as_ref()
-                    .is_some_and(|s| s.expose().len() < 32) =>
-            {
-                tracing::warn!("SECRET is shorter than 32 bytes: use a longer random value")
-            }
-            _ => {}
+        if key_source == KeySource::Generated {
+            tracing::info!(file = %config.data_dir.join(signing_key::KEY_FILE).display(), "signing key kept in the data directory");
         }
         if let Some(path) = &config.users_db {
             let report = identity.import_users(path, UserSource::UsersDb).await?;

@@ -22,21 +22,33 @@ pub enum KeySource {
     Generated,
 }
 
-/// Loads (or creates) the signing key.
+/// The shortest key accepted: one issued token lets anybody try keys offline, so a short one is
+/// refused rather than warned about.
+pub const MIN_KEY_BYTES: usize = 32;
+
+/// Refuses a configured key shorter than [`MIN_KEY_BYTES`], saying how to make one.
+fn long_enough(key: Vec<u8>, what: &str) -> Result<Vec<u8>, IdentityError> {
+    if key.len() < MIN_KEY_BYTES {
+        return Err(IdentityError::SigningKey(format!(
+            "{what} is {} bytes; a signing key needs at least {MIN_KEY_BYTES} bytes of random: \
+             make one with `openssl rand -hex 32`",
+            key.len()
+        )));
+    }
+    Ok(key)
+}
+
+/// Loads (or creates) the signing key; a configured one shorter than 32 bytes is an error.
 pub fn load(config: &Config) -> Result<(Vec<u8>, KeySource), IdentityError> {
     if let Some(secret) = config.secret.as_ref().filter(|s| !s.is_empty()) {
-        return Ok((secret.expose().as_bytes().to_vec(), KeySource::Configured));
+        let key = long_enough(secret.expose().as_bytes().to_vec(), "SECRET")?;
+        return Ok((key, KeySource::Configured));
     }
     if let Some(path) = &config.secret_file {
         let text = fs::read_to_string(path)
             .map_err(|e| IdentityError::SigningKey(format!("{}: {e}", path.display())))?;
         let key = text.trim_end_matches(['\r', '\n']).as_bytes().to_vec();
-        if key.is_empty() {
-            return Err(IdentityError::SigningKey(format!(
-                "{} is empty",
-                path.display()
-            )));
-        }
+        let key = long_enough(key, &format!("the key in {}", path.display()))?;
         return Ok((key, KeySource::File));
     }
     load_or_generate(&config.data_dir.join(KEY_FILE)).map(|key| (key, KeySource::Generated))
@@ -45,7 +57,7 @@ pub fn load(config: &Config) -> Result<(Vec<u8>, KeySource), IdentityError> {
 fn load_or_generate(path: &Path) -> Result<Vec<u8>, IdentityError> {
     let key = key_file::load_or_generate(path)
         .map_err(|e| IdentityError::SigningKey(format!("{}: {e}", path.display())))?;
-    if key.len() < 32 {
+    if key.len() < MIN_KEY_BYTES {
         return Err(IdentityError::SigningKey(format!(
             "{} holds {} bytes, 32 are needed",
             path.display(),

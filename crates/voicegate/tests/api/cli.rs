@@ -728,3 +728,28 @@ async fn plain_outputs_print_the_new_secrets_themselves() {
     assert_eq!(issued.status(), StatusCode::OK);
     server.terminate().await;
 }
+
+#[tokio::test]
+async fn a_short_signing_key_stops_the_start_and_says_how_to_make_one() {
+    for env_line in ["SECRET=\"short-secret\"\n", "VOICEGATE_SECRET_FILE=key.txt\n"] {
+        let bin = binary();
+        std::fs::write(bin.work_dir.path().join(".env"), env_line).unwrap();
+        std::fs::write(bin.work_dir.path().join("key.txt"), "also-short\n").unwrap();
+        let out = bin.run(&["serve", "--listen", "127.0.0.1:0"], "").await;
+        assert!(!out.success, "{env_line}: {}", out.stderr);
+        assert!(
+            out.stderr.contains("at least 32 bytes") && out.stderr.contains("openssl rand -hex 32"),
+            "{env_line}: {}",
+            out.stderr
+        );
+        assert!(!out.stderr.contains("short-secret"), "{}", out.stderr);
+    }
+    // 32 bytes and more start.
+    let bin = binary();
+    std::fs::write(
+        bin.work_dir.path().join(".env"),
+        "SECRET=\"0123456789abcdef0123456789abcdef\"\n",
+    )
+    .unwrap();
+    bin.serve(&[]).await.terminate().await;
+}
