@@ -147,7 +147,7 @@ impl IdentityService {
             .ok_or(IdentityError::InvalidSignature)?;
         let sent_at = signatures::parse_timestamp(&header.timestamp)
             .ok_or(IdentityError::InvalidSignature)?;
-        if (now - sent_at).abs() > WINDOW_SECS {
+        if now.abs_diff(sent_at) > WINDOW_SECS.unsigned_abs() {
             return Err(invalid);
         }
         let digest = signatures::digest_to_sign(

@@ -108,8 +108,10 @@ pub fn parse_timestamp(text: &str) -> Option<UnixTime> {
     let hour: i64 = time_parts.next()?.parse().ok()?;
     let minute: i64 = time_parts.next()?.parse().ok()?;
     let second: i64 = time_parts.next()?.parse().ok()?;
+    // Years 1 to 9999 only, as RFC 3339 has them: every sum below then stays far from overflow.
     let valid = date_parts.next().is_none()
         && time_parts.next().is_none()
+        && (1..=9999).contains(&year)
         && (1..=12).contains(&month)
         && (1..=31).contains(&day)
         && (0..24).contains(&hour)
@@ -296,5 +298,68 @@ mod tests {
             "digest",
             &signature
         ));
+    }
+
+    /// Any year, month, day and time of day, well-formed or not: parsing never overflows, and a
+    /// time it accepts lies between years 1 and 9999.
+    #[test]
+    fn any_timestamp_parses_without_overflow() {
+        let years = [
+            "0",
+            "1",
+            "1969",
+            "1970",
+            "2026",
+            "9999",
+            "10000",
+            "-1",
+            "-9999999",
+            "9223372036854775807",
+            "9223372036854775808",
+            "-9223372036854775808",
+            "1000000000000000000",
+            "0000000000000000002026",
+        ];
+        let numbers = [
+            "0",
+            "1",
+            "2",
+            "12",
+            "13",
+            "28",
+            "31",
+            "59",
+            "60",
+            "61",
+            "-1",
+            "99999999999",
+        ];
+        let mut seen = 0;
+        for year in years {
+            for (i, month) in numbers.iter().enumerate() {
+                let day = numbers[(i + 3) % numbers.len()];
+                for second in ["00", "60", "59.999", "5x"] {
+                    let text = format!("{year}-{month}-{day}T23:{}:{second}Z", numbers[i % 6]);
+                    if let Some(at) = parse_timestamp(&text) {
+                        assert!(
+                            (-62_135_596_800..=253_402_300_800).contains(&at),
+                            "{text} gave {at}"
+                        );
+                    }
+                    seen += 1;
+                }
+            }
+        }
+        assert!(seen > 500);
+        // Random bytes too.
+        for _ in 0..2000 {
+            let bytes = crate::ids::random_bytes::<24>();
+            let text: String = bytes
+                .iter()
+                .map(|b| char::from(b"0123456789-:TZ.+"[usize::from(b % 16)]))
+                .collect();
+            let _ = parse_timestamp(&text);
+        }
+        assert_eq!(parse_timestamp("2026-12-01T22:48:39Z"), Some(1_796_165_319));
     }
 }

@@ -731,7 +731,10 @@ async fn plain_outputs_print_the_new_secrets_themselves() {
 
 #[tokio::test]
 async fn a_short_signing_key_stops_the_start_and_says_how_to_make_one() {
-    for env_line in ["SECRET=\"short-secret\"\n", "VOICEGATE_SECRET_FILE=key.txt\n"] {
+    for env_line in [
+        "SECRET=\"short-secret\"\n",
+        "VOICEGATE_SECRET_FILE=key.txt\n",
+    ] {
         let bin = binary();
         std::fs::write(bin.work_dir.path().join(".env"), env_line).unwrap();
         std::fs::write(bin.work_dir.path().join("key.txt"), "also-short\n").unwrap();
