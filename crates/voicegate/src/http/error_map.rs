@@ -62,7 +62,9 @@ impl From<IdentityError> for ApiError {
                 Self::new(StatusCode::NOT_FOUND, "not_found", detail)
             }
             E::InvalidSignature => Self::new(StatusCode::UNAUTHORIZED, "invalid_signature", detail),
-            E::OtherUser => Self::new(StatusCode::FORBIDDEN, "forbidden", detail),
+            E::OtherUser | E::NotInteractive => {
+                Self::new(StatusCode::FORBIDDEN, "forbidden", detail)
+            }
             E::UsersFile { .. }
             | E::Password(crate::identity::password::PasswordError::TooLongForBcrypt) => Self::new(
                 StatusCode::UNPROCESSABLE_ENTITY,

@@ -16,7 +16,6 @@ use crate::http::error::{ApiError, ErrorBody};
 use crate::http::extract::{ApiJson, ClientIp};
 use crate::identity::error::IdentityError;
 use crate::identity::model::Principal;
-use crate::identity::model::Role;
 use crate::ids::UserId;
 use crate::secret::Secret;
 use crate::state::AppState;
@@ -71,16 +70,11 @@ pub struct AliasTokenResponse {
     pub token: AliasToken,
 }
 
-/// The path's user must be the token's user (or the token an admin's).
-fn same_user(principal: &Principal, user_id: &str) -> Result<UserId, ApiError> {
-    let id = user_id
-        .parse()
+/// The path's user id.
+fn user_id_of(path: &str) -> Result<UserId, ApiError> {
+    path.parse()
         .map(UserId::new)
-        .map_err(|_| ApiError::from(IdentityError::UserNotFound(user_id.to_string())))?;
-    if id != principal.user_id && principal.role != Role::Admin {
-        return Err(IdentityError::OtherUser.into());
-    }
-    Ok(id)
+        .map_err(|_| ApiError::from(IdentityError::UserNotFound(path.to_string())))
 }
 
 /// Logs in with an e-mail address (or user name) and password. The answer's `authorization`
@@ -131,11 +125,9 @@ pub async fn create_alias(
     Path(user_id): Path<String>,
     ApiJson(body): ApiJson<AliasRequest>,
 ) -> Result<Response, ApiError> {
-    let user_id = same_user(&principal, &user_id)?;
-    let scopes = (user_id == principal.user_id).then_some(principal.scopes);
     let token = state
         .identity
-        .create_named_token(user_id, &body.alias, scopes, None)
+        .mint_alias(&principal, user_id_of(&user_id)?, &body.alias)
         .await?;
     let answer = AliasTokenResponse {
         token: AliasToken {
@@ -156,8 +148,10 @@ async fn delete_alias(
     user_id: &str,
     alias: &str,
 ) -> Result<StatusCode, ApiError> {
-    let user_id = same_user(principal, user_id)?;
-    state.identity.revoke_named_token(user_id, alias).await?;
+    state
+        .identity
+        .revoke_alias(principal, user_id_of(user_id)?, alias)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

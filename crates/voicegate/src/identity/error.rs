@@ -22,6 +22,10 @@ pub enum IdentityError {
     /// A token is malformed, forged, expired, revoked, of the wrong kind, or its user is disabled.
     #[error("invalid or expired token")]
     InvalidToken,
+    /// Only a password login's token may do this (not an OAuth client's, a named token or a
+    /// signature).
+    #[error("alias tokens are made from a password login (POST /v1/user/auth) or with the CLI")]
+    NotInteractive,
     /// The token is valid but does not grant this scope.
     #[error("the token lacks the {0} scope")]
     InsufficientScope(Scope),

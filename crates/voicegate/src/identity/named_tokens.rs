@@ -10,7 +10,7 @@ use crate::identity::model::Credential;
 use crate::identity::model::Principal;
 use crate::identity::model::User;
 use crate::identity::opaque::token_hash;
-use crate::identity::scopes::{ScopeSet, grant_within};
+use crate::identity::scopes::{Scope, ScopeSet, grant_within};
 use crate::identity::service::IdentityService;
 use crate::ids::UserId;
 use crate::ids::new_token;
@@ -96,6 +96,61 @@ impl IdentityService {
             )
             .await?;
         Ok(Secret::new(token))
+    }
+
+    /// The Snips console's alias token: made by `principal` for `user_id`, only from a password
+    /// login's access token (`/v1/user/auth` or `/v1/auth/tokens`: never an OAuth client's token,
+    /// a named token or a signature, which would turn a narrow or short-lived credential into a
+    /// permanent one), for another user only with the `admin` scope, and never with more scopes
+    /// than the presenting token or the user's role has.
+    pub async fn mint_alias(
+        &self,
+        principal: &Principal,
+        user_id: UserId,
+        alias: &str,
+    ) -> Result<Secret, IdentityError> {
+        self.acts_for(principal, user_id)?;
+        if !matches!(
+            principal.credential,
+            Credential::AccessToken {
+                client_id: None,
+                ..
+            }
+        ) {
+            return Err(IdentityError::NotInteractive);
+        }
+        let role = self
+            .repo
+            .list_users()
+            .await?
+            .into_iter()
+            .find(|u| u.id == user_id)
+            .ok_or_else(|| IdentityError::UserNotFound(user_id.to_string()))?
+            .role;
+        let scopes = principal.scopes.intersection(role.scopes());
+        self.create_named_token(user_id, alias, Some(scopes), None)
+            .await
+    }
+
+    /// The console's logout: deletes `user_id`'s alias, for the user itself or the `admin` scope.
+    pub async fn revoke_alias(
+        &self,
+        principal: &Principal,
+        user_id: UserId,
+        alias: &str,
+    ) -> Result<(), IdentityError> {
+        self.acts_for(principal, user_id)?;
+        self.revoke_named_token(user_id, alias).await
+    }
+
+    /// `Ok` when `principal` may act for `user_id`: itself, or any user with the `admin` scope
+    /// (the scope, not the role: an admin's narrow token acts for the admin alone).
+    fn acts_for(&self, principal: &Principal, user_id: UserId) -> Result<(), IdentityError> {
+        if user_id == principal.user_id || principal.has_scope(Scope::Admin) {
+            Ok(())
+        } else {
+            Err(IdentityError::OtherUser)
+        }
     }
 
     /// Creates a named token for the user named `user`, scopes given as text (CLI).

@@ -84,7 +84,7 @@ async fn the_snips_console_flow_logs_in_makes_an_alias_token_and_logs_out() {
     // The same alias twice is a conflict; another user's id is forbidden.
     let again = client()
         .post(server.url(&format!("/v1/user/{user_id}/accesstoken")))
-        .header("authorization", &jwt_scheme)
+        .header("authorization", &pre_auth)
         .json(&json!({"alias": "sam-4f2a9c"}))
         .send()
         .await
@@ -94,7 +94,7 @@ async fn the_snips_console_flow_logs_in_makes_an_alias_token_and_logs_out() {
     let other_id = user_id.parse::<i64>().unwrap() + 1;
     let foreign = client()
         .post(server.url(&format!("/v1/user/{other_id}/accesstoken")))
-        .header("authorization", &jwt_scheme)
+        .header("authorization", &pre_auth)
         .json(&json!({"alias": "mine-now"}))
         .send()
         .await
@@ -289,4 +289,102 @@ async fn named_tokens_never_exceed_the_role_and_die_with_disable_or_a_new_passwo
         get_bearer(server.url("/v1/auth/me"), &token).await.status(),
         StatusCode::UNAUTHORIZED
     );
+}
+
+/// `POST /v1/user/{id}/accesstoken` with `authorization`, the alias `alias`.
+async fn mint(
+    server: &TestServer,
+    user_id: i64,
+    authorization: &str,
+    alias: &str,
+) -> reqwest::Response {
+    client()
+        .post(server.url(&format!("/v1/user/{user_id}/accesstoken")))
+        .header("authorization", authorization)
+        .json(&json!({"alias": alias}))
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn alias_tokens_come_from_a_password_login_and_never_exceed_it() {
+    let server = server_with_console_user().await;
+    let identity = &server.state.identity;
+    identity
+        .add_user("root", "root-password-1", Role::Admin)
+        .await
+        .unwrap();
+    let users = identity.list_users().await.unwrap();
+    let id_of = |name: &str| users.iter().find(|u| u.name == name).unwrap().id.get();
+    let (ovos, root) = (id_of("ovos"), id_of("root"));
+
+    // The admin's narrowest credential: an OAuth client's one-hour user:info token.
+    let grants = ["client_credentials".to_string()];
+    let client_app = identity
+        .add_client("reader", "root", &grants, &[], Some("user:info"))
+        .await
+        .unwrap();
+    let issued: Value = client()
+        .post(server.url("/oauth/token"))
+        .basic_auth(
+            &client_app.client_id,
+            Some(client_app.client_secret.expose()),
+        )
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("grant_type=client_credentials")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let narrow = format!("JWT {}", issued["access_token"].as_str().unwrap());
+    for (user, alias) in [(ovos, "other"), (root, "self")] {
+        let response = mint(&server, user, &narrow, alias).await;
+        let (code, _) = error_body(response, StatusCode::FORBIDDEN).await;
+        assert_eq!(
+            code, "forbidden",
+            "an OAuth token minted an alias for {user}"
+        );
+    }
+    // A named token mints none either (it would outlive what made it).
+    let named = identity
+        .create_named_token_for("root", "kitchen", Some("ovos user:info"), None)
+        .await
+        .unwrap()
+        .expose()
+        .to_string();
+    let response = mint(&server, root, &format!("JWT {named}"), "from-named").await;
+    error_body(response, StatusCode::FORBIDDEN).await;
+
+    // A user's password login mints for itself, with the login's scopes; never for another.
+    let (user_login, _) = crate::support::tokens(&server, "ovos", "change-me-please").await;
+    let response = mint(&server, root, &format!("JWT {user_login}"), "not-mine").await;
+    error_body(response, StatusCode::FORBIDDEN).await;
+    let own = mint(&server, ovos, &format!("JWT {user_login}"), "mine").await;
+    assert_eq!(own.status(), StatusCode::CREATED);
+
+    // The admin's password login may mint for another user, within both its own scopes and
+    // the other user's role: no admin scope for a user.
+    let (admin_login, _) = crate::support::tokens(&server, "root", "root-password-1").await;
+    let made = mint(&server, ovos, &format!("JWT {admin_login}"), "for-ovos").await;
+    assert_eq!(made.status(), StatusCode::CREATED);
+    let made: Value = made.json().await.unwrap();
+    let token = made["token"]["token"].as_str().unwrap();
+    let me: Value = get_bearer(server.url("/v1/auth/me"), token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["user"], "ovos");
+    assert!(
+        !me["scopes"].as_array().unwrap().contains(&json!("admin")),
+        "{me}"
+    );
+    // Nothing was made by the refused attempts.
+    let listed = identity.list_named_tokens(None).await.unwrap();
+    let mut aliases: Vec<_> = listed.iter().map(|t| t.alias.as_str()).collect();
+    aliases.sort_unstable();
+    assert_eq!(aliases, ["for-ovos", "kitchen", "mine"]);
 }
