@@ -12,6 +12,7 @@ use crate::identity::model::Principal;
 use crate::identity::scopes::{ScopeSet, grant_within};
 use crate::identity::service::{IdentityService, limit_key_for_ip};
 use crate::identity::signatures::{self, KEY_PREFIX, WINDOW_SECS};
+use crate::identity::user_states::{ApiKeyEntry, UserState};
 use crate::ids::random_bytes;
 use crate::secret::Secret;
 
@@ -125,26 +126,34 @@ impl IdentityService {
             .failures_by_ip
             .acquire(&ip_key, now)
             .map_err(|retry_after| IdentityError::RateLimited { retry_after })?;
-        let verified = self.verify_signature(request, now);
+        let key = match request.api_key {
+            Some(key_id) => self.api_key_entry(key_id).await,
+            None => None,
+        };
+        let state = match &key {
+            Some(key) => self.user_state(&key.user).await,
+            None => None,
+        };
+        let verified = self.verify_signature(request, key, state, now);
         if verified.is_ok() {
             self.limits.failures_by_ip.release(&ip_key);
         }
         verified
     }
 
+    /// Checks a signed request against its key (`None`: unknown) and the key's user.
     fn verify_signature(
         &self,
         request: &SignedRequest<'_>,
+        key: Option<ApiKeyEntry>,
+        state: Option<UserState>,
         now: UnixTime,
     ) -> Result<Principal, IdentityError> {
         let invalid = IdentityError::InvalidSignature;
         let header = signatures::parse_header(request.authorization)
             .ok_or(IdentityError::InvalidSignature)?;
         let key_id = request.api_key.ok_or(IdentityError::InvalidSignature)?;
-        let key = self
-            .states
-            .api_key(key_id)
-            .ok_or(IdentityError::InvalidSignature)?;
+        let key = key.ok_or(IdentityError::InvalidSignature)?;
         let sent_at = signatures::parse_timestamp(&header.timestamp)
             .ok_or(IdentityError::InvalidSignature)?;
         if now.abs_diff(sent_at) > WINDOW_SECS.unsigned_abs() {
@@ -165,10 +174,7 @@ impl IdentityService {
         if !self.nonces.accept(key_id, &header.nonce, now) {
             return Err(invalid);
         }
-        let state = self
-            .states
-            .get(&key.user)
-            .ok_or(IdentityError::InvalidSignature)?;
+        let state = state.ok_or(IdentityError::InvalidSignature)?;
         if !state.active {
             return Err(invalid);
         }

@@ -241,8 +241,8 @@ impl IdentityService {
             return Err(IdentityError::InvalidToken);
         }
         let state = self
-            .states
-            .get(&row.user_name)
+            .user_state(&row.user_name)
+            .await
             .ok_or(IdentityError::InvalidToken)?;
         if !state.active || row.created_at < state.tokens_valid_after {
             return Err(IdentityError::InvalidToken);

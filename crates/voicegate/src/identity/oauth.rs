@@ -191,7 +191,7 @@ impl IdentityService {
         let now = self.clock.now();
         match request {
             TokenRequest::ClientCredentials { scope } => {
-                self.grant_client_credentials(&client, scope, now)
+                self.grant_client_credentials(&client, scope, now).await
             }
             TokenRequest::Password {
                 username,
@@ -250,7 +250,7 @@ impl IdentityService {
     }
 
     /// `client_credentials`: a token for the client's owner, within the client's scopes.
-    fn grant_client_credentials(
+    async fn grant_client_credentials(
         &self,
         client: &ClientRow,
         requested: Option<ScopeSet>,
@@ -258,8 +258,8 @@ impl IdentityService {
     ) -> Result<TokenAnswer, OAuthError> {
         let scope = narrow(requested, ScopeSet::from_stored(&client.scope))?;
         if self
-            .states
-            .get(&client.owner)
+            .user_state(&client.owner)
+            .await
             .filter(|s| s.active)
             .is_none()
         {

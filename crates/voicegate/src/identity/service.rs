@@ -16,7 +16,7 @@ use crate::identity::password;
 use crate::identity::rate_limit::WindowLimiter;
 use crate::identity::repo::IdentityRepo;
 use crate::identity::signatures::NonceStore;
-use crate::identity::user_states::UserStates;
+use crate::identity::user_states::{ApiKeyEntry, UserState, UserStates};
 use crate::store::Db;
 
 /// The rate-limit key of a client address: the address itself for IPv4, its /64 network for
@@ -119,6 +119,32 @@ impl IdentityService {
             .insert(jti, exp);
         self.states.announce_change();
         Ok(())
+    }
+
+    /// The state of the user `name`. A miss reloads the cache first when another process (the
+    /// CLI beside a running server) changed users since the last load, so a user made a moment
+    /// ago is known on the very next request; an unchanged epoch confirms the miss.
+    pub(super) async fn user_state(&self, name: &str) -> Option<UserState> {
+        if let Some(state) = self.states.get(name) {
+            return Some(state);
+        }
+        self.reload_on_miss().await;
+        self.states.get(name)
+    }
+
+    /// The API key `key_id`, with the same fallback as [`IdentityService::user_state`].
+    pub(super) async fn api_key_entry(&self, key_id: &str) -> Option<ApiKeyEntry> {
+        if let Some(key) = self.states.api_key(key_id) {
+            return Some(key);
+        }
+        self.reload_on_miss().await;
+        self.states.api_key(key_id)
+    }
+
+    async fn reload_on_miss(&self) {
+        if let Err(e) = self.states.reload_if_changed(&self.repo).await {
+            tracing::warn!(error = %e, "could not refresh user states");
+        }
     }
 
     /// The access-token codec (tests forge tokens with it).

@@ -129,8 +129,8 @@ impl IdentityService {
     async fn rotate(&self, presented: &str, now: UnixTime) -> Result<TokenPair, IdentityError> {
         let rotated = self.rotate_refresh(presented, now, None, None).await?;
         let role = self
-            .states
-            .get(&rotated.user)
+            .user_state(&rotated.user)
+            .await
             .map_or(Role::User, |s| s.role);
         Ok(TokenPair {
             access_token: Secret::new(self.access_token(&rotated.user, role, now)),
@@ -168,8 +168,8 @@ impl IdentityService {
             return Err(IdentityError::InvalidToken);
         }
         let role = self
-            .states
-            .get(&row.user_name)
+            .user_state(&row.user_name)
+            .await
             .map_or(Role::User, |s| s.role);
         let allowed = row
             .scope
@@ -225,8 +225,8 @@ impl IdentityService {
             .verify(token, self.clock.now())
             .map_err(|_| IdentityError::InvalidToken)?;
         let state = self
-            .states
-            .get(&claims.sub)
+            .user_state(&claims.sub)
+            .await
             .ok_or(IdentityError::InvalidToken)?;
         if !state.active || claims.iat < state.tokens_valid_after {
             return Err(IdentityError::InvalidToken);
@@ -264,8 +264,8 @@ impl IdentityService {
             return Err(IdentityError::InvalidToken);
         }
         let state = self
-            .states
-            .get(&principal.user)
+            .user_state(&principal.user)
+            .await
             .filter(|s| s.active && s.id == principal.user_id)
             .ok_or(IdentityError::InvalidToken)?;
         let revoked = match &principal.credential {
@@ -282,7 +282,7 @@ impl IdentityService {
                 principal.issued_at < state.tokens_valid_after
                     || self.repo.find_named_token(hash).await?.is_none()
             }
-            Credential::ApiKey { key_id } => self.states.api_key(key_id).is_none(),
+            Credential::ApiKey { key_id } => self.api_key_entry(key_id).await.is_none(),
         };
         if revoked {
             return Err(IdentityError::InvalidToken);

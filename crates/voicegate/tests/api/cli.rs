@@ -756,3 +756,77 @@ async fn a_short_signing_key_stops_the_start_and_says_how_to_make_one() {
     .unwrap();
     bin.serve(&[]).await.terminate().await;
 }
+
+/// The VocaliD signature of a GET without body, made here (no process to start: the request
+/// goes out the moment the key exists).
+fn sign_get(secret: &str, path: &str, query: &str, nonce: &str) -> String {
+    use hmac::{KeyInit, Mac};
+    use sha2::{Digest, Sha256};
+    let hex = |bytes: &[u8]| bytes.iter().map(|b| format!("{b:02x}")).collect::<String>();
+    let timestamp = {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let out = std::process::Command::new("date")
+            .args(["-u", "-d", &format!("@{now}"), "+%Y-%m-%dT%H:%M:%S"])
+            .output()
+            .unwrap();
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    };
+    let body_hash = hex(&Sha256::digest(b""));
+    let data = format!("GET\n{path}\n{query}\n{nonce}\n{body_hash}\n{timestamp}");
+    let digest = hex(&Sha256::digest(data.as_bytes()));
+    let mut mac = <hmac::Hmac<Sha256> as KeyInit>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(digest.as_bytes());
+    let signature = hex(&mac.finalize().into_bytes());
+    format!("signature={signature}, nonce={nonce}, timestamp={timestamp}")
+}
+
+#[tokio::test]
+async fn credentials_made_by_the_cli_work_on_the_very_next_request() {
+    let bin = binary_with_user("ovos", "change-me-now").await;
+    let server = bin.serve(&[]).await;
+    let http = crate::support::client();
+    for round in 0..20 {
+        let out = bin
+            .run(&["apikey", "add", "--user", "ovos", "--json"], "")
+            .await;
+        assert!(out.success, "{}", out.stderr);
+        let key: Value = serde_json::from_str(&out.stdout).unwrap();
+        let (api_key, secret) = (
+            key["api_key"].as_str().unwrap(),
+            key["secret"].as_str().unwrap(),
+        );
+        let path = "/api/v1/external/user/info/";
+        let query = format!("api_key={api_key}");
+        let signed = http
+            .get(server.url(&format!("{path}?{query}")))
+            .header(
+                "authorization",
+                sign_get(secret, path, &query, &format!("n{round}")),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(signed.status(), StatusCode::OK, "API key of round {round}");
+
+        let name = format!("user{round}");
+        let out = bin
+            .run(
+                &["user", "add", &name, "--password-stdin"],
+                "a-new-password\n",
+            )
+            .await;
+        assert!(out.success, "{}", out.stderr);
+        let body: Value = login(&server.base, &name, "a-new-password")
+            .await
+            .json()
+            .await
+            .unwrap();
+        let access = body["access_token"].as_str().unwrap();
+        let me = get_bearer(server.url("/v1/auth/me"), access).await;
+        assert_eq!(me.status(), StatusCode::OK, "user of round {round}");
+    }
+    server.terminate().await;
+}
