@@ -229,8 +229,13 @@ impl IdentityService {
         let (refresh_token, family) = self
             .issue_client_refresh(user.id, &client.client_id, &row.scope, now)
             .await?;
-        let (access_token, claims) =
-            self.oauth_access_claims(&user.name, &client.client_id, &row.scope, now);
+        let (access_token, claims) = self.oauth_access_claims(
+            &user.name,
+            &client.client_id,
+            ScopeSet::from_stored(&row.scope),
+            Some(&family),
+            now,
+        );
         self.repo
             .record_code_issue(&hash, &family, &claims.jti, claims.exp)
             .await?;
@@ -245,7 +250,7 @@ impl IdentityService {
 
     async fn revoke_code_issue(&self, row: &CodeRow, now: UnixTime) -> Result<(), IdentityError> {
         if let Some(family) = &row.issued_family {
-            self.repo.revoke_family(family, now).await?;
+            self.revoke_family(family, now).await?;
         }
         if let Some((jti, exp)) = &row.issued_jti {
             self.revoke_access_token(jti.clone(), *exp).await?;

@@ -37,6 +37,10 @@ pub struct AccessClaims {
     /// The OAuth client the token was issued to (none for the ovos-api login).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_id: Option<String>,
+    /// The refresh-token family issued with the token, base64url: revoking the family ends the
+    /// token too (RFC 7009 §2.1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fam: Option<String>,
 }
 
 /// Why a token was refused. The HTTP edge answers the same 401 for all of them.

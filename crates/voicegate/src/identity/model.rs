@@ -144,6 +144,8 @@ pub enum Credential {
         jti: String,
         /// The OAuth client it was issued to, if any.
         client_id: Option<String>,
+        /// The refresh-token family issued with it, if any (base64url).
+        family: Option<String>,
     },
     /// A named long-lived token, by its stored hash.
     NamedToken {

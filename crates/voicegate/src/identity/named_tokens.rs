@@ -12,6 +12,7 @@ use crate::identity::model::User;
 use crate::identity::opaque::token_hash;
 use crate::identity::scopes::{Scope, ScopeSet, grant_within};
 use crate::identity::service::IdentityService;
+use crate::identity::sessions::AccessSubject;
 use crate::ids::UserId;
 use crate::ids::new_token;
 use crate::secret::Secret;
@@ -54,8 +55,14 @@ impl IdentityService {
         password: &str,
     ) -> Result<(User, String), IdentityError> {
         let user = self.verify_credentials(ip, email, password, true).await?;
-        let ttl = self.auth.console_login_ttl_secs;
-        let token = self.access_token_for(&user.name, user.role, self.clock.now(), ttl);
+        let subject = AccessSubject {
+            user: &user.name,
+            scope: user.role.scopes(),
+            client_id: None,
+            family: None,
+            ttl: self.auth.console_login_ttl_secs,
+        };
+        let (token, _) = self.sign_access(&subject, self.clock.now());
         Ok((user, token))
     }
 

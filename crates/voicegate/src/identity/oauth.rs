@@ -20,9 +20,10 @@ use crate::identity::opaque::{REFRESH_PREFIX, token_hash};
 use crate::identity::repo::NewRefresh;
 use crate::identity::scopes::ScopeSet;
 use crate::identity::service::{IdentityService, limit_key_for_ip};
+use crate::identity::sessions::AccessSubject;
 use crate::identity::token_request::TokenRequest;
 use crate::ids::UserId;
-use crate::ids::{new_id, new_token, random_bytes};
+use crate::ids::{new_token, random_bytes};
 use crate::secret::Secret;
 
 /// Client credentials as presented: HTTP Basic or the body's `client_id`/`client_secret`.
@@ -142,35 +143,24 @@ impl IdentityService {
         }
     }
 
-    pub(super) fn oauth_access_token(
-        &self,
-        user: &str,
-        client_id: &str,
-        scope: &str,
-        now: UnixTime,
-    ) -> String {
-        self.oauth_access_claims(user, client_id, scope, now).0
-    }
-
-    /// An access token for a client, with its claims (a code redemption records the jti).
+    /// An access token for a client, with its claims (a code redemption records the jti);
+    /// `family` is the refresh-token family issued with it.
     pub(super) fn oauth_access_claims(
         &self,
         user: &str,
         client_id: &str,
-        scope: &str,
+        scope: ScopeSet,
+        family: Option<&[u8]>,
         now: UnixTime,
     ) -> (String, AccessClaims) {
-        let claims = AccessClaims {
-            iss: self.jwt.issuer().to_string(),
-            aud: self.jwt.audience().to_string(),
-            sub: user.to_string(),
-            iat: now,
-            exp: now + self.auth.oauth_access_ttl_secs,
-            jti: new_id(),
-            scope: scope.to_string(),
-            client_id: Some(client_id.to_string()),
+        let subject = AccessSubject {
+            user,
+            scope,
+            client_id: Some(client_id),
+            family,
+            ttl: self.auth.oauth_access_ttl_secs,
         };
-        (self.jwt.sign(&claims), claims)
+        self.sign_access(&subject, now)
     }
 
     /// The token endpoint: checks the client, that it may use the grant, then the grant.
@@ -225,27 +215,24 @@ impl IdentityService {
         }
     }
 
-    /// An answer for the client's access token and optional refresh token.
+    /// An answer for the client's access token and optional refresh token (with its family).
     fn answer(
         &self,
         user: &str,
         client: &ClientRow,
         scope: ScopeSet,
-        refresh_token: Option<String>,
+        refresh: Option<(String, &[u8])>,
         now: UnixTime,
     ) -> TokenAnswer {
-        let scope = scope.to_string();
+        let family = refresh.as_ref().map(|(_, family)| *family);
+        let (access_token, _) =
+            self.oauth_access_claims(user, &client.client_id, scope, family, now);
         TokenAnswer {
-            access_token: Secret::new(self.oauth_access_token(
-                user,
-                &client.client_id,
-                &scope,
-                now,
-            )),
+            access_token: Secret::new(access_token),
             token_type: "Bearer",
             expires_in: self.auth.oauth_access_ttl_secs,
-            refresh_token: refresh_token.map(Secret::new),
-            scope,
+            refresh_token: refresh.map(|(token, _)| Secret::new(token)),
+            scope: scope.to_string(),
         }
     }
 
@@ -292,10 +279,16 @@ impl IdentityService {
         };
         let allowed = ScopeSet::from_stored(&client.scope).intersection(user.role.scopes());
         let scope = narrow(requested, allowed)?;
-        let (refresh_token, _) = self
+        let (refresh_token, family) = self
             .issue_client_refresh(user.id, &client.client_id, &scope.to_string(), now)
             .await?;
-        Ok(self.answer(&user.name, client, scope, Some(refresh_token), now))
+        Ok(self.answer(
+            &user.name,
+            client,
+            scope,
+            Some((refresh_token, &family)),
+            now,
+        ))
     }
 
     /// `refresh_token`: spends the client's refresh token for a new pair, scopes narrowed if
@@ -334,7 +327,7 @@ impl IdentityService {
             &rotated.user,
             client,
             rotated.scope,
-            Some(rotated.refresh_token),
+            Some((rotated.refresh_token, &rotated.family)),
             now,
         ))
     }
@@ -377,7 +370,7 @@ impl IdentityService {
             if let Some(row) = self.repo.find_refresh(&token_hash(token)).await?
                 && row.client_id.as_deref() == Some(client.client_id.as_str())
             {
-                self.repo.revoke_family(&row.family, now).await?;
+                self.revoke_family(&row.family, now).await?;
             }
             return Ok(());
         }

@@ -415,6 +415,23 @@ impl IdentityRepo {
         Ok(true)
     }
 
+    /// The refresh-token families revoked since `since`, with when.
+    pub async fn revoked_families(
+        &self,
+        since: UnixTime,
+    ) -> Result<Vec<(Vec<u8>, UnixTime)>, IdentityError> {
+        let rows = sqlx::query(
+            "SELECT family, MAX(revoked_at) FROM refresh_tokens WHERE revoked_at >= ? GROUP BY family",
+        )
+        .bind(since)
+        .fetch_all(self.db.sqlite())
+        .await?;
+        rows.iter()
+            .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(IdentityError::from)
+    }
+
     /// Revokes every token of a rotation family.
     pub async fn revoke_family(&self, family: &[u8], now: UnixTime) -> Result<u64, IdentityError> {
         let done = sqlx::query(

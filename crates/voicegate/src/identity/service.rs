@@ -6,6 +6,8 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use tokio::sync::Semaphore;
 
 use crate::clock::{SharedClock, UnixTime};
@@ -61,6 +63,9 @@ pub struct IdentityService {
     pub(super) nonces: NonceStore,
     /// Revoked OAuth access tokens (jti → expiry), checked on every token.
     pub(super) revoked_jti: std::sync::RwLock<std::collections::HashMap<String, UnixTime>>,
+    /// Revoked refresh-token families (base64url → until when an access token of theirs can
+    /// still be alive), checked on every token that names its family.
+    revoked_families: std::sync::RwLock<std::collections::HashMap<String, UnixTime>>,
 }
 
 impl IdentityService {
@@ -89,6 +94,7 @@ impl IdentityService {
             states: UserStates::default(),
             nonces: NonceStore::default(),
             revoked_jti: Default::default(),
+            revoked_families: Default::default(),
             auth,
             repo: IdentityRepo::new(db),
             clock,
@@ -99,10 +105,62 @@ impl IdentityService {
     }
 
     async fn reload_revoked(&self) -> Result<(), IdentityError> {
-        let revoked = self.repo.revoked_access_tokens(self.clock.now()).await?;
+        let now = self.clock.now();
+        let revoked = self.repo.revoked_access_tokens(now).await?;
         *self.revoked_jti.write().unwrap_or_else(|e| e.into_inner()) =
             revoked.into_iter().collect();
+        let since = now - self.longest_access_ttl();
+        let families = self.repo.revoked_families(since).await?;
+        *self
+            .revoked_families
+            .write()
+            .unwrap_or_else(|e| e.into_inner()) = families
+            .into_iter()
+            .map(|(family, at)| (B64.encode(family), at + self.longest_access_ttl()))
+            .collect();
         Ok(())
+    }
+
+    /// The longest any access token lives.
+    fn longest_access_ttl(&self) -> i64 {
+        self.auth
+            .access_ttl_secs
+            .max(self.auth.oauth_access_ttl_secs)
+            .max(self.auth.console_login_ttl_secs)
+    }
+
+    /// Revokes a refresh-token family (stored) and, from now on, every access token issued with
+    /// it; returns the refresh tokens revoked.
+    pub(super) async fn revoke_family(
+        &self,
+        family: &[u8],
+        now: UnixTime,
+    ) -> Result<u64, IdentityError> {
+        let revoked = self.repo.revoke_family(family, now).await?;
+        self.revoked_families
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(B64.encode(family), now + self.longest_access_ttl());
+        self.states.announce_change();
+        Ok(revoked)
+    }
+
+    /// Whether an access token was revoked: by its `jti` (OAuth tokens, RFC 7009) or with its
+    /// refresh-token family.
+    pub(super) fn access_revoked(&self, jti: &str, oauth: bool, family: Option<&str>) -> bool {
+        let by_jti = oauth
+            && self
+                .revoked_jti
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .contains_key(jti);
+        let by_family = family.is_some_and(|family| {
+            self.revoked_families
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .contains_key(family)
+        });
+        by_jti || by_family
     }
 
     /// Refuses an OAuth access token from now on (stored, so that other processes and restarts
@@ -142,8 +200,20 @@ impl IdentityService {
     }
 
     async fn reload_on_miss(&self) {
-        if let Err(e) = self.states.reload_if_changed(&self.repo).await {
-            tracing::warn!(error = %e, "could not refresh user states");
+        self.refresh_state().await;
+    }
+
+    /// Reloads what other processes may have changed (users, keys, revocations) when the
+    /// identity epoch moved.
+    async fn refresh_state(&self) {
+        match self.states.reload_if_changed(&self.repo).await {
+            Ok(true) => {
+                if let Err(e) = self.reload_revoked().await {
+                    tracing::warn!(error = %e, "could not reload revocations");
+                }
+            }
+            Ok(false) => {}
+            Err(e) => tracing::warn!(error = %e, "could not refresh user states"),
         }
     }
 
@@ -211,9 +281,7 @@ impl IdentityService {
             let mut next_purge = 0;
             loop {
                 ticker.tick().await;
-                if let Err(e) = service.states.reload_if_changed(&service.repo).await {
-                    tracing::warn!(error = %e, "could not refresh user states");
-                }
+                service.refresh_state().await;
                 password::release_idle_memory(IDLE_HASH_MEMORY);
                 let now = service.clock.now();
                 if now >= next_purge {

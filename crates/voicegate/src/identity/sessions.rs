@@ -3,6 +3,9 @@
 
 use std::net::IpAddr;
 
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+
 use crate::clock::UnixTime;
 use crate::identity::error::IdentityError;
 use crate::identity::jwt::AccessClaims;
@@ -24,6 +27,22 @@ pub(super) struct Rotated {
     pub(super) refresh_token: String,
     /// The scopes granted.
     pub(super) scope: ScopeSet,
+    /// The family the token belongs to (the access token names it).
+    pub(super) family: Vec<u8>,
+}
+
+/// Whom an access token is for and what it may do.
+pub(super) struct AccessSubject<'a> {
+    /// The user name.
+    pub(super) user: &'a str,
+    /// The scopes.
+    pub(super) scope: ScopeSet,
+    /// The OAuth client, if any.
+    pub(super) client_id: Option<&'a str>,
+    /// The refresh-token family issued with it, if any.
+    pub(super) family: Option<&'a [u8]>,
+    /// Lifetime in seconds.
+    pub(super) ttl: i64,
 }
 
 impl IdentityService {
@@ -132,8 +151,15 @@ impl IdentityService {
             .user_state(&rotated.user)
             .await
             .map_or(Role::User, |s| s.role);
+        let subject = AccessSubject {
+            user: &rotated.user,
+            scope: role.scopes(),
+            client_id: None,
+            family: Some(&rotated.family),
+            ttl: self.auth.access_ttl_secs,
+        };
         Ok(TokenPair {
-            access_token: Secret::new(self.access_token(&rotated.user, role, now)),
+            access_token: Secret::new(self.sign_access(&subject, now).0),
             refresh_token: Secret::new(rotated.refresh_token),
         })
     }
@@ -160,7 +186,7 @@ impl IdentityService {
             return Err(IdentityError::InvalidToken);
         }
         if row.spent_at.is_some() {
-            let revoked = self.repo.revoke_family(&row.family, now).await?;
+            let revoked = self.revoke_family(&row.family, now).await?;
             tracing::warn!(user = %row.user_name, revoked, "spent refresh token presented again: its family is revoked");
             return Err(IdentityError::InvalidToken);
         }
@@ -204,13 +230,14 @@ impl IdentityService {
             .await?
         {
             // Spent by a concurrent request with the same token: that is a reuse too.
-            self.repo.revoke_family(&row.family, now).await?;
+            self.revoke_family(&row.family, now).await?;
             return Err(IdentityError::InvalidToken);
         }
         Ok(Rotated {
             user: row.user_name,
             refresh_token,
             scope: granted,
+            family: row.family,
         })
     }
 
@@ -231,13 +258,11 @@ impl IdentityService {
         if !state.active || claims.iat < state.tokens_valid_after {
             return Err(IdentityError::InvalidToken);
         }
-        let revoked = || {
-            self.revoked_jti
-                .read()
-                .unwrap_or_else(|e| e.into_inner())
-                .contains_key(&claims.jti)
-        };
-        if claims.client_id.is_some() && revoked() {
+        if self.access_revoked(
+            &claims.jti,
+            claims.client_id.is_some(),
+            claims.fam.as_deref(),
+        ) {
             return Err(IdentityError::InvalidToken);
         }
         Ok(Principal {
@@ -250,6 +275,7 @@ impl IdentityService {
             credential: Credential::AccessToken {
                 jti: claims.jti,
                 client_id: claims.client_id,
+                family: claims.fam,
             },
         })
     }
@@ -269,14 +295,13 @@ impl IdentityService {
             .filter(|s| s.active && s.id == principal.user_id)
             .ok_or(IdentityError::InvalidToken)?;
         let revoked = match &principal.credential {
-            Credential::AccessToken { jti, client_id } => {
+            Credential::AccessToken {
+                jti,
+                client_id,
+                family,
+            } => {
                 principal.issued_at < state.tokens_valid_after
-                    || (client_id.is_some()
-                        && self
-                            .revoked_jti
-                            .read()
-                            .unwrap_or_else(|e| e.into_inner())
-                            .contains_key(jti))
+                    || self.access_revoked(jti, client_id.is_some(), family.as_deref())
             }
             Credential::NamedToken { hash } => {
                 principal.issued_at < state.tokens_valid_after
@@ -303,32 +328,36 @@ impl IdentityService {
             family_expires_at: None,
         };
         self.repo.insert_refresh(&stored, now).await?;
+        let subject = AccessSubject {
+            user: &user.name,
+            scope: user.role.scopes(),
+            client_id: None,
+            family: Some(&family),
+            ttl: self.auth.access_ttl_secs,
+        };
         Ok(TokenPair {
-            access_token: Secret::new(self.access_token(&user.name, user.role, now)),
+            access_token: Secret::new(self.sign_access(&subject, now).0),
             refresh_token: Secret::new(refresh_token),
         })
     }
 
-    fn access_token(&self, user: &str, role: Role, now: UnixTime) -> String {
-        self.access_token_for(user, role, now, self.auth.access_ttl_secs)
-    }
-
-    pub(super) fn access_token_for(
+    /// Signs an access token for `subject`; returns it with its claims.
+    pub(super) fn sign_access(
         &self,
-        user: &str,
-        role: Role,
+        subject: &AccessSubject<'_>,
         now: UnixTime,
-        ttl: i64,
-    ) -> String {
-        self.jwt.sign(&AccessClaims {
+    ) -> (String, AccessClaims) {
+        let claims = AccessClaims {
             iss: self.jwt.issuer().to_string(),
             aud: self.jwt.audience().to_string(),
-            sub: user.to_string(),
+            sub: subject.user.to_string(),
             iat: now,
-            exp: now + ttl,
+            exp: now + subject.ttl,
             jti: new_id(),
-            scope: role.scopes().to_string(),
-            client_id: None,
-        })
+            scope: subject.scope.to_string(),
+            client_id: subject.client_id.map(str::to_string),
+            fam: subject.family.map(|f| B64.encode(f)),
+        };
+        (self.jwt.sign(&claims), claims)
     }
 }

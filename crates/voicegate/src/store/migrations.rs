@@ -59,6 +59,11 @@ const SQLITE: &[Migration] = &[
         name: "0009_named_token_epoch.sql",
         sql: include_str!("../../migrations/sqlite/0009_named_token_epoch.sql"),
     },
+    Migration {
+        version: 10,
+        name: "0010_revocation_epoch.sql",
+        sql: include_str!("../../migrations/sqlite/0010_revocation_epoch.sql"),
+    },
 ];
 
 /// Applies the migrations the database does not have yet.

@@ -416,3 +416,119 @@ async fn every_error_of_the_oauth_endpoints_is_written_as_rfc_6749_says() {
     let body: Value = plain.json().await.unwrap();
     assert!(body.get("error_description").is_none(), "{body}");
 }
+
+async fn introspect(server: &TestServer, app: &NewClient, token: &str) -> Value {
+    client()
+        .post(server.url("/oauth/introspect"))
+        .basic_auth(&app.client_id, Some(app.client_secret.expose()))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form(&[("token", token)]))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn revoking_a_refresh_token_ends_the_access_tokens_issued_with_it() {
+    let (server, app) = setup().await;
+    let basic = Some((app.client_id.as_str(), app.client_secret.expose()));
+    let issued: Value = post_token(
+        &server,
+        basic,
+        form(&[
+            ("grant_type", "password"),
+            ("username", "ovos"),
+            ("password", "change-me-please"),
+        ]),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    let access = issued["access_token"].as_str().unwrap().to_string();
+    let refresh = issued["refresh_token"].as_str().unwrap().to_string();
+    // A second access token of the same family, from the refresh grant.
+    let rotated: Value = post_token(
+        &server,
+        basic,
+        form(&[("grant_type", "refresh_token"), ("refresh_token", &refresh)]),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    let sibling = rotated["access_token"].as_str().unwrap().to_string();
+    let info = server.url("/api/v1/external/user/info/");
+    for token in [&access, &sibling] {
+        assert_eq!(introspect(&server, &app, token).await["active"], true);
+        assert_eq!(
+            get_bearer(info.clone(), token).await.status(),
+            StatusCode::OK
+        );
+    }
+    let revoked = client()
+        .post(server.url("/oauth/revoke"))
+        .basic_auth(&app.client_id, Some(app.client_secret.expose()))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form(&[
+            ("token", rotated["refresh_token"].as_str().unwrap()),
+            ("token_type_hint", "refresh_token"),
+        ]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoked.status(), StatusCode::OK);
+    for token in [&access, &sibling] {
+        assert_eq!(
+            introspect(&server, &app, token).await,
+            json!({"active": false})
+        );
+        assert_eq!(
+            get_bearer(info.clone(), token).await.status(),
+            StatusCode::UNAUTHORIZED
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_reused_ovos_refresh_token_ends_its_family_access_tokens_too() {
+    let server = TestServer::start().await;
+    server.add_user("ovos", "change-me-please").await;
+    let (first_access, first_refresh) =
+        crate::support::tokens(&server, "ovos", "change-me-please").await;
+    let refresh = |token: String| {
+        let server = &server;
+        async move {
+            client()
+                .get(server.url("/v1/auth/refresh"))
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let rotated: Value = refresh(first_refresh.clone()).await.json().await.unwrap();
+    let second_access = rotated["access_token"].as_str().unwrap().to_string();
+    let me = server.url("/v1/auth/me");
+    assert_eq!(
+        get_bearer(me.clone(), &second_access).await.status(),
+        StatusCode::OK
+    );
+    // The spent token again: the family is revoked, and so are its access tokens.
+    assert_eq!(
+        refresh(first_refresh).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    for token in [&first_access, &second_access] {
+        assert_eq!(
+            get_bearer(me.clone(), token).await.status(),
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    // Another login's tokens are untouched.
+    let (other, _) = crate::support::tokens(&server, "ovos", "change-me-please").await;
+    assert_eq!(get_bearer(me, &other).await.status(), StatusCode::OK);
+}
