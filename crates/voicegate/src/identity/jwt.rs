@@ -173,6 +173,7 @@ mod tests {
             jti: "abc".into(),
             scope: "ovos".into(),
             client_id: None,
+            fam: None,
         }
     }
 

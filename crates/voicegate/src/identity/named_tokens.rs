@@ -9,16 +9,13 @@ use crate::identity::error::IdentityError;
 use crate::identity::model::Credential;
 use crate::identity::model::Principal;
 use crate::identity::model::User;
-use crate::identity::opaque::token_hash;
+use crate::identity::opaque::{NAMED_PREFIX, token_hash};
 use crate::identity::scopes::{Scope, ScopeSet, grant_within};
 use crate::identity::service::IdentityService;
 use crate::identity::sessions::AccessSubject;
 use crate::ids::UserId;
 use crate::ids::new_token;
 use crate::secret::Secret;
-
-/// Prefix of named tokens.
-pub const NAMED_PREFIX: &str = "vgt_";
 
 /// A named token as listed (never the token itself).
 #[derive(Debug, Clone, serde::Serialize)]

@@ -6,6 +6,9 @@ use sha2::{Digest, Sha256};
 /// Prefix of refresh tokens, so that secret scanners and people can tell what one is.
 pub const REFRESH_PREFIX: &str = "vgr_";
 
+/// Prefix of named long-lived tokens.
+pub const NAMED_PREFIX: &str = "vgt_";
+
 /// The stored form of a token: its SHA-256.
 pub fn token_hash(token: &str) -> [u8; 32] {
     Sha256::digest(token.as_bytes()).into()

@@ -30,7 +30,9 @@ try:
     out["after_reuse"] = "accepted"
 except OAuthError as e:
     out["after_reuse"] = e.error
-access = out["refreshed"]["access_token"]
+# The refreshed access token is of the family the reuse revoked: inactive now.
+out["introspect_family"] = post.introspect_token(base + "/oauth/introspect", token=out["refreshed"]["access_token"]).json()
+access = out["cc"]["access_token"]
 out["introspect_before"] = post.introspect_token(base + "/oauth/introspect", token=access).json()
 out["revoke_status"] = post.revoke_token(base + "/oauth/revoke", token=access, token_type_hint="access_token").status_code
 out["introspect_after"] = post.introspect_token(base + "/api/v1/oauth/introspect", token=access).json()
@@ -131,6 +133,7 @@ async fn authlib_runs_client_credentials_password_refresh_revoke_and_introspect(
         "reuse revokes the family"
     );
 
+    assert_eq!(out["introspect_family"], json!({"active": false}));
     let before = &out["introspect_before"];
     assert_eq!(before["active"], true);
     assert_eq!(before["client_id"], oauth_client.client_id.as_str());
@@ -139,7 +142,7 @@ async fn authlib_runs_client_credentials_password_refresh_revoke_and_introspect(
     assert_eq!(out["introspect_after"], json!({"active": false}));
     let revoked = get_bearer(
         server.url("/v1/auth/me"),
-        out["refreshed"]["access_token"].as_str().unwrap(),
+        out["cc"]["access_token"].as_str().unwrap(),
     )
     .await;
     assert_eq!(revoked.status(), StatusCode::UNAUTHORIZED);
