@@ -32,7 +32,8 @@ except OAuthError as e:
     out["after_reuse"] = e.error
 # The refreshed access token is of the family the reuse revoked: inactive now.
 out["introspect_family"] = post.introspect_token(base + "/oauth/introspect", token=out["refreshed"]["access_token"]).json()
-access = out["cc"]["access_token"]
+out["cc2"] = dict(basic.fetch_token(base + "/oauth/token", grant_type="client_credentials"))
+access = out["cc2"]["access_token"]
 out["introspect_before"] = post.introspect_token(base + "/oauth/introspect", token=access).json()
 out["revoke_status"] = post.revoke_token(base + "/oauth/revoke", token=access, token_type_hint="access_token").status_code
 out["introspect_after"] = post.introspect_token(base + "/api/v1/oauth/introspect", token=access).json()
@@ -142,7 +143,7 @@ async fn authlib_runs_client_credentials_password_refresh_revoke_and_introspect(
     assert_eq!(out["introspect_after"], json!({"active": false}));
     let revoked = get_bearer(
         server.url("/v1/auth/me"),
-        out["cc"]["access_token"].as_str().unwrap(),
+        out["cc2"]["access_token"].as_str().unwrap(),
     )
     .await;
     assert_eq!(revoked.status(), StatusCode::UNAUTHORIZED);
