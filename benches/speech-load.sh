@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# benches/speech-load.sh: streamed speech synthesis through voicegate's HTTP route against the same
-# synthesis done in-process by the speech crate, measured in the same run.
+# benches/speech-load.sh: speech synthesis through voicegate's HTTP route (the whole WAV by
+# default, streamed with SPEECH_STREAM=1) against the same synthesis done in-process by the speech
+# crate, measured in the same run.
 #
 # What it measures, against a fresh release server on 127.0.0.1 (temp data dir, free port, one
 # user created with the CLI, logged in with POST /v1/auth/tokens):
@@ -8,9 +9,10 @@
 #      256-character English sentence with Synthesizer::stream to a 48 kHz WAV (the call the route
 #      makes), one after the other: total time and time to the first chunk of each;
 #   2. HTTP: SPEECH_REPEAT sequential GET /api/v1/external/synthesis/?download_token=espeak:en-us
-#      &script=<the sentence>&sample_rate=48000 with curl (a new connection each, body read to
-#      the end and dropped): time_total and time_starttransfer (TTFB: the server answers once the
-#      first audio chunk exists) of each;
+#      &script=<the sentence>&sample_rate=48000 (and &stream=true with SPEECH_STREAM=1) with curl
+#      (a new connection each, body read to the end and dropped): time_total and
+#      time_starttransfer (TTFB: streamed, the server answers once the first audio chunk exists;
+#      whole, once the whole WAV is made) of each;
 #   (1 and 2 alternate in blocks of SPEECH_BLOCK, default 10, so that a drift of the machine's
 #   speed touches both sides alike; each synth_once block first warms up with 3 syntheses;)
 #   3. concurrency: SPEECH_CLIENTS (default 4) curl loops in parallel, SPEECH_REPEAT/SPEECH_CLIENTS
@@ -30,7 +32,8 @@
 #     benches/speech-load.sh
 #     SPEECH_REPEAT=60 SPEECH_CLIENTS=2 benches/speech-load.sh
 # Optional environment: SPEECH_REPEAT (default 30, 4 to 1000), SPEECH_CLIENTS (default 4, 1 to
-# 16), SPEECH_VOICE (default espeak:en-us; flite:slt works too), SPEECH_BLOCK (default 10),
+# 16), SPEECH_VOICE (default espeak:en-us; flite:slt works too), SPEECH_STREAM (default 0: the
+# whole WAV, exact sizes and Content-Length; 1: streamed), SPEECH_BLOCK (default 10),
 # QUIET_WAIT (default 120). Takes about 10 s after the build with the defaults (plus any wait
 # for a quiet machine).
 #
@@ -48,6 +51,7 @@ SPEECH_REPEAT="${SPEECH_REPEAT:-30}"
 SPEECH_CLIENTS="${SPEECH_CLIENTS:-4}"
 SPEECH_VOICE="${SPEECH_VOICE:-espeak:en-us}"
 SPEECH_BLOCK="${SPEECH_BLOCK:-10}"
+SPEECH_STREAM="${SPEECH_STREAM:-0}"
 QUIET_WAIT="${QUIET_WAIT:-120}"
 SAMPLE_RATE=48000
 WARMUP=3
@@ -66,6 +70,7 @@ require_tools cargo curl python3
     || die "SPEECH_CLIENTS must be a number from 1 to 16"
 [[ "$QUIET_WAIT" =~ ^[0-9]{1,4}$ ]] || die "QUIET_WAIT must be a number of seconds"
 [[ "$SPEECH_BLOCK" =~ ^[0-9]{1,4}$ ]] && ((SPEECH_BLOCK >= 1)) || die "SPEECH_BLOCK must be a number from 1"
+[[ "$SPEECH_STREAM" =~ ^[01]$ ]] || die "SPEECH_STREAM must be 0 (whole WAV) or 1 (streamed)"
 [[ "$SPEECH_VOICE" =~ ^[a-z0-9]+:[A-Za-z0-9_-]+$ ]] || die "SPEECH_VOICE must look like espeak:en-us"
 PER_CLIENT=$((SPEECH_REPEAT / SPEECH_CLIENTS))
 ((PER_CLIENT >= 1)) || die "SPEECH_REPEAT must be at least SPEECH_CLIENTS"
@@ -125,6 +130,8 @@ PORT="$(free_port)"
 create_user "$BENCH_USER" "$BENCH_PASSWORD"
 start_server "$PORT"
 URL="$BASE/api/v1/external/synthesis/?download_token=$SPEECH_VOICE&sample_rate=$SAMPLE_RATE"
+((SPEECH_STREAM == 0)) || URL="$URL&stream=true"
+MODE="$( ((SPEECH_STREAM == 0)) && echo "whole WAV" || echo "streamed")"
 login "$BENCH_USER" "$BENCH_PASSWORD"
 # The header goes in a file (curl -H @file): the token stays out of the process list.
 python3 -c 'import json,sys; print("Authorization: Bearer " + json.load(open(sys.argv[1]))["access_token"])' \
@@ -146,9 +153,12 @@ CHECK_CODE="$(curl --noproxy '*' -sS --max-time 30 -o "$TMP/check.wav" -D "$TMP/
 grep -qi '^content-type: audio/wav' "$TMP/check.headers" || die "the answer is not audio/wav"
 "$DIRECT" --voice "$SPEECH_VOICE" --sample-rate "$SAMPLE_RATE" --iterations 1 --warmup 0 >"$TMP/check.tsv" \
     || die "synth_once failed"
-python3 - "$TMP/check.wav" "$TMP/check.tsv" "$SAMPLE_RATE" <<'PY' || die "the streamed WAV is not what synth_once produces"
+python3 - "$TMP/check.wav" "$TMP/check.tsv" "$SAMPLE_RATE" "$SPEECH_STREAM" <<'PY' || die "the WAV is not what synth_once produces"
 import struct, sys
 data = open(sys.argv[1], "rb").read()
+riff, = struct.unpack("<I", data[4:8])
+if sys.argv[4] == "0" and riff != len(data) - 8:
+    sys.exit("the whole WAV's RIFF size is %d for %d bytes" % (riff, len(data)))
 direct_bytes = int([l for l in open(sys.argv[2]) if not l.startswith("#")][0].split("\t")[4])
 if data[:4] != b"RIFF" or data[8:16] != b"WAVEfmt ":
     sys.exit("not a WAV file")
@@ -239,7 +249,7 @@ log "direct: $SPEECH_CLIENTS threads x $PER_CLIENT syntheses"
 phase direct_conc direct_concurrent
 
 # --- report -------------------------------------------------------------------------------------
-export SPEECH_REPEAT SPEECH_CLIENTS PER_CLIENT CONC_TOTAL SPEECH_VOICE SAMPLE_RATE CLK_TCK \
+export SPEECH_REPEAT SPEECH_CLIENTS PER_CLIENT CONC_TOTAL SPEECH_VOICE SAMPLE_RATE CLK_TCK MODE \
     LOAD_BEFORE OTHERS_BEFORE QUIET_SHARE_SEEN TMP
 python3 - <<'PY'
 import os
@@ -290,8 +300,8 @@ n = len(h_total)
 cores = os.cpu_count()
 
 print()
-print("## voicegate speech synthesis (%s, 256 characters, %d Hz WAV; 127.0.0.1, %d cores shared by"
-      " server, curl and synth_once)" % (e["SPEECH_VOICE"], rate, cores))
+print("## voicegate speech synthesis (%s, 256 characters, %d Hz WAV, %s; 127.0.0.1, %d cores shared"
+      " by server, curl and synth_once)" % (e["SPEECH_VOICE"], rate, e["MODE"], cores))
 print()
 print("Load average before: %s; cargo/rustc/cc/ld/wrk processes: %s; machine busy %s %% in the"
       " second before measuring." % (e["LOAD_BEFORE"], e["OTHERS_BEFORE"], e["QUIET_SHARE_SEEN"]))

@@ -8,7 +8,7 @@ use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use speech::synth::Container;
+use speech::synth::{Container, SampleRate};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::http::auth::Authorized;
@@ -21,12 +21,13 @@ use crate::voices::devices::Download;
 use crate::voices::model::DeviceId;
 use crate::voices::synthesis::{Synthesis, SynthesisQuery};
 
-/// Speaks a line of text (VocaliD `synthesis`): audio/wav streamed as it is synthesized (or raw
-/// PCM with `container=`), or with `put_url` the WAV is uploaded there and the answer is JSON.
+/// Speaks a line of text (VocaliD `synthesis`): the whole audio/wav file with exact sizes (or raw
+/// PCM with `container=`), streamed as it is synthesized with `stream=true`, or with `put_url`
+/// uploaded there as a WAV, the answer being JSON.
 #[utoipa::path(get, path = "/api/v1/external/synthesis/", tag = "voices",
     security(("bearer" = ["voice:synthesis"])), params(SynthesisQuery),
     responses(
-        (status = 200, description = "audio/wav, raw PCM, or JSON {status_code, response} with put_url"),
+        (status = 200, description = "audio/wav or raw PCM (whole, or streamed with stream=true), or JSON {status_code, response} with put_url"),
         (status = 400, description = "a parameter is invalid; the detail names it", body = ErrorBody),
         (status = 403, description = "the voice cannot be streamed", body = ErrorBody),
         (status = 404, description = "unknown download_token", body = ErrorBody),
@@ -44,23 +45,31 @@ pub async fn synthesis(
                 status_code,
                 response,
             } => Json(json!({ "status_code": status_code, "response": response })).into_response(),
+            Synthesis::Whole {
+                audio,
+                container,
+                sample_rate,
+            } => audio_response(Body::from(audio), container, sample_rate),
             Synthesis::Streamed {
                 audio,
                 container,
                 sample_rate,
-            } => {
-                let content_type = match container {
-                    Container::Wav => "audio/wav",
-                    Container::Pcm => "application/octet-stream",
-                };
-                let mut response = Response::new(Body::from_stream(audio));
-                let headers = response.headers_mut();
-                headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-                headers.insert("x-sample-rate", HeaderValue::from(sample_rate.hz()));
-                response
-            }
+            } => audio_response(Body::from_stream(audio), container, sample_rate),
         },
     )
+}
+
+/// An audio answer: its type, and its rate in `x-sample-rate`.
+fn audio_response(body: Body, container: Container, sample_rate: SampleRate) -> Response {
+    let content_type = match container {
+        Container::Wav => "audio/wav",
+        Container::Pcm => "application/octet-stream",
+    };
+    let mut response = Response::new(body);
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    headers.insert("x-sample-rate", HeaderValue::from(sample_rate.hz()));
+    response
 }
 
 /// Body of `device/register` (optional).

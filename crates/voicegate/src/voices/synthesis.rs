@@ -1,6 +1,7 @@
 //! Synthesis (VocaliD `synthesis`): the query parsed once into [`SynthesisParams`] (the speech
-//! crate owns the ranges of the modifiers and rates), then one call that speaks: the audio
-//! streamed as it is produced, or the whole WAV uploaded to a `put_url`.
+//! crate owns the ranges of the modifiers and rates), then one call that speaks: the whole file
+//! (exact sizes, a `Content-Length`), the audio streamed as it is produced (`stream=true`), or
+//! the whole WAV uploaded to a `put_url`.
 
 use std::pin::Pin;
 
@@ -33,6 +34,9 @@ pub struct SynthesisQuery {
     pub sample_rate: Option<String>,
     /// Upload the WAV there (PUT) instead of answering with it.
     pub put_url: Option<String>,
+    /// `true` streams the audio as it is produced (no `Content-Length`, a WAV header with
+    /// open-ended sizes); by default (`false`) the answer is the whole file.
+    pub stream: Option<String>,
 }
 
 /// A synthesis request whose every part is acceptable.
@@ -52,6 +56,8 @@ pub struct SynthesisParams {
     pub sample_rate: SampleRate,
     /// Where to upload the WAV instead of answering with it.
     pub put_url: Option<String>,
+    /// Stream the audio as it is produced instead of answering with the whole file.
+    pub stream: bool,
 }
 
 impl SynthesisQuery {
@@ -85,6 +91,20 @@ impl SynthesisQuery {
             None => SampleRate::HZ_48000,
             Some(text) => SampleRate::parse("sample_rate", text)?,
         };
+        let stream = match self
+            .stream
+            .as_deref()
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
+            None | Some("" | "false" | "0" | "no" | "off") => false,
+            Some("true" | "1" | "yes" | "on") => true,
+            Some(other) => {
+                return Err(VoicesError::BadRequest(format!(
+                    "stream: {other:?} is not a boolean; use true or false"
+                )));
+            }
+        };
         Ok(SynthesisParams {
             download_token,
             script,
@@ -93,6 +113,7 @@ impl SynthesisQuery {
             container,
             sample_rate,
             put_url: self.put_url.filter(|u| !u.is_empty()),
+            stream,
         })
     }
 }
@@ -102,6 +123,15 @@ pub type AudioStream = Pin<Box<dyn Stream<Item = Result<Bytes, std::io::Error>> 
 
 /// What a synthesis gives.
 pub enum Synthesis {
+    /// The whole file: a WAV with exact sizes, or raw PCM.
+    Whole {
+        /// The bytes.
+        audio: Bytes,
+        /// WAV or raw PCM.
+        container: Container,
+        /// Their rate.
+        sample_rate: SampleRate,
+    },
     /// The audio, streamed as it is produced.
     Streamed {
         /// The bytes.
@@ -145,7 +175,7 @@ impl VoicesService {
             range: voice.profile.range,
         };
         let sample_rate = params.sample_rate;
-        if let Some(url) = params.put_url {
+        if params.put_url.is_some() || !params.stream {
             let (engine_voice, script) = (voice.engine_voice, params.script);
             let audio = tokio::task::spawn_blocking(move || {
                 let _slot = slot;
@@ -158,11 +188,30 @@ impl VoicesService {
             })
             .await
             .map_err(|e| VoicesError::Speech(e.to_string()))??;
-            let wav = speech::wav::encode_wav(&audio);
+            if audio.samples.is_empty() {
+                return Err(VoicesError::BadRequest(
+                    "script: there is nothing to speak in it".into(),
+                ));
+            }
+            let Some(url) = params.put_url else {
+                let bytes = match params.container {
+                    Container::Wav => speech::wav::encode_wav(&audio),
+                    Container::Pcm => {
+                        let mut pcm = Vec::with_capacity(audio.samples.len() * 2);
+                        speech::wav::encode_pcm(&audio.samples, &mut pcm);
+                        pcm
+                    }
+                };
+                return Ok(Synthesis::Whole {
+                    audio: Bytes::from(bytes),
+                    container: params.container,
+                    sample_rate,
+                });
+            };
             let answer = self
                 .parts
                 .put_url
-                .put(&url, wav)
+                .put(&url, speech::wav::encode_wav(&audio))
                 .await
                 .map_err(put_url_error)?;
             return Ok(Synthesis::Uploaded {
@@ -210,7 +259,9 @@ mod tests {
         assert_eq!(params.sample_rate, SampleRate::HZ_48000);
         assert_eq!((params.pitch, params.rate), (Factor::ONE, Factor::ONE));
         assert_eq!(params.container, Container::Wav);
+        assert!(!params.stream);
         for (name, value) in [
+            ("stream", "maybe"),
             ("pitch", "0"),
             ("rate", "11"),
             ("sample_rate", "12345"),

@@ -1097,3 +1097,71 @@ async fn extreme_modifiers_stay_bounded_and_silent_scripts_are_refused() {
     .await;
     assert!(detail.starts_with("script"), "{detail}");
 }
+
+/// What Python's `wave` module makes of a WAV file: `[frames, rate]`.
+const WAVE_READS: &str = r#"
+import sys, wave, json
+with wave.open(sys.argv[1], "rb") as w:
+    print(json.dumps([w.getnframes(), w.getframerate()]))
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_saved_synthesis_is_a_whole_wav_that_ordinary_tools_read() {
+    let v = Voices::start(|_| {}).await;
+    let query = format!(
+        "download_token=espeak:en-us&{}&sample_rate=16000",
+        encoded(SENTENCE)
+    );
+    // By default: the whole file, its length announced and its sizes exact.
+    let whole = v.synthesize(&query).await;
+    assert_eq!(whole.status(), StatusCode::OK);
+    let length: usize = whole.headers()["content-length"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let bytes = whole.bytes().await.unwrap();
+    assert_eq!(bytes.len(), length);
+    let field = |at: usize| u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap()) as usize;
+    assert_eq!(&bytes[..4], b"RIFF");
+    assert_eq!(field(4), bytes.len() - 8, "RIFF size");
+    assert_eq!(&bytes[36..40], b"data");
+    assert_eq!(field(40), bytes.len() - 44, "data size");
+    let file = v.server.data_dir.path().join("saved.wav");
+    std::fs::write(&file, &bytes).unwrap();
+    let read: Vec<u64> =
+        serde_json::from_str(&run_python(WAVE_READS, &[file.to_str().unwrap()])).unwrap();
+    let ours = read_wav(&bytes, LIMITS).unwrap();
+    assert_eq!(read, [ours.samples.len() as u64, 16000]);
+    let seconds = read[0] as f64 / read[1] as f64;
+    assert!((2.0..60.0).contains(&seconds), "Python reads {seconds} s");
+
+    // Asked for, it streams: no length, the open-ended sizes of a stream.
+    let streamed = v.synthesize(&format!("{query}&stream=true")).await;
+    assert_eq!(streamed.status(), StatusCode::OK);
+    assert!(streamed.headers().get("content-length").is_none());
+    let bytes = streamed.bytes().await.unwrap();
+    assert_eq!(&bytes[4..8], &[0xff; 4]);
+    // The same speech (the engine's chunking may move its end by a few milliseconds).
+    let streamed_len = read_wav(&bytes, LIMITS).unwrap().samples.len();
+    assert!(
+        streamed_len.abs_diff(ours.samples.len()) < 16000 / 10,
+        "{streamed_len}"
+    );
+
+    // Raw PCM is whole by default too.
+    let pcm = v.synthesize(&format!("{query}&container=")).await;
+    assert!(pcm.headers().get("content-length").is_some());
+    let pcm_len = pcm.bytes().await.unwrap().len();
+    assert_eq!(pcm_len % 2, 0);
+    assert!(
+        pcm_len.abs_diff(ours.samples.len() * 2) < 16000 / 5,
+        "{pcm_len}"
+    );
+    let bad = v.synthesize(&format!("{query}&stream=maybe")).await;
+    let (_, body) = error_body(bad, StatusCode::BAD_REQUEST).await;
+    assert!(
+        body["detail"].as_str().unwrap().starts_with("stream"),
+        "{body}"
+    );
+}
