@@ -1,5 +1,6 @@
-//! HMAC-signed requests at the edge: when `Authorization` is a signature header, the body is read
-//! once (within the route group's limit), its parameters parsed (the key id, `api_key`, may be in
+//! HMAC-signed requests at the edge: when `Authorization` is a signature header, the caller's
+//! failure budget, the header, its timestamp and a key named in the query are checked first; then
+//! the body is read once (within the route group's limit), its parameters parsed (the key id, `api_key`, may be in
 //! the query or the body), the signature verified over the raw bytes, and the verified principal
 //! and the parsed parameters handed to the extractors, so that nothing reads the body again.
 
@@ -62,13 +63,22 @@ fn query_api_key(query: &str) -> Option<String> {
 
 async fn verify(check: &SignatureCheck, request: Request) -> Result<Request, ApiError> {
     let (mut parts, body) = request.into_parts();
-    let body = to_bytes(body, check.body_limit)
-        .await
-        .map_err(|_| ApiError::payload_too_large())?;
     let Some(ConnectInfo(peer)) = parts.extensions.get::<ConnectInfo<SocketAddr>>().copied() else {
         return Err(ApiError::internal());
     };
     let query = parts.uri.query().unwrap_or("");
+    let authorization = parts
+        .headers
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let admission = check
+        .identity
+        .admit_signed(peer.ip(), authorization, query_api_key(query).as_deref())
+        .await?;
+    let body = to_bytes(body, check.body_limit)
+        .await
+        .map_err(|_| ApiError::payload_too_large())?;
     // A body is parsed here, once, and handed on parsed; a request without one (most signed
     // GETs) only needs its query's `api_key`, and its handler reads the query itself.
     let params = if body.iter().all(u8::is_ascii_whitespace) {
@@ -80,11 +90,6 @@ async fn verify(check: &SignatureCheck, request: Request) -> Result<Request, Api
         Some(params) => params.text("api_key").ok().flatten().map(str::to_string),
         None => query_api_key(query),
     };
-    let authorization = parts
-        .headers
-        .get(AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
     let signed_request = SignedRequest {
         method: parts.method.as_str(),
         path: parts.uri.path(),
@@ -95,7 +100,7 @@ async fn verify(check: &SignatureCheck, request: Request) -> Result<Request, Api
     };
     let principal = check
         .identity
-        .authenticate_signed(peer.ip(), &signed_request)
+        .authenticate_signed(admission, &signed_request)
         .await?;
     parts.extensions.insert(SignedPrincipal(principal));
     if let Some(params) = params {

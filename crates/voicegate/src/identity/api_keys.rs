@@ -38,6 +38,14 @@ pub struct ApiKeyInfo {
     pub created_at: UnixTime,
 }
 
+/// A signed request that passed the checks made before its body is read
+/// ([`IdentityService::admit_signed`]); its attempt is counted against the caller's address until
+/// [`IdentityService::authenticate_signed`] verifies it.
+#[derive(Debug)]
+pub struct SignatureAdmission {
+    ip_key: String,
+}
+
 /// What a signed request is checked against.
 pub struct SignedRequest<'a> {
     /// HTTP method.
@@ -113,19 +121,46 @@ impl IdentityService {
         self.states.reload(&self.repo).await
     }
 
-    /// Verifies a signed request and returns the key's principal. Every failure is the same
-    /// [`IdentityError::InvalidSignature`]; failures count against the client's address.
-    pub async fn authenticate_signed(
+    /// The checks a signed request passes before its body is read: the caller's failure budget
+    /// (this attempt is counted until it succeeds), a signature header that parses, a timestamp
+    /// within the window, and the key named in the query (when it is there) known. A client
+    /// refused here sends no body for the server to read.
+    pub async fn admit_signed(
         &self,
         ip: IpAddr,
-        request: &SignedRequest<'_>,
-    ) -> Result<Principal, IdentityError> {
+        authorization: &str,
+        query_api_key: Option<&str>,
+    ) -> Result<SignatureAdmission, IdentityError> {
         let now = self.clock.now();
         let ip_key = limit_key_for_ip(ip);
         self.limits
             .failures_by_ip
             .acquire(&ip_key, now)
             .map_err(|retry_after| IdentityError::RateLimited { retry_after })?;
+        let header =
+            signatures::parse_header(authorization).ok_or(IdentityError::InvalidSignature)?;
+        let sent_at = signatures::parse_timestamp(&header.timestamp)
+            .ok_or(IdentityError::InvalidSignature)?;
+        if now.abs_diff(sent_at) > WINDOW_SECS.unsigned_abs() {
+            return Err(IdentityError::InvalidSignature);
+        }
+        if let Some(key_id) = query_api_key
+            && self.api_key_entry(key_id).await.is_none()
+        {
+            return Err(IdentityError::InvalidSignature);
+        }
+        Ok(SignatureAdmission { ip_key })
+    }
+
+    /// Verifies a signed request admitted by [`IdentityService::admit_signed`] and returns the
+    /// key's principal. Every failure is the same [`IdentityError::InvalidSignature`]; failures
+    /// count against the client's address.
+    pub async fn authenticate_signed(
+        &self,
+        admission: SignatureAdmission,
+        request: &SignedRequest<'_>,
+    ) -> Result<Principal, IdentityError> {
+        let now = self.clock.now();
         let key = match request.api_key {
             Some(key_id) => self.api_key_entry(key_id).await,
             None => None,
@@ -136,7 +171,7 @@ impl IdentityService {
         };
         let verified = self.verify_signature(request, key, state, now);
         if verified.is_ok() {
-            self.limits.failures_by_ip.release(&ip_key);
+            self.limits.failures_by_ip.release(&admission.ip_key);
         }
         verified
     }

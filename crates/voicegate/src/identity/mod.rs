@@ -32,7 +32,7 @@ mod user_states;
 mod users;
 pub mod users_file;
 
-pub use api_keys::{ApiKeyInfo, NewApiKey, SignedRequest};
+pub use api_keys::{ApiKeyInfo, NewApiKey, SignatureAdmission, SignedRequest};
 pub use error::IdentityError;
 pub use model::{Credential, Principal, Role, TokenPair, User, UserName, UserSource};
 pub use named_tokens::NamedToken;

@@ -302,3 +302,61 @@ async fn the_voices_surface_takes_signed_json_and_multipart_requests() {
     assert_eq!(out["list"][0], 200, "{out}");
     assert!(out["list"][1]["voices"].as_array().unwrap().len() > 10);
 }
+
+/// Sends the head of a signed POST announcing a large body, and a few bytes of it; returns the
+/// status line of the answer, or `None` when none came within two seconds (the server waiting
+/// for the rest of the body).
+async fn head_only(server: &TestServer, query: &str, authorization: &str) -> Option<String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let address = server.base.trim_start_matches("http://");
+    let mut socket = tokio::net::TcpStream::connect(address).await.unwrap();
+    let head = format!(
+        "POST /api/v1/external/account/register/?{query} HTTP/1.1\r\nHost: {address}\r\n\
+         Authorization: {authorization}\r\nContent-Type: application/json\r\n\
+         Content-Length: 1000000\r\n\r\n{{\"gender\": "
+    );
+    socket.write_all(head.as_bytes()).await.unwrap();
+    let mut answer = vec![0u8; 256];
+    let read = tokio::time::timeout(std::time::Duration::from_secs(2), socket.read(&mut answer))
+        .await
+        .ok()?
+        .unwrap();
+    let text = String::from_utf8_lossy(&answer[..read]).to_string();
+    text.lines().next().map(str::to_string)
+}
+
+#[tokio::test]
+async fn a_refused_signature_is_answered_before_its_body_is_read() {
+    let server = TestServer::start_with(|config| config.auth.max_failures_per_ip = 3).await;
+    server.add_user("ovos", "change-me-please").await;
+    let key = server
+        .state
+        .identity
+        .create_api_key("ovos", None)
+        .await
+        .unwrap();
+    let now = server.clock_now();
+    let signed = |nonce: &str| {
+        let request = Signed {
+            method: "POST",
+            path: "/api/v1/external/account/register/",
+            query: format!("api_key={}", key.api_key),
+            body: "{}".into(),
+            nonce: nonce.into(),
+            at: now,
+            suffix: "",
+        };
+        header("wrong", &request)
+    };
+    // A key nobody has, and a header that is no signature, need no body to be refused.
+    let unknown = head_only(&server, "api_key=vgk_nobody", &signed("a-1")).await;
+    assert_eq!(unknown.as_deref(), Some("HTTP/1.1 401 Unauthorized"));
+    let garbage = head_only(&server, &format!("api_key={}", key.api_key), "signature=zz").await;
+    assert_eq!(garbage.as_deref(), Some("HTTP/1.1 401 Unauthorized"));
+    // The third failure spends the budget; then the limiter answers before any body is read.
+    let request = info_request(&key, now, "r-1");
+    let response = send(&server, &request, &header("wrong", &request)).await;
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    let limited = head_only(&server, &format!("api_key={}", key.api_key), &signed("a-2")).await;
+    assert_eq!(limited.as_deref(), Some("HTTP/1.1 429 Too Many Requests"));
+}
