@@ -150,8 +150,7 @@ impl App {
                 config.data_dir.display()
             );
         }
-        let listener = TcpListener::bind(config.listen)
-            .await
+        let listener = http::connections::listen(config.listen, config.http.listen_backlog)
             .map_err(|source| StartError::Io {
                 what: format!("listening on {}", config.listen),
                 source,
@@ -202,12 +201,8 @@ impl App {
             .jobs
             .start_workers(self.state.config.jobs.workers);
         tracing::info!(address = %self.local_addr(), "voicegate listening");
-        let service = self
-            .router
-            .into_make_service_with_connect_info::<SocketAddr>();
-        let result = axum::serve(self.listener, service)
-            .with_graceful_shutdown(shutdown)
-            .await;
+        let limits = http::connections::ConnectionLimits::from_config(&self.state.config.http);
+        let result = http::connections::serve(self.listener, self.router, limits, shutdown).await;
         maintenance.abort();
         bus.abort();
         for workers in workers {

@@ -4,6 +4,7 @@ mod architecture;
 mod auth;
 mod authorize;
 mod cli;
+mod connections;
 mod docs;
 mod errors;
 mod events;

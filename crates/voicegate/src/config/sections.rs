@@ -1,0 +1,270 @@
+//! The sections of the configuration (`[http]`, `[auth]`, `[ovos]`, `[jobs]`, `[events]`,
+//! `[voices]`) with their built-in defaults; [`super::Config`] holds one of each.
+
+use serde::Deserialize;
+
+use crate::secret::Secret;
+
+/// HTTP limits.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpConfig {
+    /// Largest JSON request body, in bytes; larger bodies get 413.
+    pub json_body_limit: usize,
+    /// Longest time a handler may take before the request is answered 503, in seconds.
+    pub request_timeout_secs: u64,
+    /// Longest time to receive the head of a request (request line and headers) from its first
+    /// byte, in seconds; a slower client is disconnected.
+    pub header_read_timeout_secs: u64,
+    /// A connection silent in both directions this long is closed (after answering a request
+    /// in progress), in seconds.
+    pub idle_timeout_secs: u64,
+    /// Connections open at once; more wait in the listen backlog until one closes.
+    pub max_connections: usize,
+    /// Connections the kernel holds for the server to accept (capped by the system's
+    /// `net.core.somaxconn`).
+    pub listen_backlog: u32,
+}
+
+/// Token lifetimes, login protection and password rules.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthConfig {
+    /// Access-token lifetime in seconds (ovos-api: 30 minutes).
+    pub access_ttl_secs: i64,
+    /// Refresh-token lifetime in seconds (ovos-api: 6 hours).
+    pub refresh_ttl_secs: i64,
+    /// Lifetime of OAuth2 access tokens, in seconds.
+    pub oauth_access_ttl_secs: i64,
+    /// Absolute lifetime of an OAuth2 refresh-token family, in seconds (one year).
+    pub oauth_refresh_ttl_secs: i64,
+    /// An OAuth2 refresh token unused this long expires, in seconds (90 days).
+    pub oauth_refresh_idle_secs: i64,
+    /// Lifetime of the short token the Snips console login answers, in seconds.
+    pub console_login_ttl_secs: i64,
+    /// Clock-skew leeway when checking `exp` and `iat`, in seconds (at most 30).
+    pub leeway_secs: i64,
+    /// The `aud` claim of access tokens.
+    pub audience: String,
+    /// Failed logins per user name within `failure_window_secs` before that name gets 429.
+    pub max_failures_per_user: u32,
+    /// Failed credential checks per client IP within `failure_window_secs` before that IP gets 429.
+    pub max_failures_per_ip: u32,
+    /// Credential checks (failed or not) per client IP within `failure_window_secs`.
+    pub max_attempts_per_ip: u32,
+    /// The window of the counters above, in seconds.
+    pub failure_window_secs: i64,
+    /// Password hashes computed at once; the rest wait. Default: half the cores, at least one.
+    pub hash_concurrency: Option<usize>,
+    /// Shortest password accepted for a new or changed password, in characters.
+    pub min_password_chars: usize,
+    /// Longest password accepted anywhere, in bytes.
+    pub max_password_bytes: usize,
+    /// How often the server re-reads user state written by other processes (CLI), in milliseconds.
+    pub state_poll_ms: u64,
+}
+
+/// The Open Voice OS message bus.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OvosConfig {
+    /// Bus host (`WS_HOST`).
+    pub ws_host: String,
+    /// Bus port (`WS_PORT`).
+    pub ws_port: u16,
+    /// Key shared with the skill-rest-api companion skill (`API_KEY`).
+    pub api_key: Option<Secret>,
+    /// How long a request waits for the bus's reply before 504, in milliseconds.
+    pub request_timeout_ms: u64,
+    /// Longest pause between reconnection attempts, in milliseconds.
+    pub reconnect_max_ms: u64,
+    /// Longest utterance, dialog or skill id accepted, in characters.
+    pub max_text_chars: usize,
+    /// Most utterances in one `POST /v1/voice/utterance`.
+    pub max_utterances: usize,
+    /// Language used when a request names none.
+    pub default_lang: String,
+    /// Bus message types streamed on `GET /v1/events`; a trailing `*` matches a prefix.
+    pub events_allowlist: Vec<String>,
+}
+
+/// The events hub behind `GET /v1/events`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EventsConfig {
+    /// Events buffered for each subscriber; one that falls further behind is disconnected.
+    pub buffer: usize,
+}
+
+impl Default for EventsConfig {
+    fn default() -> Self {
+        Self { buffer: 256 }
+    }
+}
+
+/// The background job queue (voice builds, training) and its workers.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct JobsConfig {
+    /// How long a claimed job stays leased to its worker without a renewal, in milliseconds. A
+    /// worker renews it while the job runs; a crashed worker's job is taken again once it lapses.
+    pub lease_ms: u64,
+    /// How often idle workers look for jobs queued by other processes, in milliseconds. Jobs
+    /// queued by this process wake them at once.
+    pub poll_ms: u64,
+    /// Workers per job kind.
+    pub workers: usize,
+    /// Runs a job gets (the first and those after a lapsed lease) before it is failed.
+    pub max_attempts: u32,
+}
+
+/// The vocalid-api voices surface.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct VoicesConfig {
+    /// Destinations a `put_url` upload may reach although they are not public addresses: host
+    /// names (`minio.lan`), addresses (`10.0.0.5`) or CIDR blocks (`127.0.0.1/32`, `fd00::/8`).
+    pub put_url_allow: Vec<String>,
+    /// Connect and total time limit of a `put_url` upload, in milliseconds.
+    pub put_url_timeout_ms: u64,
+    /// Bytes of the `put_url` response body kept (and reported) at most.
+    pub put_url_max_response_bytes: usize,
+    /// Longest synthesis `script`, in characters (the contract says 256).
+    pub max_script_chars: usize,
+    /// Largest recording upload (the whole multipart body), in bytes.
+    pub max_upload_bytes: usize,
+    /// Longest recording, in seconds.
+    pub max_recording_secs: f64,
+    /// Longest recording `sentence`, in characters.
+    pub max_sentence_chars: usize,
+    /// A sample at or above this magnitude (full scale 1.0) counts as clipped.
+    pub clip_level: f32,
+    /// OVERDRIVEN when more than this fraction of samples is clipped or flat-topped.
+    pub max_clipped_ratio: f32,
+    /// A run of at least this many identical loud samples is a flat top.
+    pub flat_run_samples: usize,
+    /// Samples quieter than this magnitude never count as a flat top.
+    pub flat_run_min_level: f32,
+    /// UNDERDRIVEN when the loudest 50 ms block is below this level, dBFS.
+    pub min_peak_block_dbfs: f32,
+    /// UNDERDRIVEN when active speech is below this RMS level, dBFS.
+    pub min_active_rms_dbfs: f32,
+    /// Fewest recordings at a good level for a build.
+    pub min_build_recordings: usize,
+    /// Fewest voiced 10 ms frames for a recording to count in a build.
+    pub min_voiced_frames: usize,
+    /// The engine voice a male account's build speaks with.
+    pub base_voice_male: String,
+    /// The engine voice a female account's build speaks with.
+    pub base_voice_female: String,
+    /// The engine voice other accounts' builds speak with.
+    pub base_voice_other: String,
+    /// Built-in voices to list and serve: ids, or prefixes ending in `*` (`espeak:en*`); empty
+    /// for all of them.
+    pub builtin_voices: Vec<String>,
+    /// Syntheses running at once (each takes a core while it runs).
+    pub max_concurrent_syntheses: usize,
+    /// How long a synthesis waits for a free slot before the answer is 503, in milliseconds.
+    pub synthesis_queue_ms: u64,
+}
+
+impl Default for JobsConfig {
+    fn default() -> Self {
+        Self {
+            lease_ms: 30_000,
+            poll_ms: 1000,
+            workers: 1,
+            max_attempts: 3,
+        }
+    }
+}
+
+impl Default for VoicesConfig {
+    fn default() -> Self {
+        Self {
+            put_url_allow: Vec::new(),
+            put_url_timeout_ms: 10_000,
+            put_url_max_response_bytes: 4096,
+            max_script_chars: 256,
+            max_upload_bytes: 10 * 1024 * 1024,
+            max_recording_secs: 30.0,
+            max_sentence_chars: 500,
+            clip_level: 0.999,
+            max_clipped_ratio: 0.001,
+            flat_run_samples: 4,
+            flat_run_min_level: 0.5,
+            min_peak_block_dbfs: -34.0,
+            min_active_rms_dbfs: -40.0,
+            min_build_recordings: 3,
+            min_voiced_frames: 50,
+            base_voice_male: "espeak:en-us".into(),
+            base_voice_female: "flite:slt".into(),
+            base_voice_other: "espeak:en-us".into(),
+            builtin_voices: Vec::new(),
+            max_concurrent_syntheses: std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2),
+            synthesis_queue_ms: 5000,
+        }
+    }
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            json_body_limit: 1024 * 1024,
+            request_timeout_secs: 30,
+            header_read_timeout_secs: 10,
+            idle_timeout_secs: 15,
+            max_connections: 512,
+            listen_backlog: 1024,
+        }
+    }
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            access_ttl_secs: 1800,
+            refresh_ttl_secs: 21600,
+            console_login_ttl_secs: 600,
+            oauth_access_ttl_secs: 3600,
+            oauth_refresh_ttl_secs: 365 * 86_400,
+            oauth_refresh_idle_secs: 90 * 86_400,
+            leeway_secs: 30,
+            audience: "voicegate".into(),
+            max_failures_per_user: 5,
+            max_failures_per_ip: 20,
+            max_attempts_per_ip: 120,
+            failure_window_secs: 300,
+            hash_concurrency: None,
+            min_password_chars: 8,
+            max_password_bytes: 1024,
+            state_poll_ms: 1000,
+        }
+    }
+}
+
+impl Default for OvosConfig {
+    fn default() -> Self {
+        Self {
+            ws_host: "127.0.0.1".into(),
+            ws_port: 8181,
+            api_key: None,
+            request_timeout_ms: 5000,
+            reconnect_max_ms: 5000,
+            max_text_chars: 1000,
+            max_utterances: 10,
+            default_lang: "en-us".into(),
+            events_allowlist: [
+                "speak",
+                "recognizer_loop:utterance",
+                "mycroft.mic.*",
+                "mycroft.volume.*",
+                "ovos.utterance.handled",
+            ]
+            .map(String::from)
+            .to_vec(),
+        }
+    }
+}
