@@ -141,7 +141,7 @@ RSS_HWM_END_KB="$(proc_kb VmHWM)"
 RSS_BURST_MAX_KB="$(sort -n "$TMP/rss-burst" | tail -n 1)"
 sleep 1
 RSS_AFTER_KB="$(proc_kb VmRSS)"   # what the server keeps once the burst is over
-log "waiting 12 s: pooled password-hashing memory is released after 10 s without logins"
+log "waiting 12 s: what the server keeps once it idles"
 sleep 12
 RSS_SETTLED_KB="$(proc_kb VmRSS)"
 BURST_OK="$(cat "$TMP"/burst.* | awk '$1 == 200' | wc -l)"

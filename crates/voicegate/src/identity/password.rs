@@ -1,12 +1,12 @@
 //! Password hashing: Argon2id for every new hash; bcrypt (`$2a$`, `$2b$`, `$2y$`) verified for users
 //! imported from an ovos-api users.json, and made by `genpass` for the original ovos-api.
 
-use std::sync::{Mutex, OnceLock};
-use std::time::{Duration, Instant};
+use std::sync::OnceLock;
 
-use argon2::password_hash::PasswordHasher;
 use argon2::password_hash::phc::PasswordHash;
 use argon2::{Algorithm, Argon2, Block, Params, Version};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD_NO_PAD;
 use subtle::ConstantTimeEq;
 
 /// bcrypt reads at most this many bytes of a password; longer ones are refused, never truncated.
@@ -16,16 +16,20 @@ pub const BCRYPT_MAX_BYTES: usize = 72;
 /// absurd `m=` must not exhaust the machine.
 const MAX_ARGON2_BLOCKS: usize = 256 * 1024;
 
-/// Argon2 working memory, reused from one verification to the next and released when logins stop
-/// (see [`release_idle_memory`]). Allocating it afresh for each login (19 MiB with the library's
-/// default parameters) left the allocator holding over 200 MB after a burst of 20 logins; pooled,
-/// it stays at one buffer per concurrent verification.
-static ARGON2_MEMORY: Mutex<Vec<(Vec<Block>, Instant)>> = Mutex::new(Vec::new());
+/// Argon2 working memory is reserved with at least this many blocks (33 MiB of address space),
+/// of which only the blocks a hash needs are touched (7 MiB for new hashes). glibc serves an
+/// allocation this large from its own mapping and unmaps it when it is freed, whatever its
+/// dynamic mmap threshold (at most 32 MiB) has grown to; a 7 MiB buffer would instead be served
+/// from, and freed into, a per-thread arena that keeps it: 7 to 9 MB more resident memory for as
+/// long as the server idles after a few logins.
+const RESERVED_BLOCKS: usize = 33 * 1024;
 
-/// Drops pooled Argon2 memory unused for `max_idle`, so an idle server gives it back.
-pub fn release_idle_memory(max_idle: Duration) {
-    let mut pool = ARGON2_MEMORY.lock().unwrap_or_else(|e| e.into_inner());
-    pool.retain(|(_, used)| used.elapsed() < max_idle);
+/// Working memory for one Argon2 computation of `blocks` blocks, given back to the system when
+/// it is dropped (see [`RESERVED_BLOCKS`]).
+fn working_memory(blocks: usize) -> Vec<Block> {
+    let mut memory = Vec::with_capacity(blocks.max(RESERVED_BLOCKS));
+    memory.resize(blocks, Block::default());
+    memory
 }
 
 /// The bcrypt cost `genpass` uses, as the original ovos-api's genpass.py does.
@@ -51,14 +55,33 @@ pub enum PasswordError {
 const ARGON2_M_COST_KIB: u32 = 7 * 1024;
 const ARGON2_T_COST: u32 = 5;
 
-/// Hashes a new password with Argon2id.
+/// Salt length of new Argon2 hashes, in bytes.
+const ARGON2_SALT_BYTES: usize = 16;
+/// Output length of new Argon2 hashes, in bytes.
+const ARGON2_OUTPUT_BYTES: usize = 32;
+
+/// Hashes a new password with Argon2id, as a PHC string (`$argon2id$v=19$m=…,t=…,p=1$salt$hash`).
 pub fn hash_argon2(password: &str) -> Result<String, PasswordError> {
-    let params = Params::new(ARGON2_M_COST_KIB, ARGON2_T_COST, 1, None)
-        .map_err(|e| PasswordError::Hashing(e.to_string()))?;
+    let params = Params::new(
+        ARGON2_M_COST_KIB,
+        ARGON2_T_COST,
+        1,
+        Some(ARGON2_OUTPUT_BYTES),
+    )
+    .map_err(|e| PasswordError::Hashing(e.to_string()))?;
+    let salt: [u8; ARGON2_SALT_BYTES] = crate::ids::random_bytes();
+    let mut output = [0u8; ARGON2_OUTPUT_BYTES];
+    let mut memory = working_memory(params.block_count());
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
-        .hash_password(password.as_bytes())
-        .map(|hash| hash.to_string())
-        .map_err(|e| PasswordError::Hashing(e.to_string()))
+        .hash_password_into_with_memory(password.as_bytes(), &salt, &mut output, &mut memory[..])
+        .map_err(|e| PasswordError::Hashing(e.to_string()))?;
+    Ok(format!(
+        "${}$v={}$m={ARGON2_M_COST_KIB},t={ARGON2_T_COST},p=1${}${}",
+        Algorithm::Argon2id.as_str(),
+        Version::V0x13 as u32,
+        STANDARD_NO_PAD.encode(salt),
+        STANDARD_NO_PAD.encode(output),
+    ))
 }
 
 /// Hashes a password with bcrypt at `cost`, refusing passwords bcrypt would truncate.
@@ -96,7 +119,7 @@ pub fn verify(password: &str, hash: &str) -> Result<bool, PasswordError> {
     verify_argon2(password.as_bytes(), &parsed)
 }
 
-/// Recomputes an Argon2 hash with the stored parameters in pooled memory and compares the
+/// Recomputes an Argon2 hash with the stored parameters in fresh working memory and compares the
 /// outputs in constant time.
 fn verify_argon2(password: &[u8], parsed: &PasswordHash) -> Result<bool, PasswordError> {
     let (Some(salt), Some(expected)) = (&parsed.salt, &parsed.hash) else {
@@ -113,26 +136,15 @@ fn verify_argon2(password: &[u8], parsed: &PasswordHash) -> Result<bool, Passwor
     if blocks > MAX_ARGON2_BLOCKS {
         return Err(PasswordError::UnknownHashFormat);
     }
-    let mut memory = ARGON2_MEMORY
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .pop()
-        .map(|(memory, _)| memory)
-        .unwrap_or_default();
-    if memory.len() < blocks {
-        memory.resize(blocks, Block::default());
-    }
+    let mut memory = working_memory(blocks);
     let mut output = vec![0u8; expected.as_bytes().len()];
     let result = Argon2::new(algorithm, version, params).hash_password_into_with_memory(
         password,
         salt,
         &mut output,
-        &mut memory[..blocks],
+        &mut memory[..],
     );
-    ARGON2_MEMORY
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .push((memory, Instant::now()));
+    drop(memory);
     result.map_err(|e| PasswordError::Hashing(e.to_string()))?;
     Ok(output.ct_eq(expected.as_bytes()).into())
 }
@@ -155,6 +167,19 @@ mod tests {
         assert!(hash.starts_with("$argon2id$"));
         assert!(verify("correct horse", &hash).unwrap());
         assert!(!verify("wrong horse", &hash).unwrap());
+        // The PHC string is one the reference implementation reads and checks.
+        use argon2::password_hash::PasswordVerifier;
+        let parsed = PasswordHash::new(&hash).unwrap();
+        assert!(
+            Argon2::default()
+                .verify_password(b"correct horse", &parsed)
+                .is_ok()
+        );
+        assert!(
+            Argon2::default()
+                .verify_password(b"wrong horse", &parsed)
+                .is_err()
+        );
     }
 
     #[test]

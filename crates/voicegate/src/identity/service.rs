@@ -39,9 +39,6 @@ pub(super) fn limit_key_for_ip(ip: IpAddr) -> String {
 /// How often expired refresh tokens are deleted, in seconds.
 const PURGE_PERIOD_SECS: i64 = 3600;
 
-/// How long pooled password-hashing memory is kept after the last login.
-const IDLE_HASH_MEMORY: Duration = Duration::from_secs(10);
-
 /// The login-protection counters.
 pub(super) struct Limits {
     pub(super) failures_by_ip: WindowLimiter,
@@ -282,7 +279,6 @@ impl IdentityService {
             loop {
                 ticker.tick().await;
                 service.refresh_state().await;
-                password::release_idle_memory(IDLE_HASH_MEMORY);
                 let now = service.clock.now();
                 if now >= next_purge {
                     next_purge = now + PURGE_PERIOD_SECS;

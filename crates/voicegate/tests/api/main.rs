@@ -8,6 +8,7 @@ mod connections;
 mod docs;
 mod errors;
 mod events;
+mod memory;
 mod oauth;
 mod ovos;
 mod postman;
