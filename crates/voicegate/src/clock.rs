@@ -40,19 +40,24 @@ impl Clock for SystemClock {
     }
 }
 
-/// A clock that only moves when told to; clones share the same time.
+/// A clock that only moves when told to; clones share the same time (kept in milliseconds).
 #[derive(Debug, Clone)]
 pub struct ManualClock(Arc<AtomicI64>);
 
 impl ManualClock {
-    /// A manual clock starting at the current system time.
+    /// A manual clock starting at the current system time, on a whole second.
     pub fn new() -> Self {
-        Self(Arc::new(AtomicI64::new(SystemClock.now())))
+        Self(Arc::new(AtomicI64::new(SystemClock.now() * 1000)))
     }
 
     /// Moves the clock forward (or back, with a negative value) by `seconds`.
     pub fn advance(&self, seconds: i64) {
-        self.0.fetch_add(seconds, Ordering::SeqCst);
+        self.0.fetch_add(seconds * 1000, Ordering::SeqCst);
+    }
+
+    /// Moves the clock forward (or back, with a negative value) by `millis` milliseconds.
+    pub fn advance_ms(&self, millis: i64) {
+        self.0.fetch_add(millis, Ordering::SeqCst);
     }
 }
 
@@ -64,6 +69,10 @@ impl Default for ManualClock {
 
 impl Clock for ManualClock {
     fn now(&self) -> UnixTime {
+        self.0.load(Ordering::SeqCst).div_euclid(1000)
+    }
+
+    fn now_ms(&self) -> i64 {
         self.0.load(Ordering::SeqCst)
     }
 }

@@ -219,6 +219,7 @@ impl IdentityService {
             role: state.role,
             scopes: key.scopes,
             issued_at: sent_at,
+            issued_at_ms: sent_at.saturating_mul(1000),
             expires_at: None,
             credential: Credential::ApiKey {
                 key_id: key_id.to_string(),

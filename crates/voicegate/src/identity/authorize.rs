@@ -227,14 +227,13 @@ impl IdentityService {
             .find(|u| u.id == row.user_id && u.active)
             .ok_or_else(|| invalid("the user is no longer active"))?;
         let (refresh_token, family) = self
-            .issue_client_refresh(user.id, &client.client_id, &row.scope, now)
+            .issue_client_refresh(&user, &client.client_id, &row.scope, now)
             .await?;
         let (access_token, claims) = self.oauth_access_claims(
             &user.name,
             &client.client_id,
             ScopeSet::from_stored(&row.scope),
             Some(&family),
-            now,
         );
         self.repo
             .record_code_issue(&hash, &family, &claims.jti, claims.exp)

@@ -28,6 +28,10 @@ pub struct AccessClaims {
     pub sub: String,
     /// Issued at.
     pub iat: UnixTime,
+    /// Issued at, in milliseconds: compared with the user's token cut-off, which a password
+    /// change sets to the millisecond (tokens without it count from the start of `iat`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iat_ms: Option<i64>,
     /// Expires at (required).
     pub exp: UnixTime,
     /// Unique token id.
@@ -169,6 +173,7 @@ mod tests {
             aud: "voicegate".into(),
             sub: "ovos".into(),
             iat: now,
+            iat_ms: Some(now * 1000),
             exp: now + 1800,
             jti: "abc".into(),
             scope: "ovos".into(),

@@ -8,6 +8,9 @@ mod api_keys;
 pub mod authorize;
 pub mod consent_routes;
 pub mod console_routes;
+mod credentials_repo;
+#[cfg(test)]
+mod cutoff_tests;
 mod error;
 pub mod jwt;
 pub mod model;

@@ -66,8 +66,8 @@ pub struct User {
     pub email: Option<String>,
     /// The hash the users file had, when the user was imported.
     pub imported_hash: Option<String>,
-    /// Access tokens issued before this are refused.
-    pub tokens_valid_after: UnixTime,
+    /// Tokens issued before this are refused, in milliseconds since the Unix epoch.
+    pub tokens_valid_after_ms: i64,
     /// Creation time.
     pub created_at: UnixTime,
 }
@@ -172,6 +172,8 @@ pub struct Principal {
     pub scopes: ScopeSet,
     /// Token issue time.
     pub issued_at: UnixTime,
+    /// Token issue time in milliseconds, compared with the user's token cut-off.
+    pub issued_at_ms: i64,
     /// Token expiry (`None`: a named token without expiry).
     pub expires_at: Option<UnixTime>,
     /// What proved it.

@@ -59,7 +59,7 @@ impl IdentityService {
             family: None,
             ttl: self.auth.console_login_ttl_secs,
         };
-        let (token, _) = self.sign_access(&subject, self.clock.now());
+        let (token, _) = self.sign_access(&subject);
         Ok((user, token))
     }
 
@@ -86,7 +86,8 @@ impl IdentityService {
                 "the lifetime must be at least one second".into(),
             ));
         }
-        let now = self.clock.now();
+        let now_ms = self.clock.now_ms();
+        let now = now_ms.div_euclid(1000);
         let token = new_token(NAMED_PREFIX);
         let scope = granted.to_string();
         self.repo
@@ -95,7 +96,7 @@ impl IdentityService {
                 alias,
                 &token_hash(&token),
                 &scope,
-                now,
+                now_ms,
                 expires_in.map(|s| now + s),
             )
             .await?;
@@ -248,7 +249,7 @@ impl IdentityService {
             .user_state(&row.user_name)
             .await
             .ok_or(IdentityError::InvalidToken)?;
-        if !state.active || row.created_at < state.tokens_valid_after {
+        if !state.active || row.created_at_ms < state.tokens_valid_after_ms {
             return Err(IdentityError::InvalidToken);
         }
         Ok(Principal {
@@ -257,6 +258,7 @@ impl IdentityService {
             role: state.role,
             scopes: ScopeSet::from_stored(&row.scope),
             issued_at: row.created_at,
+            issued_at_ms: row.created_at_ms,
             expires_at: row.expires_at,
             credential: Credential::NamedToken {
                 hash: token_hash(token),

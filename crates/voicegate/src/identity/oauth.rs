@@ -14,6 +14,7 @@ use subtle::ConstantTimeEq;
 use crate::clock::UnixTime;
 use crate::identity::error::IdentityError;
 use crate::identity::jwt::AccessClaims;
+use crate::identity::model::User;
 use crate::identity::oauth_error::OAuthError;
 use crate::identity::oauth_repo::ClientRow;
 use crate::identity::opaque::{REFRESH_PREFIX, token_hash};
@@ -22,7 +23,6 @@ use crate::identity::scopes::ScopeSet;
 use crate::identity::service::{IdentityService, limit_key_for_ip};
 use crate::identity::sessions::AccessSubject;
 use crate::identity::token_request::TokenRequest;
-use crate::ids::UserId;
 use crate::ids::{new_token, random_bytes};
 use crate::secret::Secret;
 
@@ -151,7 +151,6 @@ impl IdentityService {
         client_id: &str,
         scope: ScopeSet,
         family: Option<&[u8]>,
-        now: UnixTime,
     ) -> (String, AccessClaims) {
         let subject = AccessSubject {
             user,
@@ -160,7 +159,7 @@ impl IdentityService {
             family,
             ttl: self.auth.oauth_access_ttl_secs,
         };
-        self.sign_access(&subject, now)
+        self.sign_access(&subject)
     }
 
     /// The token endpoint: checks the client, that it may use the grant, then the grant.
@@ -181,7 +180,7 @@ impl IdentityService {
         let now = self.clock.now();
         match request {
             TokenRequest::ClientCredentials { scope } => {
-                self.grant_client_credentials(&client, scope, now).await
+                self.grant_client_credentials(&client, scope).await
             }
             TokenRequest::Password {
                 username,
@@ -222,11 +221,9 @@ impl IdentityService {
         client: &ClientRow,
         scope: ScopeSet,
         refresh: Option<(String, &[u8])>,
-        now: UnixTime,
     ) -> TokenAnswer {
         let family = refresh.as_ref().map(|(_, family)| *family);
-        let (access_token, _) =
-            self.oauth_access_claims(user, &client.client_id, scope, family, now);
+        let (access_token, _) = self.oauth_access_claims(user, &client.client_id, scope, family);
         TokenAnswer {
             access_token: Secret::new(access_token),
             token_type: "Bearer",
@@ -241,7 +238,6 @@ impl IdentityService {
         &self,
         client: &ClientRow,
         requested: Option<ScopeSet>,
-        now: UnixTime,
     ) -> Result<TokenAnswer, OAuthError> {
         let scope = narrow(requested, ScopeSet::from_stored(&client.scope))?;
         if self
@@ -252,7 +248,7 @@ impl IdentityService {
         {
             return Err(OAuthError::InvalidClient);
         }
-        Ok(self.answer(&client.owner, client, scope, None, now))
+        Ok(self.answer(&client.owner, client, scope, None))
     }
 
     /// `password`: a user's token pair, within the client's scopes and the user's role.
@@ -280,15 +276,9 @@ impl IdentityService {
         let allowed = ScopeSet::from_stored(&client.scope).intersection(user.role.scopes());
         let scope = narrow(requested, allowed)?;
         let (refresh_token, family) = self
-            .issue_client_refresh(user.id, &client.client_id, &scope.to_string(), now)
+            .issue_client_refresh(&user, &client.client_id, &scope.to_string(), now)
             .await?;
-        Ok(self.answer(
-            &user.name,
-            client,
-            scope,
-            Some((refresh_token, &family)),
-            now,
-        ))
+        Ok(self.answer(&user.name, client, scope, Some((refresh_token, &family))))
     }
 
     /// `refresh_token`: spends the client's refresh token for a new pair, scopes narrowed if
@@ -328,14 +318,13 @@ impl IdentityService {
             client,
             rotated.scope,
             Some((rotated.refresh_token, &rotated.family)),
-            now,
         ))
     }
 
     /// Stores a new client-bound refresh token; returns it and its family.
     pub(super) async fn issue_client_refresh(
         &self,
-        user_id: UserId,
+        user: &User,
         client_id: &str,
         scope: &str,
         now: UnixTime,
@@ -346,13 +335,18 @@ impl IdentityService {
         let stored = NewRefresh {
             token_hash: &token_hash(&refresh_token),
             family: &family,
-            user_id,
+            user_id: user.id,
             client_id: Some(client_id),
             scope: Some(scope),
             expires_at: family_end.min(now + self.auth.oauth_refresh_idle_secs),
             family_expires_at: Some(family_end),
+            user_valid_after_ms: user.tokens_valid_after_ms,
         };
-        self.repo.insert_refresh(&stored, now).await?;
+        if !self.repo.insert_refresh(&stored, now).await? {
+            return Err(OAuthError::InvalidGrant(
+                "the user's password or status changed meanwhile; sign in again".into(),
+            ));
+        }
         Ok((refresh_token, family))
     }
 

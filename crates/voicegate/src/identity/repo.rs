@@ -12,7 +12,7 @@ use crate::store::Db;
 /// The columns [`user_from_row`] reads, as a literal for `concat!`.
 macro_rules! user_columns {
     () => {
-        "id, name, email, password_hash, imported_hash, role, active, source, tokens_valid_after, created_at"
+        "id, name, email, password_hash, imported_hash, role, active, source, tokens_valid_after_ms, created_at"
     };
 }
 
@@ -26,7 +26,7 @@ fn user_from_row(row: &SqliteRow) -> Result<User, sqlx::Error> {
         source: UserSource::parse(row.try_get::<&str, _>("source")?),
         imported_hash: row.try_get("imported_hash")?,
         email: row.try_get("email")?,
-        tokens_valid_after: row.try_get("tokens_valid_after")?,
+        tokens_valid_after_ms: row.try_get("tokens_valid_after_ms")?,
         created_at: row.try_get("created_at")?,
     })
 }
@@ -107,55 +107,14 @@ pub struct NewRefresh<'a> {
     pub expires_at: UnixTime,
     /// The absolute end of the family.
     pub family_expires_at: Option<UnixTime>,
+    /// The user's token cut-off (milliseconds) when the grant was checked: the token is stored
+    /// only if the user is still active with that cut-off, so a password change or a disable
+    /// committed while a login was being checked stops it.
+    pub user_valid_after_ms: i64,
 }
 
-/// A stored named token with its user's name.
-#[derive(Debug, Clone)]
-pub struct NamedTokenRow {
-    /// Its user.
-    pub user_id: UserId,
-    /// Its user's name.
-    pub user_name: String,
-    /// Its name.
-    pub alias: String,
-    /// Space-separated scopes.
-    pub scope: String,
-    /// Creation time.
-    pub created_at: UnixTime,
-    /// Expiry, if any.
-    pub expires_at: Option<UnixTime>,
-}
-
-fn named_token_from_row(row: &SqliteRow) -> Result<NamedTokenRow, sqlx::Error> {
-    Ok(NamedTokenRow {
-        user_id: UserId::new(row.try_get("user_id")?),
-        user_name: row.try_get("name")?,
-        alias: row.try_get("alias")?,
-        scope: row.try_get("scope")?,
-        created_at: row.try_get("created_at")?,
-        expires_at: row.try_get("expires_at")?,
-    })
-}
-
-/// A stored API key with its user.
-#[derive(Debug, Clone)]
-pub struct ApiKeyRow {
-    /// Public key id.
-    pub key_id: String,
-    /// Its user's id.
-    pub user_id: UserId,
-    /// Its user's name.
-    pub user_name: String,
-    /// SHA-256 of the secret.
-    pub secret_hash: Vec<u8>,
-    /// Space-separated scopes.
-    pub scope: String,
-    /// Creation time.
-    pub created_at: UnixTime,
-}
-
-/// The identity tables: users, refresh tokens, named tokens and API keys here; OAuth clients,
-/// codes and revoked access tokens in `oauth_repo`. One struct over the store, so that a second
+/// The identity tables: users and refresh tokens here; named tokens and API keys in
+/// `credentials_repo`; OAuth clients, codes and revoked access tokens in `oauth_repo`. One struct over the store, so that a second
 /// backend changes these files only.
 #[derive(Debug, Clone)]
 pub struct IdentityRepo {
@@ -220,8 +179,8 @@ impl IdentityRepo {
         now: UnixTime,
     ) -> Result<i64, IdentityError> {
         let result = sqlx::query(
-            "INSERT INTO users (name, email, password_hash, imported_hash, role, active, source, tokens_valid_after, created_at, updated_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO users (name, email, password_hash, imported_hash, role, active, source, tokens_valid_after, tokens_valid_after_ms, created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8 * 1000, ?8, ?8)",
         )
         .bind(user.name)
         .bind(user.email)
@@ -230,8 +189,6 @@ impl IdentityRepo {
         .bind(user.role.as_str())
         .bind(user.active)
         .bind(user.source.as_str())
-        .bind(now)
-        .bind(now)
         .bind(now)
         .execute(self.db.sqlite())
         .await;
@@ -244,14 +201,16 @@ impl IdentityRepo {
         }
     }
 
-    /// Enables or disables user `id`. Disabling also refuses the access tokens issued so far and
-    /// revokes the user's refresh tokens, in one transaction, so enabling again revives nothing.
+    /// Enables or disables user `id` at `now_ms` (milliseconds). Disabling also refuses the
+    /// tokens issued before `now_ms` and revokes the user's refresh tokens, in one transaction,
+    /// so enabling again revives nothing.
     pub async fn set_active(
         &self,
         id: UserId,
         active: bool,
-        now: UnixTime,
+        now_ms: i64,
     ) -> Result<(), IdentityError> {
+        let now = now_ms.div_euclid(1000);
         let mut tx = self.db.sqlite().begin().await?;
         if active {
             sqlx::query("UPDATE users SET active = 1, updated_at = ? WHERE id = ?")
@@ -261,10 +220,12 @@ impl IdentityRepo {
                 .await?;
         } else {
             sqlx::query(
-                "UPDATE users SET active = 0, tokens_valid_after = ?, updated_at = ? WHERE id = ?",
+                "UPDATE users SET active = 0, tokens_valid_after = ?1,
+                 tokens_valid_after_ms = MAX(?2, tokens_valid_after_ms + 1), updated_at = ?1
+                 WHERE id = ?3",
             )
             .bind(now)
-            .bind(now)
+            .bind(now_ms)
             .bind(id.get())
             .execute(&mut *tx)
             .await?;
@@ -275,22 +236,27 @@ impl IdentityRepo {
     }
 
     /// Replaces user `id`'s password hash (and the users file's hash, for imports), refuses the
-    /// access tokens issued so far and revokes the user's refresh tokens, in one transaction.
+    /// tokens issued before `now_ms` (milliseconds) and revokes the user's refresh tokens, in
+    /// one transaction. The cut-off always moves, even twice in one millisecond, so a login
+    /// being checked meanwhile sees the change.
     pub async fn set_password(
         &self,
         id: UserId,
         password_hash: &str,
         imported_hash: Option<&str>,
-        now: UnixTime,
+        now_ms: i64,
     ) -> Result<(), IdentityError> {
+        let now = now_ms.div_euclid(1000);
         let mut tx = self.db.sqlite().begin().await?;
         sqlx::query(
-            "UPDATE users SET password_hash = ?, imported_hash = ?, tokens_valid_after = ?, updated_at = ? WHERE id = ?",
+            "UPDATE users SET password_hash = ?1, imported_hash = ?2, tokens_valid_after = ?3,
+             tokens_valid_after_ms = MAX(?4, tokens_valid_after_ms + 1), updated_at = ?3
+             WHERE id = ?5",
         )
         .bind(password_hash)
         .bind(imported_hash)
         .bind(now)
-        .bind(now)
+        .bind(now_ms)
         .bind(id.get())
         .execute(&mut *tx)
         .await?;
@@ -325,15 +291,17 @@ impl IdentityRepo {
         )
     }
 
-    /// Stores a refresh token's hash.
+    /// Stores a refresh token's hash if its user is still active with the cut-off the grant
+    /// saw; `false` when the user changed meanwhile (nothing stored).
     pub async fn insert_refresh(
         &self,
         token: &NewRefresh<'_>,
         now: UnixTime,
-    ) -> Result<(), IdentityError> {
-        sqlx::query(
+    ) -> Result<bool, IdentityError> {
+        let done = sqlx::query(
             "INSERT INTO refresh_tokens (token_hash, family, user_id, issued_at, expires_at, client_id, scope, family_expires_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+             SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8 FROM users
+             WHERE id = ?3 AND active = 1 AND tokens_valid_after_ms = ?9",
         )
         .bind(token.token_hash)
         .bind(token.family)
@@ -343,9 +311,10 @@ impl IdentityRepo {
         .bind(token.client_id)
         .bind(token.scope)
         .bind(token.family_expires_at)
+        .bind(token.user_valid_after_ms)
         .execute(self.db.sqlite())
         .await?;
-        Ok(())
+        Ok(done.rows_affected() == 1)
     }
 
     /// The refresh token with this hash, if any.
@@ -451,135 +420,5 @@ impl IdentityRepo {
             .execute(self.db.sqlite())
             .await?;
         Ok(done.rows_affected())
-    }
-
-    /// Stores a named token's hash; a taken alias is [`IdentityError::AliasExists`].
-    pub async fn insert_named_token(
-        &self,
-        user_id: UserId,
-        alias: &str,
-        token_hash: &[u8],
-        scope: &str,
-        now: UnixTime,
-        expires_at: Option<UnixTime>,
-    ) -> Result<(), IdentityError> {
-        let result = sqlx::query(
-            "INSERT INTO named_tokens (user_id, alias, token_hash, scope, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)",
-        )
-        .bind(user_id.get())
-        .bind(alias)
-        .bind(token_hash)
-        .bind(scope)
-        .bind(now)
-        .bind(expires_at)
-        .execute(self.db.sqlite())
-        .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
-                Err(IdentityError::AliasExists(alias.to_string()))
-            }
-            Err(e) => Err(e.into()),
-        }
-    }
-
-    /// The named token with this hash, if any.
-    pub async fn find_named_token(
-        &self,
-        token_hash: &[u8],
-    ) -> Result<Option<NamedTokenRow>, IdentityError> {
-        let row = sqlx::query(
-            "SELECT t.user_id, u.name, t.alias, t.scope, t.created_at, t.expires_at
-             FROM named_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = ?",
-        )
-        .bind(token_hash)
-        .fetch_optional(self.db.sqlite())
-        .await?;
-        Ok(row.as_ref().map(named_token_from_row).transpose()?)
-    }
-
-    /// The named tokens of one user, or of everyone, by user and alias.
-    pub async fn list_named_tokens(
-        &self,
-        user_id: Option<UserId>,
-    ) -> Result<Vec<NamedTokenRow>, IdentityError> {
-        let rows = sqlx::query(
-            "SELECT t.user_id, u.name, t.alias, t.scope, t.created_at, t.expires_at
-             FROM named_tokens t JOIN users u ON u.id = t.user_id
-             WHERE ?1 IS NULL OR t.user_id = ?1 ORDER BY u.name, t.alias",
-        )
-        .bind(user_id.map(UserId::get))
-        .fetch_all(self.db.sqlite())
-        .await?;
-        Ok(rows
-            .iter()
-            .map(named_token_from_row)
-            .collect::<Result<_, _>>()?)
-    }
-
-    /// Deletes a user's named token; `false` when there is none of that alias.
-    pub async fn delete_named_token(
-        &self,
-        user_id: UserId,
-        alias: &str,
-    ) -> Result<bool, IdentityError> {
-        let done = sqlx::query("DELETE FROM named_tokens WHERE user_id = ? AND alias = ?")
-            .bind(user_id.get())
-            .bind(alias)
-            .execute(self.db.sqlite())
-            .await?;
-        Ok(done.rows_affected() == 1)
-    }
-
-    /// Stores an API key.
-    pub async fn insert_api_key(
-        &self,
-        key_id: &str,
-        user_id: UserId,
-        secret_hash: &[u8],
-        scope: &str,
-        now: UnixTime,
-    ) -> Result<(), IdentityError> {
-        sqlx::query("INSERT INTO api_keys (key_id, user_id, secret_hash, scope, created_at) VALUES (?, ?, ?, ?, ?)")
-            .bind(key_id)
-            .bind(user_id.get())
-            .bind(secret_hash)
-            .bind(scope)
-            .bind(now)
-            .execute(self.db.sqlite())
-            .await?;
-        Ok(())
-    }
-
-    /// Every API key.
-    pub async fn list_api_keys(&self) -> Result<Vec<ApiKeyRow>, IdentityError> {
-        let rows = sqlx::query(
-            "SELECT k.key_id, k.user_id, u.name, k.secret_hash, k.scope, k.created_at
-             FROM api_keys k JOIN users u ON u.id = k.user_id ORDER BY u.name, k.created_at",
-        )
-        .fetch_all(self.db.sqlite())
-        .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(ApiKeyRow {
-                    key_id: row.try_get(0)?,
-                    user_id: UserId::new(row.try_get(1)?),
-                    user_name: row.try_get(2)?,
-                    secret_hash: row.try_get(3)?,
-                    scope: row.try_get(4)?,
-                    created_at: row.try_get(5)?,
-                })
-            })
-            .collect::<Result<_, sqlx::Error>>()
-            .map_err(Into::into)
-    }
-
-    /// Deletes an API key; `false` when there is none of that id.
-    pub async fn delete_api_key(&self, key_id: &str) -> Result<bool, IdentityError> {
-        let done = sqlx::query("DELETE FROM api_keys WHERE key_id = ?")
-            .bind(key_id)
-            .execute(self.db.sqlite())
-            .await?;
-        Ok(done.rows_affected() == 1)
     }
 }

@@ -55,7 +55,7 @@ pub struct IdentityService {
     pub(super) jwt: JwtCodec,
     pub(super) auth: AuthConfig,
     pub(super) states: UserStates,
-    hash_permits: Semaphore,
+    pub(super) hash_permits: Semaphore,
     pub(super) limits: Limits,
     pub(super) nonces: NonceStore,
     /// Revoked OAuth access tokens (jti → expiry), checked on every token.

@@ -96,8 +96,19 @@ impl IdentityService {
                 }
             })
             .await?;
+        // The check took a while: a password change or a disable committed meanwhile wins, so
+        // the user is read again and must be unchanged (its cut-off moves with either).
+        let found = match found {
+            Some(found) if matches && found.active => self
+                .repo
+                .find_user(&found.name)
+                .await?
+                .filter(|now| now.id == found.id && now.active)
+                .filter(|now| now.tokens_valid_after_ms == found.tokens_valid_after_ms),
+            _ => None,
+        };
         match found {
-            Some(found) if matches && found.active => {
+            Some(found) => {
                 self.limits.failures_by_ip.release(&ip_key);
                 self.limits.failures_by_user.clear(user_key);
                 if password::is_bcrypt(&found.password_hash) {
@@ -158,7 +169,7 @@ impl IdentityService {
             ttl: self.auth.access_ttl_secs,
         };
         Ok(TokenPair {
-            access_token: Secret::new(self.sign_access(&subject, now).0),
+            access_token: Secret::new(self.sign_access(&subject).0),
             refresh_token: Secret::new(rotated.refresh_token),
         })
     }
@@ -254,7 +265,8 @@ impl IdentityService {
             .user_state(&claims.sub)
             .await
             .ok_or(IdentityError::InvalidToken)?;
-        if !state.active || claims.iat < state.tokens_valid_after {
+        let issued_at_ms = claims.iat_ms.unwrap_or(claims.iat.saturating_mul(1000));
+        if !state.active || issued_at_ms < state.tokens_valid_after_ms {
             return Err(IdentityError::InvalidToken);
         }
         if self.access_revoked(
@@ -270,6 +282,7 @@ impl IdentityService {
             user: claims.sub,
             role: state.role,
             issued_at: claims.iat,
+            issued_at_ms,
             expires_at: Some(claims.exp),
             credential: Credential::AccessToken {
                 jti: claims.jti,
@@ -299,11 +312,11 @@ impl IdentityService {
                 client_id,
                 family,
             } => {
-                principal.issued_at < state.tokens_valid_after
+                principal.issued_at_ms < state.tokens_valid_after_ms
                     || self.access_revoked(jti, client_id.is_some(), family.as_deref())
             }
             Credential::NamedToken { hash } => {
-                principal.issued_at < state.tokens_valid_after
+                principal.issued_at_ms < state.tokens_valid_after_ms
                     || self.repo.find_named_token(hash).await?.is_none()
             }
             Credential::ApiKey { key_id } => self.api_key_entry(key_id).await.is_none(),
@@ -325,8 +338,11 @@ impl IdentityService {
             scope: None,
             expires_at: now + self.auth.refresh_ttl_secs,
             family_expires_at: None,
+            user_valid_after_ms: user.tokens_valid_after_ms,
         };
-        self.repo.insert_refresh(&stored, now).await?;
+        if !self.repo.insert_refresh(&stored, now).await? {
+            return Err(IdentityError::InvalidCredentials);
+        }
         let subject = AccessSubject {
             user: &user.name,
             scope: user.role.scopes(),
@@ -335,22 +351,21 @@ impl IdentityService {
             ttl: self.auth.access_ttl_secs,
         };
         Ok(TokenPair {
-            access_token: Secret::new(self.sign_access(&subject, now).0),
+            access_token: Secret::new(self.sign_access(&subject).0),
             refresh_token: Secret::new(refresh_token),
         })
     }
 
-    /// Signs an access token for `subject`; returns it with its claims.
-    pub(super) fn sign_access(
-        &self,
-        subject: &AccessSubject<'_>,
-        now: UnixTime,
-    ) -> (String, AccessClaims) {
+    /// Signs an access token for `subject`, issued now; returns it with its claims.
+    pub(super) fn sign_access(&self, subject: &AccessSubject<'_>) -> (String, AccessClaims) {
+        let now_ms = self.clock.now_ms();
+        let now = now_ms.div_euclid(1000);
         let claims = AccessClaims {
             iss: self.jwt.issuer().to_string(),
             aud: self.jwt.audience().to_string(),
             sub: subject.user.to_string(),
             iat: now,
+            iat_ms: Some(now_ms),
             exp: now + subject.ttl,
             jti: new_id(),
             scope: subject.scope.to_string(),

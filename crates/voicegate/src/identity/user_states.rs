@@ -6,7 +6,6 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, RwLock};
 
-use crate::clock::UnixTime;
 use crate::identity::error::IdentityError;
 use crate::identity::model::Role;
 use crate::identity::repo::IdentityRepo;
@@ -22,8 +21,8 @@ pub struct UserState {
     pub active: bool,
     /// The user's role.
     pub role: Role,
-    /// Tokens issued before this are refused.
-    pub tokens_valid_after: UnixTime,
+    /// Tokens issued before this are refused, in milliseconds since the Unix epoch.
+    pub tokens_valid_after_ms: i64,
 }
 
 /// An API key as a signature check needs it.
@@ -102,7 +101,7 @@ impl UserStates {
                     id: u.id,
                     active: u.active,
                     role: u.role,
-                    tokens_valid_after: u.tokens_valid_after,
+                    tokens_valid_after_ms: u.tokens_valid_after_ms,
                 };
                 (u.name, state)
             })

@@ -101,7 +101,7 @@ impl IdentityService {
         let user = self.local_user(name).await?;
         let hash = self.new_password_hash(password).await?;
         self.repo
-            .set_password(user.id, &hash, None, self.clock.now())
+            .set_password(user.id, &hash, None, self.clock.now_ms())
             .await?;
         self.states.reload(&self.repo).await
     }
@@ -111,7 +111,7 @@ impl IdentityService {
     pub async fn set_active(&self, name: &str, active: bool) -> Result<(), IdentityError> {
         let user = self.local_user(name).await?;
         self.repo
-            .set_active(user.id, active, self.clock.now())
+            .set_active(user.id, active, self.clock.now_ms())
             .await?;
         self.states.reload(&self.repo).await
     }
@@ -136,7 +136,8 @@ impl IdentityService {
         source: UserSource,
     ) -> Result<ImportReport, IdentityError> {
         let entries = users_file::read(path)?;
-        let now = self.clock.now();
+        let now_ms = self.clock.now_ms();
+        let now = now_ms.div_euclid(1000);
         let mut report = ImportReport::default();
         for entry in &entries {
             match self.repo.find_user(&entry.user).await? {
@@ -165,12 +166,19 @@ impl IdentityService {
                     let mut changed = false;
                     if known_hash != entry.password {
                         self.repo
-                            .set_password(existing.id, &entry.password, Some(&entry.password), now)
+                            .set_password(
+                                existing.id,
+                                &entry.password,
+                                Some(&entry.password),
+                                now_ms,
+                            )
                             .await?;
                         changed = true;
                     }
                     if existing.active != entry.active {
-                        self.repo.set_active(existing.id, entry.active, now).await?;
+                        self.repo
+                            .set_active(existing.id, entry.active, now_ms)
+                            .await?;
                         changed = true;
                     }
                     report.updated += usize::from(changed);
@@ -181,7 +189,7 @@ impl IdentityService {
             for user in self.repo.list_users().await? {
                 let in_file = entries.iter().any(|e| e.user == user.name);
                 if user.source == UserSource::UsersDb && user.active && !in_file {
-                    self.repo.set_active(user.id, false, now).await?;
+                    self.repo.set_active(user.id, false, now_ms).await?;
                     report.disabled += 1;
                 }
             }

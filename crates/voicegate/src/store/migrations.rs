@@ -64,6 +64,11 @@ const SQLITE: &[Migration] = &[
         name: "0010_revocation_epoch.sql",
         sql: include_str!("../../migrations/sqlite/0010_revocation_epoch.sql"),
     },
+    Migration {
+        version: 11,
+        name: "0011_millisecond_cutoff.sql",
+        sql: include_str!("../../migrations/sqlite/0011_millisecond_cutoff.sql"),
+    },
 ];
 
 /// Applies the migrations the database does not have yet.

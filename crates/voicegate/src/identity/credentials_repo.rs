@@ -1,0 +1,191 @@
+//! SQL for named tokens and API keys: the credentials a user makes for scripts and devices.
+
+use sqlx::Row;
+use sqlx::sqlite::SqliteRow;
+
+use crate::clock::UnixTime;
+use crate::identity::error::IdentityError;
+use crate::identity::repo::IdentityRepo;
+use crate::ids::UserId;
+
+/// A stored named token with its user's name.
+#[derive(Debug, Clone)]
+pub struct NamedTokenRow {
+    /// Its user.
+    pub user_id: UserId,
+    /// Its user's name.
+    pub user_name: String,
+    /// Its name.
+    pub alias: String,
+    /// Space-separated scopes.
+    pub scope: String,
+    /// Creation time.
+    pub created_at: UnixTime,
+    /// Creation time in milliseconds, compared with the user's token cut-off.
+    pub created_at_ms: i64,
+    /// Expiry, if any.
+    pub expires_at: Option<UnixTime>,
+}
+
+fn named_token_from_row(row: &SqliteRow) -> Result<NamedTokenRow, sqlx::Error> {
+    Ok(NamedTokenRow {
+        user_id: UserId::new(row.try_get("user_id")?),
+        user_name: row.try_get("name")?,
+        alias: row.try_get("alias")?,
+        scope: row.try_get("scope")?,
+        created_at: row.try_get("created_at")?,
+        created_at_ms: row.try_get("created_at_ms")?,
+        expires_at: row.try_get("expires_at")?,
+    })
+}
+
+/// A stored API key with its user.
+#[derive(Debug, Clone)]
+pub struct ApiKeyRow {
+    /// Public key id.
+    pub key_id: String,
+    /// Its user's id.
+    pub user_id: UserId,
+    /// Its user's name.
+    pub user_name: String,
+    /// SHA-256 of the secret.
+    pub secret_hash: Vec<u8>,
+    /// Space-separated scopes.
+    pub scope: String,
+    /// Creation time.
+    pub created_at: UnixTime,
+}
+
+impl IdentityRepo {
+    /// Stores a named token's hash; a taken alias is [`IdentityError::AliasExists`].
+    pub async fn insert_named_token(
+        &self,
+        user_id: UserId,
+        alias: &str,
+        token_hash: &[u8],
+        scope: &str,
+        now_ms: i64,
+        expires_at: Option<UnixTime>,
+    ) -> Result<(), IdentityError> {
+        let result = sqlx::query(
+            "INSERT INTO named_tokens (user_id, alias, token_hash, scope, created_at, created_at_ms, expires_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(user_id.get())
+        .bind(alias)
+        .bind(token_hash)
+        .bind(scope)
+        .bind(now_ms.div_euclid(1000))
+        .bind(now_ms)
+        .bind(expires_at)
+        .execute(self.db.sqlite())
+        .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+                Err(IdentityError::AliasExists(alias.to_string()))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The named token with this hash, if any.
+    pub async fn find_named_token(
+        &self,
+        token_hash: &[u8],
+    ) -> Result<Option<NamedTokenRow>, IdentityError> {
+        let row = sqlx::query(
+            "SELECT t.user_id, u.name, t.alias, t.scope, t.created_at, t.created_at_ms, t.expires_at
+             FROM named_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = ?",
+        )
+        .bind(token_hash)
+        .fetch_optional(self.db.sqlite())
+        .await?;
+        Ok(row.as_ref().map(named_token_from_row).transpose()?)
+    }
+
+    /// The named tokens of one user, or of everyone, by user and alias.
+    pub async fn list_named_tokens(
+        &self,
+        user_id: Option<UserId>,
+    ) -> Result<Vec<NamedTokenRow>, IdentityError> {
+        let rows = sqlx::query(
+            "SELECT t.user_id, u.name, t.alias, t.scope, t.created_at, t.created_at_ms, t.expires_at
+             FROM named_tokens t JOIN users u ON u.id = t.user_id
+             WHERE ?1 IS NULL OR t.user_id = ?1 ORDER BY u.name, t.alias",
+        )
+        .bind(user_id.map(UserId::get))
+        .fetch_all(self.db.sqlite())
+        .await?;
+        Ok(rows
+            .iter()
+            .map(named_token_from_row)
+            .collect::<Result<_, _>>()?)
+    }
+
+    /// Deletes a user's named token; `false` when there is none of that alias.
+    pub async fn delete_named_token(
+        &self,
+        user_id: UserId,
+        alias: &str,
+    ) -> Result<bool, IdentityError> {
+        let done = sqlx::query("DELETE FROM named_tokens WHERE user_id = ? AND alias = ?")
+            .bind(user_id.get())
+            .bind(alias)
+            .execute(self.db.sqlite())
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Stores an API key.
+    pub async fn insert_api_key(
+        &self,
+        key_id: &str,
+        user_id: UserId,
+        secret_hash: &[u8],
+        scope: &str,
+        now: UnixTime,
+    ) -> Result<(), IdentityError> {
+        sqlx::query("INSERT INTO api_keys (key_id, user_id, secret_hash, scope, created_at) VALUES (?, ?, ?, ?, ?)")
+            .bind(key_id)
+            .bind(user_id.get())
+            .bind(secret_hash)
+            .bind(scope)
+            .bind(now)
+            .execute(self.db.sqlite())
+            .await?;
+        Ok(())
+    }
+
+    /// Every API key.
+    pub async fn list_api_keys(&self) -> Result<Vec<ApiKeyRow>, IdentityError> {
+        let rows = sqlx::query(
+            "SELECT k.key_id, k.user_id, u.name, k.secret_hash, k.scope, k.created_at
+             FROM api_keys k JOIN users u ON u.id = k.user_id ORDER BY u.name, k.created_at",
+        )
+        .fetch_all(self.db.sqlite())
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(ApiKeyRow {
+                    key_id: row.try_get(0)?,
+                    user_id: UserId::new(row.try_get(1)?),
+                    user_name: row.try_get(2)?,
+                    secret_hash: row.try_get(3)?,
+                    scope: row.try_get(4)?,
+                    created_at: row.try_get(5)?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(Into::into)
+    }
+
+    /// Deletes an API key; `false` when there is none of that id.
+    pub async fn delete_api_key(&self, key_id: &str) -> Result<bool, IdentityError> {
+        let done = sqlx::query("DELETE FROM api_keys WHERE key_id = ?")
+            .bind(key_id)
+            .execute(self.db.sqlite())
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+}
