@@ -138,6 +138,7 @@ VG_ENV=(
     VOICEGATE_AUTH__MAX_ATTEMPTS_PER_IP=100000000
     VOICEGATE_AUTH__MAX_FAILURES_PER_IP=100000000
     VOICEGATE_AUTH__MAX_FAILURES_PER_USER=100000000
+    VOICEGATE_AUTH__MAX_NONCES_PER_KEY=100000000
 )
 vg() {  # vg ARGS...: the CLI on the bench's data dir, clean environment, bounded in time
     (cd "$WORKDIR" && env -i "${VG_ENV[@]}" timeout 60 "$BIN" --data-dir "$DATA" "$@")

@@ -34,6 +34,7 @@ pub struct TestServer {
     pub state: AppState,
     /// The data directory (removed on drop).
     pub data_dir: TempDir,
+    config: Config,
     shutdown: Option<oneshot::Sender<()>>,
 }
 
@@ -49,22 +50,27 @@ impl TestServer {
         let mut config = test_config(data_dir.path());
         adjust(&mut config);
         let clock = ManualClock::new();
-        let app = App::build(config, Arc::new(clock.clone()))
-            .await
-            .expect("the server builds");
-        let base = format!("http://{}", app.local_addr());
-        let state = app.state().clone();
-        let (tx, rx) = oneshot::channel::<()>();
-        tokio::spawn(app.serve(async {
-            let _ = rx.await;
-        }));
+        let (base, state, shutdown) = launch(&config, &clock).await;
         Self {
             base,
             clock,
             state,
             data_dir,
-            shutdown: Some(tx),
+            config,
+            shutdown: Some(shutdown),
         }
+    }
+
+    /// Stops the server and starts a new one on the same data directory, configuration and
+    /// clock (on a new port): what survives a restart is what the store kept.
+    pub async fn restart(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        let (base, state, shutdown) = launch(&self.config, &self.clock).await;
+        self.base = base;
+        self.state = state;
+        self.shutdown = Some(shutdown);
     }
 
     /// The absolute URL of `path`.
@@ -86,6 +92,20 @@ impl TestServer {
             .await
             .expect("the user is created");
     }
+}
+
+/// Builds and serves an app; returns its base URL, its state and the sender that stops it.
+async fn launch(config: &Config, clock: &ManualClock) -> (String, AppState, oneshot::Sender<()>) {
+    let app = App::build(config.clone(), Arc::new(clock.clone()))
+        .await
+        .expect("the server builds");
+    let base = format!("http://{}", app.local_addr());
+    let state = app.state().clone();
+    let (tx, rx) = oneshot::channel::<()>();
+    tokio::spawn(app.serve(async {
+        let _ = rx.await;
+    }));
+    (base, state, tx)
 }
 
 impl Drop for TestServer {

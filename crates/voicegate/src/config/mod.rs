@@ -196,6 +196,9 @@ impl Config {
         if auth.hash_concurrency == Some(0) {
             return invalid("auth.hash_concurrency", "must be at least 1");
         }
+        if auth.max_nonces_per_key == 0 {
+            return invalid("auth.max_nonces_per_key", "must be at least 1");
+        }
         let ovos = &self.ovos;
         if ovos.request_timeout_ms == 0 {
             return invalid("ovos.request_timeout_ms", "must be at least 1");

@@ -62,6 +62,10 @@ pub struct AuthConfig {
     pub max_password_bytes: usize,
     /// How often the server re-reads user state written by other processes (CLI), in milliseconds.
     pub state_poll_ms: u64,
+    /// Signed requests (nonces) one API key may make per 20 minutes (two timestamp windows, as
+    /// long as a nonce is kept); past it that key gets 401 until its older nonces expire, so one
+    /// key cannot fill the nonce store for the others.
+    pub max_nonces_per_key: u64,
 }
 
 /// The Open Voice OS message bus.
@@ -241,6 +245,7 @@ impl Default for AuthConfig {
             min_password_chars: 8,
             max_password_bytes: 1024,
             state_poll_ms: 1000,
+            max_nonces_per_key: 100_000,
         }
     }
 }

@@ -45,7 +45,9 @@ impl From<IdentityError> for ApiError {
                 r#"Bearer realm="voicegate", error="insufficient_scope", scope="{scope}""#
             )),
             E::ScopeEscalation(_) => Self::new(StatusCode::BAD_REQUEST, "invalid_scope", detail),
-            E::ShuttingDown => Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", detail),
+            E::ShuttingDown | E::Unavailable(_) => {
+                Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", detail)
+            }
             E::RateLimited { retry_after } => {
                 Self::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", detail)
                     .with_retry_after(retry_after)

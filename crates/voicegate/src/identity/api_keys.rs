@@ -169,21 +169,34 @@ impl IdentityService {
             Some(key) => self.user_state(&key.user).await,
             None => None,
         };
-        let verified = self.verify_signature(request, key, state, now);
-        if verified.is_ok() {
-            self.limits.failures_by_ip.release(&admission.ip_key);
+        let (principal, nonce) = self.verify_signature(request, key, state, now)?;
+        // Accepted once the store has the nonce: a replay after a restart, or to another server
+        // on the same store, finds it there.
+        let key_id = request.api_key.unwrap_or_default();
+        let expires_at = principal.issued_at + WINDOW_SECS + 1;
+        match self.nonce_log.record(key_id, &nonce, expires_at).await {
+            Ok(true) => {
+                self.limits.failures_by_ip.release(&admission.ip_key);
+                Ok(principal)
+            }
+            Ok(false) => Err(IdentityError::InvalidSignature),
+            Err(unavailable) => {
+                // The store's failure is not the client's.
+                self.limits.failures_by_ip.release(&admission.ip_key);
+                Err(unavailable)
+            }
         }
-        verified
     }
 
-    /// Checks a signed request against its key (`None`: unknown) and the key's user.
+    /// Checks a signed request against its key (`None`: unknown) and the key's user; returns
+    /// the key's principal and the request's nonce.
     fn verify_signature(
         &self,
         request: &SignedRequest<'_>,
         key: Option<ApiKeyEntry>,
         state: Option<UserState>,
         now: UnixTime,
-    ) -> Result<Principal, IdentityError> {
+    ) -> Result<(Principal, String), IdentityError> {
         let invalid = IdentityError::InvalidSignature;
         let header = signatures::parse_header(request.authorization)
             .ok_or(IdentityError::InvalidSignature)?;
@@ -206,14 +219,14 @@ impl IdentityService {
             return Err(invalid);
         }
         // Only a correctly signed request spends its nonce, so junk cannot fill the store.
-        if !self.nonces.accept(key_id, &header.nonce, now) {
+        if self.nonces.accept(key_id, &header.nonce, now).is_err() {
             return Err(invalid);
         }
         let state = state.ok_or(IdentityError::InvalidSignature)?;
         if !state.active {
             return Err(invalid);
         }
-        Ok(Principal {
+        let principal = Principal {
             user_id: key.user_id,
             user: key.user,
             role: state.role,
@@ -224,6 +237,7 @@ impl IdentityService {
             credential: Credential::ApiKey {
                 key_id: key_id.to_string(),
             },
-        })
+        };
+        Ok((principal, header.nonce))
     }
 }

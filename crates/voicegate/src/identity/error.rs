@@ -35,6 +35,9 @@ pub enum IdentityError {
     /// The server is stopping and takes no more work.
     #[error("the server is shutting down")]
     ShuttingDown,
+    /// A part the check needs (the nonce store) failed; the request may be retried.
+    #[error("{0}")]
+    Unavailable(String),
     /// Too many attempts; retry after this many seconds.
     #[error("too many attempts, retry in {retry_after} seconds")]
     RateLimited {

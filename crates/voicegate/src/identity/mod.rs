@@ -15,6 +15,8 @@ mod error;
 pub mod jwt;
 pub mod model;
 mod named_tokens;
+mod nonce_log;
+mod nonce_store;
 pub mod oauth;
 mod oauth_clients;
 pub mod oauth_error;

@@ -14,10 +14,11 @@ use crate::clock::{SharedClock, UnixTime};
 use crate::config::{AuthConfig, Config};
 use crate::identity::error::IdentityError;
 use crate::identity::jwt::JwtCodec;
+use crate::identity::nonce_log::NonceLog;
+use crate::identity::nonce_store::NonceStore;
 use crate::identity::password;
 use crate::identity::rate_limit::WindowLimiter;
 use crate::identity::repo::IdentityRepo;
-use crate::identity::signatures::NonceStore;
 use crate::identity::user_states::{ApiKeyEntry, UserState, UserStates};
 use crate::store::Db;
 
@@ -58,6 +59,8 @@ pub struct IdentityService {
     pub(super) hash_permits: Semaphore,
     pub(super) limits: Limits,
     pub(super) nonces: NonceStore,
+    /// Spent nonces in the store: what makes a replay fail after a restart or elsewhere.
+    pub(super) nonce_log: NonceLog,
     /// Revoked OAuth access tokens (jti → expiry), checked on every token.
     pub(super) revoked_jti: std::sync::RwLock<std::collections::HashMap<String, UnixTime>>,
     /// Revoked refresh-token families (base64url → until when an access token of theirs can
@@ -89,7 +92,8 @@ impl IdentityService {
             },
             hash_permits: Semaphore::new(config.hash_concurrency()),
             states: UserStates::default(),
-            nonces: NonceStore::default(),
+            nonces: NonceStore::new(auth.max_nonces_per_key),
+            nonce_log: NonceLog::new(db.clone(), clock.clone()),
             revoked_jti: Default::default(),
             revoked_families: Default::default(),
             auth,

@@ -3,10 +3,6 @@
 //! SHA-256 of "METHOD\nPATH\nQUERY-AS-SENT\nNONCE\nhex SHA-256(raw body)\nTIMESTAMP"), and the key is
 //! named by the request's `api_key` parameter.
 
-use std::collections::HashSet;
-use std::hash::BuildHasher;
-use std::sync::Mutex;
-
 use hmac::{KeyInit, Mac};
 use sha2::{Digest, Sha256};
 
@@ -17,10 +13,6 @@ pub const KEY_PREFIX: &str = "vgk_";
 
 /// How far a request's timestamp may be from the server's clock, in seconds.
 pub const WINDOW_SECS: i64 = 300;
-
-/// Nonces remembered at most; past this, new signed requests are refused until old nonces expire
-/// (failing closed: forgetting a live nonce would allow a replay).
-const MAX_NONCES: usize = 1_000_000;
 
 /// The parts of a signed request's `Authorization` header.
 #[derive(Debug, PartialEq, Eq)]
@@ -159,76 +151,6 @@ pub fn signature_matches(secret_hash: &[u8; 32], digest_hex: &str, signature: &[
     mac.verify_slice(signature).is_ok()
 }
 
-/// Shards of the nonce store: a map's growth blocks only the requests that hash to its shard.
-const NONCE_SHARDS: usize = 16;
-
-/// One shard: the nonces of the current generation and of the one before it.
-#[derive(Default)]
-struct NonceShard {
-    started: UnixTime,
-    current: HashSet<u64>,
-    previous: HashSet<u64>,
-}
-
-/// The nonces seen per key. A generation lasts twice the timestamp window and the previous one
-/// is kept, so a nonce is remembered for at least as long as its timestamp is acceptable; expiry
-/// drops a whole generation at once instead of sweeping entries.
-pub struct NonceStore {
-    shards: Vec<Mutex<NonceShard>>,
-    hasher: std::collections::hash_map::RandomState,
-}
-
-impl Default for NonceStore {
-    fn default() -> Self {
-        Self {
-            shards: (0..NONCE_SHARDS).map(|_| Mutex::default()).collect(),
-            hasher: std::collections::hash_map::RandomState::new(),
-        }
-    }
-}
-
-impl NonceStore {
-    /// `true` the first time `nonce` is presented for `key`; `false` for a replay (or when the
-    /// store is full of live nonces: failing closed).
-    pub fn accept(&self, key: &str, nonce: &str, now: UnixTime) -> bool {
-        // A 64-bit id under a per-process random key: fixed-size entries, no crafted collisions.
-        let id = self.hasher.hash_one((key, nonce));
-        let mut shard = self.shards[(id as usize) % NONCE_SHARDS]
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        let generation = 2 * WINDOW_SECS;
-        if now >= shard.started + generation {
-            // Two generations have passed without a rotation: nothing left is live.
-            shard.previous = if now >= shard.started + 2 * generation {
-                HashSet::new()
-            } else {
-                std::mem::take(&mut shard.current)
-            };
-            shard.current.clear();
-            shard.started = now;
-        }
-        if shard.current.contains(&id) || shard.previous.contains(&id) {
-            return false;
-        }
-        if shard.current.len() + shard.previous.len() >= MAX_NONCES / NONCE_SHARDS {
-            return false;
-        }
-        shard.current.insert(id)
-    }
-
-    /// Drops generations that have expired.
-    pub fn purge(&self, now: UnixTime) {
-        for shard in &self.shards {
-            let mut shard = shard.lock().unwrap_or_else(|e| e.into_inner());
-            if now >= shard.started + 4 * WINDOW_SECS {
-                shard.previous = HashSet::new();
-                shard.current = HashSet::new();
-                shard.started = now;
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -268,22 +190,6 @@ mod tests {
         assert!(parse_header(&format!("signature={sig}, nonce=n1")).is_none());
         assert!(parse_header("signature=zz, nonce=n1, timestamp=t").is_none());
         assert!(parse_header(&format!("signature={sig}, nonce=a, nonce=b, timestamp=t")).is_none());
-    }
-
-    #[test]
-    fn a_nonce_is_accepted_once_per_key_until_it_expires() {
-        let store = NonceStore::default();
-        assert!(store.accept("k", "n", 1000));
-        assert!(!store.accept("k", "n", 1001));
-        assert!(store.accept("other", "n", 1001));
-        assert!(
-            !store.accept("k", "n", 1000 + 2 * WINDOW_SECS + 1),
-            "still inside the kept generations"
-        );
-        assert!(
-            store.accept("k", "n", 1000 + 4 * WINDOW_SECS + 1),
-            "forgotten after two generations"
-        );
     }
 
     #[test]

@@ -69,6 +69,11 @@ const SQLITE: &[Migration] = &[
         name: "0011_millisecond_cutoff.sql",
         sql: include_str!("../../migrations/sqlite/0011_millisecond_cutoff.sql"),
     },
+    Migration {
+        version: 12,
+        name: "0012_signature_nonces.sql",
+        sql: include_str!("../../migrations/sqlite/0012_signature_nonces.sql"),
+    },
 ];
 
 /// Applies the migrations the database does not have yet.

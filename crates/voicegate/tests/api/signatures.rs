@@ -360,3 +360,48 @@ async fn a_refused_signature_is_answered_before_its_body_is_read() {
     let limited = head_only(&server, &format!("api_key={}", key.api_key), &signed("a-2")).await;
     assert_eq!(limited.as_deref(), Some("HTTP/1.1 429 Too Many Requests"));
 }
+
+#[tokio::test]
+async fn a_captured_signed_request_does_not_replay_after_a_restart() {
+    let (mut server, key) = setup(None).await;
+    let request = info_request(&key, server.clock_now(), "restart-nonce-1");
+    let authorization = header(key.secret.expose(), &request);
+    let first = send(&server, &request, &authorization).await;
+    assert_eq!(first.status(), StatusCode::OK);
+
+    server.restart().await;
+    let replay = send(&server, &request, &authorization).await;
+    let (code, _) = error_body(replay, StatusCode::UNAUTHORIZED).await;
+    assert_eq!(code, "invalid_signature");
+    // A fresh nonce after the restart is accepted.
+    let fresh = info_request(&key, server.clock_now(), "restart-nonce-2");
+    let fresh_authorization = header(key.secret.expose(), &fresh);
+    let answer = send(&server, &fresh, &fresh_authorization).await;
+    assert_eq!(answer.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn one_key_spends_its_nonce_budget_and_other_keys_still_sign() {
+    let server = TestServer::start_with(|config| {
+        config.auth.max_failures_per_ip = 50;
+        config.auth.max_nonces_per_key = 2;
+    })
+    .await;
+    server.add_user("ovos", "change-me-please").await;
+    let identity = &server.state.identity;
+    let greedy = identity.create_api_key("ovos", None).await.unwrap();
+    let modest = identity.create_api_key("ovos", None).await.unwrap();
+    let now = server.clock_now();
+    for nonce in ["g1", "g2"] {
+        let request = info_request(&greedy, now, nonce);
+        let answer = send(&server, &request, &header(greedy.secret.expose(), &request)).await;
+        assert_eq!(answer.status(), StatusCode::OK);
+    }
+    let over = info_request(&greedy, now, "g3");
+    let answer = send(&server, &over, &header(greedy.secret.expose(), &over)).await;
+    let (code, _) = error_body(answer, StatusCode::UNAUTHORIZED).await;
+    assert_eq!(code, "invalid_signature");
+    let other = info_request(&modest, now, "m1");
+    let answer = send(&server, &other, &header(modest.secret.expose(), &other)).await;
+    assert_eq!(answer.status(), StatusCode::OK);
+}
