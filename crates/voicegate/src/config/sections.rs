@@ -123,7 +123,9 @@ pub struct JobsConfig {
 #[serde(default, deny_unknown_fields)]
 pub struct VoicesConfig {
     /// Destinations a `put_url` upload may reach although they are not public addresses: host
-    /// names (`minio.lan`), addresses (`10.0.0.5`) or CIDR blocks (`127.0.0.1/32`, `fd00::/8`).
+    /// names (`minio.lan`), addresses (`10.0.0.5`) or CIDR blocks (`127.0.0.1/32`, `fd00::/8`),
+    /// each with an optional port that is then the only one allowed (`minio.lan:9000`,
+    /// `[fd00::5]:9000`, `10.0.0.0/8:9000`).
     pub put_url_allow: Vec<String>,
     /// Connect and total time limit of a `put_url` upload, in milliseconds.
     pub put_url_timeout_ms: u64,

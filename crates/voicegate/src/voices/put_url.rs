@@ -4,7 +4,7 @@
 //! A client-given URL must not turn the server into a proxy into its own network, so only http
 //! and https are accepted, the host is resolved once here and every address it resolves to must
 //! be public (see [`crate::address_policy`]) unless `voices.put_url_allow` names the host or a block
-//! holding the address. The connection then goes to exactly the checked addresses (no second DNS
+//! holding the address (on the URL's port, when the entry has one). The connection then goes to exactly the checked addresses (no second DNS
 //! lookup), through no proxy, and redirects are not followed.
 
 use std::error::Error as _;
@@ -199,9 +199,10 @@ impl PutUrl {
             Ok(ip) => (None, vec![ip]),
             Err(_) => (Some(host.clone()), self.resolve(&host, port).await?),
         };
-        if !(domain.is_some() && self.allow.allows_host(&host)) {
+        if !(domain.is_some() && self.allow.allows_host(&host, port)) {
             for addr in &addrs {
-                if let Some(range) = refused_range(*addr).filter(|_| !self.allow.allows_addr(*addr))
+                if let Some(range) =
+                    refused_range(*addr).filter(|_| !self.allow.allows_addr(*addr, port))
                 {
                     return Err(PutUrlError::Refused {
                         host,
