@@ -11,6 +11,7 @@ mod events;
 mod oauth;
 mod ovos;
 mod postman;
+mod put_url;
 mod rate_limits;
 mod signatures;
 mod support;
