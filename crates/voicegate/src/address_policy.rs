@@ -7,9 +7,10 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-/// An allowlist entry that is neither a host name, an address nor a CIDR block.
+/// An allowlist entry that is neither a host name, an address nor a CIDR block (each with an
+/// optional port).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{entry:?} is not a host name, address or CIDR block: {reason}")]
+#[error("{entry:?} is not a host name, address or CIDR block (with an optional :port): {reason}")]
 pub struct AllowEntryError {
     /// The entry.
     pub entry: String,
@@ -25,6 +26,12 @@ struct Cidr {
 }
 
 impl Cidr {
+    /// The block of the one address `addr`.
+    fn single(addr: IpAddr) -> Self {
+        let prefix = if addr.is_ipv4() { 32 } else { 128 };
+        Self { addr, prefix }
+    }
+
     fn contains(&self, ip: IpAddr) -> bool {
         match (self.addr, ip) {
             (IpAddr::V4(net), IpAddr::V4(ip)) => {
@@ -44,16 +51,32 @@ impl Cidr {
     }
 }
 
+/// One allowed destination: a host name or a block, on one port or (`None`) on any.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Entry<T> {
+    target: T,
+    port: Option<u16>,
+}
+
+impl<T> Entry<T> {
+    fn allows_port(&self, port: u16) -> bool {
+        self.port.is_none_or(|p| p == port)
+    }
+}
+
 /// Destinations permitted although they are not public (`voices.put_url_allow`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Allowlist {
-    hosts: Vec<String>,
-    blocks: Vec<Cidr>,
+    hosts: Vec<Entry<String>>,
+    blocks: Vec<Entry<Cidr>>,
 }
 
 impl Allowlist {
     /// Reads the entries: host names (`minio.lan`, matched exactly, case-insensitively),
-    /// addresses (`10.0.0.5`, `fd00::5`) and CIDR blocks (`127.0.0.1/32`, `fd00::/8`).
+    /// addresses (`10.0.0.5`, `fd00::5`) and CIDR blocks (`127.0.0.1/32`, `fd00::/8`), each
+    /// with an optional port that then is the only one allowed (`minio.lan:9000`,
+    /// `10.0.0.5:9000`, `[fd00::5]:9000`, `10.0.0.0/8:9000`, `fd00::/8:9000`). An IPv6 address
+    /// with a port needs its brackets: `fd00::5:9000` is an address.
     pub fn parse(entries: &[String]) -> Result<Self, AllowEntryError> {
         let mut list = Self::default();
         for entry in entries {
@@ -62,47 +85,96 @@ impl Allowlist {
                 reason: reason.into(),
             };
             let text = entry.trim();
-            if let Some((addr, prefix)) = text.split_once('/') {
-                let addr: IpAddr = addr.parse().map_err(|_| bad("not an IP address"))?;
+            if let Some((addr, rest)) = text.split_once('/') {
+                let (prefix, port) = match rest.split_once(':') {
+                    Some((prefix, port)) => (prefix, Some(parse_port(port).map_err(bad)?)),
+                    None => (rest, None),
+                };
+                let addr: IpAddr = unbracketed(addr)
+                    .parse()
+                    .map_err(|_| bad("not an IP address"))?;
                 let most = if addr.is_ipv4() { 32 } else { 128 };
                 let prefix: u8 = prefix
                     .parse()
                     .ok()
                     .filter(|p| *p <= most)
                     .ok_or_else(|| bad(&format!("the prefix length must be 0 to {most}")))?;
-                list.blocks.push(Cidr { addr, prefix });
-            } else if let Ok(addr) = text.trim_matches(['[', ']']).parse::<IpAddr>() {
-                let prefix = if addr.is_ipv4() { 32 } else { 128 };
-                list.blocks.push(Cidr { addr, prefix });
+                let target = Cidr { addr, prefix };
+                list.blocks.push(Entry { target, port });
+                continue;
+            }
+            let (head, port) = split_port(text).map_err(bad)?;
+            if let Ok(addr) = unbracketed(head).parse::<IpAddr>() {
+                let target = Cidr::single(addr);
+                list.blocks.push(Entry { target, port });
             } else {
-                let host = text.trim_end_matches('.').to_ascii_lowercase();
+                let host = head.trim_end_matches('.').to_ascii_lowercase();
                 let valid = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_');
                 if host.is_empty() || !host.chars().all(valid) || host.starts_with('.') {
                     return Err(bad("host names are letters, digits, '.', '-' and '_'"));
                 }
-                list.hosts.push(host);
+                list.hosts.push(Entry { target: host, port });
             }
         }
         Ok(list)
     }
 
-    /// Whether the host name is listed.
-    pub fn allows_host(&self, host: &str) -> bool {
+    /// Whether the host name is listed for `port`.
+    pub fn allows_host(&self, host: &str, port: u16) -> bool {
         let host = host.trim_end_matches('.');
-        self.hosts.iter().any(|h| h.eq_ignore_ascii_case(host))
+        self.hosts
+            .iter()
+            .any(|h| h.target.eq_ignore_ascii_case(host) && h.allows_port(port))
     }
 
-    /// Whether a listed block holds the address (an IPv4-mapped IPv6 address also as IPv4).
-    pub fn allows_addr(&self, ip: IpAddr) -> bool {
+    /// Whether a block listed for `port` holds the address (an IPv4-mapped IPv6 address also as
+    /// IPv4).
+    pub fn allows_addr(&self, ip: IpAddr, port: u16) -> bool {
         let canonical = ip.to_canonical();
-        self.blocks
-            .iter()
-            .any(|block| block.contains(ip) || block.contains(canonical))
+        self.blocks.iter().any(|block| {
+            block.allows_port(port)
+                && (block.target.contains(ip) || block.target.contains(canonical))
+        })
     }
 }
 
+/// `text` without the brackets of an IPv6 address (`[::1]`).
+fn unbracketed(text: &str) -> &str {
+    text.strip_prefix('[')
+        .and_then(|t| t.strip_suffix(']'))
+        .unwrap_or(text)
+}
+
+/// Splits `host:port`, `1.2.3.4:port` or `[v6]:port` into the host and the port; a bare IPv6
+/// address (more than one colon) has no port.
+fn split_port(text: &str) -> Result<(&str, Option<u16>), &'static str> {
+    if let Some(rest) = text.strip_prefix('[') {
+        let (addr, after) = rest.split_once(']').ok_or("an unclosed '['")?;
+        return match after {
+            "" => Ok((addr, None)),
+            _ => {
+                let port = after.strip_prefix(':').ok_or("only :port may follow ']'")?;
+                Ok((addr, Some(parse_port(port)?)))
+            }
+        };
+    }
+    match text.split_once(':') {
+        Some((head, port)) if !port.contains(':') => Ok((head, Some(parse_port(port)?))),
+        _ => Ok((text, None)),
+    }
+}
+
+fn parse_port(text: &str) -> Result<u16, &'static str> {
+    text.parse::<u16>()
+        .ok()
+        .filter(|p| *p != 0)
+        .ok_or("the port must be 1 to 65535")
+}
+
 /// What kind of non-public address `ip` is, or `None` for a public one. IPv4-mapped and NAT64
-/// (`64:ff9b::/96`) addresses are judged by the IPv4 address they carry.
+/// (`64:ff9b::/96`) addresses are judged by the IPv4 address they carry. Local-use NAT64
+/// (`64:ff9b:1::/48`, RFC 8215) translates into a site's own network and 6to4 (`2002::/16`)
+/// relays to any IPv4 address, so both are refused whole.
 pub fn refused_range(ip: IpAddr) -> Option<&'static str> {
     match ip {
         IpAddr::V4(v4) => refused_v4(v4),
@@ -160,6 +232,10 @@ fn refused_v6(ip: Ipv6Addr) -> Option<&'static str> {
         Some("loopback")
     } else if within(0, 96) {
         Some("IPv4-compatible (deprecated, ::/96)")
+    } else if within(0x0064_ff9b_0001 << 80, 48) {
+        Some("local-use NAT64 (64:ff9b:1::/48)")
+    } else if within(0x2002 << 112, 16) {
+        Some("6to4 (2002::/16)")
     } else if within(0x0100 << 112, 64) {
         Some("discard-only (100::/64)")
     } else if within(0x2001_0db8 << 96, 32) {
@@ -253,6 +329,29 @@ mod tests {
     }
 
     #[test]
+    fn local_use_nat64_and_6to4_are_internal() {
+        for (addr, expected) in [
+            ("64:ff9b:1::a00:1", "local-use NAT64"),
+            ("64:ff9b:1::808:808", "local-use NAT64"),
+            ("64:ff9b:1:ffff:ffff:ffff:ffff:ffff", "local-use NAT64"),
+            ("2002:7f00:1::1", "6to4"),
+            ("2002:a00:1::", "6to4"),
+            ("2002:808:808::1", "6to4"),
+            ("2002:ffff:ffff:ffff:ffff:ffff:ffff:ffff", "6to4"),
+        ] {
+            let range = refused_range(addr.parse().unwrap());
+            assert!(
+                range.is_some_and(|r| r.contains(expected)),
+                "{addr}: {range:?}, expected {expected}"
+            );
+        }
+        // Their neighbours stay public; the well-known NAT64 prefix is judged by its IPv4 part.
+        for addr in ["64:ff9b:2::1", "64:ff9a:1::1", "2001:ffff::1", "2003::1"] {
+            assert_eq!(refused_range(addr.parse().unwrap()), None, "{addr}");
+        }
+    }
+
+    #[test]
     fn allowlist_entries_are_hosts_addresses_or_blocks() {
         let list = Allowlist::parse(&[
             "127.0.0.1/32".into(),
@@ -263,7 +362,7 @@ mod tests {
             "Minio.LAN.".into(),
         ])
         .unwrap();
-        let allowed = |a: &str| list.allows_addr(a.parse().unwrap());
+        let allowed = |a: &str| list.allows_addr(a.parse().unwrap(), 443);
         assert!(allowed("127.0.0.1"));
         assert!(!allowed("127.0.0.2"));
         assert!(allowed("10.200.3.4"));
@@ -274,10 +373,10 @@ mod tests {
         assert!(allowed("192.168.1.5"));
         assert!(!allowed("192.168.1.6"));
         assert!(allowed("fe80::1"));
-        assert!(list.allows_host("minio.lan"));
-        assert!(list.allows_host("MINIO.lan."));
-        assert!(!list.allows_host("evil-minio.lan"));
-        assert!(!list.allows_host("minio.lan.evil.example"));
+        assert!(list.allows_host("minio.lan", 9000));
+        assert!(list.allows_host("MINIO.lan.", 80));
+        assert!(!list.allows_host("evil-minio.lan", 80));
+        assert!(!list.allows_host("minio.lan.evil.example", 80));
         for bad in [
             "10.0.0.0/33",
             "fd00::/129",
@@ -294,6 +393,51 @@ mod tests {
                 ),
                 "{bad:?}"
             );
+        }
+    }
+
+    #[test]
+    fn an_entry_with_a_port_allows_only_that_port() {
+        let list = Allowlist::parse(&[
+            "minio.lan:9000".into(),
+            "10.0.0.5:9000".into(),
+            "[fd00::5]:9000".into(),
+            "172.16.0.0/12:8443".into(),
+            "fd10::/16:8443".into(),
+            "[fd20::]/16:8080".into(),
+            "fd30::5:9000".into(),
+        ])
+        .unwrap();
+        let addr = |a: &str, port| list.allows_addr(a.parse().unwrap(), port);
+        assert!(list.allows_host("minio.lan", 9000));
+        assert!(list.allows_host("MINIO.LAN.", 9000));
+        assert!(!list.allows_host("minio.lan", 9001));
+        assert!(!list.allows_host("minio.lan", 80));
+        assert!(addr("10.0.0.5", 9000));
+        assert!(addr("::ffff:10.0.0.5", 9000));
+        assert!(!addr("10.0.0.5", 22));
+        assert!(addr("fd00::5", 9000));
+        assert!(!addr("fd00::5", 9001));
+        assert!(addr("172.20.1.2", 8443));
+        assert!(!addr("172.20.1.2", 443));
+        assert!(addr("fd10::1", 8443));
+        assert!(!addr("fd10::1", 8080));
+        assert!(addr("fd20::1", 8080));
+        assert!(!addr("fd20::1", 8443));
+        // Without brackets, the last group of an IPv6 address is the address's, not a port.
+        assert!(addr("fd30::5:9000", 1));
+        for bad in [
+            "minio.lan:0",
+            "minio.lan:65536",
+            "minio.lan:",
+            "minio.lan:http",
+            "10.0.0.5:-1",
+            "[fd00::5]9000",
+            "[fd00::5",
+            "10.0.0.0/8:",
+            "10.0.0.0/8:99999",
+        ] {
+            assert!(Allowlist::parse(&[bad.to_string()]).is_err(), "{bad:?}");
         }
     }
 }

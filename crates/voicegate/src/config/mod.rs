@@ -14,6 +14,7 @@ use serde::Deserialize;
 
 use crate::address_policy::Allowlist;
 use crate::secret::Secret;
+use crate::voices::put_url::resolve::parse_nameserver;
 
 mod sections;
 
@@ -250,6 +251,17 @@ impl Config {
         if let Err(e) = Allowlist::parse(&voices.put_url_allow) {
             return invalid("voices.put_url_allow", &e.to_string());
         }
+        if let Some(Err(e)) = voices
+            .put_url_nameservers
+            .iter()
+            .map(|entry| parse_nameserver(entry))
+            .find(Result::is_err)
+        {
+            return invalid("voices.put_url_nameservers", &e);
+        }
+        if !(1..=1024).contains(&voices.put_url_max_concurrent) {
+            return invalid("voices.put_url_max_concurrent", "must be from 1 to 1024");
+        }
         Ok(())
     }
 
@@ -321,6 +333,8 @@ mod tests {
         assert_eq!(config.jobs.poll_ms, 1000);
         assert_eq!(config.voices.put_url_timeout_ms, 10_000);
         assert_eq!(config.voices.put_url_max_response_bytes, 4096);
+        assert!(config.voices.put_url_nameservers.is_empty());
+        assert_eq!(config.voices.put_url_max_concurrent, 4);
         assert!(config.validate().is_ok());
         let err = Figment::new()
             .merge(Toml::string("[voices]\nput_url_timeout = 3"))
@@ -332,6 +346,18 @@ mod tests {
         bad.voices.put_url_allow = vec!["10.0.0.0/33".into()];
         let err = bad.validate().unwrap_err().to_string();
         assert!(err.contains("voices.put_url_allow"), "{err}");
+        let mut ported = config.clone();
+        ported.voices.put_url_allow = vec!["minio.lan:9000".into(), "[fd00::5]:443".into()];
+        ported.voices.put_url_nameservers = vec!["10.0.0.53".into(), "[::1]:5353".into()];
+        assert!(ported.validate().is_ok());
+        let mut bad = config.clone();
+        bad.voices.put_url_nameservers = vec!["dns.lan".into()];
+        let err = bad.validate().unwrap_err().to_string();
+        assert!(err.contains("voices.put_url_nameservers"), "{err}");
+        let mut bad = config.clone();
+        bad.voices.put_url_max_concurrent = 0;
+        let err = bad.validate().unwrap_err().to_string();
+        assert!(err.contains("voices.put_url_max_concurrent"), "{err}");
         let mut bad = config;
         bad.jobs.workers = 0;
         assert!(bad.validate().is_err());

@@ -127,10 +127,18 @@ pub struct JobsConfig {
 #[serde(default, deny_unknown_fields)]
 pub struct VoicesConfig {
     /// Destinations a `put_url` upload may reach although they are not public addresses: host
-    /// names (`minio.lan`), addresses (`10.0.0.5`) or CIDR blocks (`127.0.0.1/32`, `fd00::/8`).
+    /// names (`minio.lan`), addresses (`10.0.0.5`) or CIDR blocks (`127.0.0.1/32`, `fd00::/8`),
+    /// each with an optional port that is then the only one allowed (`minio.lan:9000`,
+    /// `[fd00::5]:9000`, `10.0.0.0/8:9000`).
     pub put_url_allow: Vec<String>,
-    /// Connect and total time limit of a `put_url` upload, in milliseconds.
+    /// Time limit of a `put_url` upload (name lookup, connection and answer), in milliseconds;
+    /// an upload also waits at most this long for a free slot.
     pub put_url_timeout_ms: u64,
+    /// DNS servers that resolve `put_url` hosts (`10.0.0.53`, `127.0.0.1:5353`, `[::1]:53`);
+    /// empty for the system's (`/etc/resolv.conf`).
+    pub put_url_nameservers: Vec<String>,
+    /// `put_url` uploads (and their checks) in progress at once; more wait for a slot.
+    pub put_url_max_concurrent: usize,
     /// Bytes of the `put_url` response body kept (and reported) at most.
     pub put_url_max_response_bytes: usize,
     /// Longest synthesis `script`, in characters (the contract says 256).
@@ -188,6 +196,8 @@ impl Default for VoicesConfig {
         Self {
             put_url_allow: Vec::new(),
             put_url_timeout_ms: 10_000,
+            put_url_nameservers: Vec::new(),
+            put_url_max_concurrent: 4,
             put_url_max_response_bytes: 4096,
             max_script_chars: 256,
             max_upload_bytes: 10 * 1024 * 1024,

@@ -143,8 +143,8 @@ impl From<VoicesError> for ApiError {
                 Self::new(StatusCode::SERVICE_UNAVAILABLE, "busy", detail).with_retry_after(1)
             }
             VoicesError::PutUrl(_) => Self::new(StatusCode::BAD_GATEWAY, "put_url_failed", detail),
-            VoicesError::PutUrlRefused(_) => {
-                Self::new(StatusCode::BAD_REQUEST, "bad_request", detail)
+            VoicesError::PutUrlBusy(_) => {
+                Self::new(StatusCode::SERVICE_UNAVAILABLE, "busy", detail).with_retry_after(1)
             }
             VoicesError::Speech(_) => {
                 tracing::error!(error = %detail, "speech failure");

@@ -31,8 +31,8 @@ use crate::voices::synthesis::{Synthesis, SynthesisQuery};
         (status = 400, description = "a parameter is invalid; the detail names it", body = ErrorBody),
         (status = 403, description = "the voice cannot be streamed", body = ErrorBody),
         (status = 404, description = "unknown download_token", body = ErrorBody),
-        (status = 502, description = "the put_url upload failed", body = ErrorBody),
-        (status = 503, description = "the engines are busy", body = ErrorBody)))]
+        (status = 502, description = "the put_url destination could not be reached or is not allowed (one answer for every cause)", body = ErrorBody),
+        (status = 503, description = "the engines or the put_url uploads are busy", body = ErrorBody)))]
 pub async fn synthesis(
     State(state): State<AppState>,
     Authorized(principal, _): Authorized<VoiceSynthesisScope>,

@@ -2,6 +2,7 @@
 
 use crate::engines::EnginesError;
 use crate::store::StoreError;
+use crate::voices::put_url::PutUrlError;
 
 /// What can go wrong on the voices surface.
 #[derive(Debug, thiserror::Error)]
@@ -21,12 +22,12 @@ pub enum VoicesError {
     /// Too many syntheses at once.
     #[error("the speech engines are busy; retry shortly")]
     Busy,
-    /// The put_url upload failed or was refused.
+    /// The put_url destination was refused, unreachable or did not answer (one message for all).
     #[error("{0}")]
     PutUrl(String),
-    /// The put_url is not acceptable (bad URL, scheme or a refused address).
+    /// Every put_url upload slot stayed taken.
     #[error("{0}")]
-    PutUrlRefused(String),
+    PutUrlBusy(String),
     /// The speech engines failed.
     #[error("speech: {0}")]
     Speech(String),
@@ -40,6 +41,17 @@ impl From<EnginesError> for VoicesError {
         match e {
             EnginesError::Busy => VoicesError::Busy,
             unavailable => VoicesError::Speech(unavailable.to_string()),
+        }
+    }
+}
+
+impl From<PutUrlError> for VoicesError {
+    fn from(e: PutUrlError) -> Self {
+        let detail = e.to_string();
+        match e {
+            PutUrlError::BadUrl(_) | PutUrlError::Scheme(_) => VoicesError::BadRequest(detail),
+            PutUrlError::Unreachable => VoicesError::PutUrl(detail),
+            PutUrlError::Busy => VoicesError::PutUrlBusy(detail),
         }
     }
 }

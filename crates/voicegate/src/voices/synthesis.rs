@@ -14,7 +14,6 @@ use utoipa::IntoParams;
 use crate::engines::stream::{self, OwnedSynthesis};
 use crate::ids::UserId;
 use crate::voices::error::VoicesError;
-use crate::voices::put_url::PutUrlError;
 use crate::voices::service::VoicesService;
 
 /// The synthesis query as sent: every field text, each checked by [`SynthesisQuery::parse`].
@@ -158,7 +157,7 @@ impl VoicesService {
         params: SynthesisParams,
     ) -> Result<Synthesis, VoicesError> {
         if let Some(url) = &params.put_url {
-            self.parts.put_url.check(url).await.map_err(put_url_error)?;
+            self.parts.put_url.check(url).await?;
         }
         let voice = self.resolve(owner, &params.download_token).await?;
         if voice.stored.as_ref().is_some_and(|s| !s.can_stream) {
@@ -212,8 +211,7 @@ impl VoicesService {
                 .parts
                 .put_url
                 .put(&url, speech::wav::encode_wav(&audio))
-                .await
-                .map_err(put_url_error)?;
+                .await?;
             return Ok(Synthesis::Uploaded {
                 status_code: answer.status,
                 response: answer.body,
@@ -232,14 +230,6 @@ impl VoicesService {
             container: params.container,
             sample_rate,
         })
-    }
-}
-
-fn put_url_error(e: PutUrlError) -> VoicesError {
-    if e.is_refusal() {
-        VoicesError::PutUrlRefused(e.to_string())
-    } else {
-        VoicesError::PutUrl(e.to_string())
     }
 }
 

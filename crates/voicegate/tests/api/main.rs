@@ -12,6 +12,7 @@ mod memory;
 mod oauth;
 mod ovos;
 mod postman;
+mod put_url;
 mod rate_limits;
 mod signatures;
 mod support;
