@@ -138,6 +138,38 @@ impl Allowlist {
     }
 }
 
+/// Addresses and CIDR blocks, without host names or ports (`http.trusted_proxies`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AddressBlocks(Vec<Cidr>);
+
+impl AddressBlocks {
+    /// Reads addresses (`10.0.0.5`, `fd00::5`) and CIDR blocks (`172.16.0.0/12`, `fd00::/8`).
+    pub fn parse(entries: &[String]) -> Result<Self, AllowEntryError> {
+        let list = Allowlist::parse(entries)?;
+        let no_names_or_ports = AllowEntryError {
+            entry: entries.join(", "),
+            reason: "only addresses and CIDR blocks, without ports".into(),
+        };
+        if !list.hosts.is_empty() || list.blocks.iter().any(|b| b.port.is_some()) {
+            return Err(no_names_or_ports);
+        }
+        Ok(Self(list.blocks.into_iter().map(|b| b.target).collect()))
+    }
+
+    /// Whether no block is listed.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Whether a block holds the address (an IPv4-mapped IPv6 address also as IPv4).
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let canonical = ip.to_canonical();
+        self.0
+            .iter()
+            .any(|block| block.contains(ip) || block.contains(canonical))
+    }
+}
+
 /// `text` without the brackets of an IPv6 address (`[::1]`).
 fn unbracketed(text: &str) -> &str {
     text.strip_prefix('[')

@@ -8,11 +8,13 @@ use std::time::Duration;
 use axum::Router;
 use tokio::net::TcpListener;
 
+use crate::address_policy::AddressBlocks;
 use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::engines::Engines;
 use crate::events::EventHub;
 use crate::http;
+use crate::http::client_addr::ForwardedFor;
 use crate::identity::signing_key::{self, KeySource};
 use crate::identity::{IdentityError, IdentityService, UserSource};
 use crate::jobs::Jobs;
@@ -201,8 +203,13 @@ impl App {
             .jobs
             .start_workers(self.state.config.jobs.workers);
         tracing::info!(address = %self.local_addr(), "voicegate listening");
-        let limits = http::connections::ConnectionLimits::from_config(&self.state.config.http);
-        let result = http::connections::serve(self.listener, self.router, limits, shutdown).await;
+        let http_config = &self.state.config.http;
+        let limits = http::connections::ConnectionLimits::from_config(http_config);
+        // Validated when the configuration was loaded.
+        let proxies = AddressBlocks::parse(&http_config.trusted_proxies).unwrap_or_default();
+        let forwarded = Arc::new(ForwardedFor::new(proxies));
+        let result =
+            http::connections::serve(self.listener, self.router, limits, forwarded, shutdown).await;
         maintenance.abort();
         bus.abort();
         for workers in workers {

@@ -12,7 +12,7 @@ use figment::Figment;
 use figment::providers::{Env, Format, Toml};
 use serde::Deserialize;
 
-use crate::address_policy::Allowlist;
+use crate::address_policy::{AddressBlocks, Allowlist};
 use crate::secret::Secret;
 use crate::voices::put_url::resolve::parse_nameserver;
 
@@ -231,6 +231,9 @@ impl Config {
         if !(1..=65_535).contains(&self.http.listen_backlog) {
             return invalid("http.listen_backlog", "must be from 1 to 65535");
         }
+        if let Err(e) = AddressBlocks::parse(&self.http.trusted_proxies) {
+            return invalid("http.trusted_proxies", &e.to_string());
+        }
         let jobs = &self.jobs;
         if jobs.lease_ms < 100 {
             return invalid("jobs.lease_ms", "must be at least 100");
@@ -383,6 +386,12 @@ mod tests {
             }),
             ("http.idle_timeout_secs", |c| c.http.idle_timeout_secs = 0),
             ("http.listen_backlog", |c| c.http.listen_backlog = 0),
+            ("http.trusted_proxies", |c| {
+                c.http.trusted_proxies = vec!["proxy.lan".into()]
+            }),
+            ("http.trusted_proxies", |c| {
+                c.http.trusted_proxies = vec!["10.0.0.1:8080".into()]
+            }),
         ] {
             let mut bad = config.clone();
             change(&mut bad);

@@ -24,6 +24,9 @@ pub struct HttpConfig {
     /// Connections the kernel holds for the server to accept (capped by the system's
     /// `net.core.somaxconn`).
     pub listen_backlog: u32,
+    /// Reverse proxies (addresses or CIDR blocks) whose `X-Forwarded-For` names the client for
+    /// the rate limits; from any other peer the header is ignored.
+    pub trusted_proxies: Vec<String>,
 }
 
 /// Token lifetimes, login protection and password rules.
@@ -232,6 +235,7 @@ impl Default for HttpConfig {
             idle_timeout_secs: 15,
             max_connections: 512,
             listen_backlog: 1024,
+            trusted_proxies: Vec::new(),
         }
     }
 }

@@ -34,6 +34,8 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
 use tower::ServiceExt;
 
+use crate::http::client_addr::{ClientAddr, ForwardedFor};
+
 use crate::config::HttpConfig;
 
 /// The connection limits of [`serve`].
@@ -88,6 +90,7 @@ pub async fn serve(
     listener: TcpListener,
     router: Router,
     limits: ConnectionLimits,
+    forwarded: Arc<ForwardedFor>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
     let slots = Arc::new(Semaphore::new(limits.max_connections));
@@ -109,8 +112,9 @@ pub async fn serve(
             () = &mut shutdown => break,
         };
         let (router, closing) = (router.clone(), closing_seen.clone());
+        let forwarded = forwarded.clone();
         tokio::spawn(async move {
-            serve_connection(stream, peer, router, limits, closing).await;
+            serve_connection(stream, peer, router, limits, forwarded, closing).await;
             drop(slot);
         });
     }
@@ -146,6 +150,7 @@ async fn serve_connection(
     peer: SocketAddr,
     router: Router,
     limits: ConnectionLimits,
+    forwarded: Arc<ForwardedFor>,
     mut closing: watch::Receiver<bool>,
 ) {
     let _ = stream.set_nodelay(true);
@@ -156,6 +161,8 @@ async fn serve_connection(
     });
     let noted = activity.clone();
     let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
+        let client = forwarded.client(peer.ip(), request.headers());
+        request.extensions_mut().insert(ClientAddr(client));
         request.extensions_mut().insert(ConnectInfo(peer));
         noted.set(Phase::Handling);
         let (router, noted) = (router.clone(), noted.clone());

@@ -10,6 +10,7 @@ use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer};
 
+use crate::http::client_addr::ClientAddr;
 use crate::http::error::ApiError;
 
 /// A JSON body: 415 without a JSON content type, 400 for malformed JSON, 422 for a missing or
@@ -28,19 +29,30 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
     }
 }
 
-/// The address of the connected client (the peer of the TCP connection).
+/// The address of the client: the peer of the TCP connection, or behind a trusted proxy the
+/// address it forwarded for (see [`crate::http::client_addr`]).
 #[derive(Debug, Clone, Copy)]
 pub struct ClientIp(pub IpAddr);
+
+impl ClientIp {
+    /// The client address the connection layer set on the request.
+    pub fn of(extensions: &axum::http::Extensions) -> Option<Self> {
+        extensions
+            .get::<ClientAddr>()
+            .map(|ClientAddr(ip)| Self(*ip))
+            .or_else(|| {
+                extensions
+                    .get::<ConnectInfo<SocketAddr>>()
+                    .map(|ConnectInfo(addr)| Self(addr.ip()))
+            })
+    }
+}
 
 impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(addr)| Self(addr.ip()))
-            .ok_or_else(ApiError::internal)
+        Self::of(&parts.extensions).ok_or_else(ApiError::internal)
     }
 }
 

@@ -1,6 +1,7 @@
 //! The HTTP edge: the router, extractors, the one error mapping, limits and the OpenAPI document.
 
 pub mod auth;
+pub mod client_addr;
 pub mod connections;
 pub mod dialect;
 pub mod edge;

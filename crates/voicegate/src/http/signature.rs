@@ -4,16 +4,16 @@
 //! the query or the body), the signature verified over the raw bytes, and the verified principal
 //! and the parsed parameters handed to the extractors, so that nothing reads the body again.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::body::{Body, to_bytes};
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{Request, State};
 use axum::http::header::AUTHORIZATION;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use crate::http::error::ApiError;
+use crate::http::extract::ClientIp;
 use crate::http::params::{Params, ParsedParams};
 use crate::identity::IdentityService;
 use crate::identity::signatures::is_signature_header;
@@ -63,7 +63,7 @@ fn query_api_key(query: &str) -> Option<String> {
 
 async fn verify(check: &SignatureCheck, request: Request) -> Result<Request, ApiError> {
     let (mut parts, body) = request.into_parts();
-    let Some(ConnectInfo(peer)) = parts.extensions.get::<ConnectInfo<SocketAddr>>().copied() else {
+    let Some(ClientIp(client)) = ClientIp::of(&parts.extensions) else {
         return Err(ApiError::internal());
     };
     let query = parts.uri.query().unwrap_or("");
@@ -74,7 +74,7 @@ async fn verify(check: &SignatureCheck, request: Request) -> Result<Request, Api
         .unwrap_or("");
     let admission = check
         .identity
-        .admit_signed(peer.ip(), authorization, query_api_key(query).as_deref())
+        .admit_signed(client, authorization, query_api_key(query).as_deref())
         .await?;
     let body = to_bytes(body, check.body_limit)
         .await

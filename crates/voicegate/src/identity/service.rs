@@ -228,14 +228,9 @@ impl IdentityService {
         self.states.changes()
     }
 
-    /// Counts an attempt and reserves a failure for the address (and the name), refusing when
-    /// any counter is used up. The caller gives the failure back on success.
-    pub(super) fn reserve_failure(
-        &self,
-        ip_key: &str,
-        user_key: Option<&str>,
-        now: UnixTime,
-    ) -> Result<(), IdentityError> {
+    /// Counts an attempt and reserves a failure for the address, refusing when either counter
+    /// is used up. The caller gives the failure back on success.
+    pub(super) fn reserve_failure(&self, ip_key: &str, now: UnixTime) -> Result<(), IdentityError> {
         let limited = |retry_after| IdentityError::RateLimited { retry_after };
         let limits = &self.limits;
         limits
@@ -246,13 +241,24 @@ impl IdentityService {
             .failures_by_ip
             .acquire(ip_key, now)
             .map_err(limited)?;
-        if let Some(Err(retry_after)) =
-            user_key.map(|key| limits.failures_by_user.acquire(key, now))
-        {
-            limits.failures_by_ip.release(ip_key);
-            return Err(limited(retry_after));
-        }
         Ok(())
+    }
+
+    /// Reserves a failure for a user (after [`Self::reserve_failure`] reserved the address's);
+    /// when the user's budget is spent, gives the address's back and refuses.
+    pub(super) fn reserve_user_failure(
+        &self,
+        ip_key: &str,
+        user_key: &str,
+        now: UnixTime,
+    ) -> Result<(), IdentityError> {
+        self.limits
+            .failures_by_user
+            .acquire(user_key, now)
+            .map_err(|retry_after| {
+                self.limits.failures_by_ip.release(ip_key);
+                IdentityError::RateLimited { retry_after }
+            })
     }
 
     /// Runs password hashing on the blocking pool, at most `hash_concurrency` at once, so that a

@@ -75,16 +75,23 @@ impl IdentityService {
         }
         let now = self.clock.now();
         let ip_key = limit_key_for_ip(ip);
+        self.reserve_failure(&ip_key, now)?;
         // Logins that cannot exist share one counter, so junk cannot fill the table.
         let plausible = login.len() <= 254 && !login.chars().any(char::is_control);
-        let user_key = if plausible { login } else { "\u{0}invalid" };
-        self.reserve_failure(&ip_key, Some(user_key), now)?;
-
-        let found = match (password.len() <= self.auth.max_password_bytes, by_email) {
-            (false, _) => None,
-            (true, false) => self.repo.find_user(login).await?,
-            (true, true) => self.repo.find_user_by_login(login).await?,
+        let found = match (plausible, password.len() <= self.auth.max_password_bytes) {
+            (true, true) if by_email => self.repo.find_user_by_login(login).await,
+            (true, true) => self.repo.find_user(login).await,
+            _ => Ok(None),
         };
+        let found = found.inspect_err(|_| self.limits.failures_by_ip.release(&ip_key))?;
+        // A user's failures count together whichever way they log in (name or e-mail).
+        let user_key = match (&found, plausible) {
+            (Some(user), _) => format!("user:{}", user.id),
+            (None, true) => format!("login:{}", login.to_lowercase()),
+            (None, false) => "\u{0}invalid".to_string(),
+        };
+        self.reserve_user_failure(&ip_key, &user_key, now)?;
+
         let stored_hash = found.as_ref().map(|u| u.password_hash.clone());
         let candidate = password.to_string();
         let matches = self
@@ -110,7 +117,7 @@ impl IdentityService {
         match found {
             Some(found) => {
                 self.limits.failures_by_ip.release(&ip_key);
-                self.limits.failures_by_user.clear(user_key);
+                self.limits.failures_by_user.clear(&user_key);
                 if password::is_bcrypt(&found.password_hash) {
                     self.upgrade_hash(&found, password).await;
                 }
@@ -147,7 +154,7 @@ impl IdentityService {
     pub async fn refresh(&self, ip: IpAddr, presented: &str) -> Result<TokenPair, IdentityError> {
         let now = self.clock.now();
         let ip_key = limit_key_for_ip(ip);
-        self.reserve_failure(&ip_key, None, now)?;
+        self.reserve_failure(&ip_key, now)?;
         let result = self.rotate(presented, now).await;
         if !matches!(result, Err(IdentityError::InvalidToken)) {
             self.limits.failures_by_ip.release(&ip_key);

@@ -95,3 +95,99 @@ async fn a_burst_of_concurrent_guesses_cannot_pass_the_per_name_limit() {
         .count();
     assert_eq!((checked, refused), (3, 17), "{statuses:?}");
 }
+
+/// A login attempt from `forwarded_for` (as a reverse proxy on 127.0.0.1 would send it).
+async fn login_via_proxy(
+    server: &TestServer,
+    forwarded_for: &str,
+    user: &str,
+    password: &str,
+) -> StatusCode {
+    crate::support::client()
+        .post(server.url("/v1/auth/tokens"))
+        .header("x-forwarded-for", forwarded_for)
+        .json(&serde_json::json!({"user": user, "password": password}))
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+#[tokio::test]
+async fn a_users_failed_logins_count_together_by_name_and_by_email() {
+    let server = TestServer::start_with(|config| {
+        config.auth.max_failures_per_user = 4;
+        config.auth.max_failures_per_ip = 100;
+    })
+    .await;
+    server
+        .state
+        .identity
+        .add_user_with_email(
+            "ana",
+            Some("ana@example.org"),
+            "change-me-please",
+            voicegate::identity::Role::User,
+        )
+        .await
+        .unwrap();
+    for _ in 0..2 {
+        let by_name = login(&server.base, "ana", "wrong-guess").await;
+        assert_eq!(by_name.status(), StatusCode::UNAUTHORIZED);
+        let by_email = crate::support::client()
+            .post(server.url("/v1/user/auth"))
+            .json(&serde_json::json!({"email": "ana@example.org", "password": "wrong-guess"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(by_email.status(), StatusCode::UNAUTHORIZED);
+    }
+    // Four failures in all: the fifth attempt is refused, whichever login it names.
+    let response = login(&server.base, "ana", "change-me-please").await;
+    let (code, _) = error_body(response, StatusCode::TOO_MANY_REQUESTS).await;
+    assert_eq!(code, "rate_limited");
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_each_forwarded_client_has_its_own_budget() {
+    let server = TestServer::start_with(|config| {
+        config.auth.max_failures_per_ip = 3;
+        config.auth.max_failures_per_user = 100;
+        config.http.trusted_proxies = vec!["127.0.0.0/8".into()];
+    })
+    .await;
+    server.add_user("ovos", "change-me-please").await;
+    for _ in 0..3 {
+        let status = login_via_proxy(&server, "198.51.100.1", "ovos", "wrong-guess").await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+    let status = login_via_proxy(&server, "198.51.100.1", "ovos", "change-me-please").await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    // Another client behind the same proxy is not locked out, and a hop the client itself
+    // wrote before the proxy's does not choose its counter.
+    let status = login_via_proxy(
+        &server,
+        "198.51.100.1, 198.51.100.2",
+        "ovos",
+        "change-me-please",
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn without_trusted_proxies_a_forwarded_for_header_changes_nothing() {
+    let server = TestServer::start_with(|config| {
+        config.auth.max_failures_per_ip = 3;
+        config.auth.max_failures_per_user = 100;
+    })
+    .await;
+    server.add_user("ovos", "change-me-please").await;
+    for i in 0..3 {
+        let forged = format!("198.51.100.{i}");
+        let status = login_via_proxy(&server, &forged, "ovos", "wrong-guess").await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+    let status = login_via_proxy(&server, "203.0.113.50", "ovos", "change-me-please").await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+}
