@@ -146,38 +146,81 @@ impl IdentityRepo {
         scope: &str,
         now: UnixTime,
     ) -> Result<(), IdentityError> {
-        sqlx::query("INSERT INTO api_keys (key_id, user_id, secret_hash, scope, created_at) VALUES (?, ?, ?, ?, ?)")
-            .bind(key_id)
-            .bind(user_id.get())
-            .bind(secret_hash)
-            .bind(scope)
-            .bind(now)
-            .execute(self.db.sqlite())
-            .await?;
+        let sealed = self.sealer.seal(key_id.as_bytes(), secret_hash);
+        sqlx::query(
+            "INSERT INTO api_keys (key_id, user_id, secret_hash, secret_sealed, scope, created_at)
+             VALUES (?, ?, X'', ?, ?, ?)",
+        )
+        .bind(key_id)
+        .bind(user_id.get())
+        .bind(sealed)
+        .bind(scope)
+        .bind(now)
+        .execute(self.db.sqlite())
+        .await?;
         Ok(())
     }
 
-    /// Every API key.
+    /// Seals the HMAC keys stored in the clear before sealing existed; returns how many.
+    pub async fn seal_legacy_api_keys(&self) -> Result<usize, IdentityError> {
+        let rows: Vec<(String, Vec<u8>)> =
+            sqlx::query_as("SELECT key_id, secret_hash FROM api_keys WHERE secret_sealed IS NULL")
+                .fetch_all(self.db.sqlite())
+                .await?;
+        for (key_id, secret_hash) in &rows {
+            let sealed = self.sealer.seal(key_id.as_bytes(), secret_hash);
+            sqlx::query(
+                "UPDATE api_keys SET secret_sealed = ?, secret_hash = X''
+                 WHERE key_id = ? AND secret_sealed IS NULL",
+            )
+            .bind(sealed)
+            .bind(key_id)
+            .execute(self.db.sqlite())
+            .await?;
+        }
+        if !rows.is_empty() {
+            // The clear values must not linger in freed pages or in the write-ahead log.
+            sqlx::query("VACUUM").execute(self.db.sqlite()).await?;
+            sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                .execute(self.db.sqlite())
+                .await?;
+        }
+        Ok(rows.len())
+    }
+
+    /// Every API key, with its HMAC key opened. A key whose sealed value does not open (the
+    /// database was copied without `secrets.key`) is left out, with a warning.
     pub async fn list_api_keys(&self) -> Result<Vec<ApiKeyRow>, IdentityError> {
         let rows = sqlx::query(
-            "SELECT k.key_id, k.user_id, u.name, k.secret_hash, k.scope, k.created_at
+            "SELECT k.key_id, k.user_id, u.name, k.secret_hash, k.scope, k.created_at, k.secret_sealed
              FROM api_keys k JOIN users u ON u.id = k.user_id ORDER BY u.name, k.created_at",
         )
         .fetch_all(self.db.sqlite())
         .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(ApiKeyRow {
-                    key_id: row.try_get(0)?,
-                    user_id: UserId::new(row.try_get(1)?),
-                    user_name: row.try_get(2)?,
-                    secret_hash: row.try_get(3)?,
-                    scope: row.try_get(4)?,
-                    created_at: row.try_get(5)?,
-                })
-            })
-            .collect::<Result<_, sqlx::Error>>()
-            .map_err(Into::into)
+        let mut keys = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let key_id: String = row.try_get(0)?;
+            let sealed: Option<Vec<u8>> = row.try_get(6)?;
+            let secret_hash = match sealed {
+                Some(sealed) => match self.sealer.open(key_id.as_bytes(), &sealed) {
+                    Some(secret_hash) => secret_hash,
+                    None => {
+                        tracing::warn!(key = %key_id, "an API key does not open with secrets.key; it is ignored");
+                        continue;
+                    }
+                },
+                None => row.try_get(3)?,
+            };
+            keys.push(ApiKeyRow {
+                key_id,
+                user_id: UserId::new(row.try_get(1)?),
+                user_name: row.try_get(2)?,
+                secret_hash,
+                scope: row.try_get(4)?,
+                created_at: row.try_get(5)?,
+            });
+        }
+        Ok(keys)
     }
 
     /// Deletes an API key; `false` when there is none of that id.

@@ -28,6 +28,7 @@ pub mod rate_limit;
 mod repo;
 pub mod routes;
 pub mod scopes;
+mod sealed;
 mod service;
 mod sessions;
 pub mod signatures;

@@ -1,11 +1,14 @@
 //! SQL for users and refresh tokens.
 
+use std::sync::Arc;
+
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 
 use crate::clock::UnixTime;
 use crate::identity::error::IdentityError;
 use crate::identity::model::{Role, User, UserSource};
+use crate::identity::sealed::Sealer;
 use crate::ids::UserId;
 use crate::store::Db;
 
@@ -114,17 +117,19 @@ pub struct NewRefresh<'a> {
 }
 
 /// The identity tables: users and refresh tokens here; named tokens and API keys in
-/// `credentials_repo`; OAuth clients, codes and revoked access tokens in `oauth_repo`. One struct over the store, so that a second
-/// backend changes these files only.
+/// `credentials_repo`; OAuth clients, codes and revoked access tokens in `oauth_repo`. One
+/// struct over the store, so that a second backend changes these files only.
 #[derive(Debug, Clone)]
 pub struct IdentityRepo {
     pub(super) db: Db,
+    /// Seals the API keys' HMAC keys at rest.
+    pub(super) sealer: Arc<Sealer>,
 }
 
 impl IdentityRepo {
-    /// The repository over `db`.
-    pub fn new(db: Db) -> Self {
-        Self { db }
+    /// The repository over `db`, sealing stored secrets with `sealer`.
+    pub fn new(db: Db, sealer: Arc<Sealer>) -> Self {
+        Self { db, sealer }
     }
 
     /// The user named `name`, if any.

@@ -19,7 +19,9 @@ use crate::identity::nonce_store::NonceStore;
 use crate::identity::password;
 use crate::identity::rate_limit::WindowLimiter;
 use crate::identity::repo::IdentityRepo;
+use crate::identity::sealed::{SEALING_KEY_FILE, Sealer};
 use crate::identity::user_states::{ApiKeyEntry, UserState, UserStates};
+use crate::key_file;
 use crate::store::Db;
 
 /// The rate-limit key of a client address: the address itself for IPv4, its /64 network for
@@ -78,6 +80,11 @@ impl IdentityService {
     ) -> Result<Self, IdentityError> {
         let auth = config.auth.clone();
         let window = auth.failure_window_secs;
+        let sealing_key = key_file::load_or_generate(&config.data_dir.join(SEALING_KEY_FILE))
+            .map_err(|e| IdentityError::SigningKey(format!("{SEALING_KEY_FILE}: {e}")))?;
+        let sealer = Sealer::new(&sealing_key).ok_or_else(|| {
+            IdentityError::SigningKey(format!("{SEALING_KEY_FILE} must hold 32 bytes"))
+        })?;
         let service = Self {
             jwt: JwtCodec::new(
                 key,
@@ -97,9 +104,16 @@ impl IdentityService {
             revoked_jti: Default::default(),
             revoked_families: Default::default(),
             auth,
-            repo: IdentityRepo::new(db),
+            repo: IdentityRepo::new(db, Arc::new(sealer)),
             clock,
         };
+        let sealed = service.repo.seal_legacy_api_keys().await?;
+        if sealed > 0 {
+            tracing::info!(
+                keys = sealed,
+                "sealed API keys stored before {SEALING_KEY_FILE}"
+            );
+        }
         service.states.reload(&service.repo).await?;
         service.reload_revoked().await?;
         Ok(service)

@@ -405,3 +405,58 @@ async fn one_key_spends_its_nonce_budget_and_other_keys_still_sign() {
     let answer = send(&server, &other, &header(modest.secret.expose(), &other)).await;
     assert_eq!(answer.status(), StatusCode::OK);
 }
+
+/// Looks for an API key's HMAC key (SHA-256 of its secret) in the database files, or, with
+/// `legacy`, writes it back in the clear as rows made before sealing were.
+const STORE_PROBE: &str = r#"
+import sys, hashlib, sqlite3, pathlib
+data_dir, key_id, secret, mode = sys.argv[1:5]
+hmac_key = hashlib.sha256(secret.encode()).digest()
+db = pathlib.Path(data_dir) / "voicegate.db"
+if mode == "legacy":
+    con = sqlite3.connect(db, timeout=10)
+    con.execute("UPDATE api_keys SET secret_hash = ?, secret_sealed = NULL WHERE key_id = ?", (hmac_key, key_id))
+    con.commit()
+    con.close()
+    print("written")
+else:
+    con = sqlite3.connect(db, timeout=10)
+    con.execute("PRAGMA wal_checkpoint(FULL)")
+    con.close()
+    files = [db, db.with_name(db.name + "-wal")]
+    found = any(f.exists() and hmac_key in f.read_bytes() for f in files)
+    print("found" if found else "absent")
+"#;
+
+#[tokio::test]
+async fn api_key_secrets_are_sealed_at_rest_under_a_key_file_beside_the_signing_key() {
+    use std::os::unix::fs::PermissionsExt;
+
+    let (mut server, key) = setup(None).await;
+    let data_dir = server.data_dir.path().to_str().unwrap().to_string();
+    let probe = |mode: &'static str| {
+        run_python(
+            STORE_PROBE,
+            &[&data_dir, &key.api_key, key.secret.expose(), mode],
+        )
+    };
+    assert_eq!(
+        probe("check").trim(),
+        "absent",
+        "the HMAC key is in the database"
+    );
+    let key_file = server.data_dir.path().join("secrets.key");
+    let mode = std::fs::metadata(&key_file).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+    let request = info_request(&key, server.clock_now(), "sealed-1");
+    let answer = send(&server, &request, &header(key.secret.expose(), &request)).await;
+    assert_eq!(answer.status(), StatusCode::OK);
+
+    // A key stored in the clear by an earlier version is sealed at the next start and works.
+    assert_eq!(probe("legacy").trim(), "written");
+    server.restart().await;
+    assert_eq!(probe("check").trim(), "absent");
+    let request = info_request(&key, server.clock_now(), "sealed-2");
+    let answer = send(&server, &request, &header(key.secret.expose(), &request)).await;
+    assert_eq!(answer.status(), StatusCode::OK);
+}
