@@ -71,7 +71,14 @@ async fn send(server: &TestServer, s: &Signed, authorization: &str) -> reqwest::
 }
 
 async fn setup(scope: Option<&str>) -> (TestServer, NewApiKey) {
-    let server = TestServer::start_with(|config| config.auth.max_failures_per_ip = 50).await;
+    setup_with(scope, 50).await
+}
+
+/// A server allowing `max_failures_per_ip` failed checks, with user ovos and one API key.
+async fn setup_with(scope: Option<&str>, max_failures_per_ip: u32) -> (TestServer, NewApiKey) {
+    let server =
+        TestServer::start_with(|config| config.auth.max_failures_per_ip = max_failures_per_ip)
+            .await;
     server.add_user("ovos", "change-me-please").await;
     let key = server
         .state
@@ -232,14 +239,7 @@ async fn a_key_without_the_scope_gets_403_and_a_removed_key_401() {
 
 #[tokio::test]
 async fn repeated_bad_signatures_are_rate_limited() {
-    let server = TestServer::start_with(|config| config.auth.max_failures_per_ip = 3).await;
-    server.add_user("ovos", "change-me-please").await;
-    let key = server
-        .state
-        .identity
-        .create_api_key("ovos", None)
-        .await
-        .unwrap();
+    let (server, key) = setup_with(None, 3).await;
     let now = server.clock_now();
     for i in 0..3 {
         let request = info_request(&key, now, &format!("r-{i}"));
@@ -327,14 +327,7 @@ async fn head_only(server: &TestServer, query: &str, authorization: &str) -> Opt
 
 #[tokio::test]
 async fn a_refused_signature_is_answered_before_its_body_is_read() {
-    let server = TestServer::start_with(|config| config.auth.max_failures_per_ip = 3).await;
-    server.add_user("ovos", "change-me-please").await;
-    let key = server
-        .state
-        .identity
-        .create_api_key("ovos", None)
-        .await
-        .unwrap();
+    let (server, key) = setup_with(None, 3).await;
     let now = server.clock_now();
     let signed = |nonce: &str| {
         let request = Signed {
