@@ -262,6 +262,9 @@ impl Config {
         if !(1..=1024).contains(&voices.put_url_max_concurrent) {
             return invalid("voices.put_url_max_concurrent", "must be from 1 to 1024");
         }
+        if !(1..=1024).contains(&voices.max_concurrent_decodes) {
+            return invalid("voices.max_concurrent_decodes", "must be from 1 to 1024");
+        }
         Ok(())
     }
 
@@ -358,6 +361,11 @@ mod tests {
         bad.voices.put_url_max_concurrent = 0;
         let err = bad.validate().unwrap_err().to_string();
         assert!(err.contains("voices.put_url_max_concurrent"), "{err}");
+        assert_eq!(config.voices.max_concurrent_decodes, 2);
+        let mut bad = config.clone();
+        bad.voices.max_concurrent_decodes = 0;
+        let err = bad.validate().unwrap_err().to_string();
+        assert!(err.contains("voices.max_concurrent_decodes"), "{err}");
         let mut bad = config;
         bad.jobs.workers = 0;
         assert!(bad.validate().is_err());

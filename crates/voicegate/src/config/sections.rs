@@ -178,6 +178,9 @@ pub struct VoicesConfig {
     pub max_concurrent_syntheses: usize,
     /// How long a synthesis waits for a free slot before the answer is 503, in milliseconds.
     pub synthesis_queue_ms: u64,
+    /// WAV files decoded at once (an uploaded recording's check, a build's recordings); more
+    /// wait for a slot. A decode holds the file and its samples, several times the file's size.
+    pub max_concurrent_decodes: usize,
 }
 
 impl Default for JobsConfig {
@@ -219,6 +222,7 @@ impl Default for VoicesConfig {
                 .map(|n| n.get())
                 .unwrap_or(2),
             synthesis_queue_ms: 5000,
+            max_concurrent_decodes: 2,
         }
     }
 }

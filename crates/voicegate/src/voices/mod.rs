@@ -3,6 +3,7 @@
 
 pub mod builds;
 pub mod catalog;
+pub mod decode_slots;
 pub mod delivery_routes;
 pub mod devices;
 pub mod error;

@@ -17,6 +17,7 @@ use crate::events::EventHub;
 use crate::ids::{UserId, new_hex_id};
 use crate::jobs::queue::Jobs;
 use crate::store::blobs::Blobs;
+use crate::voices::decode_slots::DecodeSlots;
 use crate::voices::error::VoicesError;
 use crate::voices::licence::LicenceKey;
 use crate::voices::model::{AccountId, Gender};
@@ -52,6 +53,8 @@ pub struct VoicesParts {
 /// The voices service.
 pub struct VoicesService {
     pub(super) parts: VoicesParts,
+    /// The bound on WAV decodes at once (uploads and builds).
+    pub(super) decode_slots: DecodeSlots,
 }
 
 impl std::fmt::Debug for VoicesService {
@@ -63,7 +66,16 @@ impl std::fmt::Debug for VoicesService {
 impl VoicesService {
     /// The service over the shared engines, queue and hub.
     pub fn new(parts: VoicesParts) -> Self {
-        Self { parts }
+        Self {
+            decode_slots: DecodeSlots::new(parts.config.max_concurrent_decodes),
+            parts,
+        }
+    }
+
+    /// The most WAV decodes that ran at once since the start (at most
+    /// `voices.max_concurrent_decodes`).
+    pub fn decode_peak(&self) -> usize {
+        self.decode_slots.peak()
     }
 
     /// The job queue builds run on.
@@ -138,13 +150,14 @@ impl VoicesService {
             max_seconds: self.parts.config.max_recording_secs,
         };
         let thresholds = self.level_thresholds();
-        let (wav, audio, report) = tokio::task::spawn_blocking(move || {
-            let audio = speech::wav::read_wav(&wav, limits)?;
-            let report = speech::levels::check(&audio, &thresholds);
-            Ok::<_, speech::SpeechError>((wav, audio, report))
-        })
-        .await
-        .map_err(|e| VoicesError::Speech(e.to_string()))??;
+        let (wav, audio, report) = self
+            .decode_slots
+            .run(move || {
+                let audio = speech::wav::read_wav(&wav, limits)?;
+                let report = speech::levels::check(&audio, &thresholds);
+                Ok::<_, speech::SpeechError>((wav, audio, report))
+            })
+            .await??;
         let blob = self
             .parts
             .blobs
