@@ -139,6 +139,14 @@ impl From<VoicesError> for ApiError {
             VoicesError::TooLarge(_) => {
                 Self::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", detail)
             }
+            VoicesError::QuotaExceeded(_) => {
+                Self::new(StatusCode::TOO_MANY_REQUESTS, "quota_exceeded", detail)
+            }
+            VoicesError::StorageFull(_) => Self::new(
+                StatusCode::INSUFFICIENT_STORAGE,
+                "insufficient_storage",
+                detail,
+            ),
             VoicesError::Busy => {
                 Self::new(StatusCode::SERVICE_UNAVAILABLE, "busy", detail).with_retry_after(1)
             }

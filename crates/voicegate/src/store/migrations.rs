@@ -74,6 +74,11 @@ const SQLITE: &[Migration] = &[
         name: "0012_signature_nonces.sql",
         sql: include_str!("../../migrations/sqlite/0012_signature_nonces.sql"),
     },
+    Migration {
+        version: 13,
+        name: "0013_recording_sizes.sql",
+        sql: include_str!("../../migrations/sqlite/0013_recording_sizes.sql"),
+    },
 ];
 
 /// Applies the migrations the database does not have yet.

@@ -10,6 +10,7 @@ pub mod error;
 pub mod licence;
 pub mod model;
 pub mod put_url;
+pub mod recordings_repo;
 pub mod repo;
 pub mod routes;
 pub mod service;

@@ -9,7 +9,7 @@ use speech::Audio;
 use speech::wav::encode_wav;
 use testkit::TestServer;
 
-use crate::support::{client, tokens};
+use crate::support::{client, error_body, tokens};
 
 /// A WAV file of `seconds` of a tone at `hz` (16 kHz, 16-bit): distinct bytes for each tone.
 fn tone(seconds: f32, hz: f32) -> Vec<u8> {
@@ -21,6 +21,32 @@ fn tone(seconds: f32, hz: f32) -> Vec<u8> {
         sample_rate: rate,
         samples,
     })
+}
+
+fn walk(dir: &std::path::Path) -> usize {
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|e| {
+                    if e.path().is_dir() {
+                        walk(&e.path())
+                    } else {
+                        1
+                    }
+                })
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+/// Asserts a quota refusal: `status`, `code`, and a detail naming the quota's key.
+async fn refused(response: reqwest::Response, status: StatusCode, code: &str, key: &str) -> Value {
+    let (error, body) = error_body(response, status).await;
+    assert_eq!(error, code, "{body}");
+    let detail = body["detail"].as_str().unwrap();
+    assert!(detail.contains(key), "{detail}");
+    body
 }
 
 /// A server with the user alice logged in.
@@ -60,6 +86,24 @@ impl Quotas {
         body["account_id"].as_str().unwrap().to_string()
     }
 
+    async fn device(&self) -> reqwest::Response {
+        self.post_json("/api/v1/external/device/register/", json!({}))
+            .await
+    }
+
+    /// Rows of `table` (a table name of this file's own).
+    async fn rows(&self, table: &str) -> i64 {
+        sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}")))
+            .fetch_one(self.server.state.db.sqlite())
+            .await
+            .unwrap()
+    }
+
+    /// Files in the blob store.
+    fn blob_files(&self) -> usize {
+        walk(&self.server.data_dir.path().join("blobs"))
+    }
+
     async fn upload(&self, account: &str, wav: Vec<u8>) -> reqwest::Response {
         let data = json!({"account_id": account, "sentence": "a tone"});
         let form = Form::new().text("data", data.to_string()).part(
@@ -88,4 +132,160 @@ async fn uploads_arriving_together_are_decoded_one_at_a_time_with_one_slot() {
         assert_eq!(response.status(), StatusCode::OK);
     }
     assert_eq!(q.server.state.voices.decode_peak(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn voice_accounts_and_devices_stop_at_the_users_quota_with_429() {
+    let q = Quotas::start(|c| {
+        c.quotas.voice_accounts_per_user = 2;
+        c.quotas.devices_per_user = 2;
+    })
+    .await;
+    q.account().await;
+    q.account().await;
+    let response = q
+        .post_json(
+            "/api/v1/external/account/register/",
+            json!({"gender": "male", "age": 40}),
+        )
+        .await;
+    refused(
+        response,
+        StatusCode::TOO_MANY_REQUESTS,
+        "quota_exceeded",
+        "quotas.voice_accounts_per_user",
+    )
+    .await;
+    for _ in 0..2 {
+        assert_eq!(q.device().await.status(), StatusCode::OK);
+    }
+    refused(
+        q.device().await,
+        StatusCode::TOO_MANY_REQUESTS,
+        "quota_exceeded",
+        "quotas.devices_per_user",
+    )
+    .await;
+    assert_eq!(q.rows("voice_accounts").await, 2);
+    assert_eq!(q.rows("voice_devices").await, 2);
+    // The quota is the user's: another user starts from nothing.
+    q.server.add_user("bob", "bob-password-12").await;
+    let bob = Quotas {
+        token: tokens(&q.server, "bob", "bob-password-12").await.0,
+        server: q.server,
+    };
+    bob.account().await;
+    assert_eq!(bob.device().await.status(), StatusCode::OK);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recordings_stop_at_the_accounts_quota_and_a_refused_one_leaves_nothing() {
+    let q = Quotas::start(|c| c.quotas.recordings_per_account = 2).await;
+    let (first, second) = (q.account().await, q.account().await);
+    for hz in [300.0, 310.0] {
+        assert_eq!(
+            q.upload(&first, tone(1.0, hz)).await.status(),
+            StatusCode::OK
+        );
+    }
+    let body = refused(
+        q.upload(&first, tone(1.0, 320.0)).await,
+        StatusCode::TOO_MANY_REQUESTS,
+        "quota_exceeded",
+        "quotas.recordings_per_account",
+    )
+    .await;
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("has 2 recordings"),
+        "{body}"
+    );
+    assert_eq!(q.rows("voice_recordings").await, 2);
+    assert_eq!(q.blob_files(), 2);
+    // Another account of the same user has its own count.
+    assert_eq!(
+        q.upload(&second, tone(1.0, 320.0)).await.status(),
+        StatusCode::OK
+    );
+    assert_eq!(q.rows("voice_recordings").await, 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uploads_at_the_same_time_do_not_pass_the_quota() {
+    let q = Quotas::start(|c| {
+        c.quotas.recordings_per_account = 3;
+        c.voices.max_concurrent_decodes = 4;
+    })
+    .await;
+    let account = q.account().await;
+    let uploads = (0..8).map(|i| q.upload(&account, tone(2.0, 400.0 + 10.0 * i as f32)));
+    let mut statuses: Vec<u16> = futures_util::future::join_all(uploads)
+        .await
+        .iter()
+        .map(|r| r.status().as_u16())
+        .collect();
+    statuses.sort_unstable();
+    assert_eq!(statuses, [200, 200, 200, 429, 429, 429, 429, 429]);
+    assert_eq!(q.rows("voice_recordings").await, 3);
+    assert_eq!(q.blob_files(), 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recordings_past_the_users_bytes_get_507_and_earlier_ones_are_measured_at_start() {
+    let one_second = tone(1.0, 500.0).len() as u64;
+    let mut q = Quotas::start(|c| c.quotas.recording_bytes_per_user = 3 * one_second + 10).await;
+    let (first, second) = (q.account().await, q.account().await);
+    // The bytes are the user's, over its accounts.
+    assert_eq!(
+        q.upload(&first, tone(1.0, 500.0)).await.status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        q.upload(&second, tone(1.0, 510.0)).await.status(),
+        StatusCode::OK
+    );
+    refused(
+        q.upload(&second, tone(2.0, 520.0)).await,
+        StatusCode::INSUFFICIENT_STORAGE,
+        "insufficient_storage",
+        "quotas.recording_bytes_per_user",
+    )
+    .await;
+    assert_eq!((q.rows("voice_recordings").await, q.blob_files()), (2, 2));
+    // A smaller file still fits.
+    assert_eq!(
+        q.upload(&first, tone(1.0, 530.0)).await.status(),
+        StatusCode::OK
+    );
+    refused(
+        q.upload(&first, tone(1.0, 540.0)).await,
+        StatusCode::INSUFFICIENT_STORAGE,
+        "insufficient_storage",
+        "quotas.recording_bytes_per_user",
+    )
+    .await;
+    assert_eq!((q.rows("voice_recordings").await, q.blob_files()), (3, 3));
+    // Recordings stored before sizes were kept count too, once the server has measured them.
+    sqlx::query("UPDATE voice_recordings SET bytes = NULL")
+        .execute(q.server.state.db.sqlite())
+        .await
+        .unwrap();
+    q.server.restart().await;
+    q.token = tokens(&q.server, "alice", "alice-password-1").await.0;
+    let without_size: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM voice_recordings WHERE bytes IS NULL")
+            .fetch_one(q.server.state.db.sqlite())
+            .await
+            .unwrap();
+    assert_eq!(without_size, 0);
+    refused(
+        q.upload(&first, tone(1.0, 540.0)).await,
+        StatusCode::INSUFFICIENT_STORAGE,
+        "insufficient_storage",
+        "quotas.recording_bytes_per_user",
+    )
+    .await;
+    assert_eq!(q.rows("voice_recordings").await, 3);
 }
