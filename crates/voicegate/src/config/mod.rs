@@ -417,6 +417,9 @@ mod tests {
         assert_eq!(config.quotas.voice_accounts_per_user, 20);
         assert_eq!(config.quotas.recordings_per_account, 2000);
         assert_eq!(config.quotas.recording_bytes_per_user, 2 << 30);
+        assert_eq!(config.quotas.api_keys_per_user, 20);
+        assert_eq!(config.quotas.named_tokens_per_user, 50);
+        assert_eq!(config.quotas.oauth_clients_per_user, 20);
         assert!(config.validate().is_ok());
         for (key, _) in config.quotas.entries() {
             let mut bad = config.clone();

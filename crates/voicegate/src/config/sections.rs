@@ -197,11 +197,18 @@ pub struct QuotasConfig {
     pub recording_bytes_per_user: u64,
     /// Devices (`device/register`) per user.
     pub devices_per_user: u64,
+    /// API keys per user.
+    pub api_keys_per_user: u64,
+    /// Named tokens (the console's alias tokens, long-lived tokens) per user; expired ones count
+    /// until they are revoked.
+    pub named_tokens_per_user: u64,
+    /// OAuth2 clients acting for one user (their owner).
+    pub oauth_clients_per_user: u64,
 }
 
 impl QuotasConfig {
     /// Each quota with its key, for validation.
-    pub fn entries(&self) -> [(&'static str, u64); 4] {
+    pub fn entries(&self) -> [(&'static str, u64); 7] {
         [
             (
                 "quotas.voice_accounts_per_user",
@@ -213,6 +220,9 @@ impl QuotasConfig {
                 self.recording_bytes_per_user,
             ),
             ("quotas.devices_per_user", self.devices_per_user),
+            ("quotas.api_keys_per_user", self.api_keys_per_user),
+            ("quotas.named_tokens_per_user", self.named_tokens_per_user),
+            ("quotas.oauth_clients_per_user", self.oauth_clients_per_user),
         ]
     }
 }
@@ -224,6 +234,9 @@ impl Default for QuotasConfig {
             recordings_per_account: 2000,
             recording_bytes_per_user: 2 * 1024 * 1024 * 1024,
             devices_per_user: 50,
+            api_keys_per_user: 20,
+            named_tokens_per_user: 50,
+            oauth_clients_per_user: 20,
         }
     }
 }

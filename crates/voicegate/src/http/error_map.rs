@@ -52,6 +52,9 @@ impl From<IdentityError> for ApiError {
                 Self::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", detail)
                     .with_retry_after(retry_after)
             }
+            E::QuotaExceeded(_) => {
+                Self::new(StatusCode::TOO_MANY_REQUESTS, "quota_exceeded", detail)
+            }
             E::Validation(detail) => Self::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "validation_failed",

@@ -6,6 +6,7 @@ use sqlx::{Row, Sqlite, Transaction};
 
 use crate::clock::UnixTime;
 use crate::ids::UserId;
+use crate::store::sql_integer;
 use crate::voices::error::VoicesError;
 use crate::voices::model::AccountId;
 use crate::voices::repo::VoicesRepo;
@@ -117,7 +118,7 @@ impl VoicesRepo {
         .bind(new.account.as_str())
         .bind(new.sentence)
         .bind(new.blob)
-        .bind(i64::try_from(new.bytes).unwrap_or(i64::MAX))
+        .bind(sql_integer(new.bytes))
         .bind(i64::from(new.sample_rate))
         .bind(new.duration_ms)
         .bind(new.level)
@@ -172,7 +173,7 @@ impl VoicesRepo {
     /// Records the size of a file for the recordings that have none.
     pub async fn set_blob_size(&self, blob: &str, bytes: u64) -> Result<(), VoicesError> {
         sqlx::query("UPDATE voice_recordings SET bytes = ? WHERE blob = ? AND bytes IS NULL")
-            .bind(i64::try_from(bytes).unwrap_or(i64::MAX))
+            .bind(sql_integer(bytes))
             .bind(blob)
             .execute(self.db.sqlite())
             .await?;

@@ -5,7 +5,7 @@ use sqlx::Row;
 
 use crate::clock::UnixTime;
 use crate::ids::UserId;
-use crate::store::Db;
+use crate::store::{Db, sql_integer};
 use crate::voices::error::VoicesError;
 use crate::voices::model::{AccountId, BuildId, BuildStatus, DeviceId, Gender, VoiceId};
 
@@ -96,11 +96,6 @@ fn build_row(row: &sqlx::sqlite::SqliteRow) -> Result<BuildRow, VoicesError> {
     })
 }
 
-/// A quota as SQLite compares it (its integers are signed).
-pub(super) fn count_limit(max: u64) -> i64 {
-    i64::try_from(max).unwrap_or(i64::MAX)
-}
-
 const VOICE_COLUMNS: &str = "id, account_id, name, base_voice, profile, download_token, \
      synthesis_count, can_download, can_stream, expires_at";
 
@@ -131,7 +126,7 @@ impl VoicesRepo {
         .bind(gender.as_str())
         .bind(age)
         .bind(now)
-        .bind(count_limit(max))
+        .bind(sql_integer(max))
         .execute(self.db.sqlite())
         .await?;
         Ok(done.rows_affected() == 1)
@@ -387,7 +382,7 @@ impl VoicesRepo {
         .bind(owner.get())
         .bind(name)
         .bind(now)
-        .bind(count_limit(max))
+        .bind(sql_integer(max))
         .execute(self.db.sqlite())
         .await?;
         Ok(done.rows_affected() == 1)

@@ -2,12 +2,14 @@
 //! tokens, OAuth clients) and the bound on WAV decodes at once: what is refused, with which
 //! status and error, and that a refusal stores nothing.
 
+use std::path::Path;
+
 use reqwest::StatusCode;
 use reqwest::multipart::{Form, Part};
 use serde_json::{Value, json};
 use speech::Audio;
 use speech::wav::encode_wav;
-use testkit::TestServer;
+use testkit::{Binary, CliOutput, TestServer};
 
 use crate::support::{client, error_body, tokens};
 
@@ -288,4 +290,148 @@ async fn recordings_past_the_users_bytes_get_507_and_earlier_ones_are_measured_a
     )
     .await;
     assert_eq!(q.rows("voice_recordings").await, 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alias_tokens_stop_at_the_users_quota_in_the_consoles_error_shape() {
+    let server = TestServer::start_with(|c| c.quotas.named_tokens_per_user = 2).await;
+    server.add_user("alice", "alice-password-1").await;
+    let login = client()
+        .post(server.url("/v1/user/auth"))
+        .json(&json!({"email": "alice", "password": "alice-password-1"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), StatusCode::OK);
+    let pre_auth = login.headers()["authorization"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let body: Value = login.json().await.unwrap();
+    let path = format!(
+        "/v1/user/{}/accesstoken",
+        body["user"]["id"].as_str().unwrap()
+    );
+    let create = |alias: String| {
+        client()
+            .post(server.url(&path))
+            .header("authorization", &pre_auth)
+            .json(&json!({ "alias": alias }))
+            .send()
+    };
+    // Six at once: the count and the insert are one statement, so exactly two are made.
+    let answers =
+        futures_util::future::join_all((0..6).map(|i| create(format!("alias-{i}")))).await;
+    let mut statuses = Vec::new();
+    let mut refusal = None;
+    for answer in answers {
+        let answer = answer.unwrap();
+        statuses.push(answer.status().as_u16());
+        if answer.status() == StatusCode::TOO_MANY_REQUESTS {
+            refusal = Some(answer);
+        }
+    }
+    statuses.sort_unstable();
+    assert_eq!(statuses, [201, 201, 429, 429, 429, 429]);
+    let body = refused(
+        refusal.unwrap(),
+        StatusCode::TOO_MANY_REQUESTS,
+        "quota_exceeded",
+        "quotas.named_tokens_per_user",
+    )
+    .await;
+    assert_eq!(
+        body["message"], body["detail"],
+        "the console's shape: {body}"
+    );
+    let made = server
+        .state
+        .identity
+        .list_named_tokens(Some("alice"))
+        .await
+        .unwrap();
+    assert_eq!(made.len(), 2);
+    // Revoking one makes room for another.
+    let revoked = client()
+        .delete(server.url(&format!("{path}/{}", made[0].alias)))
+        .header("authorization", &pre_auth)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoked.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        create("alias-again".into()).await.unwrap().status(),
+        StatusCode::CREATED
+    );
+}
+
+/// Runs the CLI with the configuration file `config`.
+async fn cli(bin: &Binary, config: &Path, args: &[&str], stdin: &str) -> CliOutput {
+    let mut all = vec!["--config", config.to_str().unwrap()];
+    all.extend_from_slice(args);
+    bin.run(&all, stdin).await
+}
+
+#[tokio::test]
+async fn the_cli_is_held_to_the_credential_quotas_too() {
+    let bin = Binary::new(env!("CARGO_BIN_EXE_voicegate"));
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("voicegate.toml");
+    std::fs::write(
+        &config,
+        "[quotas]\napi_keys_per_user = 1\nnamed_tokens_per_user = 1\noauth_clients_per_user = 1\n",
+    )
+    .unwrap();
+    let add_user = ["user", "add", "ovos", "--password-stdin"];
+    let out = cli(&bin, &config, &add_user, "change-me-now\n").await;
+    assert!(out.success, "{}", out.stderr);
+    let add_client = [
+        "client",
+        "add",
+        "--name",
+        "Home Assistant",
+        "--owner",
+        "ovos",
+        "--grant",
+        "client_credentials",
+    ];
+    // One of each is made...
+    let key = cli(
+        &bin,
+        &config,
+        &["apikey", "add", "--user", "ovos", "--json"],
+        "",
+    )
+    .await;
+    assert!(key.success, "{}", key.stderr);
+    for args in [&["token", "create", "ovos", "kitchen"][..], &add_client] {
+        let out = cli(&bin, &config, args, "").await;
+        assert!(out.success, "{}", out.stderr);
+    }
+    // ...and a second one of each is refused, naming its quota.
+    for (args, quota) in [
+        (
+            &["apikey", "add", "--user", "ovos"][..],
+            "quotas.api_keys_per_user",
+        ),
+        (
+            &["token", "create", "ovos", "garage"],
+            "quotas.named_tokens_per_user",
+        ),
+        (&add_client, "quotas.oauth_clients_per_user"),
+    ] {
+        let out = cli(&bin, &config, args, "").await;
+        assert!(!out.success, "{quota}: {}", out.stdout);
+        assert!(out.stderr.contains(quota), "{}", out.stderr);
+    }
+    // Removing a key makes room for another; nothing else was made.
+    let key: Value = serde_json::from_str(&key.stdout).unwrap();
+    let remove = ["apikey", "remove", key["api_key"].as_str().unwrap()];
+    let out = cli(&bin, &config, &remove, "").await;
+    assert!(out.success, "{}", out.stderr);
+    let out = cli(&bin, &config, &["apikey", "add", "--user", "ovos"], "").await;
+    assert!(out.success, "{}", out.stderr);
+    let listed = cli(&bin, &config, &["client", "list", "--json"], "").await;
+    let listed: Value = serde_json::from_str(&listed.stdout).unwrap();
+    assert_eq!(listed.as_array().unwrap().len(), 1);
 }
