@@ -74,7 +74,7 @@ async fn open_voices(
     let licence = LicenceKey::load_or_generate(&config.data_dir)
         .map_err(|e| StartError::Voices(e.to_string()))?;
     let put_url = PutUrl::new(&config.voices).map_err(|e| StartError::Voices(e.to_string()))?;
-    Ok(VoicesService::new(VoicesParts {
+    let voices = VoicesService::new(VoicesParts {
         repo: VoicesRepo::new(db.clone()),
         blobs: Blobs::new(config.data_dir.join(BLOB_DIR)),
         engines: shared.engines.clone(),
@@ -83,13 +83,25 @@ async fn open_voices(
         licence,
         clock,
         config: config.voices.clone(),
+        quotas: config.quotas.clone(),
         issuer: config
             .public_url
             .clone()
             .unwrap_or_else(|| "voicegate".into()),
         put_url,
         drain_timeout: Duration::from_secs(config.http.request_timeout_secs),
-    }))
+    });
+    let measured = voices
+        .measure_unsized_recordings()
+        .await
+        .map_err(|e| StartError::Voices(e.to_string()))?;
+    if measured > 0 {
+        tracing::info!(
+            files = measured,
+            "sizes of earlier recordings measured for quotas.recording_bytes_per_user"
+        );
+    }
+    Ok(voices)
 }
 
 fn create_data_dir(config: &Config) -> Result<(), StartError> {

@@ -18,7 +18,9 @@ use crate::voices::put_url::resolve::parse_nameserver;
 
 mod sections;
 
-pub use sections::{AuthConfig, EventsConfig, HttpConfig, JobsConfig, OvosConfig, VoicesConfig};
+pub use sections::{
+    AuthConfig, EventsConfig, HttpConfig, JobsConfig, OvosConfig, QuotasConfig, VoicesConfig,
+};
 
 /// The whole server configuration.
 #[derive(Debug, Clone, Deserialize)]
@@ -51,6 +53,8 @@ pub struct Config {
     pub events: EventsConfig,
     /// The vocalid-api voices surface.
     pub voices: VoicesConfig,
+    /// Per-user quotas.
+    pub quotas: QuotasConfig,
 }
 
 impl Default for Config {
@@ -69,6 +73,7 @@ impl Default for Config {
             jobs: JobsConfig::default(),
             events: EventsConfig::default(),
             voices: VoicesConfig::default(),
+            quotas: QuotasConfig::default(),
         }
     }
 }
@@ -265,6 +270,12 @@ impl Config {
         if !(1..=1024).contains(&voices.put_url_max_concurrent) {
             return invalid("voices.put_url_max_concurrent", "must be from 1 to 1024");
         }
+        if !(1..=1024).contains(&voices.max_concurrent_decodes) {
+            return invalid("voices.max_concurrent_decodes", "must be from 1 to 1024");
+        }
+        if let Some((key, _)) = self.quotas.entries().into_iter().find(|(_, n)| *n == 0) {
+            return invalid(key, "must be at least 1");
+        }
         Ok(())
     }
 
@@ -361,6 +372,11 @@ mod tests {
         bad.voices.put_url_max_concurrent = 0;
         let err = bad.validate().unwrap_err().to_string();
         assert!(err.contains("voices.put_url_max_concurrent"), "{err}");
+        assert_eq!(config.voices.max_concurrent_decodes, 2);
+        let mut bad = config.clone();
+        bad.voices.max_concurrent_decodes = 0;
+        let err = bad.validate().unwrap_err().to_string();
+        assert!(err.contains("voices.max_concurrent_decodes"), "{err}");
         let mut bad = config;
         bad.jobs.workers = 0;
         assert!(bad.validate().is_err());
@@ -398,6 +414,38 @@ mod tests {
             let err = bad.validate().unwrap_err().to_string();
             assert!(err.contains(key), "{key}: {err}");
         }
+    }
+
+    #[test]
+    fn quotas_have_defaults_and_none_may_be_zero() {
+        let config: Config = Figment::new()
+            .merge(Toml::string("[quotas]\ndevices_per_user = 5"))
+            .extract()
+            .unwrap();
+        assert_eq!(config.quotas.devices_per_user, 5);
+        assert_eq!(config.quotas.voice_accounts_per_user, 20);
+        assert_eq!(config.quotas.recordings_per_account, 2000);
+        assert_eq!(config.quotas.recording_bytes_per_user, 2 << 30);
+        assert_eq!(config.quotas.api_keys_per_user, 20);
+        assert_eq!(config.quotas.named_tokens_per_user, 50);
+        assert_eq!(config.quotas.oauth_clients_per_user, 20);
+        assert!(config.validate().is_ok());
+        for (key, _) in config.quotas.entries() {
+            let mut bad = config.clone();
+            let field = key.strip_prefix("quotas.").unwrap();
+            bad.quotas = Figment::new()
+                .merge(Toml::string(&format!("{field} = 0")))
+                .extract()
+                .unwrap();
+            let err = bad.validate().unwrap_err().to_string();
+            assert!(err.contains(key), "{key}: {err}");
+        }
+        let err = Figment::new()
+            .merge(Toml::string("[quotas]\ndevices = 3"))
+            .extract::<Config>()
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("devices"), "{err}");
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! The sections of the configuration (`[http]`, `[auth]`, `[ovos]`, `[jobs]`, `[events]`,
-//! `[voices]`) with their built-in defaults; [`super::Config`] holds one of each.
+//! `[voices]`, `[quotas]`) with their built-in defaults; [`super::Config`] holds one of each.
 
 use serde::Deserialize;
 
@@ -181,6 +181,67 @@ pub struct VoicesConfig {
     pub max_concurrent_syntheses: usize,
     /// How long a synthesis waits for a free slot before the answer is 503, in milliseconds.
     pub synthesis_queue_ms: u64,
+    /// WAV files decoded at once (an uploaded recording's check, a build's recordings); more
+    /// wait for a slot. A decode holds the file and its samples, several times the file's size.
+    pub max_concurrent_decodes: usize,
+}
+
+/// Per-user quotas: how much one user may create and keep. Past a count the answer is 429
+/// `quota_exceeded`, past the bytes of recordings 507 `insufficient_storage`; nothing already
+/// stored is touched.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct QuotasConfig {
+    /// Voice accounts (`account/register`) per user.
+    pub voice_accounts_per_user: u64,
+    /// Recordings per voice account.
+    pub recordings_per_account: u64,
+    /// Bytes of recordings (the uploaded WAV files) per user, over all of its voice accounts.
+    pub recording_bytes_per_user: u64,
+    /// Devices (`device/register`) per user.
+    pub devices_per_user: u64,
+    /// API keys per user.
+    pub api_keys_per_user: u64,
+    /// Named tokens (the console's alias tokens, long-lived tokens) per user; expired ones count
+    /// until they are revoked.
+    pub named_tokens_per_user: u64,
+    /// OAuth2 clients acting for one user (their owner).
+    pub oauth_clients_per_user: u64,
+}
+
+impl QuotasConfig {
+    /// Each quota with its key, for validation.
+    pub fn entries(&self) -> [(&'static str, u64); 7] {
+        [
+            (
+                "quotas.voice_accounts_per_user",
+                self.voice_accounts_per_user,
+            ),
+            ("quotas.recordings_per_account", self.recordings_per_account),
+            (
+                "quotas.recording_bytes_per_user",
+                self.recording_bytes_per_user,
+            ),
+            ("quotas.devices_per_user", self.devices_per_user),
+            ("quotas.api_keys_per_user", self.api_keys_per_user),
+            ("quotas.named_tokens_per_user", self.named_tokens_per_user),
+            ("quotas.oauth_clients_per_user", self.oauth_clients_per_user),
+        ]
+    }
+}
+
+impl Default for QuotasConfig {
+    fn default() -> Self {
+        Self {
+            voice_accounts_per_user: 20,
+            recordings_per_account: 2000,
+            recording_bytes_per_user: 2 * 1024 * 1024 * 1024,
+            devices_per_user: 50,
+            api_keys_per_user: 20,
+            named_tokens_per_user: 50,
+            oauth_clients_per_user: 20,
+        }
+    }
 }
 
 impl Default for JobsConfig {
@@ -222,6 +283,7 @@ impl Default for VoicesConfig {
                 .map(|n| n.get())
                 .unwrap_or(2),
             synthesis_queue_ms: 5000,
+            max_concurrent_decodes: 2,
         }
     }
 }

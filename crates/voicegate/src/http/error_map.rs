@@ -52,6 +52,9 @@ impl From<IdentityError> for ApiError {
                 Self::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", detail)
                     .with_retry_after(retry_after)
             }
+            E::QuotaExceeded(_) => {
+                Self::new(StatusCode::TOO_MANY_REQUESTS, "quota_exceeded", detail)
+            }
             E::Validation(detail) => Self::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "validation_failed",
@@ -139,6 +142,14 @@ impl From<VoicesError> for ApiError {
             VoicesError::TooLarge(_) => {
                 Self::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", detail)
             }
+            VoicesError::QuotaExceeded(_) => {
+                Self::new(StatusCode::TOO_MANY_REQUESTS, "quota_exceeded", detail)
+            }
+            VoicesError::StorageFull(_) => Self::new(
+                StatusCode::INSUFFICIENT_STORAGE,
+                "insufficient_storage",
+                detail,
+            ),
             VoicesError::Busy => {
                 Self::new(StatusCode::SERVICE_UNAVAILABLE, "busy", detail).with_retry_after(1)
             }

@@ -64,7 +64,7 @@ pub struct SignedRequest<'a> {
 
 impl IdentityService {
     /// Creates an API key for the user named `user` with `scope_text` (default: the role's scopes,
-    /// never more).
+    /// never more), within the user's quota of API keys (the CLI too).
     pub async fn create_api_key(
         &self,
         user: &str,
@@ -81,15 +81,24 @@ impl IdentityService {
         // 512 bits: longer than HMAC-SHA256's block, so its SHA-256 is the HMAC key (see signatures.rs).
         let secret = B64.encode(random_bytes::<64>());
         let hash = signatures::secret_hash(&secret);
-        self.repo
+        let max = self.quotas.api_keys_per_user;
+        if !self
+            .repo
             .insert_api_key(
                 &api_key,
                 found.id,
                 &hash,
                 &granted.to_string(),
                 self.clock.now(),
+                max,
             )
-            .await?;
+            .await?
+        {
+            return Err(IdentityError::QuotaExceeded(format!(
+                "quota: user {user:?} has {max} API keys, the most allowed \
+                 (quotas.api_keys_per_user); remove one first"
+            )));
+        }
         self.states.reload(&self.repo).await?;
         Ok(NewApiKey {
             api_key,

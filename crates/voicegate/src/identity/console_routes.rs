@@ -118,7 +118,8 @@ pub async fn console_login(
     responses(
         (status = 201, description = "Created; the token is shown once", body = AliasTokenResponse),
         (status = 401, body = ErrorBody), (status = 403, description = "Another user's id", body = ErrorBody),
-        (status = 409, description = "The alias exists", body = ErrorBody), (status = 422, body = ErrorBody)))]
+        (status = 409, description = "The alias exists", body = ErrorBody), (status = 422, body = ErrorBody),
+        (status = 429, description = "The user has quotas.named_tokens_per_user named tokens", body = ErrorBody)))]
 pub async fn create_alias(
     State(state): State<AppState>,
     Authenticated(principal): Authenticated,

@@ -7,6 +7,7 @@ use crate::clock::UnixTime;
 use crate::identity::error::IdentityError;
 use crate::identity::repo::IdentityRepo;
 use crate::ids::UserId;
+use crate::store::sql_integer;
 
 /// A stored named token with its user's name.
 #[derive(Debug, Clone)]
@@ -57,7 +58,10 @@ pub struct ApiKeyRow {
 }
 
 impl IdentityRepo {
-    /// Stores a named token's hash; a taken alias is [`IdentityError::AliasExists`].
+    /// Stores a named token's hash unless the user has `max` named tokens already (counted and
+    /// inserted in one statement); `false` when refused. A taken alias is
+    /// [`IdentityError::AliasExists`].
+    #[allow(clippy::too_many_arguments)]
     pub async fn insert_named_token(
         &self,
         user_id: UserId,
@@ -66,10 +70,12 @@ impl IdentityRepo {
         scope: &str,
         now_ms: i64,
         expires_at: Option<UnixTime>,
-    ) -> Result<(), IdentityError> {
+        max: u64,
+    ) -> Result<bool, IdentityError> {
         let result = sqlx::query(
             "INSERT INTO named_tokens (user_id, alias, token_hash, scope, created_at, created_at_ms, expires_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?)",
+             SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7
+             WHERE (SELECT COUNT(*) FROM named_tokens WHERE user_id = ?1) < ?8",
         )
         .bind(user_id.get())
         .bind(alias)
@@ -78,10 +84,11 @@ impl IdentityRepo {
         .bind(now_ms.div_euclid(1000))
         .bind(now_ms)
         .bind(expires_at)
+        .bind(sql_integer(max))
         .execute(self.db.sqlite())
         .await;
         match result {
-            Ok(_) => Ok(()),
+            Ok(done) => Ok(done.rows_affected() == 1),
             Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
                 Err(IdentityError::AliasExists(alias.to_string()))
             }
@@ -137,7 +144,8 @@ impl IdentityRepo {
         Ok(done.rows_affected() == 1)
     }
 
-    /// Stores an API key.
+    /// Stores an API key unless the user has `max` already (counted and inserted in one
+    /// statement); `false` when refused.
     pub async fn insert_api_key(
         &self,
         key_id: &str,
@@ -145,20 +153,23 @@ impl IdentityRepo {
         secret_hash: &[u8],
         scope: &str,
         now: UnixTime,
-    ) -> Result<(), IdentityError> {
+        max: u64,
+    ) -> Result<bool, IdentityError> {
         let sealed = self.sealer.seal(key_id.as_bytes(), secret_hash);
-        sqlx::query(
+        let done = sqlx::query(
             "INSERT INTO api_keys (key_id, user_id, secret_hash, secret_sealed, scope, created_at)
-             VALUES (?, ?, X'', ?, ?, ?)",
+             SELECT ?1, ?2, X'', ?3, ?4, ?5
+             WHERE (SELECT COUNT(*) FROM api_keys WHERE user_id = ?2) < ?6",
         )
         .bind(key_id)
         .bind(user_id.get())
         .bind(sealed)
         .bind(scope)
         .bind(now)
+        .bind(sql_integer(max))
         .execute(self.db.sqlite())
         .await?;
-        Ok(())
+        Ok(done.rows_affected() == 1)
     }
 
     /// Seals the HMAC keys stored in the clear before sealing existed; returns how many.

@@ -44,6 +44,10 @@ pub enum IdentityError {
         /// Seconds until the window ends.
         retry_after: i64,
     },
+    /// The user has as many credentials of a kind as its quota allows; the text names the
+    /// quota.
+    #[error("{0}")]
+    QuotaExceeded(String),
     /// A request value is not acceptable.
     #[error("{0}")]
     Validation(String),

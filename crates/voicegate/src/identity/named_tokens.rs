@@ -64,7 +64,8 @@ impl IdentityService {
     }
 
     /// Creates a named token for `user_id` with `scopes` (default: all of the user's role; never
-    /// more), valid for `expires_in` seconds or until revoked. Returns the token, shown once.
+    /// more), valid for `expires_in` seconds or until revoked, within the user's quota of named
+    /// tokens (the CLI too). Returns the token, shown once.
     pub async fn create_named_token(
         &self,
         user_id: UserId,
@@ -90,7 +91,9 @@ impl IdentityService {
         let now = now_ms.div_euclid(1000);
         let token = new_token(NAMED_PREFIX);
         let scope = granted.to_string();
-        self.repo
+        let max = self.quotas.named_tokens_per_user;
+        if !self
+            .repo
             .insert_named_token(
                 user.id,
                 alias,
@@ -98,8 +101,17 @@ impl IdentityService {
                 &scope,
                 now_ms,
                 expires_in.map(|s| now + s),
+                max,
             )
-            .await?;
+            .await?
+        {
+            return Err(IdentityError::QuotaExceeded(format!(
+                "quota: user {:?} has {max} named tokens, the most allowed \
+                 (quotas.named_tokens_per_user); revoke one first (expired ones count until \
+                 revoked)",
+                user.name
+            )));
+        }
         Ok(Secret::new(token))
     }
 

@@ -41,7 +41,8 @@ pub struct ClientInfo {
 }
 
 impl IdentityService {
-    /// Registers a client acting for `owner`; returns its id and secret, shown once.
+    /// Registers a client acting for `owner`, within the owner's quota of clients (the CLI too);
+    /// returns its id and secret, shown once.
     pub async fn add_client(
         &self,
         name: &str,
@@ -107,7 +108,13 @@ impl IdentityService {
             redirect_uris: redirect_uris.join("\n"),
             scope: granted.to_string(),
         };
-        self.repo.insert_client(&row, self.clock.now()).await?;
+        let max = self.quotas.oauth_clients_per_user;
+        if !self.repo.insert_client(&row, self.clock.now(), max).await? {
+            return Err(IdentityError::QuotaExceeded(format!(
+                "quota: user {owner:?} owns {max} OAuth clients, the most allowed \
+                 (quotas.oauth_clients_per_user); remove one first"
+            )));
+        }
         Ok(NewClient {
             client_id,
             client_secret: Secret::new(client_secret),

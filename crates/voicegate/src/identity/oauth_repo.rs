@@ -6,6 +6,7 @@ use crate::clock::UnixTime;
 use crate::identity::error::IdentityError;
 use crate::identity::repo::IdentityRepo;
 use crate::ids::UserId;
+use crate::store::sql_integer;
 
 /// A stored OAuth2 client.
 #[derive(Clone)]
@@ -79,15 +80,18 @@ pub struct CodeRow {
 }
 
 impl IdentityRepo {
-    /// Stores a client.
+    /// Stores a client unless its owner has `max` clients already (counted and inserted in one
+    /// statement); `false` when refused.
     pub async fn insert_client(
         &self,
         client: &ClientRow,
         now: UnixTime,
-    ) -> Result<(), IdentityError> {
-        sqlx::query(
+        max: u64,
+    ) -> Result<bool, IdentityError> {
+        let done = sqlx::query(
             "INSERT INTO oauth_clients (client_id, name, secret_hash, owner_id, grants, redirect_uris, scope, created_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+             SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8
+             WHERE (SELECT COUNT(*) FROM oauth_clients WHERE owner_id = ?4) < ?9",
         )
         .bind(&client.client_id)
         .bind(&client.name)
@@ -97,9 +101,10 @@ impl IdentityRepo {
         .bind(&client.redirect_uris)
         .bind(&client.scope)
         .bind(now)
+        .bind(sql_integer(max))
         .execute(self.db.sqlite())
         .await?;
-        Ok(())
+        Ok(done.rows_affected() == 1)
     }
 
     /// The client with this id, if any.

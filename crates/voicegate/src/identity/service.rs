@@ -11,7 +11,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use tokio::sync::Semaphore;
 
 use crate::clock::{SharedClock, UnixTime};
-use crate::config::{AuthConfig, Config};
+use crate::config::{AuthConfig, Config, QuotasConfig};
 use crate::identity::error::IdentityError;
 use crate::identity::jwt::JwtCodec;
 use crate::identity::nonce_log::NonceLog;
@@ -57,6 +57,8 @@ pub struct IdentityService {
     pub(super) clock: SharedClock,
     pub(super) jwt: JwtCodec,
     pub(super) auth: AuthConfig,
+    /// The per-user quotas of credentials.
+    pub(super) quotas: QuotasConfig,
     pub(super) states: UserStates,
     pub(super) hash_permits: Semaphore,
     pub(super) limits: Limits,
@@ -104,6 +106,7 @@ impl IdentityService {
             revoked_jti: Default::default(),
             revoked_families: Default::default(),
             auth,
+            quotas: config.quotas.clone(),
             repo: IdentityRepo::new(db, Arc::new(sealer)),
             clock,
         };

@@ -74,6 +74,44 @@ pub enum BlobError {
     },
 }
 
+/// Bytes with their id computed, so that storing them does not hash them again.
+#[derive(Debug)]
+pub struct Hashed {
+    id: BlobId,
+    bytes: Vec<u8>,
+}
+
+impl Hashed {
+    /// Hashes `bytes` (CPU work: on the blocking pool for large buffers).
+    pub fn new(bytes: Vec<u8>) -> Self {
+        Self {
+            id: BlobId::of(&bytes),
+            bytes,
+        }
+    }
+
+    /// The id the bytes will be stored under.
+    pub fn id(&self) -> &BlobId {
+        &self.id
+    }
+
+    /// The number of bytes.
+    pub fn size(&self) -> u64 {
+        self.bytes.len() as u64
+    }
+}
+
+async fn run_blocking(
+    work: impl FnOnce() -> Result<BlobId, BlobError> + Send + 'static,
+) -> Result<BlobId, BlobError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| BlobError::Io {
+            what: "writing a blob".into(),
+            source: std::io::Error::other(e),
+        })?
+}
+
 /// The blob store rooted at one directory. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Blobs {
@@ -98,15 +136,30 @@ impl Blobs {
     pub async fn put(&self, bytes: impl Into<Vec<u8>>) -> Result<BlobId, BlobError> {
         let bytes = bytes.into();
         let root = self.clone();
-        tokio::task::spawn_blocking(move || {
-            let id = BlobId::of(&bytes);
-            write_new(&root.path(&id), &bytes).map(|()| id)
-        })
-        .await
-        .map_err(|e| BlobError::Io {
-            what: "writing a blob".into(),
-            source: std::io::Error::other(e),
-        })?
+        run_blocking(move || root.write(Hashed::new(bytes))).await
+    }
+
+    /// Stores bytes already hashed (on the blocking pool with other work) and answers their id.
+    pub async fn put_hashed(&self, hashed: Hashed) -> Result<BlobId, BlobError> {
+        let root = self.clone();
+        run_blocking(move || root.write(hashed)).await
+    }
+
+    fn write(&self, hashed: Hashed) -> Result<BlobId, BlobError> {
+        write_new(&self.path(&hashed.id), &hashed.bytes).map(|()| hashed.id)
+    }
+
+    /// The blob's size in bytes; `None` when it is not stored.
+    pub async fn size(&self, id: &BlobId) -> Result<Option<u64>, BlobError> {
+        let path = self.path(id);
+        match tokio::fs::metadata(&path).await {
+            Ok(meta) => Ok(Some(meta.len())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(source) => Err(BlobError::Io {
+                what: format!("measuring {}", path.display()),
+                source,
+            }),
+        }
     }
 
     /// The blob's bytes.
@@ -209,8 +262,14 @@ mod tests {
         );
         assert_eq!(blobs.read(&id).await.unwrap(), b"abc");
         assert!(blobs.exists(&id).await.unwrap());
+        assert_eq!(blobs.size(&id).await.unwrap(), Some(3));
         let absent = BlobId::of(b"never stored");
         assert!(!blobs.exists(&absent).await.unwrap());
+        assert_eq!(blobs.size(&absent).await.unwrap(), None);
+        let hashed = Hashed::new(b"hashed first".to_vec());
+        let expected = hashed.id().clone();
+        assert_eq!(blobs.put_hashed(hashed).await.unwrap(), expected);
+        assert_eq!(blobs.read(&expected).await.unwrap(), b"hashed first");
         assert!(matches!(
             blobs.read(&absent).await,
             Err(BlobError::NotFound(_))

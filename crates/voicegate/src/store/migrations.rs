@@ -79,6 +79,11 @@ const SQLITE: &[Migration] = &[
         name: "0013_sealed_api_key_secrets.sql",
         sql: include_str!("../../migrations/sqlite/0013_sealed_api_key_secrets.sql"),
     },
+    Migration {
+        version: 14,
+        name: "0014_recording_sizes.sql",
+        sql: include_str!("../../migrations/sqlite/0014_recording_sizes.sql"),
+    },
 ];
 
 /// Applies the migrations the database does not have yet.

@@ -44,6 +44,12 @@ pub enum StoreError {
     },
 }
 
+/// A count or a size as SQLite stores it: its integers are signed, so a number past `i64::MAX`
+/// (a quota set higher than anything can reach) is `i64::MAX`.
+pub fn sql_integer(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
 /// The database handle shared by every service. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Db {

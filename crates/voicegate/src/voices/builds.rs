@@ -203,8 +203,24 @@ impl VoicesService {
             Gender::Other => self.parts.config.base_voice_other.clone(),
         };
         let recordings = self.parts.repo.usable_recordings(account).await?;
-        let mut files = Vec::with_capacity(recordings.len());
-        for recording in &recordings {
+        let synth = self.synthesizer().await?;
+        let language = synth
+            .voice(&base_voice)
+            .map(|v| v.language.clone())
+            .ok_or_else(|| {
+                VoicesError::Speech(format!("base voice {base_voice} is not available"))
+            })?;
+        let limits = speech::profile::FitLimits {
+            min_recordings: self.parts.config.min_build_recordings,
+            min_voiced_frames: self.parts.config.min_voiced_frames,
+        };
+        let read = ReadLimits {
+            max_seconds: self.parts.config.max_recording_secs,
+        };
+        // One recording at a time, each decoded in a decode slot: a build holds one file and its
+        // samples, never all of an account's recordings at once.
+        let mut analysed = Vec::with_capacity(recordings.len());
+        for recording in recordings {
             let id =
                 BlobId::parse(&recording.blob).map_err(|e| VoicesError::Store(e.to_string()))?;
             let bytes = self
@@ -213,29 +229,18 @@ impl VoicesService {
                 .read(&id)
                 .await
                 .map_err(|e| VoicesError::Store(e.to_string()))?;
-            files.push((recording.sentence.clone(), bytes));
+            let (synth, language) = (synth.clone(), language.clone());
+            let prosody = self
+                .decode_slots
+                .run(move || {
+                    let audio = speech::wav::read_wav(&bytes, read)?;
+                    let syllables = synth.syllables(&recording.sentence, &language)?;
+                    speech::profile::analyze(&audio, syllables)
+                })
+                .await??;
+            analysed.push(prosody);
         }
-        let synth = self.synthesizer().await?;
-        let limits = speech::profile::FitLimits {
-            min_recordings: self.parts.config.min_build_recordings,
-            min_voiced_frames: self.parts.config.min_voiced_frames,
-        };
-        let read = ReadLimits {
-            max_seconds: self.parts.config.max_recording_secs,
-        };
         tokio::task::spawn_blocking(move || {
-            let language = synth
-                .voice(&base_voice)
-                .map(|v| v.language.clone())
-                .ok_or_else(|| {
-                    VoicesError::Speech(format!("base voice {base_voice} is not available"))
-                })?;
-            let mut analysed = Vec::with_capacity(files.len());
-            for (sentence, bytes) in &files {
-                let audio = speech::wav::read_wav(bytes, read)?;
-                let syllables = synth.syllables(sentence, &language)?;
-                analysed.push(speech::profile::analyze(&audio, syllables)?);
-            }
             let base = synth.calibration(&base_voice)?;
             speech::profile::fit(&analysed, &base_voice, &base.base, limits)
                 .map_err(VoicesError::BadRequest)

@@ -93,7 +93,8 @@ const MAX_DEVICE_NAME: usize = 200;
 /// Registers a device that may download voices and licences (voicegate addition).
 #[utoipa::path(post, path = "/api/v1/external/device/register/", tag = "voices",
     security(("bearer" = ["voice:download"])), request_body(content = Option<NewDevice>),
-    responses((status = 200, body = DeviceCreated), (status = 400, body = ErrorBody)))]
+    responses((status = 200, body = DeviceCreated), (status = 400, body = ErrorBody),
+        (status = 429, description = "the user has quotas.devices_per_user devices", body = ErrorBody)))]
 pub async fn register_device(
     State(state): State<AppState>,
     Authorized(principal, _): Authorized<VoiceDownloadScope>,

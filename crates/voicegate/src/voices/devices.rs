@@ -20,17 +20,25 @@ pub struct Download {
 }
 
 impl VoicesService {
-    /// `device/register`.
+    /// `device/register`, within the user's quota of devices.
     pub async fn register_device(
         &self,
         owner: UserId,
         name: Option<&str>,
     ) -> Result<DeviceId, VoicesError> {
         let id = DeviceId::new(new_hex_id());
-        self.parts
+        let max = self.parts.quotas.devices_per_user;
+        let now = self.parts.clock.now();
+        if !self
+            .parts
             .repo
-            .create_device(&id, owner, name, self.parts.clock.now())
-            .await?;
+            .create_device(&id, owner, name, now, max)
+            .await?
+        {
+            return Err(VoicesError::QuotaExceeded(format!(
+                "quota: the user has {max} devices, the most allowed (quotas.devices_per_user)"
+            )));
+        }
         Ok(id)
     }
 

@@ -19,6 +19,13 @@ pub enum VoicesError {
     /// The upload is larger than the configured limit.
     #[error("{0}")]
     TooLarge(String),
+    /// The user has as many of something as its quota allows (voice accounts, devices,
+    /// recordings of an account); the text names the quota.
+    #[error("{0}")]
+    QuotaExceeded(String),
+    /// The user's recordings would take more bytes than its quota; the text names it.
+    #[error("{0}")]
+    StorageFull(String),
     /// Too many syntheses at once.
     #[error("the speech engines are busy; retry shortly")]
     Busy,

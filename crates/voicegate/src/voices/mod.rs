@@ -3,12 +3,14 @@
 
 pub mod builds;
 pub mod catalog;
+pub mod decode_slots;
 pub mod delivery_routes;
 pub mod devices;
 pub mod error;
 pub mod licence;
 pub mod model;
 pub mod put_url;
+pub mod recordings_repo;
 pub mod repo;
 pub mod routes;
 pub mod service;

@@ -5,7 +5,7 @@ use sqlx::Row;
 
 use crate::clock::UnixTime;
 use crate::ids::UserId;
-use crate::store::Db;
+use crate::store::{Db, sql_integer};
 use crate::voices::error::VoicesError;
 use crate::voices::model::{AccountId, BuildId, BuildStatus, DeviceId, Gender, VoiceId};
 
@@ -60,20 +60,11 @@ pub struct PendingBuild {
     pub created_at: UnixTime,
 }
 
-/// A recording to build from.
-#[derive(Debug, Clone)]
-pub struct RecordingRow {
-    /// What was said.
-    pub sentence: String,
-    /// The WAV file's blob id.
-    pub blob: String,
-}
-
 /// The voices tables: one struct over the store, so that a second backend changes this file
 /// only.
 #[derive(Debug, Clone)]
 pub struct VoicesRepo {
-    db: Db,
+    pub(super) db: Db,
 }
 
 fn voice_row(row: &sqlx::sqlite::SqliteRow) -> VoiceRow {
@@ -114,7 +105,8 @@ impl VoicesRepo {
         Self { db }
     }
 
-    /// Creates an account.
+    /// Creates an account unless `owner` has `max` already (counted and inserted in one
+    /// statement, so creates at the same time cannot pass the quota); `false` when refused.
     pub async fn create_account(
         &self,
         id: &AccountId,
@@ -122,18 +114,22 @@ impl VoicesRepo {
         gender: Gender,
         age: i64,
         now: UnixTime,
-    ) -> Result<(), VoicesError> {
-        sqlx::query(
-            "INSERT INTO voice_accounts (id, owner_id, gender, age, created_at) VALUES (?, ?, ?, ?, ?)",
+        max: u64,
+    ) -> Result<bool, VoicesError> {
+        let done = sqlx::query(
+            "INSERT INTO voice_accounts (id, owner_id, gender, age, created_at) \
+             SELECT ?1, ?2, ?3, ?4, ?5 \
+             WHERE (SELECT COUNT(*) FROM voice_accounts WHERE owner_id = ?2) < ?6",
         )
         .bind(id.as_str())
         .bind(owner.get())
         .bind(gender.as_str())
         .bind(age)
         .bind(now)
+        .bind(sql_integer(max))
         .execute(self.db.sqlite())
         .await?;
-        Ok(())
+        Ok(done.rows_affected() == 1)
     }
 
     /// The account's gender when `owner` owns it (`None`: any owner, for the build job).
@@ -150,64 +146,6 @@ impl VoicesRepo {
         .fetch_optional(self.db.sqlite())
         .await?
         .map(|row| Gender::parse(row.get("gender")).unwrap_or(Gender::Other)))
-    }
-
-    /// Stores a recording's row (its bytes are already in the blob store).
-    #[allow(clippy::too_many_arguments)]
-    pub async fn insert_recording(
-        &self,
-        account: &AccountId,
-        sentence: &str,
-        blob: &str,
-        sample_rate: u32,
-        duration_ms: i64,
-        level: &str,
-        now: UnixTime,
-    ) -> Result<(), VoicesError> {
-        sqlx::query(
-            "INSERT INTO voice_recordings (account_id, sentence, blob, sample_rate, duration_ms, level, created_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(account.as_str())
-        .bind(sentence)
-        .bind(blob)
-        .bind(i64::from(sample_rate))
-        .bind(duration_ms)
-        .bind(level)
-        .bind(now)
-        .execute(self.db.sqlite())
-        .await?;
-        Ok(())
-    }
-
-    /// Distinct sentences with a recording at a good level.
-    pub async fn sentences_recorded(&self, account: &AccountId) -> Result<i64, VoicesError> {
-        Ok(sqlx::query(
-            "SELECT COUNT(DISTINCT sentence) AS n FROM voice_recordings WHERE account_id = ? AND level = 'OK'",
-        )
-        .bind(account.as_str())
-        .fetch_one(self.db.sqlite())
-        .await?
-        .get("n"))
-    }
-
-    /// The recordings at a good level, oldest first.
-    pub async fn usable_recordings(
-        &self,
-        account: &AccountId,
-    ) -> Result<Vec<RecordingRow>, VoicesError> {
-        Ok(sqlx::query(
-            "SELECT sentence, blob FROM voice_recordings WHERE account_id = ? AND level = 'OK' ORDER BY id",
-        )
-        .bind(account.as_str())
-        .fetch_all(self.db.sqlite())
-        .await?
-        .iter()
-        .map(|row| RecordingRow {
-            sentence: row.get("sentence"),
-            blob: row.get("blob"),
-        })
-        .collect())
     }
 
     /// Creates a PENDING build; `false` when the account already has one pending.
@@ -426,24 +364,28 @@ impl VoicesRepo {
         .collect())
     }
 
-    /// Registers a device.
+    /// Registers a device unless `owner` has `max` already (counted and inserted in one
+    /// statement); `false` when refused.
     pub async fn create_device(
         &self,
         id: &DeviceId,
         owner: UserId,
         name: Option<&str>,
         now: UnixTime,
-    ) -> Result<(), VoicesError> {
-        sqlx::query(
-            "INSERT INTO voice_devices (id, owner_id, name, created_at) VALUES (?, ?, ?, ?)",
+        max: u64,
+    ) -> Result<bool, VoicesError> {
+        let done = sqlx::query(
+            "INSERT INTO voice_devices (id, owner_id, name, created_at) SELECT ?1, ?2, ?3, ?4 \
+             WHERE (SELECT COUNT(*) FROM voice_devices WHERE owner_id = ?2) < ?5",
         )
         .bind(id.as_str())
         .bind(owner.get())
         .bind(name)
         .bind(now)
+        .bind(sql_integer(max))
         .execute(self.db.sqlite())
         .await?;
-        Ok(())
+        Ok(done.rows_affected() == 1)
     }
 
     /// Whether `owner` registered the device.

@@ -70,7 +70,8 @@ fn age_of(params: &Params) -> Result<i64, VoicesError> {
     responses(
         (status = 200, body = AccountCreated),
         (status = 400, description = "gender or age invalid", body = ErrorBody),
-        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 429, description = "the user has quotas.voice_accounts_per_user accounts", body = ErrorBody)))]
 pub async fn register_account(
     State(state): State<AppState>,
     Authorized(principal, _): Authorized<ExternalAccountScope>,
@@ -110,7 +111,9 @@ pub struct RecordingSaved {
         (status = 400, description = "not a WAV, empty, too long, or a field missing", body = ErrorBody),
         (status = 404, description = "unknown account", body = ErrorBody),
         (status = 413, description = "larger than voices.max_upload_bytes", body = ErrorBody),
-        (status = 415, description = "not a multipart form", body = ErrorBody)))]
+        (status = 415, description = "not a multipart form", body = ErrorBody),
+        (status = 429, description = "the account has quotas.recordings_per_account recordings", body = ErrorBody),
+        (status = 507, description = "the user's recordings would pass quotas.recording_bytes_per_user", body = ErrorBody)))]
 pub async fn save_recording(
     State(state): State<AppState>,
     Authorized(principal, _): Authorized<ExternalAccountScope>,

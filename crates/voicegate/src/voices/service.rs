@@ -11,16 +11,18 @@ use speech::levels::{LevelStatus, LevelThresholds};
 use speech::wav::ReadLimits;
 
 use crate::clock::SharedClock;
-use crate::config::VoicesConfig;
+use crate::config::{QuotasConfig, VoicesConfig};
 use crate::engines::Engines;
 use crate::events::EventHub;
 use crate::ids::{UserId, new_hex_id};
 use crate::jobs::queue::Jobs;
-use crate::store::blobs::Blobs;
+use crate::store::blobs::{BlobId, Blobs, Hashed};
+use crate::voices::decode_slots::DecodeSlots;
 use crate::voices::error::VoicesError;
 use crate::voices::licence::LicenceKey;
 use crate::voices::model::{AccountId, Gender};
 use crate::voices::put_url::PutUrl;
+use crate::voices::recordings_repo::{NewRecording, RecordingUsage};
 use crate::voices::repo::VoicesRepo;
 
 /// What the voices service is built from.
@@ -41,6 +43,8 @@ pub struct VoicesParts {
     pub clock: SharedClock,
     /// Limits and thresholds.
     pub config: VoicesConfig,
+    /// The per-user quotas.
+    pub quotas: QuotasConfig,
     /// The issuer named in licences.
     pub issuer: String,
     /// The `put_url` uploader.
@@ -52,6 +56,8 @@ pub struct VoicesParts {
 /// The voices service.
 pub struct VoicesService {
     pub(super) parts: VoicesParts,
+    /// The bound on WAV decodes at once (uploads and builds).
+    pub(super) decode_slots: DecodeSlots,
 }
 
 impl std::fmt::Debug for VoicesService {
@@ -63,7 +69,16 @@ impl std::fmt::Debug for VoicesService {
 impl VoicesService {
     /// The service over the shared engines, queue and hub.
     pub fn new(parts: VoicesParts) -> Self {
-        Self { parts }
+        Self {
+            decode_slots: DecodeSlots::new(parts.config.max_concurrent_decodes),
+            parts,
+        }
+    }
+
+    /// The most WAV decodes that ran at once since the start (at most
+    /// `voices.max_concurrent_decodes`).
+    pub fn decode_peak(&self) -> usize {
+        self.decode_slots.peak()
     }
 
     /// The job queue builds run on.
@@ -85,7 +100,7 @@ impl VoicesService {
         self.parts.licence.public_key_document()
     }
 
-    /// `account/register`.
+    /// `account/register`, within the user's quota of voice accounts.
     pub async fn register_account(
         &self,
         owner: UserId,
@@ -93,10 +108,19 @@ impl VoicesService {
         age: i64,
     ) -> Result<AccountId, VoicesError> {
         let id = AccountId::new(new_hex_id());
-        self.parts
+        let max = self.parts.quotas.voice_accounts_per_user;
+        let now = self.parts.clock.now();
+        if !self
+            .parts
             .repo
-            .create_account(&id, owner, gender, age, self.parts.clock.now())
-            .await?;
+            .create_account(&id, owner, gender, age, now, max)
+            .await?
+        {
+            return Err(VoicesError::QuotaExceeded(format!(
+                "quota: the user has {max} voice accounts, the most allowed \
+                 (quotas.voice_accounts_per_user)"
+            )));
+        }
         Ok(id)
     }
 
@@ -124,8 +148,8 @@ impl VoicesService {
         self.parts.repo.sentences_recorded(account).await
     }
 
-    /// `recording/save`: checks the file and its level, then stores it. Nothing is stored when
-    /// the account or the file is refused.
+    /// `recording/save`: checks the quotas, the file and its level, then stores it. Nothing is
+    /// stored (no row, no file) when the account, the file or the quota refuses it.
     pub async fn save_recording(
         &self,
         owner: UserId,
@@ -134,36 +158,90 @@ impl VoicesService {
         wav: Vec<u8>,
     ) -> Result<LevelStatus, VoicesError> {
         self.owned_account(owner, account).await?;
+        let size = wav.len() as u64;
+        // A full quota refuses before the work of decoding; it is checked again, under the
+        // write lock, when the row is inserted.
+        let usage = self.parts.repo.recording_usage(owner, account).await?;
+        self.recording_fits(usage, size)?;
         let limits = ReadLimits {
             max_seconds: self.parts.config.max_recording_secs,
         };
         let thresholds = self.level_thresholds();
-        let (wav, audio, report) = tokio::task::spawn_blocking(move || {
-            let audio = speech::wav::read_wav(&wav, limits)?;
-            let report = speech::levels::check(&audio, &thresholds);
-            Ok::<_, speech::SpeechError>((wav, audio, report))
-        })
-        .await
-        .map_err(|e| VoicesError::Speech(e.to_string()))??;
-        let blob = self
+        let (file, audio, report) = self
+            .decode_slots
+            .run(move || {
+                let audio = speech::wav::read_wav(&wav, limits)?;
+                let report = speech::levels::check(&audio, &thresholds);
+                Ok::<_, speech::SpeechError>((Hashed::new(wav), audio, report))
+            })
+            .await??;
+        let blob = file.id().clone();
+        let new = NewRecording {
+            owner,
+            account,
+            sentence,
+            blob: blob.as_str(),
+            bytes: size,
+            sample_rate: audio.sample_rate,
+            duration_ms: (audio.duration_secs() * 1000.0).round() as i64,
+            level: report.status.code(),
+            now: self.parts.clock.now(),
+        };
+        let pending = self
             .parts
+            .repo
+            .begin_recording(&new, |usage| self.recording_fits(usage, size))
+            .await?;
+        // The file is written while the row's transaction is open: a refused upload leaves no
+        // file, and a build never reads a row whose file is not there yet.
+        self.parts
             .blobs
-            .put(wav)
+            .put_hashed(file)
             .await
             .map_err(|e| VoicesError::Store(e.to_string()))?;
-        self.parts
-            .repo
-            .insert_recording(
-                account,
-                sentence,
-                blob.as_str(),
-                audio.sample_rate,
-                (audio.duration_secs() * 1000.0).round() as i64,
-                report.status.code(),
-                self.parts.clock.now(),
-            )
-            .await?;
+        pending.commit().await?;
         Ok(report.status)
+    }
+
+    /// `Ok` when one more recording of `size` bytes fits the account's count and the user's
+    /// bytes.
+    fn recording_fits(&self, usage: RecordingUsage, size: u64) -> Result<(), VoicesError> {
+        let quotas = &self.parts.quotas;
+        if usage.in_account >= quotas.recordings_per_account {
+            return Err(VoicesError::QuotaExceeded(format!(
+                "quota: the voice account has {} recordings, and {} are allowed \
+                 (quotas.recordings_per_account)",
+                usage.in_account, quotas.recordings_per_account
+            )));
+        }
+        if usage.user_bytes.saturating_add(size) > quotas.recording_bytes_per_user {
+            return Err(VoicesError::StorageFull(format!(
+                "quota: the user's recordings take {} of {} bytes; this one ({size} bytes) does \
+                 not fit (quotas.recording_bytes_per_user)",
+                usage.user_bytes, quotas.recording_bytes_per_user
+            )));
+        }
+        Ok(())
+    }
+
+    /// Measures the files of recordings stored before their sizes were kept, so that they count
+    /// against the byte quota (a file not found counts nothing); answers how many it measured.
+    pub async fn measure_unsized_recordings(&self) -> Result<usize, VoicesError> {
+        let blobs = self.parts.repo.blobs_without_size().await?;
+        for blob in &blobs {
+            let size = match BlobId::parse(blob) {
+                Ok(id) => self
+                    .parts
+                    .blobs
+                    .size(&id)
+                    .await
+                    .map_err(|e| VoicesError::Store(e.to_string()))?
+                    .unwrap_or(0),
+                Err(_) => 0,
+            };
+            self.parts.repo.set_blob_size(blob, size).await?;
+        }
+        Ok(blobs.len())
     }
 
     fn level_thresholds(&self) -> LevelThresholds {

@@ -13,6 +13,7 @@ mod oauth;
 mod ovos;
 mod postman;
 mod put_url;
+mod quotas;
 mod rate_limits;
 mod signatures;
 mod support;
