@@ -36,6 +36,7 @@ pub struct TestServer {
     pub data_dir: TempDir,
     config: Config,
     shutdown: Option<oneshot::Sender<()>>,
+    serving: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
 }
 
 impl TestServer {
@@ -50,7 +51,7 @@ impl TestServer {
         let mut config = test_config(data_dir.path());
         adjust(&mut config);
         let clock = ManualClock::new();
-        let (base, state, shutdown) = launch(&config, &clock).await;
+        let (base, state, shutdown, serving) = launch(&config, &clock).await;
         Self {
             base,
             clock,
@@ -58,19 +59,26 @@ impl TestServer {
             data_dir,
             config,
             shutdown: Some(shutdown),
+            serving: Some(serving),
         }
     }
 
-    /// Stops the server and starts a new one on the same data directory, configuration and
-    /// clock (on a new port): what survives a restart is what the store kept.
+    /// Stops the server (and waits, at most 10 s, until it has stopped) and starts a new one on
+    /// the same data directory, configuration and clock (on a new port): what survives a restart
+    /// is what the store kept.
     pub async fn restart(&mut self) {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
-        let (base, state, shutdown) = launch(&self.config, &self.clock).await;
+        if let Some(serving) = self.serving.take() {
+            let stopped = tokio::time::timeout(std::time::Duration::from_secs(10), serving).await;
+            assert!(stopped.is_ok(), "the server stops within 10 s");
+        }
+        let (base, state, shutdown, serving) = launch(&self.config, &self.clock).await;
         self.base = base;
         self.state = state;
         self.shutdown = Some(shutdown);
+        self.serving = Some(serving);
     }
 
     /// The absolute URL of `path`.
@@ -94,18 +102,26 @@ impl TestServer {
     }
 }
 
-/// Builds and serves an app; returns its base URL, its state and the sender that stops it.
-async fn launch(config: &Config, clock: &ManualClock) -> (String, AppState, oneshot::Sender<()>) {
+/// A running app: its base URL, its state, the sender that stops it and its serving task.
+type Launched = (
+    String,
+    AppState,
+    oneshot::Sender<()>,
+    tokio::task::JoinHandle<std::io::Result<()>>,
+);
+
+/// Builds and serves an app.
+async fn launch(config: &Config, clock: &ManualClock) -> Launched {
     let app = App::build(config.clone(), Arc::new(clock.clone()))
         .await
         .expect("the server builds");
     let base = format!("http://{}", app.local_addr());
     let state = app.state().clone();
     let (tx, rx) = oneshot::channel::<()>();
-    tokio::spawn(app.serve(async {
+    let serving = tokio::spawn(app.serve(async {
         let _ = rx.await;
     }));
-    (base, state, tx)
+    (base, state, tx, serving)
 }
 
 impl Drop for TestServer {

@@ -227,6 +227,7 @@ impl App {
         for workers in workers {
             workers.shutdown().await;
         }
+        self.state.identity.flush().await;
         self.state.db.close().await;
         tracing::info!("voicegate stopped");
         result

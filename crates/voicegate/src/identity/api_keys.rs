@@ -9,6 +9,7 @@ use crate::clock::UnixTime;
 use crate::identity::error::IdentityError;
 use crate::identity::model::Credential;
 use crate::identity::model::Principal;
+use crate::identity::nonce_log::{NonceHash, nonce_hash};
 use crate::identity::scopes::{ScopeSet, grant_within};
 use crate::identity::service::{IdentityService, limit_key_for_ip};
 use crate::identity::signatures::{self, KEY_PREFIX, WINDOW_SECS};
@@ -178,34 +179,27 @@ impl IdentityService {
             Some(key) => self.user_state(&key.user).await,
             None => None,
         };
+        self.load_spent_nonces().await?;
         let (principal, nonce) = self.verify_signature(request, key, state, now)?;
-        // Accepted once the store has the nonce: a replay after a restart, or to another server
-        // on the same store, finds it there.
+        // The store gets the nonce right behind the answer: a starting server loads the live
+        // ones, so a captured request does not replay after a restart.
         let key_id = request.api_key.unwrap_or_default();
         let expires_at = principal.issued_at + WINDOW_SECS + 1;
-        match self.nonce_log.record(key_id, &nonce, expires_at).await {
-            Ok(true) => {
-                self.limits.failures_by_ip.release(&admission.ip_key);
-                Ok(principal)
-            }
-            Ok(false) => Err(IdentityError::InvalidSignature),
-            Err(unavailable) => {
-                // The store's failure is not the client's.
-                self.limits.failures_by_ip.release(&admission.ip_key);
-                Err(unavailable)
-            }
-        }
+        let stored = self.nonce_log.append(key_id, nonce, expires_at).await;
+        // Stored or not, the failure was not the client's.
+        self.limits.failures_by_ip.release(&admission.ip_key);
+        stored.map(|()| principal)
     }
 
     /// Checks a signed request against its key (`None`: unknown) and the key's user; returns
-    /// the key's principal and the request's nonce.
+    /// the key's principal and the stored form of the request's nonce.
     fn verify_signature(
         &self,
         request: &SignedRequest<'_>,
         key: Option<ApiKeyEntry>,
         state: Option<UserState>,
         now: UnixTime,
-    ) -> Result<(Principal, String), IdentityError> {
+    ) -> Result<(Principal, NonceHash), IdentityError> {
         let invalid = IdentityError::InvalidSignature;
         let header = signatures::parse_header(request.authorization)
             .ok_or(IdentityError::InvalidSignature)?;
@@ -228,7 +222,8 @@ impl IdentityService {
             return Err(invalid);
         }
         // Only a correctly signed request spends its nonce, so junk cannot fill the store.
-        if self.nonces.accept(key_id, &header.nonce, now).is_err() {
+        let nonce = nonce_hash(&header.nonce);
+        if self.nonces.accept(key_id, &nonce, now).is_err() {
             return Err(invalid);
         }
         let state = state.ok_or(IdentityError::InvalidSignature)?;
@@ -247,6 +242,6 @@ impl IdentityService {
                 key_id: key_id.to_string(),
             },
         };
-        Ok((principal, header.nonce))
+        Ok((principal, nonce))
     }
 }

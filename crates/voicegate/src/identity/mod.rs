@@ -26,6 +26,7 @@ pub mod opaque;
 pub mod password;
 pub mod rate_limit;
 mod repo;
+mod revoked;
 pub mod routes;
 pub mod scopes;
 mod sealed;

@@ -7,6 +7,7 @@ use std::hash::BuildHasher;
 use std::sync::Mutex;
 
 use crate::clock::UnixTime;
+use crate::identity::nonce_log::NonceHash;
 use crate::identity::signatures::WINDOW_SECS;
 
 /// Nonces remembered at most; past this, new signed requests are refused until old nonces expire
@@ -65,8 +66,24 @@ impl NonceStore {
         }
     }
 
-    /// Accepts `nonce` for `key` the first time it is presented, within the key's budget.
-    pub fn accept(&self, key: &str, nonce: &str, now: UnixTime) -> Result<(), NonceRefusal> {
+    /// Accepts a nonce (by its hash) for `key` the first time it is presented, within the key's
+    /// budget.
+    pub fn accept(&self, key: &str, nonce: &NonceHash, now: UnixTime) -> Result<(), NonceRefusal> {
+        self.insert(key, nonce, now, true)
+    }
+
+    /// Remembers a nonce spent before this process started (loaded from the store).
+    pub fn remember(&self, key: &str, nonce: &NonceHash, now: UnixTime) {
+        let _ = self.insert(key, nonce, now, false);
+    }
+
+    fn insert(
+        &self,
+        key: &str,
+        nonce: &NonceHash,
+        now: UnixTime,
+        spend: bool,
+    ) -> Result<(), NonceRefusal> {
         // A 64-bit id under a per-process random key: fixed-size entries, no crafted collisions.
         let id = self.hasher.hash_one((key, nonce));
         let mut shard = self.shards[(id as usize) % NONCE_SHARDS]
@@ -88,7 +105,9 @@ impl NonceStore {
         if shard.current.len() + shard.previous.len() >= MAX_NONCES / NONCE_SHARDS {
             return Err(NonceRefusal::Full);
         }
-        self.spend(key, now)?;
+        if spend {
+            self.spend(key, now)?;
+        }
         shard.current.insert(id);
         Ok(())
     }
@@ -135,20 +154,24 @@ impl NonceStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::identity::nonce_log::nonce_hash;
 
     #[test]
     fn a_nonce_is_accepted_once_per_key_until_it_expires() {
         let store = NonceStore::new(100);
-        assert_eq!(store.accept("k", "n", 1000), Ok(()));
-        assert_eq!(store.accept("k", "n", 1001), Err(NonceRefusal::Replay));
-        assert_eq!(store.accept("other", "n", 1001), Ok(()));
+        assert_eq!(store.accept("k", &nonce_hash("n"), 1000), Ok(()));
         assert_eq!(
-            store.accept("k", "n", 1000 + 2 * WINDOW_SECS + 1),
+            store.accept("k", &nonce_hash("n"), 1001),
+            Err(NonceRefusal::Replay)
+        );
+        assert_eq!(store.accept("other", &nonce_hash("n"), 1001), Ok(()));
+        assert_eq!(
+            store.accept("k", &nonce_hash("n"), 1000 + 2 * WINDOW_SECS + 1),
             Err(NonceRefusal::Replay),
             "still inside the kept generations"
         );
         assert_eq!(
-            store.accept("k", "n", 1000 + 4 * WINDOW_SECS + 1),
+            store.accept("k", &nonce_hash("n"), 1000 + 4 * WINDOW_SECS + 1),
             Ok(()),
             "forgotten after two generations"
         );
@@ -158,13 +181,16 @@ mod tests {
     fn one_key_spends_its_own_budget_and_not_the_others() {
         let store = NonceStore::new(3);
         for n in ["a", "b", "c"] {
-            assert_eq!(store.accept("greedy", n, 1000), Ok(()));
+            assert_eq!(store.accept("greedy", &nonce_hash(n), 1000), Ok(()));
         }
-        assert_eq!(store.accept("greedy", "d", 1001), Err(NonceRefusal::Full));
-        assert_eq!(store.accept("modest", "a", 1001), Ok(()));
+        assert_eq!(
+            store.accept("greedy", &nonce_hash("d"), 1001),
+            Err(NonceRefusal::Full)
+        );
+        assert_eq!(store.accept("modest", &nonce_hash("a"), 1001), Ok(()));
         // The budget comes back as its generations expire.
         assert_eq!(
-            store.accept("greedy", "d", 1000 + 4 * WINDOW_SECS + 1),
+            store.accept("greedy", &nonce_hash("d"), 1000 + 4 * WINDOW_SECS + 1),
             Ok(())
         );
     }

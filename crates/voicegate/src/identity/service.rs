@@ -19,6 +19,7 @@ use crate::identity::nonce_store::NonceStore;
 use crate::identity::password;
 use crate::identity::rate_limit::WindowLimiter;
 use crate::identity::repo::IdentityRepo;
+use crate::identity::revoked::RevokedSet;
 use crate::identity::sealed::{SEALING_KEY_FILE, Sealer};
 use crate::identity::user_states::{ApiKeyEntry, UserState, UserStates};
 use crate::key_file;
@@ -63,13 +64,15 @@ pub struct IdentityService {
     pub(super) hash_permits: Semaphore,
     pub(super) limits: Limits,
     pub(super) nonces: NonceStore,
-    /// Spent nonces in the store: what makes a replay fail after a restart or elsewhere.
+    /// Spent nonces in the store: what makes a replay fail after a restart.
     pub(super) nonce_log: NonceLog,
+    /// Set once the live nonces of the store are in `nonces` (before the first signed request).
+    nonces_loaded: tokio::sync::OnceCell<()>,
     /// Revoked OAuth access tokens (jti → expiry), checked on every token.
-    pub(super) revoked_jti: std::sync::RwLock<std::collections::HashMap<String, UnixTime>>,
+    pub(super) revoked_jti: RevokedSet,
     /// Revoked refresh-token families (base64url → until when an access token of theirs can
     /// still be alive), checked on every token that names its family.
-    revoked_families: std::sync::RwLock<std::collections::HashMap<String, UnixTime>>,
+    revoked_families: RevokedSet,
 }
 
 impl IdentityService {
@@ -103,6 +106,7 @@ impl IdentityService {
             states: UserStates::default(),
             nonces: NonceStore::new(auth.max_nonces_per_key),
             nonce_log: NonceLog::new(db.clone(), clock.clone()),
+            nonces_loaded: tokio::sync::OnceCell::new(),
             revoked_jti: Default::default(),
             revoked_families: Default::default(),
             auth,
@@ -125,18 +129,37 @@ impl IdentityService {
     async fn reload_revoked(&self) -> Result<(), IdentityError> {
         let now = self.clock.now();
         let revoked = self.repo.revoked_access_tokens(now).await?;
-        *self.revoked_jti.write().unwrap_or_else(|e| e.into_inner()) =
-            revoked.into_iter().collect();
+        self.revoked_jti.replace(revoked.into_iter().collect());
         let since = now - self.longest_access_ttl();
         let families = self.repo.revoked_families(since).await?;
-        *self
-            .revoked_families
-            .write()
-            .unwrap_or_else(|e| e.into_inner()) = families
-            .into_iter()
-            .map(|(family, at)| (B64.encode(family), at + self.longest_access_ttl()))
-            .collect();
+        self.revoked_families.replace(
+            families
+                .into_iter()
+                .map(|(family, at)| (B64.encode(family), at + self.longest_access_ttl()))
+                .collect(),
+        );
         Ok(())
+    }
+
+    /// Stores what is written behind the answers (spent nonces); a stopping server calls it
+    /// before it closes the store.
+    pub async fn flush(&self) {
+        self.nonce_log.flush().await;
+    }
+
+    /// Loads the live nonces of the store into memory, once, before the first signed request
+    /// is checked (not at start: the CLI opens this service too and checks no signatures).
+    pub(super) async fn load_spent_nonces(&self) -> Result<(), IdentityError> {
+        self.nonces_loaded
+            .get_or_try_init(|| async {
+                let now = self.clock.now();
+                for (key_id, nonce) in self.nonce_log.live(now).await? {
+                    self.nonces.remember(&key_id, &nonce, now);
+                }
+                Ok::<(), IdentityError>(())
+            })
+            .await
+            .map(|_| ())
     }
 
     /// The longest any access token lives.
@@ -156,8 +179,6 @@ impl IdentityService {
     ) -> Result<u64, IdentityError> {
         let revoked = self.repo.revoke_family(family, now).await?;
         self.revoked_families
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
             .insert(B64.encode(family), now + self.longest_access_ttl());
         self.states.announce_change();
         Ok(revoked)
@@ -166,19 +187,8 @@ impl IdentityService {
     /// Whether an access token was revoked: by its `jti` (OAuth tokens, RFC 7009) or with its
     /// refresh-token family.
     pub(super) fn access_revoked(&self, jti: &str, oauth: bool, family: Option<&str>) -> bool {
-        let by_jti = oauth
-            && self
-                .revoked_jti
-                .read()
-                .unwrap_or_else(|e| e.into_inner())
-                .contains_key(jti);
-        let by_family = family.is_some_and(|family| {
-            self.revoked_families
-                .read()
-                .unwrap_or_else(|e| e.into_inner())
-                .contains_key(family)
-        });
-        by_jti || by_family
+        (oauth && self.revoked_jti.contains(jti))
+            || family.is_some_and(|family| self.revoked_families.contains(family))
     }
 
     /// Refuses an OAuth access token from now on (stored, so that other processes and restarts
@@ -189,10 +199,7 @@ impl IdentityService {
         exp: UnixTime,
     ) -> Result<(), IdentityError> {
         self.repo.revoke_access_token(&jti, exp).await?;
-        self.revoked_jti
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(jti, exp);
+        self.revoked_jti.insert(jti, exp);
         self.states.announce_change();
         Ok(())
     }

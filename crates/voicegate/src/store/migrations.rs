@@ -84,6 +84,11 @@ const SQLITE: &[Migration] = &[
         name: "0014_recording_sizes.sql",
         sql: include_str!("../../migrations/sqlite/0014_recording_sizes.sql"),
     },
+    Migration {
+        version: 15,
+        name: "0015_nonce_log.sql",
+        sql: include_str!("../../migrations/sqlite/0015_nonce_log.sql"),
+    },
 ];
 
 /// Applies the migrations the database does not have yet.
