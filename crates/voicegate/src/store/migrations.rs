@@ -89,6 +89,11 @@ const SQLITE: &[Migration] = &[
         name: "0015_nonce_log.sql",
         sql: include_str!("../../migrations/sqlite/0015_nonce_log.sql"),
     },
+    Migration {
+        version: 16,
+        name: "0016_nonce_log_unindexed.sql",
+        sql: include_str!("../../migrations/sqlite/0016_nonce_log_unindexed.sql"),
+    },
 ];
 
 /// Applies the migrations the database does not have yet.
