@@ -26,7 +26,6 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::extract::ConnectInfo;
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -163,7 +162,6 @@ async fn serve_connection(
     let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
         let client = forwarded.client(peer.ip(), request.headers());
         request.extensions_mut().insert(ClientAddr(client));
-        request.extensions_mut().insert(ConnectInfo(peer));
         noted.set(Phase::Handling);
         let (router, noted) = (router.clone(), noted.clone());
         async move {

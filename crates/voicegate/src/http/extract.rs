@@ -1,10 +1,10 @@
 //! Request extractors whose failures answer the server's JSON error shape: a JSON body, an
 //! optional JSON body, a query string, and the client's address.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Query, Request};
+use axum::extract::{FromRequest, FromRequestParts, Query, Request};
 use axum::http::header::CONTENT_TYPE;
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
@@ -40,11 +40,6 @@ impl ClientIp {
         extensions
             .get::<ClientAddr>()
             .map(|ClientAddr(ip)| Self(*ip))
-            .or_else(|| {
-                extensions
-                    .get::<ConnectInfo<SocketAddr>>()
-                    .map(|ConnectInfo(addr)| Self(addr.ip()))
-            })
     }
 }
 

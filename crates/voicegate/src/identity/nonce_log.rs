@@ -18,7 +18,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::clock::{SharedClock, UnixTime};
 use crate::identity::error::IdentityError;
-use crate::identity::signatures::WINDOW_SECS;
+use crate::identity::signatures::{WINDOW_SECS, hex};
 use crate::store::Db;
 
 /// Nonces appended in one statement at most.
@@ -235,15 +235,4 @@ async fn append(db: &Db, batch: &[(String, NonceHash, UnixTime)]) -> Result<i64,
     .execute(db.sqlite())
     .await?;
     Ok(done.last_insert_rowid())
-}
-
-/// Lowercase hex of a nonce hash.
-fn hex(bytes: &NonceHash) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut text = String::with_capacity(2 * bytes.len());
-    for byte in bytes {
-        text.push(char::from(DIGITS[usize::from(byte >> 4)]));
-        text.push(char::from(DIGITS[usize::from(byte & 15)]));
-    }
-    text
 }
