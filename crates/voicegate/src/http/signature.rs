@@ -72,9 +72,10 @@ async fn verify(check: &SignatureCheck, request: Request) -> Result<Request, Api
         .get(AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
+    let query_key = query_api_key(query);
     let admission = check
         .identity
-        .admit_signed(client, authorization, query_api_key(query).as_deref())
+        .admit_signed(client, authorization, query_key.as_deref())
         .await?;
     let body = to_bytes(body, check.body_limit)
         .await
@@ -88,7 +89,7 @@ async fn verify(check: &SignatureCheck, request: Request) -> Result<Request, Api
     };
     let api_key = match &params {
         Some(params) => params.text("api_key").ok().flatten().map(str::to_string),
-        None => query_api_key(query),
+        None => query_key,
     };
     let signed_request = SignedRequest {
         method: parts.method.as_str(),

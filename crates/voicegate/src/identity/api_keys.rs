@@ -45,6 +45,11 @@ pub struct ApiKeyInfo {
 #[derive(Debug)]
 pub struct SignatureAdmission {
     ip_key: String,
+    /// The parsed `Authorization` header and its timestamp.
+    header: signatures::SignatureHeader,
+    sent_at: UnixTime,
+    /// The query's key and its entry, when the query named one (a body may name another).
+    query_key: Option<(String, ApiKeyEntry)>,
 }
 
 /// What a signed request is checked against.
@@ -154,12 +159,19 @@ impl IdentityService {
         if now.abs_diff(sent_at) > WINDOW_SECS.unsigned_abs() {
             return Err(IdentityError::InvalidSignature);
         }
-        if let Some(key_id) = query_api_key
-            && self.api_key_entry(key_id).await.is_none()
-        {
-            return Err(IdentityError::InvalidSignature);
-        }
-        Ok(SignatureAdmission { ip_key })
+        let query_key = match query_api_key {
+            Some(key_id) => match self.api_key_entry(key_id).await {
+                Some(entry) => Some((key_id.to_string(), entry)),
+                None => return Err(IdentityError::InvalidSignature),
+            },
+            None => None,
+        };
+        Ok(SignatureAdmission {
+            ip_key,
+            header,
+            sent_at,
+            query_key,
+        })
     }
 
     /// Verifies a signed request admitted by [`IdentityService::admit_signed`] and returns the
@@ -171,23 +183,31 @@ impl IdentityService {
         request: &SignedRequest<'_>,
     ) -> Result<Principal, IdentityError> {
         let now = self.clock.now();
-        let key = match request.api_key {
-            Some(key_id) => self.api_key_entry(key_id).await,
-            None => None,
+        let SignatureAdmission {
+            ip_key,
+            header,
+            sent_at,
+            query_key,
+        } = admission;
+        let key = match (request.api_key, query_key) {
+            (Some(key_id), Some((admitted, entry))) if key_id == admitted => Some(entry),
+            (Some(key_id), _) => self.api_key_entry(key_id).await,
+            (None, _) => None,
         };
         let state = match &key {
             Some(key) => self.user_state(&key.user).await,
             None => None,
         };
         self.load_spent_nonces().await?;
-        let (principal, nonce) = self.verify_signature(request, key, state, now)?;
+        let (principal, nonce) =
+            self.verify_signature(request, &header, sent_at, key, state, now)?;
         // The store gets the nonce right behind the answer: a starting server loads the live
         // ones, so a captured request does not replay after a restart.
         let key_id = request.api_key.unwrap_or_default();
         let expires_at = principal.issued_at + WINDOW_SECS + 1;
         let stored = self.nonce_log.append(key_id, nonce, expires_at).await;
         // Stored or not, the failure was not the client's.
-        self.limits.failures_by_ip.release(&admission.ip_key);
+        self.limits.failures_by_ip.release(&ip_key);
         stored.map(|()| principal)
     }
 
@@ -196,17 +216,16 @@ impl IdentityService {
     fn verify_signature(
         &self,
         request: &SignedRequest<'_>,
+        header: &signatures::SignatureHeader,
+        sent_at: UnixTime,
         key: Option<ApiKeyEntry>,
         state: Option<UserState>,
         now: UnixTime,
     ) -> Result<(Principal, NonceHash), IdentityError> {
         let invalid = IdentityError::InvalidSignature;
-        let header = signatures::parse_header(request.authorization)
-            .ok_or(IdentityError::InvalidSignature)?;
         let key_id = request.api_key.ok_or(IdentityError::InvalidSignature)?;
         let key = key.ok_or(IdentityError::InvalidSignature)?;
-        let sent_at = signatures::parse_timestamp(&header.timestamp)
-            .ok_or(IdentityError::InvalidSignature)?;
+        // Checked again: the body may have taken a while.
         if now.abs_diff(sent_at) > WINDOW_SECS.unsigned_abs() {
             return Err(invalid);
         }

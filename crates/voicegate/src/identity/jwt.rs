@@ -136,9 +136,13 @@ impl JwtCodec {
         if header_b64 != self.header_b64 {
             return Err(TokenError::Malformed);
         }
-        let signature = B64
-            .decode(signature_b64)
-            .map_err(|_| TokenError::Malformed)?;
+        // An HS256 signature is 32 bytes: 43 characters, decoded on the stack.
+        let mut signature = [0u8; 32];
+        if signature_b64.len() != 43
+            || B64.decode_slice(signature_b64, &mut signature) != Ok(32)
+        {
+            return Err(TokenError::Malformed);
+        }
         let mut mac = self.key.clone();
         mac.update(signing_input.as_bytes());
         mac.verify_slice(&signature)

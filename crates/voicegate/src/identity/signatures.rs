@@ -18,7 +18,7 @@ pub const WINDOW_SECS: i64 = 300;
 #[derive(Debug, PartialEq, Eq)]
 pub struct SignatureHeader {
     /// The signature, decoded from hex.
-    pub signature: Vec<u8>,
+    pub signature: [u8; 32],
     /// The client's nonce.
     pub nonce: String,
     /// The timestamp as sent.
@@ -30,7 +30,7 @@ pub fn is_signature_header(value: &str) -> bool {
     value.trim_start().starts_with("signature=")
 }
 
-/// Parses `signature=<hex>, nonce=<nonce>, timestamp=<ts>` (in any order).
+/// Parses `signature=<hex>, nonce=<nonce>, timestamp=<ISO 8601>` (any order, each part once).
 pub fn parse_header(value: &str) -> Option<SignatureHeader> {
     let (mut signature, mut nonce, mut timestamp) = (None, None, None);
     for part in value.split(',') {
@@ -41,41 +41,56 @@ pub fn parse_header(value: &str) -> Option<SignatureHeader> {
             "timestamp" => &mut timestamp,
             _ => return None,
         };
-        if slot.replace(content.trim().to_string()).is_some() {
+        if slot.replace(content.trim()).is_some() {
             return None;
         }
     }
-    let signature = decode_hex(&signature?)?;
+    let signature = decode_hex(signature?)?;
     let (nonce, timestamp) = (nonce?, timestamp?);
     if nonce.is_empty() || nonce.len() > 128 || timestamp.len() > 40 {
         return None;
     }
     Some(SignatureHeader {
         signature,
-        nonce,
-        timestamp,
+        nonce: nonce.to_string(),
+        timestamp: timestamp.to_string(),
     })
 }
 
-fn decode_hex(text: &str) -> Option<Vec<u8>> {
+fn decode_hex(text: &str) -> Option<[u8; 32]> {
+    fn digit(c: u8) -> Option<u8> {
+        match c {
+            b'0'..=b'9' => Some(c - b'0'),
+            b'a'..=b'f' => Some(c - b'a' + 10),
+            b'A'..=b'F' => Some(c - b'A' + 10),
+            _ => None,
+        }
+    }
+    let text = text.as_bytes();
     if text.len() != 64 {
         return None;
     }
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
-        .collect()
+    let mut bytes = [0u8; 32];
+    for (byte, pair) in bytes.iter_mut().zip(text.chunks_exact(2)) {
+        *byte = digit(pair[0])? << 4 | digit(pair[1])?;
+    }
+    Some(bytes)
 }
 
 /// Lowercase hex of `bytes`.
 pub fn hex(bytes: &[u8]) -> String {
+    let mut text = vec![0u8; bytes.len() * 2];
+    hex_into(bytes, &mut text);
+    String::from_utf8(text).expect("hex digits are ASCII")
+}
+
+/// Writes the lowercase hex of `bytes` into `out`, which holds twice as many bytes.
+fn hex_into(bytes: &[u8], out: &mut [u8]) {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut text = String::with_capacity(bytes.len() * 2);
-    for byte in bytes {
-        text.push(char::from(DIGITS[usize::from(byte >> 4)]));
-        text.push(char::from(DIGITS[usize::from(byte & 0x0f)]));
+    for (byte, pair) in bytes.iter().zip(out.chunks_exact_mut(2)) {
+        pair[0] = DIGITS[usize::from(byte >> 4)];
+        pair[1] = DIGITS[usize::from(byte & 0x0f)];
     }
-    text
 }
 
 /// Parses an ISO 8601 UTC timestamp, with or without `Z` (or `+00:00`) and fractional seconds,
@@ -132,9 +147,17 @@ pub fn digest_to_sign(
     body: &[u8],
     timestamp: &str,
 ) -> String {
-    let body_digest = hex(&Sha256::digest(body));
-    let data = format!("{method}\n{path}\n{query}\n{nonce}\n{body_digest}\n{timestamp}");
-    hex(&Sha256::digest(data.as_bytes()))
+    let mut data = Sha256::new();
+    for part in [method, path, query, nonce] {
+        data.update(part.as_bytes());
+        data.update(b"\n");
+    }
+    let mut body_digest = [0u8; 64];
+    hex_into(&Sha256::digest(body), &mut body_digest);
+    data.update(body_digest);
+    data.update(b"\n");
+    data.update(timestamp.as_bytes());
+    hex(&data.finalize())
 }
 
 /// The stored form of an API secret: its SHA-256. The secrets voicegate makes are longer than
@@ -191,6 +214,20 @@ mod tests {
         assert!(parse_header(&format!("signature={sig}, nonce=n1")).is_none());
         assert!(parse_header("signature=zz, nonce=n1, timestamp=t").is_none());
         assert!(parse_header(&format!("signature={sig}, nonce=a, nonce=b, timestamp=t")).is_none());
+        let upper = parse_header(&format!("signature={}, nonce=n, timestamp=t", "AB".repeat(32)));
+        assert_eq!(upper.unwrap().signature, [0xab; 32]);
+        let signed = format!("signature=+{}, nonce=n, timestamp=t", "a".repeat(63));
+        assert!(parse_header(&signed).is_none(), "a sign is not a hex digit");
+    }
+
+    #[test]
+    fn the_signed_string_is_the_documented_one() {
+        let body_digest = hex(&Sha256::digest(b"{}"));
+        let expected = format!("POST\n/p\na=1\nn1\n{body_digest}\n2026-01-01T00:00:00Z");
+        assert_eq!(
+            digest_to_sign("POST", "/p", "a=1", "n1", b"{}", "2026-01-01T00:00:00Z"),
+            hex(&Sha256::digest(expected.as_bytes()))
+        );
     }
 
     #[test]

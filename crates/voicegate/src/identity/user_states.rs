@@ -25,8 +25,8 @@ pub struct UserState {
     pub tokens_valid_after_ms: i64,
 }
 
-/// An API key as a signature check needs it.
-#[derive(Debug, Clone)]
+/// An API key as a signature check needs it. `Debug` hides the HMAC key.
+#[derive(Clone)]
 pub struct ApiKeyEntry {
     /// Its user's id.
     pub user_id: UserId,
@@ -36,6 +36,17 @@ pub struct ApiKeyEntry {
     pub scopes: ScopeSet,
     /// SHA-256 of the secret (the HMAC key).
     pub secret_hash: [u8; 32],
+}
+
+impl std::fmt::Debug for ApiKeyEntry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiKeyEntry")
+            .field("user_id", &self.user_id)
+            .field("user", &self.user)
+            .field("scopes", &self.scopes)
+            .field("secret_hash", &"<hidden>")
+            .finish()
+    }
 }
 
 /// The cache: a map swapped whole on reload. Reloads are serialised, so a slow reload can never
@@ -139,3 +150,22 @@ impl UserStates {
         Ok(true)
     }
 }
+
+#[cfg(test)]
+mod debug_tests {
+    use super::*;
+
+    #[test]
+    fn an_api_key_entry_prints_without_its_hmac_key() {
+        let entry = ApiKeyEntry {
+            user_id: UserId::new(1),
+            user: "ana".into(),
+            scopes: ScopeSet::from_stored("user:info"),
+            secret_hash: [0x5a; 32],
+        };
+        let printed = format!("{entry:?}");
+        assert!(printed.contains("ana") && printed.contains("<hidden>"), "{printed}");
+        assert!(!printed.contains("90"), "the key's bytes (0x5a = 90) leak: {printed}");
+    }
+}
+
