@@ -138,9 +138,7 @@ impl JwtCodec {
         }
         // An HS256 signature is 32 bytes: 43 characters, decoded on the stack.
         let mut signature = [0u8; 32];
-        if signature_b64.len() != 43
-            || B64.decode_slice(signature_b64, &mut signature) != Ok(32)
-        {
+        if signature_b64.len() != 43 || B64.decode_slice(signature_b64, &mut signature) != Ok(32) {
             return Err(TokenError::Malformed);
         }
         let mut mac = self.key.clone();

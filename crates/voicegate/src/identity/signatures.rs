@@ -214,7 +214,10 @@ mod tests {
         assert!(parse_header(&format!("signature={sig}, nonce=n1")).is_none());
         assert!(parse_header("signature=zz, nonce=n1, timestamp=t").is_none());
         assert!(parse_header(&format!("signature={sig}, nonce=a, nonce=b, timestamp=t")).is_none());
-        let upper = parse_header(&format!("signature={}, nonce=n, timestamp=t", "AB".repeat(32)));
+        let upper = parse_header(&format!(
+            "signature={}, nonce=n, timestamp=t",
+            "AB".repeat(32)
+        ));
         assert_eq!(upper.unwrap().signature, [0xab; 32]);
         let signed = format!("signature=+{}, nonce=n, timestamp=t", "a".repeat(63));
         assert!(parse_header(&signed).is_none(), "a sign is not a hex digit");

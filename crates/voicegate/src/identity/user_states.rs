@@ -164,8 +164,13 @@ mod debug_tests {
             secret_hash: [0x5a; 32],
         };
         let printed = format!("{entry:?}");
-        assert!(printed.contains("ana") && printed.contains("<hidden>"), "{printed}");
-        assert!(!printed.contains("90"), "the key's bytes (0x5a = 90) leak: {printed}");
+        assert!(
+            printed.contains("ana") && printed.contains("<hidden>"),
+            "{printed}"
+        );
+        assert!(
+            !printed.contains("90"),
+            "the key's bytes (0x5a = 90) leak: {printed}"
+        );
     }
 }
-

@@ -94,6 +94,11 @@ const SQLITE: &[Migration] = &[
         name: "0016_nonce_log_unindexed.sql",
         sql: include_str!("../../migrations/sqlite/0016_nonce_log_unindexed.sql"),
     },
+    Migration {
+        version: 17,
+        name: "0017_nonce_log_runs.sql",
+        sql: include_str!("../../migrations/sqlite/0017_nonce_log_runs.sql"),
+    },
 ];
 
 /// Applies the migrations the database does not have yet.
