@@ -1,6 +1,6 @@
 //! Test harness for voicegate: a temp data directory, the server in-process on 127.0.0.1:0 with a
 //! clock the test moves, the real binary as a child process, and the real peer tools the tests
-//! compare against (Python's bcrypt).
+//! compare against (Python's bcrypt, the OVOS message bus, Snapcast).
 
 mod binary;
 mod browser;
@@ -8,6 +8,7 @@ mod ovos;
 mod python;
 mod server;
 mod shared;
+mod snapcast;
 
 pub use binary::{Binary, CliOutput, ServeProcess, free_port};
 pub use browser::{Browser, callback_listener};
@@ -15,3 +16,4 @@ pub use ovos::{OvosBus, Responder};
 pub use python::{python, python_bcrypt_check, python_bcrypt_hash, run_python};
 pub use server::{TestServer, test_config};
 pub use shared::{Located, SHARED_VAR, locate, shared_file};
+pub use snapcast::{PCM_BYTES_PER_SECOND, Snapclient, Snapserver, sine_pcm};

@@ -17,6 +17,7 @@ pub mod jobs;
 pub mod key_file;
 pub mod ovos;
 pub mod secret;
+pub mod speakers;
 pub mod state;
 pub mod store;
 pub mod voices;

@@ -16,6 +16,7 @@ mod put_url;
 mod quotas;
 mod rate_limits;
 mod signatures;
+mod snapcast;
 mod support;
 mod tokens;
 mod users_import;

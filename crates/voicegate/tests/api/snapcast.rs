@@ -1,0 +1,177 @@
+//! The Snapcast control client against the real snapserver and snapclients (Debian's 0.26), on
+//! 127.0.0.1: status, volume, groups, notifications, audio that reaches the clients, and a
+//! server that goes away and comes back.
+
+use std::time::Duration;
+
+use testkit::{PCM_BYTES_PER_SECOND, Snapclient, Snapserver, sine_pcm};
+use tokio::sync::broadcast;
+use voicegate::speakers::snapcast::{
+    ControlSettings, Notification, ServerStatus, SnapcastControl, SnapcastError,
+};
+
+/// Waits (at most `seconds`) until `check` holds for the server's status; returns that status.
+async fn status_until(
+    control: &SnapcastControl,
+    seconds: u64,
+    check: impl Fn(&ServerStatus) -> bool,
+) -> ServerStatus {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(seconds);
+    loop {
+        if let Ok(status) = control.status().await
+            && check(&status)
+        {
+            return status;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "snapserver's status did not get there within {seconds} s: {:?}",
+            control.status().await
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The next notification named `method` (others are skipped), within `seconds`.
+async fn notification(
+    notifications: &mut broadcast::Receiver<Notification>,
+    method: &str,
+    seconds: u64,
+) -> serde_json::Value {
+    let wait = async {
+        loop {
+            match notifications.recv().await {
+                Ok(Notification::Event { method: m, params }) if m == method => return params,
+                Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
+                Err(e) => panic!("notifications ended: {e}"),
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(seconds), wait)
+        .await
+        .unwrap_or_else(|_| panic!("no {method} within {seconds} s"))
+}
+
+fn connected(status: &ServerStatus, ids: &[&str]) -> bool {
+    ids.iter()
+        .all(|id| status.client(id).is_some_and(|(_, c)| c.connected))
+}
+
+#[tokio::test]
+async fn the_control_client_reads_the_status_and_sets_volumes_groups_and_names() {
+    let server = Snapserver::start(2, 300).await;
+    let _a = Snapclient::start(&server, "vg-a").await;
+    let _b = Snapclient::start(&server, "vg-b").await;
+    let control = SnapcastControl::start(ControlSettings::new(server.control_address()));
+    let mut notifications = control.notifications();
+    let status = status_until(&control, 10, |s| connected(s, &["vg-a", "vg-b"])).await;
+    let streams: Vec<&str> = status.streams.iter().map(|s| s.id.as_str()).collect();
+    assert_eq!(streams, ["S1", "S2"]);
+
+    // Volume: set, read back, announced on the listening connection; clamped at 100.
+    control.set_volume("vg-a", 40, false).await.unwrap();
+    let params = notification(&mut notifications, "Client.OnVolumeChanged", 5).await;
+    assert_eq!(params["id"], "vg-a");
+    assert_eq!(params["volume"]["percent"], 40);
+    control.set_volume("vg-b", 140, false).await.unwrap();
+    let status = control.status().await.unwrap();
+    assert_eq!(status.client("vg-a").unwrap().1.config.volume.percent, 40);
+    assert_eq!(status.client("vg-b").unwrap().1.config.volume.percent, 100);
+
+    // One group with both clients, on the second stream, muted; a name.
+    let (group, _) = status.client("vg-a").unwrap();
+    let group = group.id.clone();
+    let status = control
+        .set_group_clients(&group, &["vg-a", "vg-b"])
+        .await
+        .unwrap();
+    assert_eq!(status.client("vg-b").unwrap().0.id, group);
+    control.set_group_stream(&group, "S2").await.unwrap();
+    control.set_group_mute(&group, true).await.unwrap();
+    control.set_client_name("vg-b", "Kitchen").await.unwrap();
+    let status = control.status().await.unwrap();
+    let (group_now, b) = status.client("vg-b").unwrap();
+    assert_eq!(
+        (group_now.stream_id.as_str(), group_now.muted),
+        ("S2", true)
+    );
+    assert_eq!(b.config.name, "Kitchen");
+
+    // snapserver's refusals say what it said.
+    let refused = control.set_volume("nobody", 10, false).await.unwrap_err();
+    assert!(
+        matches!(&refused, SnapcastError::Refused { message, .. } if message.contains("not found")),
+        "{refused:?}"
+    );
+}
+
+#[tokio::test]
+async fn audio_written_into_a_source_reaches_the_clients_on_it_at_their_volume() {
+    let server = Snapserver::start(1, 300).await;
+    let loud = Snapclient::start(&server, "vg-loud").await;
+    let quiet = Snapclient::start(&server, "vg-quiet").await;
+    let control = SnapcastControl::start(ControlSettings::new(server.control_address()));
+    status_until(&control, 10, |s| connected(s, &["vg-loud", "vg-quiet"])).await;
+    control.set_volume("vg-loud", 100, false).await.unwrap();
+    control.set_volume("vg-quiet", 25, false).await.unwrap();
+    let before = (loud.samples().len(), quiet.samples().len());
+    let tone = sine_pcm(440.0, 1.0, 16_000.0);
+    assert_eq!(tone.len(), PCM_BYTES_PER_SECOND);
+    server
+        .write_pcm("S1", &tone, Duration::from_millis(1800))
+        .await;
+    let (loud_peak, quiet_peak) = (loud.peak_after(before.0), quiet.peak_after(before.1));
+    // The software mixer's curve: about 16,000 at 100 %, about 1,400 at 25 %.
+    assert!(
+        loud_peak > 12_000,
+        "the tone at 100 % peaked at {loud_peak}"
+    );
+    assert!(
+        (300..loud_peak / 4).contains(&quiet_peak),
+        "the tone at 25 % peaked at {quiet_peak} (at 100 %: {loud_peak})"
+    );
+}
+
+#[tokio::test]
+async fn a_stopped_snapserver_fails_requests_at_once_and_is_found_again() {
+    let mut server = Snapserver::start(1, 300).await;
+    let mut settings = ControlSettings::new(server.control_address());
+    settings.reconnect_max = Duration::from_millis(400);
+    let control = SnapcastControl::start(settings);
+    let mut notifications = control.notifications();
+    status_until(&control, 10, |_| true).await;
+    // The first connection's announcement is not the one this test waits for.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    while notifications.try_recv().is_ok() {}
+
+    server.stop().await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while control.is_connected() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the loss went unnoticed"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let started = tokio::time::Instant::now();
+    assert_eq!(control.status().await, Err(SnapcastError::Unavailable));
+    assert!(
+        started.elapsed() < Duration::from_millis(100),
+        "{:?}",
+        started.elapsed()
+    );
+
+    server.restart().await;
+    status_until(&control, 10, |_| true).await;
+    // The listener reconnected too, and says so (whatever happened meanwhile was missed).
+    let wait = async {
+        loop {
+            if let Ok(Notification::Connected) = notifications.recv().await {
+                return;
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(10), wait)
+        .await
+        .expect("the listening connection came back");
+}
