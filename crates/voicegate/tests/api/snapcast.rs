@@ -175,3 +175,62 @@ async fn a_stopped_snapserver_fails_requests_at_once_and_is_found_again() {
         .await
         .expect("the listening connection came back");
 }
+
+#[tokio::test]
+async fn the_feeder_paces_audio_into_a_source_and_holds_its_place_while_paused() {
+    use voicegate::speakers::feeder::{FeedState, Feeder, FeederSettings, Pcm};
+
+    let server = Snapserver::start(1, 300).await;
+    let client = Snapclient::start(&server, "vg-feed").await;
+    let control = SnapcastControl::start(ControlSettings::new(server.control_address()));
+    status_until(&control, 10, |s| connected(s, &["vg-feed"])).await;
+    let before = client.samples().len();
+    let tone: Vec<i16> = sine_pcm(440.0, 1.5, 16_000.0)
+        .chunks_exact(2)
+        .map(|b| i16::from_le_bytes([b[0], b[1]]))
+        .collect();
+    let feeder = Feeder::start(FeederSettings::new(format!(
+        "127.0.0.1:{}",
+        server.sources[0].1
+    )));
+    let started = tokio::time::Instant::now();
+    feeder.play(Pcm(tone.into())).await;
+
+    // Paced: after 0.5 s, about 0.5 s written (a couple of chunks ahead at most).
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let at_pause = feeder.status();
+    assert_eq!(at_pause.state, FeedState::Playing);
+    assert!(
+        (0.4..0.65).contains(&at_pause.seconds()),
+        "{} s written after 0.5 s",
+        at_pause.seconds()
+    );
+    feeder.pause().await;
+    let paused = feeder.status().frames;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let status = feeder.status();
+    assert_eq!((status.state, status.frames), (FeedState::Paused, paused));
+
+    // Resumed from its place, it finishes the rest and stops, the whole tone written.
+    feeder.resume().await;
+    let mut watch = feeder.watch();
+    tokio::time::timeout(Duration::from_secs(3), async {
+        while watch.borrow_and_update().state != FeedState::Stopped {
+            watch.changed().await.unwrap();
+        }
+    })
+    .await
+    .expect("the tone ends");
+    let done = feeder.status();
+    assert_eq!((done.frames, done.error), (72_000, None));
+    assert!(
+        started.elapsed() >= Duration::from_millis(1900),
+        "1.5 s of audio and a 0.5 s pause took {:?}",
+        started.elapsed()
+    );
+
+    // The speaker played it.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let peak = client.peak_after(before);
+    assert!(peak > 12_000, "the fed tone peaked at {peak}");
+}
