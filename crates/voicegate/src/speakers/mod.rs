@@ -1,7 +1,12 @@
 //! The speakers domain (the HK Omni surface): multi-room speakers over Snapcast.
 //!
-//! Built so far, for the speaker backend to stand on: the client of snapserver's control
-//! protocol ([`snapcast`]) and the feeder that paces audio into a stream source ([`feeder`]).
+//! Built so far, for the surface to stand on: the speaker backend's trait ([`backend`]) with
+//! the Snapcast backend ([`snapcast`]: its control protocol, its status, the backend), the
+//! feeder that paces audio into a stream source ([`feeder`]), the device model and the
+//! contract's volume scale ([`device`]), and the domain's errors ([`error`]).
 
+pub mod backend;
+pub mod device;
+pub mod error;
 pub mod feeder;
 pub mod snapcast;

@@ -234,3 +234,85 @@ async fn the_feeder_paces_audio_into_a_source_and_holds_its_place_while_paused()
     let peak = client.peak_after(before);
     assert!(peak > 12_000, "the fed tone peaked at {peak}");
 }
+
+#[tokio::test]
+async fn the_snapcast_backend_lists_devices_sets_volumes_and_plays_a_stream_on_chosen_ones() {
+    use voicegate::speakers::backend::SpeakerBackend;
+    use voicegate::speakers::device::wire_to_percent;
+    use voicegate::speakers::snapcast::SnapcastBackend;
+
+    let server = Snapserver::start(2, 300).await;
+    let clients = [
+        Snapclient::start(&server, "vg-1").await,
+        Snapclient::start(&server, "vg-2").await,
+        Snapclient::start(&server, "vg-3").await,
+    ];
+    let control = SnapcastControl::start(ControlSettings::new(server.control_address()));
+    status_until(&control, 10, |s| connected(s, &["vg-1", "vg-2", "vg-3"])).await;
+    let backend = SnapcastBackend::new(control, 60);
+
+    let devices = backend.devices().await.unwrap();
+    let ids: Vec<&str> = devices.iter().map(|d| d.backend_id.as_str()).collect();
+    assert_eq!(ids, ["vg-1", "vg-2", "vg-3"]);
+    for device in &devices {
+        assert!(
+            device.active && device.ip.as_deref() == Some("127.0.0.1"),
+            "{device:?}"
+        );
+        assert!(
+            device.device_id.bytes().all(|b| b.is_ascii_digit()),
+            "{device:?}"
+        );
+        assert!(
+            device.group_id.is_some() && device.version.is_some(),
+            "{device:?}"
+        );
+    }
+    let again = backend.devices().await.unwrap();
+    assert_eq!(
+        devices[0].device_id, again[0].device_id,
+        "DeviceIDs are stable"
+    );
+
+    // The contract's 25 is 50 % in snapserver; the configured cap holds (60 %).
+    backend
+        .set_volume(&devices[0], wire_to_percent(25))
+        .await
+        .unwrap();
+    backend.set_volume(&devices[1], 100).await.unwrap();
+    backend.set_volume(&devices[2], 100).await.unwrap();
+    let devices = backend.devices().await.unwrap();
+    let percents: Vec<u8> = devices.iter().map(|d| d.percent).collect();
+    assert_eq!(percents, [50, 60, 60]);
+    assert_eq!(devices[0].wire_volume(), 25);
+
+    // Two of three on stream S2: the tone written into S2 reaches exactly those two.
+    backend.join("S2", &devices[..2]).await.unwrap();
+    let status = backend.control().status().await.unwrap();
+    let (g1, _) = status.client("vg-1").unwrap();
+    let (g2, _) = status.client("vg-2").unwrap();
+    let (g3, _) = status.client("vg-3").unwrap();
+    assert_eq!((g1.id == g2.id, g1.stream_id.as_str()), (true, "S2"));
+    assert_ne!(g3.stream_id, "S2");
+    // A group switch restarts the players; let them settle before the tone.
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let before: Vec<usize> = clients.iter().map(|c| c.samples().len()).collect();
+    let tone = sine_pcm(440.0, 1.0, 16_000.0);
+    server
+        .write_pcm("S2", &tone, Duration::from_millis(1800))
+        .await;
+    let peaks: Vec<i32> = clients
+        .iter()
+        .zip(&before)
+        .map(|(c, skip)| c.peak_after(*skip))
+        .collect();
+    assert!(peaks[0] > 1_000 && peaks[1] > 1_000, "{peaks:?}");
+    assert_eq!(peaks[2], 0, "{peaks:?}");
+
+    // Muting the stream mutes its group; a stream that does not exist is refused.
+    backend.mute("S2", true).await.unwrap();
+    let devices = backend.devices().await.unwrap();
+    assert!(devices[0].muted && devices[1].muted && !devices[2].muted);
+    assert_eq!(devices[0].wire_volume(), 0);
+    assert!(backend.join("S9", &devices[2..]).await.is_err());
+}

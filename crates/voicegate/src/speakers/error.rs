@@ -1,0 +1,31 @@
+//! What can go wrong with the speakers, each mapped to one HTTP answer at the edge.
+
+use crate::speakers::snapcast::control::SnapcastError;
+
+/// A speakers operation's failure.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SpeakerError {
+    /// A parameter is missing or out of range (the text says which).
+    #[error("{0}")]
+    BadRequest(String),
+    /// No such device.
+    #[error("unknown DeviceID {0:?}")]
+    UnknownDevice(String),
+    /// The speaker system cannot be reached now.
+    #[error("the speakers are not reachable now ({0})")]
+    Unavailable(String),
+    /// The speaker system refused or garbled an operation.
+    #[error("the speaker system failed: {0}")]
+    Backend(String),
+}
+
+impl From<SnapcastError> for SpeakerError {
+    fn from(e: SnapcastError) -> Self {
+        match e {
+            SnapcastError::Unavailable | SnapcastError::Timeout => Self::Unavailable(e.to_string()),
+            SnapcastError::Refused { .. } | SnapcastError::BadAnswer(_) => {
+                Self::Backend(e.to_string())
+            }
+        }
+    }
+}
