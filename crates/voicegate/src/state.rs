@@ -11,6 +11,7 @@ use crate::events::EventHub;
 use crate::identity::IdentityService;
 use crate::jobs::Jobs;
 use crate::ovos::OvosService;
+use crate::speakers::SpeakersService;
 use crate::store::Db;
 use crate::voices::VoicesService;
 
@@ -42,6 +43,8 @@ pub struct Services {
     pub ovos: Arc<OvosService>,
     /// The vocalid-api voices surface.
     pub voices: Arc<VoicesService>,
+    /// The HK Omni speakers surface.
+    pub speakers: Arc<SpeakersService>,
     /// The speech engines every surface that speaks shares.
     pub engines: Arc<Engines>,
     /// The background job queue.

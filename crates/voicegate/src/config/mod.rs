@@ -17,10 +17,12 @@ use crate::secret::Secret;
 use crate::voices::put_url::resolve::parse_nameserver;
 
 mod sections;
+mod speakers;
 
 pub use sections::{
     AuthConfig, EventsConfig, HttpConfig, JobsConfig, OvosConfig, QuotasConfig, VoicesConfig,
 };
+pub use speakers::SpeakersConfig;
 
 /// The whole server configuration.
 #[derive(Debug, Clone, Deserialize)]
@@ -55,6 +57,8 @@ pub struct Config {
     pub voices: VoicesConfig,
     /// Per-user quotas.
     pub quotas: QuotasConfig,
+    /// The HK Omni speakers surface.
+    pub speakers: SpeakersConfig,
 }
 
 impl Default for Config {
@@ -74,6 +78,7 @@ impl Default for Config {
             events: EventsConfig::default(),
             voices: VoicesConfig::default(),
             quotas: QuotasConfig::default(),
+            speakers: SpeakersConfig::default(),
         }
     }
 }
@@ -214,6 +219,9 @@ impl Config {
                 "ovos",
                 "max_text_chars and max_utterances must be at least 1",
             );
+        }
+        if let Some((key, reason)) = self.speakers.invalid() {
+            return invalid(key, reason);
         }
         if self.events.buffer == 0 {
             return invalid("events.buffer", "must be at least 1");

@@ -8,6 +8,7 @@ use crate::identity::IdentityError;
 use crate::identity::oauth_error::OAuthError;
 use crate::ovos::OvosError;
 use crate::ovos::bus::BusError;
+use crate::speakers::error::SpeakerError;
 use crate::voices::VoicesError;
 
 /// The challenge of every 401 that a token would have avoided.
@@ -128,6 +129,35 @@ impl From<OvosError> for ApiError {
                 "validation_failed",
                 detail,
             ),
+        }
+    }
+}
+
+impl From<SpeakerError> for ApiError {
+    fn from(e: SpeakerError) -> Self {
+        let detail = e.to_string();
+        match e {
+            SpeakerError::BadRequest(_) => {
+                Self::new(StatusCode::BAD_REQUEST, "bad_request", detail)
+            }
+            SpeakerError::UnknownDevice(_) => {
+                Self::new(StatusCode::NOT_FOUND, "unknown_device", detail)
+            }
+            SpeakerError::UnknownSession => {
+                Self::new(StatusCode::NOT_FOUND, "unknown_session", detail)
+            }
+            SpeakerError::TooManySessions(_) => {
+                Self::new(StatusCode::TOO_MANY_REQUESTS, "too_many_sessions", detail)
+            }
+            SpeakerError::Unavailable(_) => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "speakers_unavailable",
+                detail,
+            )
+            .with_retry_after(1),
+            SpeakerError::Backend(_) => {
+                Self::new(StatusCode::BAD_GATEWAY, "speakers_failed", detail)
+            }
         }
     }
 }

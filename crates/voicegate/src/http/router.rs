@@ -23,6 +23,7 @@ use crate::identity::console_routes as console;
 use crate::identity::oauth_routes as oauth;
 use crate::identity::routes as auth;
 use crate::ovos::routes as ovos;
+use crate::speakers::routes as speakers;
 use crate::state::AppState;
 use crate::voices::delivery_routes as delivery;
 use crate::voices::routes as voices;
@@ -98,6 +99,19 @@ fn groups() -> Vec<Group> {
         .routes(routes!(delivery::licence_key))
         .routes(routes!(events::events))
         .routes(routes!(health::health));
+    let hk = OpenApiRouter::new()
+        .routes(routes!(speakers::init_session))
+        .routes(routes!(speakers::close_session))
+        .routes(routes!(speakers::device_count))
+        .routes(routes!(speakers::device_list))
+        .routes(routes!(speakers::device_info))
+        .routes(routes!(speakers::add_device_to_session))
+        .routes(routes!(speakers::remove_device_from_session))
+        .routes(routes!(speakers::set_party_mode))
+        .routes(routes!(speakers::get_volume))
+        .routes(routes!(speakers::get_volume_device))
+        .routes(routes!(speakers::set_volume))
+        .routes(routes!(speakers::set_volume_device));
     let group = |routes, dialect, body_limit| Group {
         routes,
         dialect,
@@ -107,6 +121,7 @@ fn groups() -> Vec<Group> {
         group(uploads, Dialect::Plain, BodyLimit::Upload),
         group(oauth, Dialect::OAuth, BodyLimit::Json),
         group(console, Dialect::SnipsConsole, BodyLimit::Json),
+        group(hk, Dialect::HkOmni, BodyLimit::Json),
         group(plain, Dialect::Plain, BodyLimit::Json),
     ]
 }

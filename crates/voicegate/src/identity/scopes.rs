@@ -254,6 +254,8 @@ scope_type! {
     VoiceSynthesisScope = Scope::VoiceSynthesis;
     /// The `voice:download` scope as a type.
     VoiceDownloadScope = Scope::VoiceDownload;
+    /// The `speakers` scope as a type.
+    SpeakersScope = Scope::Speakers;
 }
 
 #[cfg(test)]

@@ -11,6 +11,12 @@ pub enum SpeakerError {
     /// No such device.
     #[error("unknown DeviceID {0:?}")]
     UnknownDevice(String),
+    /// No such session for this user (another user's session is unknown too).
+    #[error("unknown SessionToken (sessions end when closed or after they are idle)")]
+    UnknownSession,
+    /// The user has as many sessions open as allowed.
+    #[error("too many open sessions ({0} at most; close one first)")]
+    TooManySessions(usize),
     /// The speaker system cannot be reached now.
     #[error("the speakers are not reachable now ({0})")]
     Unavailable(String),

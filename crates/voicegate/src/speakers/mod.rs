@@ -9,4 +9,9 @@ pub mod backend;
 pub mod device;
 pub mod error;
 pub mod feeder;
+pub mod routes;
+pub mod service;
+pub mod sessions;
 pub mod snapcast;
+
+pub use service::SpeakersService;

@@ -82,7 +82,8 @@ fn operations(document: &Value) -> Vec<(reqwest::Method, String, Vec<String>)> {
 
 #[tokio::test]
 async fn every_documented_route_is_served_and_its_scope_lets_a_token_through() {
-    let server = TestServer::start().await;
+    // A named token per operation and scope: more than a user's quota allows.
+    let server = TestServer::start_with(|config| config.quotas.named_tokens_per_user = 1000).await;
     let served = served_document(&server).await;
     let identity = &server.state.identity;
     server.add_user("scoped", "scoped-password").await;

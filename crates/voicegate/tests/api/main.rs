@@ -17,6 +17,7 @@ mod quotas;
 mod rate_limits;
 mod signatures;
 mod snapcast;
+mod speakers;
 mod support;
 mod tokens;
 mod users_import;

@@ -1,0 +1,373 @@
+//! The HK Omni speakers surface over a real snapserver and snapclients on 127.0.0.1: sessions,
+//! devices and volumes in the contract's shapes, its error dialect, and a snapserver that goes
+//! away.
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use testkit::{Snapclient, Snapserver, TestServer};
+use voicegate::speakers::snapcast::{ControlSettings, ServerStatus, SnapcastControl};
+
+use crate::support::{client, tokens};
+
+/// A server whose speakers are `snap`'s clients, a user, and that user's token.
+async fn server_over(snap: &Snapserver) -> (TestServer, String) {
+    let address = snap.control_address();
+    let server = TestServer::start_with(|config| {
+        config.speakers.snapcast_control = address;
+        config.speakers.max_volume = 40;
+    })
+    .await;
+    server.add_user("ana", "ana-password-1").await;
+    let (token, _) = tokens(&server, "ana", "ana-password-1").await;
+    (server, token)
+}
+
+/// GET `/api/v1/<verb>?<query>` with `token`: the status and the JSON body.
+async fn hk(
+    server: &TestServer,
+    token: &str,
+    verb: &str,
+    query: &[(&str, &str)],
+) -> (StatusCode, Value) {
+    let query = serde_urlencoded::to_string(query).expect("a query");
+    let response = client()
+        .get(server.url(&format!("/api/v1/{verb}?{query}")))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("request");
+    let status = response.status();
+    (status, response.json().await.expect("a JSON body"))
+}
+
+/// Waits (at most 10 s) until the server lists `count` devices, all active.
+async fn devices_ready(
+    server: &TestServer,
+    token: &str,
+    session: &str,
+    count: usize,
+) -> Vec<Value> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let (status, body) = hk(server, token, "device_list", &[("SessionToken", session)]).await;
+        if status == StatusCode::OK
+            && let Some(list) = body["DeviceList"].as_array()
+            && list.len() == count
+            && list.iter().all(|d| d["Active"] == true)
+        {
+            return list.clone();
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "devices not ready: {status} {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn snap_status(snap: &Snapserver) -> ServerStatus {
+    let control = SnapcastControl::start(ControlSettings::new(snap.control_address()));
+    for _ in 0..100 {
+        if let Ok(status) = control.status().await {
+            return status;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("snapserver's status could not be read");
+}
+
+#[tokio::test]
+async fn sessions_devices_and_volumes_in_the_contracts_shapes() {
+    let snap = Snapserver::start(1, 300).await;
+    let _clients = [
+        Snapclient::start(&snap, "hk-1").await,
+        Snapclient::start(&snap, "hk-2").await,
+        Snapclient::start(&snap, "hk-3").await,
+    ];
+    let (server, token) = server_over(&snap).await;
+
+    let (status, opened) = hk(&server, &token, "init_session", &[]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(opened["ResponseOf"], "init_session");
+    let session = opened["SessionToken"].as_str().unwrap().to_string();
+    assert!(session.starts_with("r:"), "{session}");
+    let s = [("SessionToken", session.as_str())];
+
+    let devices = devices_ready(&server, &token, &session, 3).await;
+    let (status, count) = hk(&server, &token, "device_count", &s).await;
+    assert_eq!(
+        (status, count),
+        (StatusCode::OK, json!({"DeviceCount": "3"}))
+    );
+    let mut keys: Vec<&str> = devices[0]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    keys.sort_unstable();
+    assert_eq!(
+        keys,
+        [
+            "Active",
+            "DeviceID",
+            "DeviceName",
+            "GroupID",
+            "GroupName",
+            "IPAddress",
+            "IsPlaying",
+            "MacAddress",
+            "ModelName",
+            "Port",
+            "Role",
+            "Version",
+            "Volume",
+            "WifiSignalStrength"
+        ]
+    );
+    let first = &devices[0];
+    assert!(
+        first["Volume"].is_number() && first["IsPlaying"] == false,
+        "{first}"
+    );
+    assert_eq!(first["IPAddress"], "127.0.0.1");
+    let device_id = first["DeviceID"].as_str().unwrap().to_string();
+    assert!(device_id.bytes().all(|b| b.is_ascii_digit()), "{device_id}");
+    let d = [
+        ("SessionToken", session.as_str()),
+        ("DeviceID", device_id.as_str()),
+    ];
+    let (status, info) = hk(&server, &token, "device_info", &d).await;
+    assert_eq!((status, &info), (StatusCode::OK, first));
+
+    // set_volume_device 25: that client at 50 % in snapserver; get_volume_device says 25.
+    let (status, done) = hk(
+        &server,
+        &token,
+        "set_volume_device",
+        &[
+            ("SessionToken", session.as_str()),
+            ("DeviceID", device_id.as_str()),
+            ("Volume", "25"),
+        ],
+    )
+    .await;
+    assert_eq!((status, done), (StatusCode::OK, json!({"Result": "true"})));
+    let snapped = snap_status(&snap).await;
+    // Devices are listed in the order of their Snapcast ids: the first is hk-1.
+    let percents: Vec<u16> = ["hk-1", "hk-2", "hk-3"]
+        .iter()
+        .map(|id| snapped.client(id).unwrap().1.config.volume.percent)
+        .collect();
+    assert_eq!(percents[0], 50, "{percents:?}");
+    assert_ne!(percents[1], 50, "{percents:?}");
+    let (_, volume) = hk(&server, &token, "get_volume_device", &d).await;
+    assert_eq!(volume, json!({"Volume": "25"}));
+
+    // set_volume for all, capped at speakers.max_volume (40): 80 % each; the average reads 40.
+    let (status, _) = hk(
+        &server,
+        &token,
+        "set_volume",
+        &[("SessionToken", session.as_str()), ("Volume", "50")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let snapped = snap_status(&snap).await;
+    let percents: Vec<u16> = snapped
+        .clients()
+        .map(|(_, c)| c.config.volume.percent)
+        .collect();
+    assert_eq!(percents, [80, 80, 80]);
+    let (_, volume) = hk(&server, &token, "get_volume", &s).await;
+    assert_eq!(volume, json!({"Volume": "40"}));
+
+    // The same in a POST with a JSON body (a number for Volume).
+    let response = client()
+        .post(server.url("/api/v1/set_volume_device"))
+        .bearer_auth(&token)
+        .json(&json!({"SessionToken": session, "DeviceID": device_id, "Volume": 10}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let (_, volume) = hk(&server, &token, "get_volume_device", &d).await;
+    assert_eq!(volume, json!({"Volume": "10"}));
+
+    // Session membership and party mode.
+    for verb in [
+        "add_device_to_session",
+        "remove_device_from_session",
+        "set_party_mode",
+    ] {
+        let (status, done) = hk(&server, &token, verb, &d).await;
+        assert_eq!(
+            (status, done),
+            (StatusCode::OK, json!({"Result": "true"})),
+            "{verb}"
+        );
+    }
+    let (status, done) = hk(&server, &token, "close_session", &s).await;
+    assert_eq!((status, done), (StatusCode::OK, json!({"Result": "true"})));
+    let (status, body) = hk(&server, &token, "device_count", &s).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::NOT_FOUND, Some("unknown_session"))
+    );
+}
+
+/// A bad request: verb, query, expected status and error code.
+type BadCase<'a> = (&'a str, Vec<(&'a str, &'a str)>, StatusCode, &'a str);
+
+#[tokio::test]
+async fn bad_input_gets_a_clear_hk_error_and_other_users_sessions_are_unknown() {
+    let snap = Snapserver::start(1, 300).await;
+    let _client = Snapclient::start(&snap, "hk-bad").await;
+    let (server, token) = server_over(&snap).await;
+    let (_, opened) = hk(&server, &token, "init_session", &[]).await;
+    let session = opened["SessionToken"].as_str().unwrap().to_string();
+    let devices = devices_ready(&server, &token, &session, 1).await;
+    let device_id = devices[0]["DeviceID"].as_str().unwrap();
+
+    let cases: [BadCase; 8] = [
+        (
+            "device_count",
+            vec![],
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+        ),
+        (
+            "device_count",
+            vec![("SessionToken", "r:nope")],
+            StatusCode::NOT_FOUND,
+            "unknown_session",
+        ),
+        (
+            "device_info",
+            vec![("SessionToken", &session), ("DeviceID", "123")],
+            StatusCode::NOT_FOUND,
+            "unknown_device",
+        ),
+        (
+            "device_info",
+            vec![("SessionToken", &session)],
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+        ),
+        (
+            "set_volume_device",
+            vec![
+                ("SessionToken", &session),
+                ("DeviceID", device_id),
+                ("Volume", "51"),
+            ],
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+        ),
+        (
+            "set_volume_device",
+            vec![
+                ("SessionToken", &session),
+                ("DeviceID", device_id),
+                ("Volume", "-1"),
+            ],
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+        ),
+        (
+            "set_volume",
+            vec![("SessionToken", &session), ("Volume", "loud")],
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+        ),
+        (
+            "set_volume",
+            vec![("SessionToken", &session)],
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+        ),
+    ];
+    for (verb, query, want_status, want_error) in cases {
+        let (status, body) = hk(&server, &token, verb, &query).await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (want_status, Some(want_error)),
+            "{verb} {query:?}: {body}"
+        );
+        assert_eq!(body["Result"], "false", "{body}");
+        assert!(body["detail"].is_string(), "{body}");
+    }
+
+    // Another user's token does not reach ana's session; a token without the scope gets 403.
+    server.add_user("bob", "bob-password-1").await;
+    let (bob, _) = tokens(&server, "bob", "bob-password-1").await;
+    let (status, body) = hk(&server, &bob, "device_count", &[("SessionToken", &session)]).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::NOT_FOUND, Some("unknown_session"))
+    );
+    let (status, body) = hk(
+        &server,
+        &bob,
+        "close_session",
+        &[("SessionToken", &session)],
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::NOT_FOUND, Some("unknown_session"))
+    );
+    let (status, _) = hk(
+        &server,
+        &token,
+        "device_count",
+        &[("SessionToken", &session)],
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "ana's session survived bob's attempts"
+    );
+}
+
+#[tokio::test]
+async fn a_stopped_snapserver_answers_503_at_once_then_recovers_without_a_restart() {
+    let mut snap = Snapserver::start(1, 300).await;
+    let _client = Snapclient::start(&snap, "hk-503").await;
+    let (server, token) = server_over(&snap).await;
+    let (_, opened) = hk(&server, &token, "init_session", &[]).await;
+    let session = opened["SessionToken"].as_str().unwrap().to_string();
+    devices_ready(&server, &token, &session, 1).await;
+
+    snap.stop().await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let started = tokio::time::Instant::now();
+        let (status, body) = hk(
+            &server,
+            &token,
+            "device_list",
+            &[("SessionToken", &session)],
+        )
+        .await;
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            assert_eq!(body["error"], "speakers_unavailable", "{body}");
+            assert!(
+                started.elapsed() < Duration::from_millis(500),
+                "{:?}",
+                started.elapsed()
+            );
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no 503 after snapserver stopped"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    snap.restart().await;
+    devices_ready(&server, &token, &session, 1).await;
+}
