@@ -70,12 +70,19 @@ pub async fn open_identity(
 /// over the shared engines (they start at first use; when they cannot, the surface answers 503
 /// The speakers surface over Snapcast (its control connection starts in the background: the
 /// routes answer 503 until snapserver is reached).
-fn open_speakers(config: &SpeakersConfig) -> SpeakersService {
+fn open_speakers(config: &SpeakersConfig, engines: Arc<Engines>) -> SpeakersService {
     let mut settings = ControlSettings::new(config.snapcast_control.clone());
     settings.request_timeout = Duration::from_millis(config.snapcast_timeout_ms);
     let control = SnapcastControl::start(settings);
     let max_percent = wire_to_percent(config.max_volume);
-    SpeakersService::new(Arc::new(SnapcastBackend::new(control, max_percent)), config)
+    let session_streams = config
+        .streams()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(name, _)| name)
+        .collect();
+    let backend = Arc::new(SnapcastBackend::new(control, max_percent, session_streams));
+    SpeakersService::new(backend, engines, config)
 }
 
 /// and the rest of the server runs).
@@ -186,7 +193,7 @@ impl App {
         let shared = Shared::new(&config, &db, clock.clone());
         let voices = Arc::new(open_voices(&config, &db, &shared, clock.clone()).await?);
         crate::voices::register_jobs(&shared.jobs, voices.clone());
-        let speakers = Arc::new(open_speakers(&config.speakers));
+        let speakers = Arc::new(open_speakers(&config.speakers, shared.engines.clone()));
         let state = AppState::new(Services {
             ovos: Arc::new(OvosService::new(&config.ovos, shared.events.clone())),
             voices,

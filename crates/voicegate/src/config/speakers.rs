@@ -17,6 +17,17 @@ pub struct SpeakersConfig {
     pub session_idle_secs: u64,
     /// Open sessions per user at most; past it `init_session` answers 429.
     pub max_sessions_per_user: usize,
+    /// The stream sources sessions play into, each `NAME=tcp://HOST:PORT` as snapserver's
+    /// config declares it (`source = tcp://HOST:PORT?name=NAME&mode=server`); one session
+    /// plays on each at a time.
+    pub snapcast_streams: Vec<String>,
+    /// snapserver's `buffer` in milliseconds: how far the speakers play behind what was
+    /// written (the elapsed time reported is the written time less this).
+    pub buffer_ms: u64,
+    /// The voice announcements (`play_tts`) speak with when the request names none.
+    pub tts_voice: String,
+    /// The longest `Text` an announcement may have, in characters.
+    pub max_tts_chars: usize,
 }
 
 impl Default for SpeakersConfig {
@@ -27,6 +38,10 @@ impl Default for SpeakersConfig {
             max_volume: 50,
             session_idle_secs: 3600,
             max_sessions_per_user: 16,
+            snapcast_streams: Vec::new(),
+            buffer_ms: 1000,
+            tts_voice: "espeak:en-us".into(),
+            max_tts_chars: 2000,
         }
     }
 }
@@ -46,7 +61,32 @@ impl SpeakersConfig {
         if self.max_sessions_per_user == 0 {
             return Some(("speakers.max_sessions_per_user", "must be at least 1"));
         }
+        if self.max_tts_chars == 0 {
+            return Some(("speakers.max_tts_chars", "must be at least 1"));
+        }
+        if self.streams().is_none() {
+            return Some((
+                "speakers.snapcast_streams",
+                "each must be NAME=tcp://HOST:PORT, names distinct",
+            ));
+        }
         None
+    }
+
+    /// The stream sources as (name, `HOST:PORT`), if every entry parses.
+    pub fn streams(&self) -> Option<Vec<(String, String)>> {
+        let mut streams: Vec<(String, String)> = Vec::new();
+        for entry in &self.snapcast_streams {
+            let (name, uri) = entry.split_once('=')?;
+            let address = uri.trim().strip_prefix("tcp://")?;
+            let address = address.split_once('?').map_or(address, |(a, _)| a);
+            let (name, address) = (name.trim(), address.trim_end_matches('/'));
+            if name.is_empty() || !address.contains(':') || streams.iter().any(|(n, _)| n == name) {
+                return None;
+            }
+            streams.push((name.to_string(), address.to_string()));
+        }
+        Some(streams)
     }
 }
 
@@ -75,6 +115,22 @@ mod tests {
         assert_eq!(
             with(|c| c.max_sessions_per_user = 0),
             Some("speakers.max_sessions_per_user")
+        );
+        assert_eq!(
+            with(|c| c.snapcast_streams = vec!["S1=udp://x:1".into()]),
+            Some("speakers.snapcast_streams")
+        );
+        assert_eq!(
+            with(|c| c.snapcast_streams = vec!["S1=tcp://a:1".into(), "S1=tcp://b:2".into()]),
+            Some("speakers.snapcast_streams")
+        );
+        let config = SpeakersConfig {
+            snapcast_streams: vec!["S1 = tcp://127.0.0.1:4953?mode=server".into()],
+            ..SpeakersConfig::default()
+        };
+        assert_eq!(
+            config.streams(),
+            Some(vec![("S1".to_string(), "127.0.0.1:4953".to_string())])
         );
     }
 }

@@ -158,6 +158,15 @@ impl From<SpeakerError> for ApiError {
             SpeakerError::Backend(_) => {
                 Self::new(StatusCode::BAD_GATEWAY, "speakers_failed", detail)
             }
+            SpeakerError::AllStreamsBusy(_) => {
+                Self::new(StatusCode::CONFLICT, "streams_busy", detail)
+            }
+            SpeakerError::NoSpeakers => Self::new(StatusCode::BAD_REQUEST, "no_speakers", detail),
+            SpeakerError::Speech(_) => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "speech_unavailable",
+                detail,
+            ),
         }
     }
 }

@@ -111,7 +111,14 @@ fn groups() -> Vec<Group> {
         .routes(routes!(speakers::get_volume))
         .routes(routes!(speakers::get_volume_device))
         .routes(routes!(speakers::set_volume))
-        .routes(routes!(speakers::set_volume_device));
+        .routes(routes!(speakers::set_volume_device))
+        .routes(routes!(speakers::play_tts))
+        .routes(routes!(speakers::play_tts_party_mode))
+        .routes(routes!(speakers::play_tts_selected_speakers))
+        .routes(routes!(speakers::pause_play))
+        .routes(routes!(speakers::stop_play))
+        .routes(routes!(speakers::playback_status))
+        .routes(routes!(speakers::is_playing));
     let group = |routes, dialect, body_limit| Group {
         routes,
         dialect,

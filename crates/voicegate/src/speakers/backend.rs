@@ -19,8 +19,8 @@ pub trait SpeakerBackend: Send + Sync {
     /// Sets a device's volume (0–100 %; a backend clamps further where it must) and unmutes it.
     fn set_volume<'a>(&'a self, device: &'a Device, percent: u8) -> Pending<'a, ()>;
 
-    /// Puts `devices` together on the stream named `stream`, so that they play what its
-    /// feeder writes, and unmutes them. Devices elsewhere are left alone.
+    /// Puts exactly `devices` on the stream named `stream`, so that they (and no others) play
+    /// what its feeder writes, and unmutes them. Other devices on that stream move off it.
     fn join<'a>(&'a self, stream: &'a str, devices: &'a [Device]) -> Pending<'a, ()>;
 
     /// Mutes or unmutes everything playing the stream named `stream` (at once, unlike the

@@ -17,6 +17,15 @@ pub enum SpeakerError {
     /// The user has as many sessions open as allowed.
     #[error("too many open sessions ({0} at most; close one first)")]
     TooManySessions(usize),
+    /// Every stream source is playing for another session.
+    #[error("all {0} speaker streams are in use by other sessions; stop one first")]
+    AllStreamsBusy(usize),
+    /// The session has no speakers to play on.
+    #[error("the session has no speakers: add_device_to_session or set_party_mode first")]
+    NoSpeakers,
+    /// The speech engines could not speak.
+    #[error("the announcement could not be spoken: {0}")]
+    Speech(String),
     /// The speaker system cannot be reached now.
     #[error("the speakers are not reachable now ({0})")]
     Unavailable(String),

@@ -90,7 +90,9 @@ enum Command {
     Stop,
 }
 
-/// One stream source's feeder. Its task ends when the feeder is dropped.
+/// One stream source's feeder (clones drive the same task). Its task ends when every clone is
+/// dropped.
+#[derive(Clone)]
 pub struct Feeder {
     commands: mpsc::Sender<Command>,
     status: watch::Receiver<FeedStatus>,

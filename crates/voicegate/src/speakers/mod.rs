@@ -13,5 +13,6 @@ pub mod routes;
 pub mod service;
 pub mod sessions;
 pub mod snapcast;
+pub mod streams;
 
 pub use service::SpeakersService;

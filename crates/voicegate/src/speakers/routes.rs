@@ -15,6 +15,8 @@ use crate::http::params::Params;
 use crate::identity::scopes::SpeakersScope;
 use crate::speakers::device::{Device, MAX_WIRE_VOLUME};
 use crate::speakers::error::SpeakerError;
+use crate::speakers::feeder::FeedState;
+use crate::speakers::service::Speakers;
 use crate::state::AppState;
 
 /// Answer of `init_session`.
@@ -166,7 +168,10 @@ pub async fn close_session(
     params: Params,
 ) -> Result<Json<Done>, ApiError> {
     let token = params.required_text("SessionToken")?;
-    state.speakers.close_session(principal.user_id, token)?;
+    state
+        .speakers
+        .close_session(principal.user_id, token)
+        .await?;
     Ok(Json(DONE))
 }
 
@@ -358,4 +363,175 @@ pub async fn set_volume_device(
         .set_device_volume(principal.user_id, token, device_id, volume)
         .await?;
     Ok(Json(DONE))
+}
+
+/// Answer of `playback_status`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PlaybackStatus {
+    /// `PlayerStatePlaying`, `PlayerStatePaused` or `PlayerStateStopped`.
+    #[serde(rename = "PlaybackState")]
+    pub playback_state: &'static str,
+    /// Whole seconds heard so far, as text; `-1` when stopped.
+    #[serde(rename = "TimeElapsed")]
+    pub time_elapsed: String,
+}
+
+/// Answer of `is_playing`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IsPlaying {
+    /// `"true"` or `"false"`.
+    #[serde(rename = "IsPlaying")]
+    pub is_playing: &'static str,
+}
+
+/// The `DeviceIDList` parameter: DeviceIDs separated by commas.
+fn device_id_list(params: &Params) -> Result<Vec<String>, ApiError> {
+    let ids: Vec<String> = params
+        .required_text("DeviceIDList")?
+        .split(',')
+        .map(str::trim)
+        .filter(|id| !id.is_empty())
+        .map(str::to_string)
+        .collect();
+    if ids.is_empty() {
+        return Err(SpeakerError::BadRequest("DeviceIDList names no device".into()).into());
+    }
+    Ok(ids)
+}
+
+async fn tts(
+    state: &AppState,
+    user: crate::ids::UserId,
+    params: &Params,
+    speakers: Speakers,
+) -> Result<Json<Done>, ApiError> {
+    let token = params.required_text("SessionToken")?;
+    let text = params.required_text("Text")?;
+    let voice = params.text("Voice")?;
+    state
+        .speakers
+        .play_tts(user, token, text, voice, speakers)
+        .await?;
+    Ok(Json(DONE))
+}
+
+/// Speaks `Text` on the session's speakers (the built-in engines; `Voice` any voice id of the
+/// voices list).
+#[utoipa::path(method(get, post), path = "/api/v1/play_tts", tag = "speakers",
+    security(("bearer" = ["speakers"])),
+    params(("SessionToken" = String, Query), ("Text" = String, Query), ("Voice" = Option<String>, Query)),
+    responses((status = 200, body = Done),
+        (status = 400, description = "no Text, too long, an unknown Voice, or no speakers in the session", body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 409, description = "every stream source is in use", body = ErrorBody),
+        (status = 503, body = ErrorBody)))]
+pub async fn play_tts(
+    State(state): State<AppState>,
+    Authorized(principal, _): Authorized<SpeakersScope>,
+    params: Params,
+) -> Result<Json<Done>, ApiError> {
+    tts(&state, principal.user_id, &params, Speakers::Session).await
+}
+
+/// Speaks `Text` on every speaker.
+#[utoipa::path(method(get, post), path = "/api/v1/play_tts_party_mode", tag = "speakers",
+    security(("bearer" = ["speakers"])),
+    params(("SessionToken" = String, Query), ("Text" = String, Query), ("Voice" = Option<String>, Query)),
+    responses((status = 200, body = Done), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody), (status = 503, body = ErrorBody)))]
+pub async fn play_tts_party_mode(
+    State(state): State<AppState>,
+    Authorized(principal, _): Authorized<SpeakersScope>,
+    params: Params,
+) -> Result<Json<Done>, ApiError> {
+    tts(&state, principal.user_id, &params, Speakers::Party).await
+}
+
+/// Speaks `Text` on the speakers of `DeviceIDList`.
+#[utoipa::path(method(get, post), path = "/api/v1/play_tts_selected_speakers", tag = "speakers",
+    security(("bearer" = ["speakers"])),
+    params(("SessionToken" = String, Query), ("Text" = String, Query), ("DeviceIDList" = String, Query),
+        ("Voice" = Option<String>, Query)),
+    responses((status = 200, body = Done), (status = 400, body = ErrorBody),
+        (status = 404, description = "unknown SessionToken or DeviceID", body = ErrorBody),
+        (status = 409, body = ErrorBody), (status = 503, body = ErrorBody)))]
+pub async fn play_tts_selected_speakers(
+    State(state): State<AppState>,
+    Authorized(principal, _): Authorized<SpeakersScope>,
+    params: Params,
+) -> Result<Json<Done>, ApiError> {
+    let ids = device_id_list(&params)?;
+    tts(&state, principal.user_id, &params, Speakers::Selected(ids)).await
+}
+
+/// Pauses the session's playback.
+#[utoipa::path(method(get, post), path = "/api/v1/pause_play", tag = "speakers",
+    security(("bearer" = ["speakers"])),
+    params(("SessionToken" = String, Query)),
+    responses((status = 200, body = Done), (status = 404, body = ErrorBody)))]
+pub async fn pause_play(
+    State(state): State<AppState>,
+    Authorized(principal, _): Authorized<SpeakersScope>,
+    params: Params,
+) -> Result<Json<Done>, ApiError> {
+    let token = params.required_text("SessionToken")?;
+    state.speakers.pause_play(principal.user_id, token).await?;
+    Ok(Json(DONE))
+}
+
+/// Stops the session's playback.
+#[utoipa::path(method(get, post), path = "/api/v1/stop_play", tag = "speakers",
+    security(("bearer" = ["speakers"])),
+    params(("SessionToken" = String, Query)),
+    responses((status = 200, body = Done), (status = 404, body = ErrorBody)))]
+pub async fn stop_play(
+    State(state): State<AppState>,
+    Authorized(principal, _): Authorized<SpeakersScope>,
+    params: Params,
+) -> Result<Json<Done>, ApiError> {
+    let token = params.required_text("SessionToken")?;
+    state.speakers.stop_play(principal.user_id, token).await?;
+    Ok(Json(DONE))
+}
+
+/// The session's playback state and elapsed seconds (`-1` when stopped).
+#[utoipa::path(method(get, post), path = "/api/v1/playback_status", tag = "speakers",
+    security(("bearer" = ["speakers"])),
+    params(("SessionToken" = String, Query)),
+    responses((status = 200, body = PlaybackStatus), (status = 404, body = ErrorBody)))]
+pub async fn playback_status(
+    State(state): State<AppState>,
+    Authorized(principal, _): Authorized<SpeakersScope>,
+    params: Params,
+) -> Result<Json<PlaybackStatus>, ApiError> {
+    let token = params.required_text("SessionToken")?;
+    let playback = state.speakers.playback(principal.user_id, token).await?;
+    Ok(Json(PlaybackStatus {
+        playback_state: match playback.state {
+            FeedState::Playing => "PlayerStatePlaying",
+            FeedState::Paused => "PlayerStatePaused",
+            FeedState::Stopped => "PlayerStateStopped",
+        },
+        time_elapsed: playback
+            .elapsed
+            .map_or_else(|| "-1".to_string(), |s| s.to_string()),
+    }))
+}
+
+/// Whether the session is playing.
+#[utoipa::path(method(get, post), path = "/api/v1/is_playing", tag = "speakers",
+    security(("bearer" = ["speakers"])),
+    params(("SessionToken" = String, Query)),
+    responses((status = 200, body = IsPlaying), (status = 404, body = ErrorBody)))]
+pub async fn is_playing(
+    State(state): State<AppState>,
+    Authorized(principal, _): Authorized<SpeakersScope>,
+    params: Params,
+) -> Result<Json<IsPlaying>, ApiError> {
+    let token = params.required_text("SessionToken")?;
+    let playback = state.speakers.playback(principal.user_id, token).await?;
+    let playing = playback.state == FeedState::Playing;
+    Ok(Json(IsPlaying {
+        is_playing: if playing { "true" } else { "false" },
+    }))
 }

@@ -3,31 +3,224 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use speech::{Modifiers, SampleRate, SynthesisRequest};
+
 use crate::config::SpeakersConfig;
+use crate::engines::Engines;
 use crate::ids::UserId;
 use crate::speakers::backend::SpeakerBackend;
 use crate::speakers::device::{Device, MAX_WIRE_VOLUME, wire_to_percent};
 use crate::speakers::error::SpeakerError;
+use crate::speakers::feeder::{FeedState, Pcm, RATE};
 use crate::speakers::sessions::Sessions;
+use crate::speakers::streams::Streams;
+
+/// Which speakers a play request is for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Speakers {
+    /// The session's own.
+    Session,
+    /// Every speaker (they become the session's).
+    Party,
+    /// These DeviceIDs (they become the session's).
+    Selected(Vec<String>),
+}
+
+/// A session's playback as the contract reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Playback {
+    /// Playing, paused or stopped.
+    pub state: FeedState,
+    /// Whole seconds heard so far, when not stopped.
+    pub elapsed: Option<u64>,
+}
 
 /// The speakers surface's operations.
 pub struct SpeakersService {
     backend: Arc<dyn SpeakerBackend>,
+    engines: Arc<Engines>,
     sessions: Sessions,
+    streams: Streams,
     max_volume: u8,
+    buffer: Duration,
+    tts_voice: String,
+    max_tts_chars: usize,
 }
 
 impl SpeakersService {
-    /// The service over `backend`, with the limits of `config`.
-    pub fn new(backend: Arc<dyn SpeakerBackend>, config: &SpeakersConfig) -> Self {
+    /// The service over `backend`, speaking with `engines`, with the limits of `config`.
+    pub fn new(
+        backend: Arc<dyn SpeakerBackend>,
+        engines: Arc<Engines>,
+        config: &SpeakersConfig,
+    ) -> Self {
         Self {
             backend,
+            engines,
             sessions: Sessions::new(
                 Duration::from_secs(config.session_idle_secs),
                 config.max_sessions_per_user,
             ),
+            streams: Streams::new(&config.streams().unwrap_or_default()),
             max_volume: config.max_volume.min(MAX_WIRE_VOLUME),
+            buffer: Duration::from_millis(config.buffer_ms),
+            tts_voice: config.tts_voice.clone(),
+            max_tts_chars: config.max_tts_chars,
         }
+    }
+
+    /// Speaks `text` (with `voice`, else the configured one) on `speakers`, replacing what the
+    /// session was playing.
+    pub async fn play_tts(
+        &self,
+        user: UserId,
+        token: &str,
+        text: &str,
+        voice: Option<&str>,
+        speakers: Speakers,
+    ) -> Result<(), SpeakerError> {
+        let text = text.trim();
+        if text.is_empty() {
+            return Err(SpeakerError::BadRequest("Text is required".into()));
+        }
+        if text.chars().count() > self.max_tts_chars {
+            return Err(SpeakerError::BadRequest(format!(
+                "Text is longer than {} characters (speakers.max_tts_chars)",
+                self.max_tts_chars
+            )));
+        }
+        let devices = self.targets(user, token, speakers).await?;
+        let pcm = self.speak(text, voice.unwrap_or(&self.tts_voice)).await?;
+        let (at, stream) = self.streams.take(token)?;
+        self.backend.join(&stream, &devices).await?;
+        self.streams.feeder(at).play(pcm).await;
+        Ok(())
+    }
+
+    /// The devices a play request is for; the session's devices become them.
+    async fn targets(
+        &self,
+        user: UserId,
+        token: &str,
+        speakers: Speakers,
+    ) -> Result<Vec<Device>, SpeakerError> {
+        let all = self.devices(user, token).await?;
+        let chosen: Vec<Device> = match speakers {
+            Speakers::Session => {
+                let session = self.sessions.get(user, token)?;
+                all.into_iter()
+                    .filter(|d| session.devices.contains(&d.backend_id))
+                    .collect()
+            }
+            Speakers::Party => all,
+            Speakers::Selected(ids) => {
+                let mut chosen = Vec::with_capacity(ids.len());
+                for id in &ids {
+                    let device = all
+                        .iter()
+                        .find(|d| &d.device_id == id)
+                        .ok_or_else(|| SpeakerError::UnknownDevice(id.clone()))?;
+                    chosen.push(device.clone());
+                }
+                chosen
+            }
+        };
+        if chosen.is_empty() {
+            return Err(SpeakerError::NoSpeakers);
+        }
+        let ids: Vec<String> = chosen.iter().map(|d| d.backend_id.clone()).collect();
+        self.sessions.update(user, token, |s| s.devices = ids)?;
+        Ok(chosen)
+    }
+
+    /// `text` spoken by `voice` as the streams' PCM (48 kHz, 16-bit, stereo).
+    async fn speak(&self, text: &str, voice: &str) -> Result<Pcm, SpeakerError> {
+        let speech = |e: &dyn std::fmt::Display| SpeakerError::Speech(e.to_string());
+        let synth = self.engines.synthesizer().await.map_err(|e| speech(&e))?;
+        let slot = self.engines.slot().await.map_err(|e| speech(&e))?;
+        let (text, voice) = (text.to_string(), voice.to_string());
+        let rate = SampleRate::new(RATE).expect("the streams' rate is supported");
+        let audio = tokio::task::spawn_blocking(move || {
+            let _slot = slot;
+            synth.render(&SynthesisRequest {
+                voice: &voice,
+                text: &text,
+                modifiers: Modifiers::default(),
+                sample_rate: rate,
+            })
+        })
+        .await
+        .map_err(|e| speech(&e))?
+        .map_err(|e| match e {
+            speech::SpeechError::UnknownVoice(_) => SpeakerError::BadRequest(format!(
+                "Voice: {e} (the voices of /api/v1/external/voices/list/)"
+            )),
+            other => speech(&other),
+        })?;
+        let samples: Vec<i16> = audio
+            .samples
+            .iter()
+            .flat_map(|s| {
+                let sample = (s.clamp(-1.0, 1.0) * 32767.0).round() as i16;
+                [sample, sample]
+            })
+            .collect();
+        Ok(Pcm(samples.into()))
+    }
+
+    /// The session's feeder, if it holds a stream.
+    fn feeder_of(&self, token: &str) -> Option<crate::speakers::feeder::Feeder> {
+        self.streams
+            .held_by(token)
+            .map(|(at, _)| self.streams.feeder(at))
+    }
+
+    /// Pauses the session's playback, keeping its place.
+    pub async fn pause_play(&self, user: UserId, token: &str) -> Result<(), SpeakerError> {
+        self.sessions.get(user, token)?;
+        if let Some(feeder) = self.feeder_of(token) {
+            feeder.pause().await;
+        }
+        Ok(())
+    }
+
+    /// Continues the session's paused playback from its place.
+    pub async fn resume_play(&self, user: UserId, token: &str) -> Result<(), SpeakerError> {
+        self.sessions.get(user, token)?;
+        if let Some(feeder) = self.feeder_of(token) {
+            feeder.resume().await;
+        }
+        Ok(())
+    }
+
+    /// Stops the session's playback and frees its stream.
+    pub async fn stop_play(&self, user: UserId, token: &str) -> Result<(), SpeakerError> {
+        self.sessions.get(user, token)?;
+        self.stop_stream(token).await;
+        Ok(())
+    }
+
+    async fn stop_stream(&self, token: &str) {
+        if let Some(feeder) = self.feeder_of(token) {
+            feeder.stop().await;
+        }
+        self.streams.release(token);
+    }
+
+    /// The session's playback state and the seconds heard so far.
+    pub async fn playback(&self, user: UserId, token: &str) -> Result<Playback, SpeakerError> {
+        self.sessions.get(user, token)?;
+        let status = self.feeder_of(token).map(|feeder| feeder.status());
+        Ok(match status {
+            Some(status) if status.state != FeedState::Stopped => Playback {
+                state: status.state,
+                elapsed: Some((status.seconds() - self.buffer.as_secs_f64()).max(0.0) as u64),
+            },
+            _ => Playback {
+                state: FeedState::Stopped,
+                elapsed: None,
+            },
+        })
     }
 
     /// Opens a session for `user`.
@@ -35,9 +228,11 @@ impl SpeakersService {
         self.sessions.open(user)
     }
 
-    /// Ends a session.
-    pub fn close_session(&self, user: UserId, token: &str) -> Result<(), SpeakerError> {
-        self.sessions.close(user, token).map(drop)
+    /// Ends a session and its playback.
+    pub async fn close_session(&self, user: UserId, token: &str) -> Result<(), SpeakerError> {
+        self.sessions.close(user, token)?;
+        self.stop_stream(token).await;
+        Ok(())
     }
 
     /// Every device (the session must be the user's).

@@ -249,7 +249,7 @@ async fn the_snapcast_backend_lists_devices_sets_volumes_and_plays_a_stream_on_c
     ];
     let control = SnapcastControl::start(ControlSettings::new(server.control_address()));
     status_until(&control, 10, |s| connected(s, &["vg-1", "vg-2", "vg-3"])).await;
-    let backend = SnapcastBackend::new(control, 60);
+    let backend = SnapcastBackend::new(control, 60, vec!["S2".into()]);
 
     let devices = backend.devices().await.unwrap();
     let ids: Vec<&str> = devices.iter().map(|d| d.backend_id.as_str()).collect();

@@ -371,3 +371,201 @@ async fn a_stopped_snapserver_answers_503_at_once_then_recovers_without_a_restar
     snap.restart().await;
     devices_ready(&server, &token, &session, 1).await;
 }
+
+/// Waits (at most 20 s) until the session's playback has stopped.
+async fn until_stopped(server: &TestServer, token: &str, session: &str) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let (_, status) = hk(
+            server,
+            token,
+            "playback_status",
+            &[("SessionToken", session)],
+        )
+        .await;
+        if status["PlaybackState"] == "PlayerStateStopped" {
+            assert_eq!(status["TimeElapsed"], "-1");
+            return;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "still {status}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn announcements_reach_exactly_the_chosen_speakers_and_pause_and_stop() {
+    let snap = Snapserver::start(2, 300).await;
+    let clients = [
+        Snapclient::start(&snap, "tts-1").await,
+        Snapclient::start(&snap, "tts-2").await,
+        Snapclient::start(&snap, "tts-3").await,
+    ];
+    let address = snap.control_address();
+    // voicegate plays into S1 only: a second session finds every stream taken.
+    let stream = format!("S1=tcp://127.0.0.1:{}", snap.sources[0].1);
+    let server = TestServer::start_with(|config| {
+        config.speakers.snapcast_control = address;
+        config.speakers.snapcast_streams = vec![stream];
+        config.speakers.buffer_ms = 300;
+    })
+    .await;
+    server.add_user("ana", "ana-password-1").await;
+    let (token, _) = tokens(&server, "ana", "ana-password-1").await;
+    let (_, opened) = hk(&server, &token, "init_session", &[]).await;
+    let session = opened["SessionToken"].as_str().unwrap().to_string();
+    let s = [("SessionToken", session.as_str())];
+    let devices = devices_ready(&server, &token, &session, 3).await;
+    let ids: Vec<&str> = devices
+        .iter()
+        .map(|d| d["DeviceID"].as_str().unwrap())
+        .collect();
+
+    // Nothing to play on yet, and bad text.
+    let (status, body) = hk(
+        &server,
+        &token,
+        "play_tts",
+        &[("SessionToken", &session), ("Text", "hello")],
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("no_speakers")),
+        "{body}"
+    );
+    let (status, body) = hk(
+        &server,
+        &token,
+        "play_tts_party_mode",
+        &[("SessionToken", &session), ("Text", " ")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let (status, body) = hk(
+        &server,
+        &token,
+        "play_tts_selected_speakers",
+        &[
+            ("SessionToken", &session),
+            ("Text", "hello"),
+            ("DeviceIDList", "1,2"),
+        ],
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::NOT_FOUND, Some("unknown_device")),
+        "{body}"
+    );
+
+    // Two selected speakers: audio in exactly their files.
+    let before: Vec<usize> = clients.iter().map(|c| c.samples().len()).collect();
+    let selected = format!("{},{}", ids[0], ids[1]);
+    let (status, done) = hk(
+        &server,
+        &token,
+        "play_tts_selected_speakers",
+        &[
+            ("SessionToken", &session),
+            ("Text", "The kitchen timer is done."),
+            ("DeviceIDList", &selected),
+        ],
+    )
+    .await;
+    assert_eq!((status, done), (StatusCode::OK, json!({"Result": "true"})));
+    let (_, playing) = hk(&server, &token, "is_playing", &s).await;
+    assert_eq!(playing, json!({"IsPlaying": "true"}));
+    until_stopped(&server, &token, &session).await;
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let peaks: Vec<i32> = clients
+        .iter()
+        .zip(&before)
+        .map(|(c, skip)| c.peak_after(*skip))
+        .collect();
+    assert!(
+        peaks[0] > 1_000 && peaks[1] > 1_000 && peaks[2] == 0,
+        "{peaks:?}"
+    );
+
+    // Party mode: all three.
+    let before: Vec<usize> = clients.iter().map(|c| c.samples().len()).collect();
+    let (status, _) = hk(
+        &server,
+        &token,
+        "play_tts_party_mode",
+        &[("SessionToken", &session), ("Text", "Dinner is ready.")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    until_stopped(&server, &token, &session).await;
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let peaks: Vec<i32> = clients
+        .iter()
+        .zip(&before)
+        .map(|(c, skip)| c.peak_after(*skip))
+        .collect();
+    assert!(peaks.iter().all(|p| *p > 1_000), "{peaks:?}");
+
+    // A long one, paused: no new audio while paused (after the buffer plays out); the place is
+    // kept; another session finds the only stream taken; stop ends it.
+    let long = "This is a long announcement that goes on for quite a while, so that it can be \
+                paused in the middle and the speakers can be heard to fall silent while it is.";
+    let (status, _) = hk(
+        &server,
+        &token,
+        "play_tts",
+        &[("SessionToken", &session), ("Text", long)],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let (status, _) = hk(&server, &token, "pause_play", &s).await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, paused) = hk(&server, &token, "playback_status", &s).await;
+    assert_eq!(paused["PlaybackState"], "PlayerStatePaused", "{paused}");
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let during: Vec<usize> = clients.iter().map(|c| c.samples().len()).collect();
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let peaks: Vec<i32> = clients
+        .iter()
+        .zip(&during)
+        .map(|(c, skip)| c.peak_after(*skip))
+        .collect();
+    assert_eq!(peaks, [0, 0, 0], "audio while paused");
+    let (_, still) = hk(&server, &token, "playback_status", &s).await;
+    assert_eq!(still, paused, "the place is kept");
+
+    let (_, other) = hk(&server, &token, "init_session", &[]).await;
+    let other = other["SessionToken"].as_str().unwrap();
+    let (status, body) = hk(
+        &server,
+        &token,
+        "play_tts_party_mode",
+        &[("SessionToken", other), ("Text", "hi")],
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::CONFLICT, Some("streams_busy")),
+        "{body}"
+    );
+
+    let (status, _) = hk(&server, &token, "stop_play", &s).await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, stopped) = hk(&server, &token, "playback_status", &s).await;
+    assert_eq!(
+        stopped,
+        json!({"PlaybackState": "PlayerStateStopped", "TimeElapsed": "-1"})
+    );
+    let (_, playing) = hk(&server, &token, "is_playing", &s).await;
+    assert_eq!(playing, json!({"IsPlaying": "false"}));
+    // The stream is free again.
+    let (status, _) = hk(
+        &server,
+        &token,
+        "play_tts_party_mode",
+        &[("SessionToken", other), ("Text", "hi")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+}

@@ -16,14 +16,18 @@ const GROUP_ID_DIGITS: u32 = 10;
 pub struct SnapcastBackend {
     control: SnapcastControl,
     max_percent: u8,
+    session_streams: Vec<String>,
 }
 
 impl SnapcastBackend {
-    /// A backend over `control`, never setting a device louder than `max_percent`.
-    pub fn new(control: SnapcastControl, max_percent: u8) -> Self {
+    /// A backend over `control`, never setting a device louder than `max_percent`, whose
+    /// sessions play into the streams named `session_streams` (snapserver's other streams are
+    /// where speakers outside a session wait).
+    pub fn new(control: SnapcastControl, max_percent: u8, session_streams: Vec<String>) -> Self {
         Self {
             control,
             max_percent: max_percent.min(100),
+            session_streams,
         }
     }
 
@@ -95,8 +99,8 @@ impl SpeakerBackend for SnapcastBackend {
                     "snapserver has no stream {stream:?}"
                 )));
             }
-            // The stream's group, if it has one, takes the devices in; else the first
-            // device's group becomes it.
+            // The stream's group, if it has one, becomes exactly these devices; else the first
+            // device's group does.
             let group = match status.groups.iter().find(|g| g.stream_id == stream) {
                 Some(group) => group.clone(),
                 None => status
@@ -104,21 +108,37 @@ impl SpeakerBackend for SnapcastBackend {
                     .map(|(group, _)| group.clone())
                     .ok_or_else(|| SpeakerError::UnknownDevice(first.device_id.clone()))?,
             };
-            let mut members: Vec<&str> = if group.stream_id == stream {
-                group.clients.iter().map(|c| c.id.as_str()).collect()
-            } else {
-                Vec::new()
-            };
-            for device in devices {
-                if !members.contains(&device.backend_id.as_str()) {
-                    members.push(&device.backend_id);
-                }
-            }
-            self.control.set_group_clients(&group.id, &members).await?;
+            let members: Vec<&str> = devices.iter().map(|d| d.backend_id.as_str()).collect();
+            let status = self.control.set_group_clients(&group.id, &members).await?;
             if group.stream_id != stream {
                 self.control.set_group_stream(&group.id, stream).await?;
             }
             self.control.set_group_mute(&group.id, false).await?;
+            // Speakers outside the session that are on its stream (snapserver puts every new
+            // client on its first stream) move to a stream no session plays into.
+            let others: Vec<&str> = status
+                .groups
+                .iter()
+                .filter(|g| g.id != group.id && g.stream_id == stream)
+                .map(|g| g.id.as_str())
+                .collect();
+            if !others.is_empty() {
+                let idle = status
+                    .streams
+                    .iter()
+                    .map(|s| s.id.as_str())
+                    .find(|id| !self.session_streams.iter().any(|s| s == id))
+                    .ok_or_else(|| {
+                        SpeakerError::Backend(
+                            "snapserver has no stream for speakers outside a session: declare \
+                             one that is not in speakers.snapcast_streams"
+                                .into(),
+                        )
+                    })?;
+                for other in others {
+                    self.control.set_group_stream(other, idle).await?;
+                }
+            }
             Ok(())
         })
     }

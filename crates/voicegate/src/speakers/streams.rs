@@ -1,0 +1,87 @@
+//! The pool of stream sources sessions play into: one feeder per source, each held by at most
+//! one session at a time (snapserver 0.26 cannot add streams at run time, so the pool is what
+//! its configuration declares).
+
+use std::sync::Mutex;
+
+use crate::speakers::error::SpeakerError;
+use crate::speakers::feeder::{Feeder, FeederSettings};
+
+/// One stream source and who holds it.
+struct Slot {
+    name: String,
+    feeder: Feeder,
+    holder: Option<String>,
+}
+
+/// The stream sources.
+pub struct Streams {
+    slots: Mutex<Vec<Slot>>,
+}
+
+impl Streams {
+    /// A pool over `sources` (name, `HOST:PORT`); their feeders connect when they first play.
+    pub fn new(sources: &[(String, String)]) -> Self {
+        let slots = sources
+            .iter()
+            .map(|(name, address)| Slot {
+                name: name.clone(),
+                feeder: Feeder::start(FeederSettings::new(address.clone())),
+                holder: None,
+            })
+            .collect();
+        Self {
+            slots: Mutex::new(slots),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Slot>> {
+        self.slots.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The stream `session` holds, taking a free one if it holds none: its index and name.
+    pub fn take(&self, session: &str) -> Result<(usize, String), SpeakerError> {
+        let mut slots = self.lock();
+        if slots.is_empty() {
+            return Err(SpeakerError::Unavailable(
+                "no stream sources are configured (speakers.snapcast_streams)".into(),
+            ));
+        }
+        if let Some(at) = slots
+            .iter()
+            .position(|s| s.holder.as_deref() == Some(session))
+        {
+            return Ok((at, slots[at].name.clone()));
+        }
+        let at = slots
+            .iter()
+            .position(|s| s.holder.is_none())
+            .ok_or(SpeakerError::AllStreamsBusy(slots.len()))?;
+        slots[at].holder = Some(session.to_string());
+        Ok((at, slots[at].name.clone()))
+    }
+
+    /// The stream `session` holds, if any: its index and name.
+    pub fn held_by(&self, session: &str) -> Option<(usize, String)> {
+        let slots = self.lock();
+        slots
+            .iter()
+            .position(|s| s.holder.as_deref() == Some(session))
+            .map(|at| (at, slots[at].name.clone()))
+    }
+
+    /// The feeder of stream `at`.
+    pub fn feeder(&self, at: usize) -> Feeder {
+        self.lock()[at].feeder.clone()
+    }
+
+    /// Frees the stream `session` holds (its feeder stopped), if any.
+    pub fn release(&self, session: &str) -> Option<usize> {
+        let mut slots = self.lock();
+        let at = slots
+            .iter()
+            .position(|s| s.holder.as_deref() == Some(session))?;
+        slots[at].holder = None;
+        Some(at)
+    }
+}
