@@ -20,9 +20,6 @@ use crate::identity::service::IdentityService;
 use crate::ids::new_token;
 use crate::secret::Secret;
 
-/// How long an authorization code lives, in seconds.
-pub const CODE_TTL_SECS: i64 = 60;
-
 /// Why an authorization request is refused.
 #[derive(Debug)]
 pub enum AuthorizeError {
@@ -167,7 +164,7 @@ impl IdentityService {
             redirect_uri: authorization.redirect_uri.clone(),
             scope: scopes.to_string(),
             code_challenge: authorization.code_challenge.clone(),
-            expires_at: self.clock.now() + CODE_TTL_SECS,
+            expires_at: self.clock.now() + self.auth.oauth_code_ttl_secs,
             used_at: None,
             issued_family: None,
             issued_jti: None,
