@@ -178,7 +178,7 @@ impl App {
             let report = identity.import_users(path, UserSource::UsersDb).await?;
             tracing::info!(file = %path.display(), created = report.created, updated = report.updated, disabled = report.disabled, "USERS_DB synced");
         }
-        identity.warn_about_password_grant().await?;
+        identity.warn_about_relaxed_clients().await?;
         if identity.user_count().await? == 0 {
             tracing::warn!(
                 "no users yet: create one with `voicegate --data-dir {} user add NAME`",

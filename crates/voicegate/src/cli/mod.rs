@@ -14,7 +14,7 @@ use clap::{Args, Parser, Subcommand};
 use crate::app::{self, App};
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::Config;
-use crate::identity::{IdentityService, Role, UserSource, password};
+use crate::identity::{IdentityService, PkcePolicy, Role, UserSource, password};
 
 /// voicegate: a secure REST API for a home voice platform.
 // No Debug: the parsed command line can hold a password (genpass).
@@ -132,6 +132,10 @@ enum ClientCommand {
         /// Allowed scope (repeat; default: all of the owner's role).
         #[arg(long = "scope")]
         scopes: Vec<String>,
+        /// PKCE at the authorization_code grant: `optional` lets this (confidential) client
+        /// redeem codes with its secret alone, as the HK contract's clients do.
+        #[arg(long, default_value = "required", value_parser = ["required", "optional"])]
+        pkce: String,
         /// Print JSON: `{"client_id","client_secret"}`.
         #[arg(long)]
         json: bool,
@@ -505,16 +509,19 @@ async fn client_command(identity: &IdentityService, command: ClientCommand) -> R
             grants,
             redirect_uris,
             scopes,
+            pkce,
             json,
         } => {
             let scope_text = (!scopes.is_empty()).then(|| scopes.join(" "));
+            let pkce = PkcePolicy::parse(&pkce).ok_or("--pkce is required or optional")?;
             let client = identity
-                .add_client(
+                .add_client_with_pkce(
                     &name,
                     &owner,
                     &grants,
                     &redirect_uris,
                     scope_text.as_deref(),
+                    pkce,
                 )
                 .await
                 .map_err(text)?;
@@ -540,13 +547,17 @@ async fn client_command(identity: &IdentityService, command: ClientCommand) -> R
                     serde_json::to_string(&clients).map_err(|e| e.to_string())?
                 );
             } else {
-                println!("{:<22} {:<20} {:<16} grants", "client_id", "name", "owner");
+                println!(
+                    "{:<22} {:<20} {:<16} {:<9} grants",
+                    "client_id", "name", "owner", "pkce"
+                );
                 for c in clients {
                     println!(
-                        "{:<22} {:<20} {:<16} {}",
+                        "{:<22} {:<20} {:<16} {:<9} {}",
                         c.client_id,
                         c.name,
                         c.owner,
+                        c.pkce.as_str(),
                         c.grants.join(" ")
                     );
                 }

@@ -189,6 +189,9 @@ impl Config {
         {
             return invalid("auth.oauth_*_secs", "must be at least 1");
         }
+        if !(1..=600).contains(&auth.oauth_code_ttl_secs) {
+            return invalid("auth.oauth_code_ttl_secs", "must be between 1 and 600");
+        }
         if auth.console_login_ttl_secs < 1 {
             return invalid("auth.console_login_ttl_secs", "must be at least 1");
         }
@@ -454,6 +457,29 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("devices"), "{err}");
+    }
+
+    #[test]
+    fn oauth_lifetimes_default_to_the_hk_contracts_and_are_settable() {
+        let config = Config::default();
+        assert_eq!(config.auth.oauth_access_ttl_secs, 3600, "an hour");
+        assert_eq!(config.auth.oauth_refresh_ttl_secs, 365 * 86_400, "a year");
+        assert_eq!(config.auth.oauth_code_ttl_secs, 60, "a minute");
+        let config: Config = Figment::new()
+            .merge(Toml::string(
+                "[auth]\noauth_access_ttl_secs = 900\noauth_code_ttl_secs = 120",
+            ))
+            .extract()
+            .unwrap();
+        assert_eq!(config.auth.oauth_access_ttl_secs, 900);
+        assert_eq!(config.auth.oauth_code_ttl_secs, 120);
+        assert!(config.validate().is_ok());
+        for ttl in [0, 601] {
+            let mut bad = config.clone();
+            bad.auth.oauth_code_ttl_secs = ttl;
+            let err = bad.validate().unwrap_err().to_string();
+            assert!(err.contains("auth.oauth_code_ttl_secs"), "{ttl}: {err}");
+        }
     }
 
     #[test]

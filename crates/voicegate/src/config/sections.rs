@@ -37,12 +37,16 @@ pub struct AuthConfig {
     pub access_ttl_secs: i64,
     /// Refresh-token lifetime in seconds (ovos-api: 6 hours).
     pub refresh_ttl_secs: i64,
-    /// Lifetime of OAuth2 access tokens, in seconds.
+    /// Lifetime of OAuth2 access tokens, in seconds (an hour, as the HK contract states).
     pub oauth_access_ttl_secs: i64,
-    /// Absolute lifetime of an OAuth2 refresh-token family, in seconds (one year).
+    /// Absolute lifetime of an OAuth2 refresh-token family, in seconds (one year, as the HK
+    /// contract states).
     pub oauth_refresh_ttl_secs: i64,
     /// An OAuth2 refresh token unused this long expires, in seconds (90 days).
     pub oauth_refresh_idle_secs: i64,
+    /// Lifetime of an OAuth2 authorization code, in seconds (a minute, as the HK contract
+    /// states; at most 600, RFC 6749's ceiling).
+    pub oauth_code_ttl_secs: i64,
     /// Lifetime of the short token the Snips console login answers, in seconds.
     pub console_login_ttl_secs: i64,
     /// Clock-skew leeway when checking `exp` and `iat`, in seconds (at most 30).
@@ -311,6 +315,7 @@ impl Default for AuthConfig {
             oauth_access_ttl_secs: 3600,
             oauth_refresh_ttl_secs: 365 * 86_400,
             oauth_refresh_idle_secs: 90 * 86_400,
+            oauth_code_ttl_secs: 60,
             leeway_secs: 30,
             audience: "voicegate".into(),
             max_failures_per_user: 5,

@@ -1,13 +1,9 @@
 //! The authorization-code grant: validating `/oauth/authorize` requests, issuing single-use codes
-//! after the user approves, and redeeming them with PKCE S256 at the token endpoint.
+//! after the user approves, and redeeming them at the token endpoint with PKCE S256 (or, for a
+//! code issued without a challenge to a client allowed that, with the client's secret alone).
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
-use sha2::{Digest, Sha256};
-use subtle::ConstantTimeEq;
 
 use crate::clock::UnixTime;
 use crate::identity::error::IdentityError;
@@ -15,13 +11,11 @@ use crate::identity::oauth::TokenAnswer;
 use crate::identity::oauth_error::OAuthError;
 use crate::identity::oauth_repo::{ClientRow, CodeRow};
 use crate::identity::opaque::token_hash;
+use crate::identity::pkce::{PkcePolicy, s256_matches};
 use crate::identity::scopes::{Scope, ScopeSet};
 use crate::identity::service::IdentityService;
 use crate::ids::new_token;
 use crate::secret::Secret;
-
-/// How long an authorization code lives, in seconds.
-pub const CODE_TTL_SECS: i64 = 60;
 
 /// Why an authorization request is refused.
 #[derive(Debug)]
@@ -54,8 +48,8 @@ pub struct Authorization {
     pub scopes: ScopeSet,
     /// The client's state, returned unchanged.
     pub state: Option<String>,
-    /// PKCE S256 challenge.
-    pub code_challenge: String,
+    /// PKCE S256 challenge; `None` only for a client whose PKCE is optional.
+    pub code_challenge: Option<String>,
 }
 
 /// The redirect URI with `params` appended to its query.
@@ -109,15 +103,18 @@ impl IdentityService {
                 "response_type must be code",
             ));
         }
-        let challenge = params
-            .get("code_challenge")
-            .filter(|c| (43..=128).contains(&c.len()));
+        let challenge = params.get("code_challenge");
         let method = params.get("code_challenge_method").map(String::as_str);
-        let Some(challenge) = challenge.filter(|_| method == Some("S256")) else {
-            return Err(redirect(
-                "invalid_request",
-                "PKCE is required: code_challenge with code_challenge_method=S256",
-            ));
+        let code_challenge = match (challenge, method) {
+            // Only a client registered with optional PKCE may leave it out altogether.
+            (None, None) if client.pkce == PkcePolicy::Optional => None,
+            (Some(c), Some("S256")) if (43..=128).contains(&c.len()) => Some(c.clone()),
+            _ => {
+                return Err(redirect(
+                    "invalid_request",
+                    "PKCE is required: code_challenge with code_challenge_method=S256",
+                ));
+            }
         };
         let allowed = ScopeSet::from_stored(&client.scope);
         let scopes = match params.get("scope") {
@@ -141,7 +138,7 @@ impl IdentityService {
             redirect_uri,
             scopes,
             state,
-            code_challenge: challenge.clone(),
+            code_challenge,
         })
     }
 
@@ -167,7 +164,7 @@ impl IdentityService {
             redirect_uri: authorization.redirect_uri.clone(),
             scope: scopes.to_string(),
             code_challenge: authorization.code_challenge.clone(),
-            expires_at: self.clock.now() + CODE_TTL_SECS,
+            expires_at: self.clock.now() + self.auth.oauth_code_ttl_secs,
             used_at: None,
             issued_family: None,
             issued_jti: None,
@@ -177,8 +174,9 @@ impl IdentityService {
     }
 
     /// Redeems a code at the token endpoint. A code works once, within its lifetime, for the
-    /// client and redirect URI it was issued for, with the PKCE verifier; a second redemption
-    /// revokes what the first one issued.
+    /// (authenticated) client and redirect URI it was issued for, with the PKCE verifier when it
+    /// was issued with a challenge and without one when it was not; a second redemption revokes
+    /// what the first one issued.
     pub(super) async fn redeem_code(
         &self,
         client: &ClientRow,
@@ -188,8 +186,6 @@ impl IdentityService {
         now: UnixTime,
     ) -> Result<TokenAnswer, OAuthError> {
         let invalid = |text: &str| OAuthError::InvalidGrant(text.to_string());
-        let verifier = verifier
-            .ok_or_else(|| OAuthError::InvalidRequest("code_verifier is required (PKCE)".into()))?;
         let hash = token_hash(code.expose());
         let row = self
             .repo
@@ -204,6 +200,11 @@ impl IdentityService {
                 "redirect_uri does not match the authorization request",
             ));
         }
+        if row.code_challenge.is_some() && verifier.is_none() {
+            return Err(OAuthError::InvalidRequest(
+                "code_verifier is required (PKCE)".into(),
+            ));
+        }
         if row.used_at.is_some() || !self.repo.spend_code(&hash, now).await? {
             self.revoke_code_issue(&row, now).await?;
             return Err(invalid(
@@ -213,11 +214,26 @@ impl IdentityService {
         if now >= row.expires_at {
             return Err(invalid("the code has expired"));
         }
-        let computed = B64.encode(Sha256::digest(verifier.expose().as_bytes()));
-        if !bool::from(computed.as_bytes().ct_eq(row.code_challenge.as_bytes())) {
-            return Err(invalid(
-                "the code_verifier does not match the code_challenge",
-            ));
+        match (&row.code_challenge, verifier) {
+            (Some(challenge), Some(verifier)) if s256_matches(verifier.expose(), challenge) => {}
+            (Some(_), _) => {
+                return Err(invalid(
+                    "the code_verifier does not match the code_challenge",
+                ));
+            }
+            // A verifier for a code issued without a challenge is a PKCE downgrade attempt
+            // (RFC 9700 §2.1.1): the code may have been injected into this client's session.
+            (None, Some(_)) => {
+                return Err(invalid(
+                    "the code was issued without a code_challenge: a code_verifier cannot redeem it",
+                ));
+            }
+            (None, None) if client.pkce == PkcePolicy::Optional => {}
+            (None, None) => {
+                return Err(invalid(
+                    "this client must use PKCE: the code has no code_challenge",
+                ));
+            }
         }
         let user = self
             .repo

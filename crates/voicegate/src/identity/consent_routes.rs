@@ -152,8 +152,9 @@ fn consent_page(
 /// error page, anything else is redirected to the client with `error` and `state`.
 #[utoipa::path(get, path = "/oauth/authorize", tag = "oauth",
     params(("response_type" = String, Query, description = "code"), ("client_id" = String, Query), ("redirect_uri" = String, Query),
-           ("scope" = Option<String>, Query), ("state" = Option<String>, Query), ("code_challenge" = String, Query),
-           ("code_challenge_method" = String, Query, description = "S256")),
+           ("scope" = Option<String>, Query), ("state" = Option<String>, Query),
+           ("code_challenge" = Option<String>, Query, description = "required unless the client was registered with `--pkce optional`"),
+           ("code_challenge_method" = Option<String>, Query, description = "S256, with code_challenge")),
     responses((status = 200, description = "The consent page", content_type = "text/html"),
               (status = 303, description = "Redirect to the client with error and state"),
               (status = 400, description = "Error page: unknown client or redirect URI", content_type = "text/html")))]

@@ -1,5 +1,6 @@
 //! OAuth2 clients: registration by an administrator (id and secret, shown once; grants,
-//! redirect URIs and scopes within the owner's role), listing and removal.
+//! redirect URIs and scopes within the owner's role; PKCE required unless the administrator
+//! relaxes it), listing and removal.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
@@ -8,6 +9,7 @@ use serde::Serialize;
 use crate::identity::error::IdentityError;
 use crate::identity::oauth_repo::ClientRow;
 use crate::identity::opaque::token_hash;
+use crate::identity::pkce::PkcePolicy;
 use crate::identity::scopes::{ScopeSet, grant_within};
 use crate::identity::service::IdentityService;
 use crate::identity::token_request::GrantType;
@@ -38,11 +40,13 @@ pub struct ClientInfo {
     pub redirect_uris: Vec<String>,
     /// Allowed scopes.
     pub scopes: ScopeSet,
+    /// Whether its authorization requests must carry a PKCE challenge.
+    pub pkce: PkcePolicy,
 }
 
 impl IdentityService {
-    /// Registers a client acting for `owner`, within the owner's quota of clients (the CLI too);
-    /// returns its id and secret, shown once.
+    /// Registers a client acting for `owner` that must use PKCE; see
+    /// [`IdentityService::add_client_with_pkce`].
     pub async fn add_client(
         &self,
         name: &str,
@@ -50,6 +54,30 @@ impl IdentityService {
         grants: &[String],
         redirect_uris: &[String],
         scope_text: Option<&str>,
+    ) -> Result<NewClient, IdentityError> {
+        self.add_client_with_pkce(
+            name,
+            owner,
+            grants,
+            redirect_uris,
+            scope_text,
+            PkcePolicy::Required,
+        )
+        .await
+    }
+
+    /// Registers a client acting for `owner`, within the owner's quota of clients (the CLI too);
+    /// returns its id and secret, shown once. Every client is confidential (it gets a secret),
+    /// which is what lets `pkce` be optional: such a client's codes are then bound to it by its
+    /// secret at the token endpoint.
+    pub async fn add_client_with_pkce(
+        &self,
+        name: &str,
+        owner: &str,
+        grants: &[String],
+        redirect_uris: &[String],
+        scope_text: Option<&str>,
+        pkce: PkcePolicy,
     ) -> Result<NewClient, IdentityError> {
         let owner_row = self
             .repo
@@ -85,6 +113,13 @@ impl IdentityService {
                 "authorization_code needs at least one --redirect-uri".into(),
             ));
         }
+        if pkce == PkcePolicy::Optional && !grants.iter().any(|g| g == "authorization_code") {
+            return Err(IdentityError::Validation(
+                "--pkce optional concerns the authorization_code grant only: give that grant too, \
+                 or leave PKCE required"
+                    .into(),
+            ));
+        }
         if let Some(bad) = redirect_uris.iter().find(|u| {
             !(u.starts_with("https://") || u.starts_with("http://"))
                 || u.contains('#')
@@ -107,6 +142,7 @@ impl IdentityService {
             grants: grants.join(" "),
             redirect_uris: redirect_uris.join("\n"),
             scope: granted.to_string(),
+            pkce,
         };
         let max = self.quotas.oauth_clients_per_user;
         if !self.repo.insert_client(&row, self.clock.now(), max).await? {
@@ -135,6 +171,7 @@ impl IdentityService {
                 client_id: c.client_id,
                 name: c.name,
                 owner: c.owner,
+                pkce: c.pkce,
             })
             .collect())
     }
@@ -150,11 +187,15 @@ impl IdentityService {
         }
     }
 
-    /// Warns once at start when any client may use the password grant.
-    pub async fn warn_about_password_grant(&self) -> Result<(), IdentityError> {
+    /// Warns once at start for each client allowed what RFC 9700 advises against: the password
+    /// grant, or codes without PKCE.
+    pub async fn warn_about_relaxed_clients(&self) -> Result<(), IdentityError> {
         for client in self.repo.list_clients().await? {
             if client.grants.split(' ').any(|g| g == "password") {
                 tracing::warn!(client = %client.client_id, "client allowed the password grant (RFC 9700 advises against it)");
+            }
+            if client.pkce == PkcePolicy::Optional {
+                tracing::warn!(client = %client.client_id, "client allowed authorization codes without PKCE (RFC 9700 advises against it)");
             }
         }
         Ok(())

@@ -4,6 +4,7 @@ use sqlx::Row;
 
 use crate::clock::UnixTime;
 use crate::identity::error::IdentityError;
+use crate::identity::pkce::PkcePolicy;
 use crate::identity::repo::IdentityRepo;
 use crate::ids::UserId;
 use crate::store::sql_integer;
@@ -27,6 +28,8 @@ pub struct ClientRow {
     pub redirect_uris: String,
     /// Scopes, space-separated.
     pub scope: String,
+    /// Whether its authorization requests must carry a PKCE challenge.
+    pub pkce: PkcePolicy,
 }
 
 impl std::fmt::Debug for ClientRow {
@@ -36,11 +39,12 @@ impl std::fmt::Debug for ClientRow {
             .field("name", &self.name)
             .field("owner", &self.owner)
             .field("grants", &self.grants)
+            .field("pkce", &self.pkce)
             .finish_non_exhaustive()
     }
 }
 
-const CLIENT_SELECT: &str = "SELECT c.client_id, c.name, c.secret_hash, c.owner_id, u.name, c.grants, c.redirect_uris, c.scope
+const CLIENT_SELECT: &str = "SELECT c.client_id, c.name, c.secret_hash, c.owner_id, u.name, c.grants, c.redirect_uris, c.scope, c.pkce
      FROM oauth_clients c JOIN users u ON u.id = c.owner_id";
 
 fn client_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<ClientRow, sqlx::Error> {
@@ -53,6 +57,7 @@ fn client_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<ClientRow, sqlx::Err
         grants: row.try_get(5)?,
         redirect_uris: row.try_get(6)?,
         scope: row.try_get(7)?,
+        pkce: PkcePolicy::from_stored(row.try_get(8)?),
     })
 }
 
@@ -67,8 +72,8 @@ pub struct CodeRow {
     pub redirect_uri: String,
     /// Granted scopes.
     pub scope: String,
-    /// PKCE S256 challenge.
-    pub code_challenge: String,
+    /// PKCE S256 challenge; `None` for a code issued without PKCE (to a client allowed that).
+    pub code_challenge: Option<String>,
     /// Expiry.
     pub expires_at: UnixTime,
     /// When it was redeemed, if it was.
@@ -89,8 +94,8 @@ impl IdentityRepo {
         max: u64,
     ) -> Result<bool, IdentityError> {
         let done = sqlx::query(
-            "INSERT INTO oauth_clients (client_id, name, secret_hash, owner_id, grants, redirect_uris, scope, created_at)
-             SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8
+            "INSERT INTO oauth_clients (client_id, name, secret_hash, owner_id, grants, redirect_uris, scope, created_at, pkce)
+             SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?10
              WHERE (SELECT COUNT(*) FROM oauth_clients WHERE owner_id = ?4) < ?9",
         )
         .bind(&client.client_id)
@@ -102,6 +107,7 @@ impl IdentityRepo {
         .bind(&client.scope)
         .bind(now)
         .bind(sql_integer(max))
+        .bind(client.pkce.as_str())
         .execute(self.db.sqlite())
         .await?;
         Ok(done.rows_affected() == 1)

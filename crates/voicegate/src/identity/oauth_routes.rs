@@ -85,11 +85,12 @@ async fn token(
     Ok(no_store(Json(answer).into_response()))
 }
 
-/// The token endpoint: `grant_type` = `client_credentials`, `password` (clients allowed it only)
-/// or `refresh_token`. Client authentication by HTTP Basic or `client_id`/`client_secret` in the
-/// body, not both.
+/// The token endpoint: `grant_type` = `client_credentials`, `authorization_code` (with
+/// `code_verifier` when the code was issued with a challenge), `password` (clients allowed it
+/// only) or `refresh_token`. Client authentication by HTTP Basic or `client_id`/`client_secret`
+/// in the body, not both.
 #[utoipa::path(post, path = "/oauth/token", tag = "oauth", security(("client" = [])),
-    request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "grant_type, scope, username, password, refresh_token"),
+    request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "grant_type, scope, username, password, refresh_token, code, redirect_uri, code_verifier"),
     responses(
         (status = 200, description = "`{access_token, token_type, expires_in, refresh_token?, scope}`"),
         (status = 400, description = "RFC 6749 error: invalid_request, invalid_grant, unauthorized_client, unsupported_grant_type, invalid_scope", body = ErrorBody),

@@ -99,6 +99,11 @@ const SQLITE: &[Migration] = &[
         name: "0017_nonce_log_runs.sql",
         sql: include_str!("../../migrations/sqlite/0017_nonce_log_runs.sql"),
     },
+    Migration {
+        version: 18,
+        name: "0018_client_pkce.sql",
+        sql: include_str!("../../migrations/sqlite/0018_client_pkce.sql"),
+    },
 ];
 
 /// Applies the migrations the database does not have yet.
@@ -152,4 +157,74 @@ async fn apply(
         .execute(&mut *conn)
         .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::str::FromStr;
+
+    use sqlx::Row;
+    use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
+
+    use super::*;
+
+    /// 0018 rebuilds `authorization_codes`: a database at 0017 keeps its clients and codes, every
+    /// client stays PKCE-required, and a code may then be stored without a challenge.
+    #[tokio::test]
+    async fn client_pkce_keeps_existing_clients_strict_and_codes_intact() {
+        let options = SqliteConnectOptions::from_str("sqlite::memory:")
+            .unwrap()
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options)
+            .await
+            .unwrap();
+        let mut conn = pool.acquire().await.unwrap();
+        sqlx::query("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)")
+            .execute(&mut *conn)
+            .await
+            .unwrap();
+        let (before, after) = SQLITE.split_at(17);
+        for migration in before {
+            apply(&mut conn, migration, 18).await.unwrap();
+        }
+        sqlx::raw_sql(
+            "INSERT INTO users (id, name, password_hash, created_at, updated_at) VALUES (1, 'ann', 'x', 0, 0);
+             INSERT INTO oauth_clients (client_id, name, secret_hash, owner_id, grants, redirect_uris, scope, created_at)
+                 VALUES ('vgc_old', 'Old', x'00', 1, 'authorization_code', 'https://a.example/cb', 'ovos', 0);
+             INSERT INTO authorization_codes (code_hash, client_id, user_id, redirect_uri, scope, code_challenge, expires_at)
+                 VALUES (x'01', 'vgc_old', 1, 'https://a.example/cb', 'ovos', 'challenge', 60);",
+        )
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+        assert_eq!(after[0].version, 18);
+        apply(&mut conn, &after[0], 18).await.unwrap();
+
+        let pkce: String = sqlx::query_scalar("SELECT pkce FROM oauth_clients")
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap();
+        assert_eq!(pkce, "required");
+        let row =
+            sqlx::query("SELECT client_id, code_challenge, expires_at FROM authorization_codes")
+                .fetch_one(&mut *conn)
+                .await
+                .unwrap();
+        assert_eq!(row.get::<String, _>(0), "vgc_old");
+        assert_eq!(
+            row.get::<Option<String>, _>(1).as_deref(),
+            Some("challenge")
+        );
+        assert_eq!(row.get::<i64, _>(2), 60);
+        sqlx::query("INSERT INTO authorization_codes (code_hash, client_id, user_id, redirect_uri, scope, expires_at) VALUES (x'02', 'vgc_old', 1, 'u', 'ovos', 60)")
+            .execute(&mut *conn)
+            .await
+            .unwrap();
+        let refused = sqlx::query("UPDATE oauth_clients SET pkce = 'off'")
+            .execute(&mut *conn)
+            .await;
+        assert!(refused.is_err(), "only required or optional");
+    }
 }

@@ -571,6 +571,7 @@ async fn client_commands_register_list_and_remove_oauth_clients() {
             "grants",
             "name",
             "owner",
+            "pkce",
             "redirect_uris",
             "scopes"
         ]

@@ -8,6 +8,7 @@ mod connections;
 mod docs;
 mod errors;
 mod events;
+mod hk_oauth;
 mod memory;
 mod oauth;
 mod ovos;
