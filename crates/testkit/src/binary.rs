@@ -50,6 +50,8 @@ impl Binary {
             .env_remove("SECRET")
             .env_remove("USERS_DB")
             .env_remove("API_KEY")
+            // The harness's own setting: to the server every `VOICEGATE_` name is configuration.
+            .env_remove(crate::shared::SHARED_VAR)
             .kill_on_drop(true);
         command
     }
