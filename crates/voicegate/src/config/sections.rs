@@ -93,6 +93,11 @@ pub struct OvosConfig {
     pub default_lang: String,
     /// Bus message types streamed on `GET /v1/events`; a trailing `*` matches a prefix.
     pub events_allowlist: Vec<String>,
+    /// skill-rest-api answers each request several times and without correlation, so one request
+    /// per answer type is in flight; after it, answers of that type are dropped until none has
+    /// come for this long (milliseconds) before the next request of the type is sent. Also how
+    /// long a key refusal waits for data that may follow it. 0: no drain (a skill answering once).
+    pub skill_drain_ms: u64,
 }
 
 /// The events hub behind `GET /v1/events`.
@@ -337,6 +342,7 @@ impl Default for OvosConfig {
             max_text_chars: 1000,
             max_utterances: 10,
             default_lang: "en-us".into(),
+            skill_drain_ms: 150,
             events_allowlist: [
                 "speak",
                 "recognizer_loop:utterance",

@@ -7,8 +7,10 @@
 
 pub mod bus;
 pub mod event_relay;
+pub mod exchange;
 pub mod redact;
 pub mod routes;
+pub mod skill_answer;
 
 use base64::Engine;
 use serde::Serialize;
@@ -16,11 +18,13 @@ use serde_json::{Map, Value, json};
 use utoipa::ToSchema;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::config::OvosConfig;
 use crate::events::EventHub;
-use crate::ovos::bus::{Bus, BusError, BusMessage, BusSettings, ReplyMatch};
+use crate::ovos::bus::{Bus, BusError, BusMessage, BusSettings, MessageTap, ReplyMatch};
 use crate::ovos::event_relay::EventRelay;
+use crate::ovos::skill_answer::{NoData, Refusal};
 
 /// Everything that can go wrong on the ovos-api surface.
 #[derive(Debug, thiserror::Error)]
@@ -33,6 +37,11 @@ pub enum OvosError {
         "skill-rest-api refused the API key: check that API_KEY matches the skill's api_key setting"
     )]
     SkillRefused,
+    /// The companion skill has no API key in its settings, so it refuses every request.
+    #[error(
+        "skill-rest-api has no api_key setting: set it to the same value as voicegate's API_KEY"
+    )]
+    SkillKeyUnset,
     /// The companion skill answered with an error.
     #[error("skill-rest-api answered an error: {0}")]
     SkillFailed(String),
@@ -45,6 +54,17 @@ pub enum OvosError {
     /// A request value is not acceptable.
     #[error("{0}")]
     Validation(String),
+}
+
+impl From<NoData> for OvosError {
+    fn from(no_data: NoData) -> Self {
+        match no_data {
+            NoData::Refused(Refusal::WrongKey) => OvosError::SkillRefused,
+            NoData::Refused(Refusal::NoKey) => OvosError::SkillKeyUnset,
+            NoData::Failed(error) => OvosError::SkillFailed(error),
+            NoData::Bus(error) => OvosError::Bus(error),
+        }
+    }
 }
 
 /// Something to say: an utterance and its language.
@@ -93,17 +113,19 @@ impl OvosService {
         let settings = BusSettings {
             url: format!("ws://{}:{}/core", config.ws_host, config.ws_port),
             address: format!("{}:{}", config.ws_host, config.ws_port),
-            request_timeout: std::time::Duration::from_millis(config.request_timeout_ms),
-            reconnect_max: std::time::Duration::from_millis(config.reconnect_max_ms),
+            request_timeout: Duration::from_millis(config.request_timeout_ms),
+            reconnect_max: Duration::from_millis(config.reconnect_max_ms),
+            exchange_drain: Duration::from_millis(config.skill_drain_ms),
         };
         let relay = EventRelay::new(events, config.events_allowlist.clone());
+        let taps: Vec<Arc<dyn MessageTap>> = vec![Arc::new(relay)];
         let app_key = config
             .api_key
             .as_ref()
             .filter(|k| !k.is_empty())
             .map(|k| base64::engine::general_purpose::STANDARD.encode(k.expose()));
         Self {
-            bus: Bus::new(settings, Some(Arc::new(relay))),
+            bus: Bus::new(settings, taps),
             app_key,
             config: config.clone(),
         }
@@ -114,8 +136,9 @@ impl OvosService {
         &self.bus
     }
 
-    /// Asks the companion skill: sends `msg_type` with the app key and waits for `reply_type`,
-    /// matched by type (the skill answers with a fresh context). Returns the answer's data.
+    /// Asks the companion skill: sends `msg_type` with the app key and reads the skill's answers
+    /// to it (`reply_type`, or `<msg_type>.answer` for a refusal), one such exchange at a time.
+    /// Returns the answer's data.
     async fn ask_skill(
         &self,
         msg_type: &str,
@@ -128,24 +151,17 @@ impl OvosService {
             _ => Map::new(),
         };
         data.insert("app_key".into(), json!(app_key));
-        let reply = self
+        // The skill refuses a key under the request's own type (`recognizer_loop:sleep.answer`),
+        // which differs from the data's for sleep and wake-up.
+        let refusal_type = format!("{msg_type}.answer");
+        let mut exchange = self
             .bus
-            .request(
+            .exchange(
                 BusMessage::new(msg_type, Value::Object(data)),
-                &[reply_type],
-                ReplyMatch::ByType,
+                &[reply_type, refusal_type.as_str()],
             )
             .await?;
-        if reply.context.get("authenticated").and_then(Value::as_bool) != Some(true) {
-            return Err(OvosError::SkillRefused);
-        }
-        if let Some(error) = reply.data.get("error") {
-            let text = error
-                .as_str()
-                .map_or_else(|| error.to_string(), str::to_string);
-            return Err(OvosError::SkillFailed(text));
-        }
-        Ok(reply.data)
+        Ok(skill_answer::read(&self.bus, &mut exchange).await?)
     }
 
     /// Asks ovos-core: the reply keeps the request's context and is matched by correlation id.
