@@ -429,6 +429,8 @@ mod tests {
             .extract()
             .unwrap();
         assert_eq!(config.ovos.skill_drain_ms, 40);
+        assert_eq!(config.ovos.skill_list_ttl_ms, 10_000);
+        assert_eq!(config.ovos.skill_rest_api_id, "skill-rest-api.smartgic");
         assert_eq!(Config::default().ovos.skill_drain_ms, 150);
         assert!(config.validate().is_ok());
         let mut bad = config;

@@ -98,6 +98,12 @@ pub struct OvosConfig {
     /// come for this long (milliseconds) before the next request of the type is sent. Also how
     /// long a key refusal waits for data that may follow it. 0: no drain (a skill answering once).
     pub skill_drain_ms: u64,
+    /// How long ovos-core's skill list is trusted to say whether skill-rest-api is there,
+    /// in milliseconds; skill-manager messages on the bus refresh it sooner.
+    pub skill_list_ttl_ms: u64,
+    /// skill-rest-api's id in ovos-core's skill list; empty: not checked (a skill run outside
+    /// ovos-core's skill manager), requests always go to the skill.
+    pub skill_rest_api_id: String,
 }
 
 /// The events hub behind `GET /v1/events`.
@@ -343,6 +349,8 @@ impl Default for OvosConfig {
             max_utterances: 10,
             default_lang: "en-us".into(),
             skill_drain_ms: 150,
+            skill_list_ttl_ms: 10_000,
+            skill_rest_api_id: "skill-rest-api.smartgic".into(),
             events_allowlist: [
                 "speak",
                 "recognizer_loop:utterance",

@@ -1,15 +1,16 @@
 //! The routes answered by the skill-rest-api companion skill, against a responder that answers
 //! like the published skill: several answers per request without correlation, key refusals
-//! first, trailing errors.
+//! first, trailing errors; and without the skill installed.
 
 use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use testkit::ResponderOptions;
+use testkit::{ResponderOptions, SkillState};
 
 use crate::ovos::{
-    API_KEY, call_with, futures_join, server_on, setup, setup_with, wait_connected_on,
+    API_KEY, call_with, futures_join, next_event, next_event_seen, server_on, setup, setup_with,
+    wait_connected_on,
 };
 use crate::support::error_body;
 
@@ -267,4 +268,141 @@ async fn config_keeps_location_codes_and_tokenization_and_drops_every_secret() {
     ] {
         assert!(!text.contains(secret), "{secret} leaked: {text}");
     }
+}
+
+#[tokio::test]
+async fn without_the_skill_sleep_and_wake_go_native_and_skill_routes_answer_503_at_once() {
+    let options = ResponderOptions {
+        skill: SkillState::Absent,
+        ..ResponderOptions::new(API_KEY)
+    };
+    let s = setup_with(Some(options), |config| {
+        let allow = &mut config.ovos.events_allowlist;
+        allow.extend(["recognizer_loop:*".into(), "ovos.api.*".into()]);
+    })
+    .await;
+    let mut events = s.call("GET", "/v1/events").send().await.unwrap();
+    assert_eq!(events.status(), StatusCode::OK);
+    let mut buffer = String::new();
+    let mut seen = Vec::new();
+
+    let started = Instant::now();
+    let slept = s
+        .call("POST", "/v1/system/sleep?confirm=true")
+        .json(&json!({"utterance": "going to sleep", "lang": "en-us"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(slept.status(), StatusCode::CREATED);
+    assert!(started.elapsed() < Duration::from_secs(2));
+    assert_eq!(
+        slept.json::<Value>().await.unwrap(),
+        json!({"sleep_mode": "enabled"})
+    );
+    let sleep = next_event_seen(&mut events, &mut buffer, "recognizer_loop:sleep", &mut seen).await;
+    assert_eq!(sleep["data"], json!({}), "no app key for the listener");
+    let spoken = next_event(&mut events, &mut buffer, "speak").await;
+    assert_eq!(spoken["data"]["utterance"], "going to sleep");
+    // The listener's own state says it sleeps.
+    assert_eq!(
+        s.json("GET", "/v1/system/sleep", StatusCode::OK).await,
+        json!({"is_awake": false})
+    );
+    assert_eq!(
+        s.json("POST", "/v1/system/wakeup", StatusCode::CREATED)
+            .await,
+        json!({"sleep_mode": "disabled"})
+    );
+    next_event_seen(
+        &mut events,
+        &mut buffer,
+        "recognizer_loop:wake_up",
+        &mut seen,
+    )
+    .await;
+    assert_eq!(
+        s.json("GET", "/v1/system/sleep", StatusCode::OK).await,
+        json!({"is_awake": true})
+    );
+
+    let started = Instant::now();
+    for (method, path, body) in [
+        ("GET", "/v1/system/info", None),
+        ("GET", "/v1/system/config", None),
+        ("GET", "/v1/network/internet", None),
+        (
+            "DELETE",
+            "/v1/system/cache",
+            Some(json!({"cache_type": "tts"})),
+        ),
+        ("GET", &format!("/v1/skills/{HELLO}/settings"), None),
+    ] {
+        let mut request = s.call(method, path);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let (code, body) = error_body(
+            request.send().await.unwrap(),
+            StatusCode::SERVICE_UNAVAILABLE,
+        )
+        .await;
+        assert_eq!(code, "not_configured", "{path}");
+        assert!(
+            body["detail"].as_str().unwrap().contains("skill-rest-api"),
+            "{path}: {body}"
+        );
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "503 at once, took {:?}",
+        started.elapsed()
+    );
+    // Nothing was asked of the missing skill.
+    s.call("PUT", "/v1/voice/microphone/mute")
+        .send()
+        .await
+        .unwrap();
+    next_event_seen(&mut events, &mut buffer, "mycroft.mic.mute", &mut seen).await;
+    assert!(
+        !seen.iter().any(|name| name.starts_with("ovos.api.")),
+        "{seen:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_skill_activated_later_is_asked_at_once_and_a_deactivated_one_no_more() {
+    let options = ResponderOptions {
+        skill: SkillState::Inactive,
+        ..ResponderOptions::new(API_KEY)
+    };
+    let s = setup_with(Some(options), |_| {}).await;
+    let started = Instant::now();
+    let (code, _) = error_body(
+        s.call("GET", "/v1/system/info").send().await.unwrap(),
+        StatusCode::SERVICE_UNAVAILABLE,
+    )
+    .await;
+    assert_eq!(code, "not_configured");
+    assert!(started.elapsed() < Duration::from_secs(2));
+    let rest_api = "skill-rest-api.smartgic";
+    assert_eq!(
+        s.status(s.call("PUT", &format!("/v1/skills/{rest_api}/activate")))
+            .await,
+        StatusCode::NO_CONTENT
+    );
+    // The skill manager's answer makes voicegate look at the skill list again.
+    let info = s.json("GET", "/v1/system/info", StatusCode::OK).await;
+    assert!(info["results"]["core_version"].is_string());
+    assert_eq!(
+        s.status(s.call("PUT", &format!("/v1/skills/{rest_api}/deactivate")))
+            .await,
+        StatusCode::NO_CONTENT
+    );
+    let started = Instant::now();
+    error_body(
+        s.call("GET", "/v1/system/info").send().await.unwrap(),
+        StatusCode::SERVICE_UNAVAILABLE,
+    )
+    .await;
+    assert!(started.elapsed() < Duration::from_secs(2));
 }
