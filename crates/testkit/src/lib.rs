@@ -12,7 +12,7 @@ mod snapcast;
 
 pub use binary::{Binary, CliOutput, ServeProcess, free_port};
 pub use browser::{Browser, callback_listener};
-pub use ovos::{OvosBus, Responder};
+pub use ovos::{OvosBus, Responder, ResponderOptions, SkillState};
 pub use python::{python, python_bcrypt_check, python_bcrypt_hash, run_python};
 pub use server::{TestServer, test_config};
 pub use shared::{Located, SHARED_VAR, locate, shared_file};

@@ -85,8 +85,45 @@ impl OvosBus {
     }
 }
 
-/// The test responder (`python/ovos_responder.py`): answers like ovos-core and the
-/// skill-rest-api companion skill, checking `app_key` against `api_key`.
+/// Whether the responder's skill-rest-api is there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SkillState {
+    /// Installed and active: it answers.
+    Active,
+    /// Listed but inactive, silent until `skillmanager.activate`.
+    Inactive,
+    /// Not installed: not listed, never answers.
+    Absent,
+}
+
+/// How the test responder behaves.
+#[derive(Debug, Clone)]
+pub struct ResponderOptions {
+    /// The key in the skill's settings.
+    pub api_key: String,
+    /// How many times the skill answers each request (the published skill: 3).
+    pub answers: u32,
+    /// Whether the skill is there.
+    pub skill: SkillState,
+    /// A JSON file served as the assistant's configuration (`ovos.api.config`).
+    pub config: Option<PathBuf>,
+}
+
+impl ResponderOptions {
+    /// The published skill's behaviour with `api_key`: installed, three answers per request.
+    pub fn new(api_key: &str) -> Self {
+        Self {
+            api_key: api_key.to_string(),
+            answers: 3,
+            skill: SkillState::Active,
+            config: None,
+        }
+    }
+}
+
+/// The test responder (`python/ovos_responder.py`): answers like ovos-core, its listener and the
+/// skill-rest-api companion skill (several answers per request, refusals of a wrong `app_key`
+/// first), checking `app_key` against `api_key`.
 pub struct Responder {
     _child: Child,
 }
@@ -94,10 +131,28 @@ pub struct Responder {
 impl Responder {
     /// Connects a responder to the bus and waits (at most 30 s) until it is subscribed.
     pub async fn start(bus: &OvosBus, api_key: &str) -> Self {
+        Self::start_with(bus, ResponderOptions::new(api_key)).await
+    }
+
+    /// [`Responder::start`] with options.
+    pub async fn start_with(bus: &OvosBus, options: ResponderOptions) -> Self {
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("python/ovos_responder.py");
-        let mut child = Command::new(python())
+        let skill = match options.skill {
+            SkillState::Active => "active",
+            SkillState::Inactive => "inactive",
+            SkillState::Absent => "absent",
+        };
+        let mut command = Command::new(python());
+        command
             .arg(script)
-            .args(["--port", &bus.port.to_string(), "--api-key", api_key])
+            .args(["--port", &bus.port.to_string()])
+            .args(["--api-key", &options.api_key])
+            .args(["--answers", &options.answers.to_string()])
+            .args(["--skill", skill]);
+        if let Some(config) = &options.config {
+            command.arg("--config").arg(config);
+        }
+        let mut child = command
             .env("XDG_CONFIG_HOME", bus.config_home.path())
             .env("XDG_STATE_HOME", bus.config_home.path())
             .env("XDG_DATA_HOME", bus.config_home.path())

@@ -217,6 +217,12 @@ impl Config {
         if ovos.request_timeout_ms == 0 {
             return invalid("ovos.request_timeout_ms", "must be at least 1");
         }
+        if ovos.skill_drain_ms >= ovos.request_timeout_ms {
+            return invalid(
+                "ovos.skill_drain_ms",
+                "must be less than ovos.request_timeout_ms",
+            );
+        }
         if ovos.max_text_chars == 0 || ovos.max_utterances == 0 {
             return invalid(
                 "ovos",
@@ -425,6 +431,23 @@ mod tests {
             let err = bad.validate().unwrap_err().to_string();
             assert!(err.contains(key), "{key}: {err}");
         }
+    }
+
+    #[test]
+    fn skill_rest_api_settings_have_defaults_and_the_drain_fits_the_timeout() {
+        let config: Config = Figment::new()
+            .merge(Toml::string("[ovos]\nskill_drain_ms = 40"))
+            .extract()
+            .unwrap();
+        assert_eq!(config.ovos.skill_drain_ms, 40);
+        assert_eq!(config.ovos.skill_list_ttl_ms, 10_000);
+        assert_eq!(config.ovos.skill_rest_api_id, "skill-rest-api.smartgic");
+        assert_eq!(Config::default().ovos.skill_drain_ms, 150);
+        assert!(config.validate().is_ok());
+        let mut bad = config;
+        bad.ovos.skill_drain_ms = bad.ovos.request_timeout_ms;
+        let err = bad.validate().unwrap_err().to_string();
+        assert!(err.contains("ovos.skill_drain_ms"), "{err}");
     }
 
     #[test]

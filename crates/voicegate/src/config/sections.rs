@@ -97,6 +97,17 @@ pub struct OvosConfig {
     pub default_lang: String,
     /// Bus message types streamed on `GET /v1/events`; a trailing `*` matches a prefix.
     pub events_allowlist: Vec<String>,
+    /// skill-rest-api answers each request several times and without correlation, so one request
+    /// per answer type is in flight; after it, answers of that type are dropped until none has
+    /// come for this long (milliseconds) before the next request of the type is sent. Also how
+    /// long a key refusal waits for data that may follow it. 0: no drain (a skill answering once).
+    pub skill_drain_ms: u64,
+    /// How long ovos-core's skill list is trusted to say whether skill-rest-api is there,
+    /// in milliseconds; skill-manager messages on the bus refresh it sooner.
+    pub skill_list_ttl_ms: u64,
+    /// skill-rest-api's id in ovos-core's skill list; empty: not checked (a skill run outside
+    /// ovos-core's skill manager), requests always go to the skill.
+    pub skill_rest_api_id: String,
 }
 
 /// The events hub behind `GET /v1/events`.
@@ -342,6 +353,9 @@ impl Default for OvosConfig {
             max_text_chars: 1000,
             max_utterances: 10,
             default_lang: "en-us".into(),
+            skill_drain_ms: 150,
+            skill_list_ttl_ms: 10_000,
+            skill_rest_api_id: "skill-rest-api.smartgic".into(),
             events_allowlist: [
                 "speak",
                 "recognizer_loop:utterance",

@@ -120,7 +120,8 @@ impl From<OvosError> for ApiError {
             OvosError::SkillRefused | OvosError::SkillFailed(_) => {
                 Self::new(StatusCode::BAD_GATEWAY, "skill_error", detail)
             }
-            OvosError::NoApiKey => {
+            OvosError::BadAnswer(_) => Self::new(StatusCode::BAD_GATEWAY, "bad_answer", detail),
+            OvosError::NoApiKey | OvosError::SkillKeyUnset | OvosError::SkillNotInstalled(_) => {
                 Self::new(StatusCode::SERVICE_UNAVAILABLE, "not_configured", detail)
             }
             OvosError::UnknownSkill(_) => Self::new(StatusCode::NOT_FOUND, "not_found", detail),

@@ -3,9 +3,11 @@
 //! Every frame on the bus is JSON `{"type", "data", "context"}` and reaches every client, the
 //! sender included. Requests register a waiter before they send: native replies (made with
 //! `message.response()`) keep the request's context, so a correlation id placed there finds exactly
-//! its request; answers of the skill-rest-api companion skill come with a fresh context and are
-//! matched by type, oldest waiter first, once. A lost connection fails every waiter at once (503)
-//! and is re-established with capped exponential backoff.
+//! its request; replies that any request may take (the skill list) are matched by type, oldest
+//! waiter first, once. Answers of the skill-rest-api companion skill carry nothing to tell whose
+//! they are and come several times: they go through [`Bus::exchange`], one exchange per reply type
+//! at a time (see [`crate::ovos::exchange`]). A lost connection fails every waiter and exchange at
+//! once (503) and is re-established with capped exponential backoff.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -18,6 +20,8 @@ use serde_json::{Map, Value, json};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
 use tokio_tungstenite::tungstenite::Message as Frame;
+
+use crate::ovos::exchange::{Exchange, Exchanges};
 
 /// The context key that carries voicegate's correlation id.
 pub const CORRELATION_KEY: &str = "voicegate_request";
@@ -52,7 +56,8 @@ impl BusMessage {
 pub enum ReplyMatch {
     /// The reply keeps the request's context: match the correlation id.
     Correlated,
-    /// The reply has a fresh context: match the type, oldest waiter first.
+    /// The reply may have a fresh context, and any reply of the type answers any request of it
+    /// (the skill list): match the type, oldest waiter first.
     ByType,
 }
 
@@ -78,6 +83,9 @@ pub struct BusSettings {
     pub request_timeout: Duration,
     /// Longest pause between reconnection attempts.
     pub reconnect_max: Duration,
+    /// After an [`Bus::exchange`], how long its reply types stay closed without an answer
+    /// before the next exchange of those types may start (its trailing answers are dropped).
+    pub exchange_drain: Duration,
 }
 
 /// What sees every message the bus delivers (the events relay). Called on the connection's
@@ -166,7 +174,8 @@ struct Shared {
     connected: AtomicBool,
     outgoing: Mutex<Option<mpsc::Sender<String>>>,
     waiters: Mutex<Waiters>,
-    tap: Option<Arc<dyn MessageTap>>,
+    exchanges: Arc<Exchanges<BusMessage>>,
+    taps: Vec<Arc<dyn MessageTap>>,
     next_id: AtomicU64,
     session: String,
 }
@@ -178,16 +187,20 @@ pub struct Bus {
 }
 
 impl Bus {
-    /// A bus handle; [`Bus::spawn_connection`] starts connecting. `tap` sees every message.
-    pub fn new(settings: BusSettings, tap: Option<Arc<dyn MessageTap>>) -> Self {
+    /// A bus handle; [`Bus::spawn_connection`] starts connecting. Each of `taps` sees every
+    /// message, in order.
+    pub fn new(settings: BusSettings, taps: Vec<Arc<dyn MessageTap>>) -> Self {
         let session = crate::ids::new_id();
+        // However chatty the peer, a drain ends within one request timeout.
+        let exchanges = Exchanges::new(settings.exchange_drain, settings.request_timeout);
         Self {
             shared: Arc::new(Shared {
                 settings,
                 connected: AtomicBool::new(false),
                 outgoing: Mutex::new(None),
                 waiters: Mutex::new(Waiters::default()),
-                tap,
+                exchanges,
+                taps,
                 next_id: AtomicU64::new(1),
                 session,
             }),
@@ -239,6 +252,42 @@ impl Bus {
             Ok(Err(_)) => Err(self.unavailable()),
             Err(_) => Err(BusError::Timeout(timeout.as_millis())),
         }
+    }
+
+    /// Opens an exchange on `reply_types` (waiting, in arrival order, for the one before it and
+    /// its drain to end) and sends the request; every answer of those types reaches the exchange
+    /// until it is dropped. Queueing and answers share the request timeout.
+    pub async fn exchange(
+        &self,
+        message: BusMessage,
+        reply_types: &[&str],
+    ) -> Result<Exchange<BusMessage>, BusError> {
+        if !self.is_connected() {
+            return Err(self.unavailable());
+        }
+        let timeout = self.shared.settings.request_timeout;
+        let deadline = tokio::time::Instant::now() + timeout;
+        let exchange = self
+            .shared
+            .exchanges
+            .open(reply_types, deadline)
+            .await
+            .ok_or(BusError::Timeout(timeout.as_millis()))?;
+        let id = self.shared.next_id.fetch_add(1, Ordering::Relaxed);
+        let correlation = format!("{}-{id}", self.shared.session);
+        self.send_frame(self.frame(message, Some(&correlation)))
+            .await?;
+        Ok(exchange)
+    }
+
+    /// How long a request waits for its reply.
+    pub fn request_timeout(&self) -> Duration {
+        self.shared.settings.request_timeout
+    }
+
+    /// How long answers of one exchange may trail each other.
+    pub fn exchange_drain(&self) -> Duration {
+        self.shared.exchanges.drain()
     }
 
     fn lock_waiters(&self) -> std::sync::MutexGuard<'_, Waiters> {
@@ -399,17 +448,24 @@ impl Bus {
             .unwrap_or_else(|e| e.into_inner()) = None;
         // Dropping the senders answers every pending request "unavailable" at once.
         *self.lock_waiters() = Waiters::default();
+        self.shared.exchanges.disconnect();
     }
 
     fn dispatch(&self, text: &str) {
         let Ok(message) = serde_json::from_str::<BusMessage>(text) else {
             return;
         };
-        if let Some(tap) = &self.shared.tap {
+        for tap in &self.shared.taps {
             tap.deliver(&message);
         }
-        if let Some(waiter) = self.lock_waiters().take_for(&message) {
-            let _ = waiter.tx.send(message);
+        let waiter = self.lock_waiters().take_for(&message);
+        match waiter {
+            Some(waiter) => {
+                let _ = waiter.tx.send(message);
+            }
+            None => {
+                self.shared.exchanges.deliver(&message.msg_type, &message);
+            }
         }
     }
 }

@@ -3,12 +3,17 @@
 //! Native ovos-core messages are used wherever they exist (`speak`, `mycroft.stop`,
 //! `mycroft.mic.*`, `mycroft.volume.*`, `recognizer_loop:*`, `skillmanager.*`); what only the
 //! skill-rest-api companion skill answers goes out as `ovos.api.*` with `data.app_key` =
-//! base64(API_KEY), as that skill expects.
+//! base64(API_KEY), as that skill expects. When ovos-core's skill list says the skill is not
+//! there, sleep and wake-up go out as native messages and the skill-only routes answer 503 at
+//! once, instead of waiting for an answer that cannot come.
 
 pub mod bus;
 pub mod event_relay;
+pub mod exchange;
 pub mod redact;
 pub mod routes;
+pub mod skill_answer;
+pub mod skill_presence;
 
 use base64::Engine;
 use serde::Serialize;
@@ -16,11 +21,14 @@ use serde_json::{Map, Value, json};
 use utoipa::ToSchema;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::config::OvosConfig;
 use crate::events::EventHub;
-use crate::ovos::bus::{Bus, BusError, BusMessage, BusSettings, ReplyMatch};
+use crate::ovos::bus::{Bus, BusError, BusMessage, BusSettings, MessageTap, ReplyMatch};
 use crate::ovos::event_relay::EventRelay;
+use crate::ovos::skill_answer::{NoData, Refusal};
+use crate::ovos::skill_presence::{SKILL_LIST, SkillPresence};
 
 /// Everything that can go wrong on the ovos-api surface.
 #[derive(Debug, thiserror::Error)]
@@ -33,6 +41,19 @@ pub enum OvosError {
         "skill-rest-api refused the API key: check that API_KEY matches the skill's api_key setting"
     )]
     SkillRefused,
+    /// The companion skill has no API key in its settings, so it refuses every request.
+    #[error(
+        "skill-rest-api has no api_key setting: set it to the same value as voicegate's API_KEY"
+    )]
+    SkillKeyUnset,
+    /// The companion skill is not installed or not active, as ovos-core's skill list says.
+    #[error(
+        "the skill-rest-api skill ({0}) is not installed or not active in ovos-core: this route needs it"
+    )]
+    SkillNotInstalled(String),
+    /// A native service answered something voicegate cannot read.
+    #[error("{0}")]
+    BadAnswer(String),
     /// The companion skill answered with an error.
     #[error("skill-rest-api answered an error: {0}")]
     SkillFailed(String),
@@ -45,6 +66,17 @@ pub enum OvosError {
     /// A request value is not acceptable.
     #[error("{0}")]
     Validation(String),
+}
+
+impl From<NoData> for OvosError {
+    fn from(no_data: NoData) -> Self {
+        match no_data {
+            NoData::Refused(Refusal::WrongKey) => OvosError::SkillRefused,
+            NoData::Refused(Refusal::NoKey) => OvosError::SkillKeyUnset,
+            NoData::Failed(error) => OvosError::SkillFailed(error),
+            NoData::Bus(error) => OvosError::Bus(error),
+        }
+    }
 }
 
 /// Something to say: an utterance and its language.
@@ -83,6 +115,7 @@ pub struct Volume {
 pub struct OvosService {
     bus: Bus,
     app_key: Option<String>,
+    presence: Arc<SkillPresence>,
     config: OvosConfig,
 }
 
@@ -93,18 +126,25 @@ impl OvosService {
         let settings = BusSettings {
             url: format!("ws://{}:{}/core", config.ws_host, config.ws_port),
             address: format!("{}:{}", config.ws_host, config.ws_port),
-            request_timeout: std::time::Duration::from_millis(config.request_timeout_ms),
-            reconnect_max: std::time::Duration::from_millis(config.reconnect_max_ms),
+            request_timeout: Duration::from_millis(config.request_timeout_ms),
+            reconnect_max: Duration::from_millis(config.reconnect_max_ms),
+            exchange_drain: Duration::from_millis(config.skill_drain_ms),
         };
         let relay = EventRelay::new(events, config.events_allowlist.clone());
+        let presence = Arc::new(SkillPresence::new(
+            &config.skill_rest_api_id,
+            Duration::from_millis(config.skill_list_ttl_ms),
+        ));
+        let taps: Vec<Arc<dyn MessageTap>> = vec![Arc::new(relay), presence.clone()];
         let app_key = config
             .api_key
             .as_ref()
             .filter(|k| !k.is_empty())
             .map(|k| base64::engine::general_purpose::STANDARD.encode(k.expose()));
         Self {
-            bus: Bus::new(settings, Some(Arc::new(relay))),
+            bus: Bus::new(settings, taps),
             app_key,
+            presence,
             config: config.clone(),
         }
     }
@@ -114,8 +154,34 @@ impl OvosService {
         &self.bus
     }
 
-    /// Asks the companion skill: sends `msg_type` with the app key and waits for `reply_type`,
-    /// matched by type (the skill answers with a fresh context). Returns the answer's data.
+    /// Whether the companion skill is there to answer (installed and active), from what the
+    /// skill list said within `ovos.skill_list_ttl_ms`, else from a fresh skill list.
+    async fn skill_present(&self) -> Result<bool, OvosError> {
+        if !self.presence.checked() {
+            return Ok(true);
+        }
+        if let Some(present) = self.presence.cached(tokio::time::Instant::now()) {
+            return Ok(present);
+        }
+        // One list request refreshes it for every caller waiting here.
+        let timeout = self.bus.request_timeout();
+        let _turn = self
+            .presence
+            .refresh_turn(timeout)
+            .await
+            .ok_or(BusError::Timeout(timeout.as_millis()))?;
+        if let Some(present) = self.presence.cached(tokio::time::Instant::now()) {
+            return Ok(present);
+        }
+        let list = self.skill_list().await?;
+        Ok(self
+            .presence
+            .record_list(&list, tokio::time::Instant::now()))
+    }
+
+    /// Asks the companion skill: sends `msg_type` with the app key and reads the skill's answers
+    /// to it (`reply_type`, or `<msg_type>.answer` for a refusal), one such exchange at a time.
+    /// Returns the answer's data. Without the skill, answers 503 at once.
     async fn ask_skill(
         &self,
         msg_type: &str,
@@ -123,29 +189,37 @@ impl OvosService {
         extra: Value,
     ) -> Result<Value, OvosError> {
         let app_key = self.app_key.as_ref().ok_or(OvosError::NoApiKey)?;
+        if !self.skill_present().await? {
+            return Err(OvosError::SkillNotInstalled(
+                self.presence.skill_id().to_string(),
+            ));
+        }
         let mut data = match extra {
             Value::Object(map) => map,
             _ => Map::new(),
         };
         data.insert("app_key".into(), json!(app_key));
-        let reply = self
+        // The skill refuses a key under the request's own type (`recognizer_loop:sleep.answer`),
+        // which differs from the data's for sleep and wake-up.
+        let refusal_type = format!("{msg_type}.answer");
+        let mut exchange = self
             .bus
-            .request(
+            .exchange(
                 BusMessage::new(msg_type, Value::Object(data)),
-                &[reply_type],
-                ReplyMatch::ByType,
+                &[reply_type, refusal_type.as_str()],
             )
             .await?;
-        if reply.context.get("authenticated").and_then(Value::as_bool) != Some(true) {
-            return Err(OvosError::SkillRefused);
+        let answer = skill_answer::read(&self.bus, &mut exchange).await;
+        if matches!(answer, Err(NoData::Bus(BusError::Timeout(_)))) {
+            // A skill that stopped answering may have gone: look at the skill list again.
+            self.presence.forget();
         }
-        if let Some(error) = reply.data.get("error") {
-            let text = error
-                .as_str()
-                .map_or_else(|| error.to_string(), str::to_string);
-            return Err(OvosError::SkillFailed(text));
-        }
-        Ok(reply.data)
+        Ok(answer?)
+    }
+
+    /// Whether the companion skill can be asked: configured with a key and present.
+    async fn skill_usable(&self) -> Result<bool, OvosError> {
+        Ok(self.app_key.is_some() && self.skill_present().await?)
     }
 
     /// Asks ovos-core: the reply keeps the request's context and is matched by correlation id.
@@ -189,21 +263,43 @@ impl OvosService {
     }
 
     /// Puts the assistant to sleep (`awake = false`) or wakes it up, then speaks `dialog` if given.
+    /// The listener obeys the message itself; the companion skill, when there, also keeps the
+    /// sleep mark that [`OvosService::is_awake`] reads, and confirms.
     pub async fn set_awake(&self, awake: bool, dialog: Option<Speech>) -> Result<(), OvosError> {
         let (msg_type, reply_type) = if awake {
             ("recognizer_loop:wake_up", "ovos.api.wake_up.answer")
         } else {
             ("recognizer_loop:sleep", "ovos.api.sleep.answer")
         };
-        self.ask_skill(msg_type, reply_type, json!({})).await?;
+        if self.skill_usable().await? {
+            self.ask_skill(msg_type, reply_type, json!({})).await?;
+        } else {
+            self.emit(msg_type, json!({})).await?;
+        }
         if let Some(dialog) = dialog {
             self.speak(dialog).await?;
         }
         Ok(())
     }
 
-    /// Whether the assistant is awake.
+    /// Whether the assistant is awake: the companion skill's sleep mark, or without the skill, the
+    /// listener's state (`recognizer_loop:state.get`).
     pub async fn is_awake(&self) -> Result<bool, OvosError> {
+        if !self.skill_usable().await? {
+            let data = self
+                .ask_core(
+                    "recognizer_loop:state.get",
+                    json!({}),
+                    "recognizer_loop:state",
+                )
+                .await?;
+            return match data.get("state").and_then(Value::as_str) {
+                Some(state) => Ok(state != "sleeping"),
+                None => Err(OvosError::BadAnswer(
+                    "the listener's recognizer_loop:state has no state".into(),
+                )),
+            };
+        }
         let data = self
             .ask_skill("ovos.api.is_awake", "ovos.api.is_awake.answer", json!({}))
             .await?;
@@ -240,22 +336,27 @@ impl OvosService {
         Ok(data.get("status").and_then(Value::as_bool).unwrap_or(false))
     }
 
-    /// The installed skills.
-    pub async fn skills(&self) -> Result<SkillList, OvosError> {
+    /// ovos-core's skill list: skill id → `{"active", "id"}`.
+    async fn skill_list(&self) -> Result<Map<String, Value>, OvosError> {
         // ovos-core answers skillmanager.list with mycroft.skills.list; versions that build a fresh
-        // message drop the context, so the answer is also accepted by type.
+        // message drop the context, so the answer is also accepted by type (any list will do).
         let reply = self
             .bus
             .request(
                 BusMessage::new("skillmanager.list", json!({})),
-                &["mycroft.skills.list"],
+                &[SKILL_LIST],
                 ReplyMatch::ByType,
             )
             .await?;
-        let results = match reply.data {
+        Ok(match reply.data {
             Value::Object(map) => map,
             _ => Map::new(),
-        };
+        })
+    }
+
+    /// The installed skills.
+    pub async fn skills(&self) -> Result<SkillList, OvosError> {
+        let results = self.skill_list().await?;
         let active = results
             .values()
             .filter(|s| s.get("active").and_then(Value::as_bool).unwrap_or(false))

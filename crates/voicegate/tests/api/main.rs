@@ -12,6 +12,7 @@ mod hk_oauth;
 mod memory;
 mod oauth;
 mod ovos;
+mod ovos_skill;
 mod postman;
 mod put_url;
 mod quotas;
