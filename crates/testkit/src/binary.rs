@@ -50,6 +50,8 @@ impl Binary {
             .env_remove("SECRET")
             .env_remove("USERS_DB")
             .env_remove("API_KEY")
+            // The harness's variable, not the server's: every `VOICEGATE_` name is a setting.
+            .env_remove(crate::shared::SHARED_VAR)
             .kill_on_drop(true);
         command
     }
