@@ -93,6 +93,9 @@ pub struct OvosConfig {
     pub default_lang: String,
     /// Bus message types streamed on `GET /v1/events`; a trailing `*` matches a prefix.
     pub events_allowlist: Vec<String>,
+    /// The session named in every message's context (`session.session_id`). `default` is the
+    /// device's own session: ovos-audio speaks, and the listener listens, only for it.
+    pub session_id: String,
 }
 
 /// The events hub behind `GET /v1/events`.
@@ -346,6 +349,7 @@ impl Default for OvosConfig {
             ]
             .map(String::from)
             .to_vec(),
+            session_id: "default".into(),
         }
     }
 }
