@@ -11,6 +11,7 @@ mod events;
 mod memory;
 mod oauth;
 mod ovos;
+mod ovos_stack;
 mod postman;
 mod put_url;
 mod quotas;
