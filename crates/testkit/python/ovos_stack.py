@@ -85,6 +85,8 @@ def write_config(root: Path, port: int) -> dict:
         "XDG_CACHE_HOME": str(dirs["cache"]),
         "XDG_STATE_HOME": str(dirs["state"]),
         "PYTHONUNBUFFERED": "1",
+        # onnxruntime (the silero VAD) otherwise sends usage events to Microsoft's collector.
+        "ORT_DISABLE_TELEMETRY": "1",
     })
     return {"env": env, "dirs": dirs}
 
