@@ -223,6 +223,17 @@ impl Config {
                 "must be less than ovos.request_timeout_ms",
             );
         }
+        let session_char =
+            |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | ':');
+        if ovos.session_id.is_empty()
+            || ovos.session_id.len() > 128
+            || !ovos.session_id.chars().all(session_char)
+        {
+            return invalid(
+                "ovos.session_id",
+                "1 to 128 letters, digits, '.', '_', '-' or ':'",
+            );
+        }
         if ovos.max_text_chars == 0 || ovos.max_utterances == 0 {
             return invalid(
                 "ovos",
@@ -397,6 +408,24 @@ mod tests {
         let mut bad = config;
         bad.jobs.workers = 0;
         assert!(bad.validate().is_err());
+    }
+
+    #[test]
+    fn the_ovos_session_defaults_to_the_device_session_and_is_checked() {
+        let config: Config = Figment::new().merge(Toml::string("")).extract().unwrap();
+        assert_eq!(config.ovos.session_id, "default");
+        let config: Config = Figment::new()
+            .merge(Toml::string("[ovos]\nsession_id = \"voicegate\""))
+            .extract()
+            .unwrap();
+        assert_eq!(config.ovos.session_id, "voicegate");
+        assert!(config.validate().is_ok());
+        for bad_id in ["", "two words", &"x".repeat(129)] {
+            let mut bad = config.clone();
+            bad.ovos.session_id = bad_id.to_string();
+            let err = bad.validate().unwrap_err().to_string();
+            assert!(err.contains("ovos.session_id"), "{err}");
+        }
     }
 
     #[test]

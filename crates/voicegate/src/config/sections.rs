@@ -108,6 +108,9 @@ pub struct OvosConfig {
     /// skill-rest-api's id in ovos-core's skill list; empty: not checked (a skill run outside
     /// ovos-core's skill manager), requests always go to the skill.
     pub skill_rest_api_id: String,
+    /// The session named in every message's context (`session.session_id`). `default` is the
+    /// device's own session: ovos-audio speaks, and the listener listens, only for it.
+    pub session_id: String,
 }
 
 /// The events hub behind `GET /v1/events`.
@@ -365,6 +368,7 @@ impl Default for OvosConfig {
             ]
             .map(String::from)
             .to_vec(),
+            session_id: "default".into(),
         }
     }
 }

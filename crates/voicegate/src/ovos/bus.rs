@@ -41,7 +41,7 @@ pub struct BusMessage {
 }
 
 impl BusMessage {
-    /// A message with an empty context.
+    /// A message with an empty context (the bus adds `source` and the correlation id).
     pub fn new(msg_type: impl Into<String>, data: Value) -> Self {
         Self {
             msg_type: msg_type.into(),
@@ -306,12 +306,11 @@ impl Bus {
             Value::Object(map) => map,
             _ => Map::new(),
         };
+        // The destination is the caller's to choose (or leave out, for a broadcast): services
+        // ignore messages addressed elsewhere.
         context
             .entry("source")
-            .or_insert_with(|| json!("voicegate"));
-        context
-            .entry("destination")
-            .or_insert_with(|| json!(["skills"]));
+            .or_insert_with(|| json!(crate::ovos::addressing::SOURCE));
         if let Some(correlation) = correlation {
             context.insert(CORRELATION_KEY.into(), json!(correlation));
         }
@@ -499,6 +498,41 @@ mod tests {
         };
         waiters.register(id, &format!("s-{id}"), &[reply], matching, tx);
         rx
+    }
+
+    #[test]
+    fn frames_keep_the_callers_context_and_add_only_source_and_correlation() {
+        let bus = Bus::new(
+            BusSettings {
+                url: "ws://127.0.0.1:9/core".into(),
+                address: "127.0.0.1:9".into(),
+                request_timeout: Duration::from_secs(1),
+                reconnect_max: Duration::from_secs(1),
+                exchange_drain: Duration::ZERO,
+            },
+            Vec::new(),
+        );
+        let frame =
+            |message| serde_json::from_str::<Value>(&bus.frame(message, Some("c-1"))).unwrap();
+        // No destination unless the caller names one: a broadcast.
+        let broadcast = frame(BusMessage::new("mycroft.stop", json!({})));
+        assert_eq!(
+            broadcast["context"],
+            json!({"source": "voicegate", CORRELATION_KEY: "c-1"})
+        );
+        let addressed = frame(BusMessage {
+            context: json!({"destination": ["audio"], "session": {"session_id": "default"}}),
+            ..BusMessage::new("mycroft.mic.listen", json!({}))
+        });
+        assert_eq!(
+            addressed["context"],
+            json!({
+                "destination": ["audio"],
+                "session": {"session_id": "default"},
+                "source": "voicegate",
+                CORRELATION_KEY: "c-1",
+            })
+        );
     }
 
     #[test]

@@ -3,10 +3,12 @@
 //! Native ovos-core messages are used wherever they exist (`speak`, `mycroft.stop`,
 //! `mycroft.mic.*`, `mycroft.volume.*`, `recognizer_loop:*`, `skillmanager.*`); what only the
 //! skill-rest-api companion skill answers goes out as `ovos.api.*` with `data.app_key` =
-//! base64(API_KEY), as that skill expects. When ovos-core's skill list says the skill is not
+//! base64(API_KEY), as that skill expects. Each message's context names the service it is for
+//! and the configured session ([`addressing`]). When ovos-core's skill list says the skill is not
 //! there, sleep and wake-up go out as native messages and the skill-only routes answer 503 at
 //! once, instead of waiting for an answer that cannot come.
 
+pub mod addressing;
 pub mod bus;
 pub mod event_relay;
 pub mod exchange;
@@ -205,7 +207,7 @@ impl OvosService {
         let mut exchange = self
             .bus
             .exchange(
-                BusMessage::new(msg_type, Value::Object(data)),
+                self.message(msg_type, Value::Object(data)),
                 &[reply_type, refusal_type.as_str()],
             )
             .await?;
@@ -232,7 +234,7 @@ impl OvosService {
         let reply = self
             .bus
             .request(
-                BusMessage::new(msg_type, data),
+                self.message(msg_type, data),
                 &[reply_type],
                 ReplyMatch::Correlated,
             )
@@ -241,7 +243,15 @@ impl OvosService {
     }
 
     async fn emit(&self, msg_type: &str, data: Value) -> Result<(), OvosError> {
-        Ok(self.bus.emit(BusMessage::new(msg_type, data)).await?)
+        Ok(self.bus.emit(self.message(msg_type, data)).await?)
+    }
+
+    /// A message addressed to the service that handles `msg_type`, in the configured session.
+    fn message(&self, msg_type: &str, data: Value) -> BusMessage {
+        BusMessage {
+            context: addressing::context(msg_type, &self.config.session_id),
+            ..BusMessage::new(msg_type, data)
+        }
     }
 
     /// System information from the companion skill.
@@ -343,7 +353,7 @@ impl OvosService {
         let reply = self
             .bus
             .request(
-                BusMessage::new("skillmanager.list", json!({})),
+                self.message("skillmanager.list", json!({})),
                 &[SKILL_LIST],
                 ReplyMatch::ByType,
             )

@@ -13,6 +13,7 @@ mod memory;
 mod oauth;
 mod ovos;
 mod ovos_skill;
+mod ovos_stack;
 mod postman;
 mod put_url;
 mod quotas;
