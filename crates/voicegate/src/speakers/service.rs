@@ -184,15 +184,6 @@ impl SpeakersService {
         Ok(())
     }
 
-    /// Continues the session's paused playback from its place.
-    pub async fn resume_play(&self, user: UserId, token: &str) -> Result<(), SpeakerError> {
-        self.sessions.get(user, token)?;
-        if let Some(feeder) = self.feeder_of(token) {
-            feeder.resume().await;
-        }
-        Ok(())
-    }
-
     /// Stops the session's playback and frees its stream.
     pub async fn stop_play(&self, user: UserId, token: &str) -> Result<(), SpeakerError> {
         self.sessions.get(user, token)?;
