@@ -34,6 +34,8 @@ pub struct Device {
     pub group_id: Option<String>,
     /// Its group's name, if it has one.
     pub group_name: Option<String>,
+    /// Whether a session is playing on it now (the surface knows; a backend says `false`).
+    pub playing: bool,
 }
 
 impl Device {

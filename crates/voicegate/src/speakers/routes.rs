@@ -78,7 +78,7 @@ pub struct DeviceInfo {
     pub group_id: Option<String>,
     /// Its volume, 0–50 (0 when muted).
     pub volume: u8,
-    /// Whether it is playing.
+    /// Whether a session is playing on it.
     pub is_playing: bool,
     /// Its id (decimal digits).
     #[serde(rename = "DeviceID")]
@@ -100,7 +100,7 @@ impl From<Device> for DeviceInfo {
             model_name: device.model,
             ip_address: device.ip,
             group_id: device.group_id,
-            is_playing: false,
+            is_playing: device.playing,
             device_id: device.device_id,
         }
     }

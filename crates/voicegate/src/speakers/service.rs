@@ -229,7 +229,18 @@ impl SpeakersService {
     /// Every device (the session must be the user's).
     pub async fn devices(&self, user: UserId, token: &str) -> Result<Vec<Device>, SpeakerError> {
         self.sessions.get(user, token)?;
-        self.backend.devices().await
+        let mut devices = self.backend.devices().await?;
+        let playing: Vec<String> = self
+            .streams
+            .held()
+            .into_iter()
+            .filter(|(_, feeder)| feeder.status().state == FeedState::Playing)
+            .flat_map(|(session, _)| self.sessions.devices_of(&session))
+            .collect();
+        for device in &mut devices {
+            device.playing = playing.contains(&device.backend_id);
+        }
+        Ok(devices)
     }
 
     /// One device.

@@ -85,6 +85,15 @@ impl Sessions {
         Ok(session.clone())
     }
 
+    /// The devices of session `token`, whoever owns it (for what every user may see, such as
+    /// which speakers are playing); none when it is unknown.
+    pub fn devices_of(&self, token: &str) -> Vec<String> {
+        self.lock()
+            .get(token)
+            .map(|s| s.devices.clone())
+            .unwrap_or_default()
+    }
+
     /// Ends the session `token` of `owner`.
     pub fn close(&self, owner: UserId, token: &str) -> Result<Session, SpeakerError> {
         let session = self.get(owner, token)?;

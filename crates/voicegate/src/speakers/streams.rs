@@ -75,6 +75,14 @@ impl Streams {
         self.lock()[at].feeder.clone()
     }
 
+    /// Every held stream: its session and feeder.
+    pub fn held(&self) -> Vec<(String, Feeder)> {
+        self.lock()
+            .iter()
+            .filter_map(|s| s.holder.clone().map(|holder| (holder, s.feeder.clone())))
+            .collect()
+    }
+
     /// Frees the stream `session` holds (its feeder stopped), if any.
     pub fn release(&self, session: &str) -> Option<usize> {
         let mut slots = self.lock();

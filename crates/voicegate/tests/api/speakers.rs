@@ -475,6 +475,14 @@ async fn announcements_reach_exactly_the_chosen_speakers_and_pause_and_stop() {
     assert_eq!((status, done), (StatusCode::OK, json!({"Result": "true"})));
     let (_, playing) = hk(&server, &token, "is_playing", &s).await;
     assert_eq!(playing, json!({"IsPlaying": "true"}));
+    let (_, list) = hk(&server, &token, "device_list", &s).await;
+    let flags: Vec<&Value> = list["DeviceList"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| &d["IsPlaying"])
+        .collect();
+    assert_eq!(flags, [&json!(true), &json!(true), &json!(false)], "{list}");
     until_stopped(&server, &token, &session).await;
     tokio::time::sleep(Duration::from_millis(700)).await;
     let peaks: Vec<i32> = clients
@@ -486,6 +494,9 @@ async fn announcements_reach_exactly_the_chosen_speakers_and_pause_and_stop() {
         peaks[0] > 1_000 && peaks[1] > 1_000 && peaks[2] == 0,
         "{peaks:?}"
     );
+    let (_, list) = hk(&server, &token, "device_list", &s).await;
+    let list = list["DeviceList"].as_array().unwrap();
+    assert!(list.iter().all(|d| d["IsPlaying"] == false), "{list:?}");
 
     // Party mode: all three.
     let before: Vec<usize> = clients.iter().map(|c| c.samples().len()).collect();

@@ -62,6 +62,7 @@ fn device_of(group: &Group, client: &Client) -> Device {
         muted: client.config.volume.muted || group.muted,
         group_id: known(&group.id).map(|id| decimal_id(&id, GROUP_ID_DIGITS)),
         group_name: known(&group.name),
+        playing: false,
     }
 }
 
