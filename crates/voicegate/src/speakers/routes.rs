@@ -415,8 +415,8 @@ async fn tts(
     Ok(Json(DONE))
 }
 
-/// Speaks `Text` on the session's speakers (the built-in engines; `Voice` any voice id of the
-/// voices list).
+/// Speaks `Text` on the session's speakers (the built-in engines; `Voice` an engine voice id
+/// such as `espeak:en-us` or `flite:slt`).
 #[utoipa::path(method(get, post), path = "/api/v1/play_tts", tag = "speakers",
     security(("bearer" = ["speakers"])),
     params(("SessionToken" = String, Query), ("Text" = String, Query), ("Voice" = Option<String>, Query)),

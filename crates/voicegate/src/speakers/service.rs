@@ -153,7 +153,7 @@ impl SpeakersService {
         .map_err(|e| speech(&e))?
         .map_err(|e| match e {
             speech::SpeechError::UnknownVoice(_) => SpeakerError::BadRequest(format!(
-                "Voice: {e} (the voices of /api/v1/external/voices/list/)"
+                "Voice: {e} (an engine voice id such as espeak:en-us)"
             )),
             other => speech(&other),
         })?;
