@@ -173,3 +173,20 @@ pub fn free_port() -> u16 {
         .map(|a| a.port())
         .expect("a free port")
 }
+
+/// Waits until something accepts connections on 127.0.0.1:`port`; after `limit`, panics with
+/// what `failure` says (a peer's name, its log).
+pub(crate) async fn wait_listening(
+    port: u16,
+    limit: std::time::Duration,
+    failure: impl Fn() -> String,
+) {
+    let deadline = tokio::time::Instant::now() + limit;
+    while tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .is_err()
+    {
+        assert!(tokio::time::Instant::now() < deadline, "{}", failure());
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}

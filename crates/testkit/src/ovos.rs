@@ -8,7 +8,7 @@ use tempfile::TempDir;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
-use crate::binary::free_port;
+use crate::binary::{free_port, wait_listening};
 use crate::python::python;
 
 /// The directory holding the venv's executables (`ovos-messagebus`, `python`).
@@ -58,17 +58,10 @@ impl OvosBus {
             .spawn()
             .expect("ovos-messagebus starts (the test command installs it in .venv)");
         self.child = Some(child);
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-        while tokio::net::TcpStream::connect(("127.0.0.1", self.port))
-            .await
-            .is_err()
-        {
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "ovos-messagebus did not listen within 20 s"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        wait_listening(self.port, Duration::from_secs(20), || {
+            "ovos-messagebus did not listen within 20 s".to_string()
+        })
+        .await;
     }
 
     /// Kills the bus (every client loses its connection).

@@ -9,7 +9,7 @@ use tempfile::TempDir;
 use tokio::io::AsyncWriteExt;
 use tokio::process::{Child, Command};
 
-use crate::binary::free_port;
+use crate::binary::{free_port, wait_listening};
 
 /// Bytes per second of the streams' format (48000 Hz, 16-bit, 2 channels).
 pub const PCM_BYTES_PER_SECOND: usize = 48_000 * 2 * 2;
@@ -98,18 +98,14 @@ impl Snapserver {
             .spawn()
             .expect("snapserver starts (the test command installs Debian's snapserver)");
         self.child = Some(child);
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-        while tokio::net::TcpStream::connect(("127.0.0.1", self.control_port))
-            .await
-            .is_err()
-        {
-            assert!(
-                tokio::time::Instant::now() < deadline,
+        let log = self.dir.path().join("snapserver.log");
+        wait_listening(self.control_port, Duration::from_secs(10), || {
+            format!(
                 "snapserver did not listen within 10 s: {}",
-                std::fs::read_to_string(self.dir.path().join("snapserver.log")).unwrap_or_default()
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+                std::fs::read_to_string(&log).unwrap_or_default()
+            )
+        })
+        .await;
     }
 
     /// Kills snapserver (its clients and control connections lose it).

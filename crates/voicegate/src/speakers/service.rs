@@ -11,7 +11,7 @@ use crate::ids::UserId;
 use crate::speakers::backend::SpeakerBackend;
 use crate::speakers::device::{Device, MAX_WIRE_VOLUME, wire_to_percent};
 use crate::speakers::error::SpeakerError;
-use crate::speakers::feeder::{FeedState, Pcm, RATE};
+use crate::speakers::feeder::{FeedState, Feeder, Pcm, RATE};
 use crate::speakers::sessions::Sessions;
 use crate::speakers::streams::Streams;
 
@@ -169,7 +169,7 @@ impl SpeakersService {
     }
 
     /// The session's feeder, if it holds a stream.
-    fn feeder_of(&self, token: &str) -> Option<crate::speakers::feeder::Feeder> {
+    fn feeder_of(&self, token: &str) -> Option<Feeder> {
         self.streams
             .held_by(token)
             .map(|(at, _)| self.streams.feeder(at))
