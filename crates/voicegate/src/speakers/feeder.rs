@@ -4,7 +4,6 @@
 //! within a chunk. (Writing as fast as the socket takes it would put seconds of audio beyond
 //! reach in snapserver's buffers.)
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::io::AsyncWriteExt;
@@ -12,10 +11,8 @@ use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
-/// Frames per second of the streams.
-pub const RATE: u32 = 48_000;
-/// Channels of the streams.
-pub const CHANNELS: usize = 2;
+pub use crate::speakers::audio::{CHANNELS, Pcm, RATE};
+
 
 /// How a feeder writes.
 #[derive(Debug, Clone)]
@@ -69,17 +66,6 @@ impl FeedStatus {
     /// Seconds written so far.
     pub fn seconds(&self) -> f64 {
         self.frames as f64 / f64::from(RATE)
-    }
-}
-
-/// Audio to play: interleaved stereo samples.
-#[derive(Debug, Clone)]
-pub struct Pcm(pub Arc<[i16]>);
-
-impl Pcm {
-    /// Frames in it.
-    pub fn frames(&self) -> u64 {
-        (self.0.len() / CHANNELS) as u64
     }
 }
 

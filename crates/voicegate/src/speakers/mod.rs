@@ -5,6 +5,7 @@
 //! feeder that paces audio into a stream source ([`feeder`]), the device model and the
 //! contract's volume scale ([`device`]), and the domain's errors ([`error`]).
 
+pub mod audio;
 pub mod backend;
 pub mod device;
 pub mod error;

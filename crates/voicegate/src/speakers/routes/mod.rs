@@ -38,7 +38,7 @@ pub struct Done {
     pub result: &'static str,
 }
 
-const DONE: Done = Done { result: "true" };
+pub(crate) const DONE: Done = Done { result: "true" };
 
 /// Answer of `device_count`.
 #[derive(Debug, Serialize, ToSchema)]
@@ -385,7 +385,7 @@ pub struct IsPlaying {
 }
 
 /// The `DeviceIDList` parameter: DeviceIDs separated by commas.
-fn device_id_list(params: &Params) -> Result<Vec<String>, ApiError> {
+pub(crate) fn device_id_list(params: &Params) -> Result<Vec<String>, ApiError> {
     let ids: Vec<String> = params
         .required_text("DeviceIDList")?
         .split(',')
