@@ -549,6 +549,31 @@ async fn announcements_reach_exactly_the_chosen_speakers_and_pause_and_stop() {
     let (_, still) = hk(&server, &token, "playback_status", &s).await;
     assert_eq!(still, paused, "the place is kept");
 
+    // Resumed: the speakers play again, from the place heard.
+    let at_pause: u64 = paused["TimeElapsed"].as_str().unwrap().parse().unwrap();
+    let before: Vec<usize> = clients.iter().map(|c| c.samples().len()).collect();
+    let (status, body) = hk(&server, &token, "resume_hub_media", &s).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    tokio::time::sleep(Duration::from_millis(2200)).await;
+    let (_, resumed) = hk(&server, &token, "playback_status", &s).await;
+    assert_eq!(resumed["PlaybackState"], "PlayerStatePlaying", "{resumed}");
+    let elapsed: u64 = resumed["TimeElapsed"].as_str().unwrap().parse().unwrap();
+    assert!(
+        (at_pause + 1..=at_pause + 3).contains(&elapsed),
+        "paused at {at_pause} s, {elapsed} s about 2 s after resuming"
+    );
+    let peaks: Vec<i32> = clients
+        .iter()
+        .zip(&before)
+        .map(|(c, skip)| c.peak_after(*skip))
+        .collect();
+    assert!(
+        peaks.iter().all(|p| *p > 1_000),
+        "after resuming: {peaks:?}"
+    );
+    let (status, _) = hk(&server, &token, "pause_play", &s).await;
+    assert_eq!(status, StatusCode::OK);
+
     let (_, other) = hk(&server, &token, "init_session", &[]).await;
     let other = other["SessionToken"].as_str().unwrap();
     let (status, body) = hk(
@@ -573,6 +598,12 @@ async fn announcements_reach_exactly_the_chosen_speakers_and_pause_and_stop() {
     );
     let (_, playing) = hk(&server, &token, "is_playing", &s).await;
     assert_eq!(playing, json!({"IsPlaying": "false"}));
+    let (status, body) = hk(&server, &token, "resume_hub_media", &s).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::CONFLICT, Some("nothing_paused")),
+        "{body}"
+    );
     // The stream is free again.
     let (status, _) = hk(
         &server,
@@ -582,4 +613,148 @@ async fn announcements_reach_exactly_the_chosen_speakers_and_pause_and_stop() {
     )
     .await;
     assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_device_set_lower_plays_lower() {
+    let snap = Snapserver::start(1, 300).await;
+    let clients = [
+        Snapclient::start(&snap, "vol-1").await,
+        Snapclient::start(&snap, "vol-2").await,
+    ];
+    let address = snap.control_address();
+    let stream = format!("S1=tcp://127.0.0.1:{}", snap.sources[0].1);
+    let server = TestServer::start_with(|config| {
+        config.speakers.backend = SpeakerBackendKind::Snapcast;
+        config.speakers.snapcast_control = address;
+        config.speakers.snapcast_streams = vec![stream];
+        config.speakers.buffer_ms = 300;
+    })
+    .await;
+    server.add_user("ana", "ana-password-1").await;
+    let (token, _) = tokens(&server, "ana", "ana-password-1").await;
+    let (_, opened) = hk(&server, &token, "init_session", &[]).await;
+    let session = opened["SessionToken"].as_str().unwrap().to_string();
+    let s = [("SessionToken", session.as_str())];
+    let devices = devices_ready(&server, &token, &session, 2).await;
+    let ids: Vec<&str> = devices
+        .iter()
+        .map(|d| d["DeviceID"].as_str().unwrap())
+        .collect();
+    let (status, _) = hk(&server, &token, "set_volume", &[s[0], ("Volume", "50")]).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = hk(
+        &server,
+        &token,
+        "set_volume_device",
+        &[s[0], ("DeviceID", ids[1]), ("Volume", "25")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, volume) = hk(
+        &server,
+        &token,
+        "get_volume_device",
+        &[s[0], ("DeviceID", ids[1])],
+    )
+    .await;
+    assert_eq!(volume, json!({"Volume": "25"}));
+    let status = snap_status(&snap).await;
+    let percent = |id: &str| {
+        status
+            .clients()
+            .find(|(_, c)| c.id == id)
+            .map(|(_, c)| c.config.volume.percent)
+    };
+    assert_eq!((percent("vol-1"), percent("vol-2")), (Some(100), Some(50)));
+
+    let before: Vec<usize> = clients.iter().map(|c| c.samples().len()).collect();
+    let (status, _) = hk(
+        &server,
+        &token,
+        "play_tts_party_mode",
+        &[s[0], ("Text", "One speaker is at half its volume.")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    until_stopped(&server, &token, &session).await;
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let peaks: Vec<i32> = clients
+        .iter()
+        .zip(&before)
+        .map(|(c, skip)| c.peak_after(*skip))
+        .collect();
+    assert!(
+        peaks[0] > 4_000 && peaks[1] > 0 && peaks[1] * 10 < peaks[0] * 7,
+        "the one at 25 is quieter: {peaks:?}"
+    );
+}
+
+#[tokio::test]
+async fn the_local_backend_plays_into_a_wav_file_at_its_volume() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let wav = dir.path().join("speaker.wav");
+    let output = format!("wav:{}", wav.display());
+    let server = TestServer::start_with(|config| {
+        config.speakers.backend = SpeakerBackendKind::Local;
+        config.speakers.local_output = output;
+        config.speakers.local_name = "Living room".into();
+    })
+    .await;
+    server.add_user("ana", "ana-password-1").await;
+    let (token, _) = tokens(&server, "ana", "ana-password-1").await;
+    let (_, opened) = hk(&server, &token, "init_session", &[]).await;
+    let session = opened["SessionToken"].as_str().unwrap().to_string();
+    let s = [("SessionToken", session.as_str())];
+    let (_, list) = hk(&server, &token, "device_list", &s).await;
+    let list = list["DeviceList"].as_array().expect("a list").clone();
+    assert_eq!(list.len(), 1, "{list:?}");
+    assert_eq!(
+        (
+            &list[0]["DeviceName"],
+            &list[0]["Active"],
+            &list[0]["Volume"]
+        ),
+        (&json!("Living room"), &json!(true), &json!(50))
+    );
+
+    let text = [s[0], ("Text", "This machine speaks.")];
+    let (status, body) = hk(&server, &token, "play_tts_party_mode", &text).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    until_stopped(&server, &token, &session).await;
+    let read = || {
+        let reader = hound::WavReader::open(&wav).expect("a whole WAV file");
+        assert_eq!(
+            (reader.spec().sample_rate, reader.spec().channels),
+            (48_000, 2)
+        );
+        reader
+            .into_samples::<i16>()
+            .map(|s| i32::from(s.expect("a sample")).abs())
+            .collect::<Vec<i32>>()
+    };
+    let first = read();
+    let seconds = first.len() as f64 / 96_000.0;
+    assert!((0.8..5.0).contains(&seconds), "{seconds} s of speech");
+    let loud = first.iter().copied().max().unwrap_or(0);
+    assert!(loud > 4_000, "peak {loud}");
+
+    // At volume 25 the same words are half as loud.
+    let (status, _) = hk(&server, &token, "set_volume", &[s[0], ("Volume", "25")]).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = hk(&server, &token, "play_tts", &text).await;
+    assert_eq!(status, StatusCode::OK);
+    until_stopped(&server, &token, &session).await;
+    let both = read();
+    let second = both.len() - first.len();
+    assert!(
+        second.abs_diff(first.len()) * 200 < first.len(),
+        "the second ({second} samples) as long as the first ({})",
+        first.len()
+    );
+    let quiet = both[first.len()..].iter().copied().max().unwrap_or(0);
+    assert!(
+        (loud * 2 / 5..=loud * 3 / 5).contains(&quiet),
+        "peak {quiet} at about half of {loud} (the engine's renders differ a little)"
+    );
 }
