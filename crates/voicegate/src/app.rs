@@ -176,6 +176,7 @@ impl App {
         let speakers = Arc::new(speakers::setup::open(
             &config.speakers,
             shared.engines.clone(),
+            shared.events.clone(),
         ));
         let state = AppState::new(Services {
             ovos: Arc::new(OvosService::new(&config.ovos, shared.events.clone())),

@@ -4,8 +4,10 @@
 
 use std::sync::Mutex;
 
+use crate::events::EventHub;
 use crate::speakers::backend::{Pending, SpeakerBackend};
-use crate::speakers::device::{Device, decimal_id};
+use crate::speakers::device::{DEVICE_ID_DIGITS, Device, decimal_id};
+use crate::speakers::events::device_volume;
 use crate::speakers::feeder::Feeder;
 
 /// The name of the local backend's one stream.
@@ -24,15 +26,18 @@ pub struct LocalBackend {
     name: String,
     max_percent: u8,
     level: Mutex<Level>,
+    events: EventHub,
 }
 
 impl LocalBackend {
-    /// The speaker called `name` that `feeder` plays on, never louder than `max_percent`.
-    pub fn new(feeder: Feeder, name: String, max_percent: u8) -> Self {
+    /// The speaker called `name` that `feeder` plays on, never louder than `max_percent`; its
+    /// volume changes are published on `events`.
+    pub fn new(feeder: Feeder, name: String, max_percent: u8, events: EventHub) -> Self {
         let backend = Self {
             feeder,
             name,
             max_percent,
+            events,
             level: Mutex::new(Level {
                 percent: max_percent,
                 muted: false,
@@ -59,7 +64,7 @@ impl LocalBackend {
     fn device(&self) -> Device {
         let level = *self.level();
         Device {
-            device_id: decimal_id(LOCAL_STREAM, 14),
+            device_id: decimal_id(LOCAL_STREAM, DEVICE_ID_DIGITS),
             backend_id: LOCAL_STREAM.to_string(),
             name: self.name.clone(),
             active: true,
@@ -83,11 +88,13 @@ impl SpeakerBackend for LocalBackend {
 
     fn set_volume<'a>(&'a self, _device: &'a Device, percent: u8) -> Pending<'a, ()> {
         Box::pin(async move {
+            let percent = percent.min(self.max_percent);
             *self.level() = Level {
-                percent: percent.min(self.max_percent),
+                percent,
                 muted: false,
             };
             self.apply();
+            device_volume(&self.events, LOCAL_STREAM, percent);
             Ok(())
         })
     }
@@ -120,7 +127,7 @@ mod tests {
     #[tokio::test]
     async fn one_speaker_whose_volume_and_mute_are_the_feeders_gain() {
         let feeder = Feeder::start(FeederSettings::new(SinkSpec::Null, Duration::ZERO));
-        let backend = LocalBackend::new(feeder.clone(), "kitchen".into(), 80);
+        let backend = LocalBackend::new(feeder.clone(), "kitchen".into(), 80, EventHub::new(8));
         let devices = backend.devices().await.expect("devices");
         assert_eq!(devices.len(), 1);
         assert_eq!(devices[0].name, "kitchen");

@@ -7,11 +7,13 @@ use speech::{Modifiers, SampleRate, SynthesisRequest};
 
 use crate::config::SpeakersConfig;
 use crate::engines::Engines;
+use crate::events::EventHub;
 use crate::ids::UserId;
 use crate::speakers::audio::{Audio, Pcm, RATE};
 use crate::speakers::backend::SpeakerBackend;
 use crate::speakers::device::{Device, MAX_WIRE_VOLUME, wire_to_percent};
 use crate::speakers::error::SpeakerError;
+use crate::speakers::events::follow_playback;
 use crate::speakers::feeder::{FeedState, Feeder};
 use crate::speakers::sessions::Sessions;
 use crate::speakers::streams::Streams;
@@ -40,6 +42,7 @@ pub struct Playback {
 pub struct SpeakersService {
     backend: Arc<dyn SpeakerBackend>,
     engines: Arc<Engines>,
+    events: EventHub,
     sessions: Sessions,
     streams: Streams,
     max_volume: u8,
@@ -52,18 +55,20 @@ pub struct SpeakersService {
 }
 
 impl SpeakersService {
-    /// The service over `backend` and its `streams`, speaking with `engines`, with the limits
-    /// of `config`.
+    /// The service over `backend` and its `streams`, speaking with `engines`, publishing on
+    /// `events`, with the limits of `config`.
     pub fn new(
         backend: Arc<dyn SpeakerBackend>,
         streams: Streams,
         engines: Arc<Engines>,
+        events: EventHub,
         config: &SpeakersConfig,
     ) -> Self {
         Self {
             backend,
             streams,
             engines,
+            events,
             sessions: Sessions::new(
                 Duration::from_secs(config.session_idle_secs),
                 config.max_sessions_per_user,
@@ -88,7 +93,9 @@ impl SpeakersService {
         let (at, stream) = self.streams.take(token)?;
         self.backend.join(&stream, &devices).await?;
         self.streams.set_paused_at(at, None);
-        self.streams.feeder(at).play(audio).await;
+        let feeder = self.streams.feeder(at);
+        feeder.play(audio).await;
+        self.follow(user, at, &devices, &feeder);
         Ok(())
     }
 
@@ -138,6 +145,7 @@ impl SpeakersService {
             }
         }
         feeder.announce(pcm).await;
+        self.follow(user, at, &devices, &feeder);
         let moved = over_track && {
             let mut now: Vec<&String> = devices.iter().map(|d| &d.backend_id).collect();
             let mut then: Vec<&String> = before.iter().collect();
@@ -171,6 +179,18 @@ impl SpeakersService {
             ));
         }
         Ok(())
+    }
+
+    /// Publishes the playback on stream `at` (its state changes) to `user` until it ends or
+    /// another takes its place.
+    fn follow(&self, user: UserId, at: usize, devices: &[Device], feeder: &Feeder) {
+        follow_playback(
+            self.events.clone(),
+            user,
+            devices.iter().map(|d| d.device_id.clone()).collect(),
+            feeder.watch(),
+            self.streams.begin(at),
+        );
     }
 
     /// The devices a play request is for; the session's devices become them.
@@ -292,6 +312,7 @@ impl SpeakersService {
             }
             self.streams.set_paused_at(at, None);
         }
+        self.follow(user, at, &devices, &feeder);
         self.backend.join(&stream, &devices).await
     }
 

@@ -7,9 +7,11 @@ use std::time::Duration;
 
 use crate::config::{LocalOutput, SpeakerBackendKind, SpeakersConfig};
 use crate::engines::Engines;
+use crate::events::EventHub;
 use crate::speakers::SpeakersService;
 use crate::speakers::backend::SpeakerBackend;
 use crate::speakers::device::wire_to_percent;
+use crate::speakers::events::follow_snapcast;
 use crate::speakers::feeder::sink::SinkSpec;
 use crate::speakers::feeder::{Feeder, FeederSettings};
 use crate::speakers::local::{LOCAL_STREAM, LocalBackend};
@@ -17,13 +19,13 @@ use crate::speakers::snapcast::backend::SnapcastBackend;
 use crate::speakers::snapcast::control::{ControlSettings, SnapcastControl};
 use crate::speakers::streams::Streams;
 
-/// The speakers service `config` describes.
-pub fn open(config: &SpeakersConfig, engines: Arc<Engines>) -> SpeakersService {
+/// The speakers service `config` describes, publishing on `events`.
+pub fn open(config: &SpeakersConfig, engines: Arc<Engines>, events: EventHub) -> SpeakersService {
     let (backend, streams) = match config.backend {
-        SpeakerBackendKind::Local => local(config),
-        SpeakerBackendKind::Snapcast => snapcast(config),
+        SpeakerBackendKind::Local => local(config, &events),
+        SpeakerBackendKind::Snapcast => snapcast(config, &events),
     };
-    SpeakersService::new(backend, streams, engines, config)
+    SpeakersService::new(backend, streams, engines, events, config)
 }
 
 /// The raw PCM `aplay` reads: the streams' format.
@@ -31,7 +33,7 @@ const APLAY: [&str; 10] = [
     "aplay", "-q", "-t", "raw", "-f", "S16_LE", "-r", "48000", "-c", "2",
 ];
 
-fn local(config: &SpeakersConfig) -> (Arc<dyn SpeakerBackend>, Streams) {
+fn local(config: &SpeakersConfig, events: &EventHub) -> (Arc<dyn SpeakerBackend>, Streams) {
     let sink = match config.local_output().unwrap_or(LocalOutput::Aplay) {
         LocalOutput::Aplay => SinkSpec::Program(APLAY.iter().map(|s| s.to_string()).collect()),
         LocalOutput::Wav(path) => SinkSpec::Wav(path),
@@ -43,17 +45,23 @@ fn local(config: &SpeakersConfig) -> (Arc<dyn SpeakerBackend>, Streams) {
     } else {
         config.local_name.trim().to_string()
     };
-    let backend = LocalBackend::new(feeder.clone(), name, wire_to_percent(config.max_volume));
+    let backend = LocalBackend::new(
+        feeder.clone(),
+        name,
+        wire_to_percent(config.max_volume),
+        events.clone(),
+    );
     (
         Arc::new(backend),
         Streams::of(vec![(LOCAL_STREAM.to_string(), feeder)]),
     )
 }
 
-fn snapcast(config: &SpeakersConfig) -> (Arc<dyn SpeakerBackend>, Streams) {
+fn snapcast(config: &SpeakersConfig, events: &EventHub) -> (Arc<dyn SpeakerBackend>, Streams) {
     let mut settings = ControlSettings::new(config.snapcast_control.clone());
     settings.request_timeout = Duration::from_millis(config.snapcast_timeout_ms);
     let control = SnapcastControl::start(settings);
+    follow_snapcast(events.clone(), control.notifications());
     let sources = config.streams().unwrap_or_default();
     let session_streams = sources.iter().map(|(name, _)| name.clone()).collect();
     let backend =
