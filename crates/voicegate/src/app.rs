@@ -10,7 +10,7 @@ use tokio::net::TcpListener;
 
 use crate::address_policy::AddressBlocks;
 use crate::clock::SharedClock;
-use crate::config::{Config, SpeakersConfig};
+use crate::config::Config;
 use crate::engines::Engines;
 use crate::events::EventHub;
 use crate::http;
@@ -23,6 +23,7 @@ use crate::speakers::SpeakersService;
 use crate::speakers::device::wire_to_percent;
 use crate::speakers::snapcast::backend::SnapcastBackend;
 use crate::speakers::snapcast::control::{ControlSettings, SnapcastControl};
+use crate::speakers::snapcast::managed::{ManagedError, ManagedSettings, ManagedSnapserver};
 use crate::state::{AppState, Services};
 use crate::store::blobs::{BLOB_DIR, Blobs};
 use crate::store::{Db, StoreError};
@@ -51,6 +52,9 @@ pub enum StartError {
     /// The voices surface (licence key, put_url allowlist).
     #[error("voices: {0}")]
     Voices(String),
+    /// The managed snapserver (its files, its program).
+    #[error("speakers: {0}")]
+    Speakers(#[from] ManagedError),
 }
 
 /// The store and identity service over a data directory: what `serve` and every CLI command
@@ -68,23 +72,6 @@ pub async fn open_identity(
 
 /// The voices service: the blob store, the job queue, the licence key and the put_url uploader,
 /// over the shared engines (they start at first use; when they cannot, the surface answers 503
-/// The speakers surface over Snapcast (its control connection starts in the background: the
-/// routes answer 503 until snapserver is reached).
-fn open_speakers(config: &SpeakersConfig, engines: Arc<Engines>) -> SpeakersService {
-    let mut settings = ControlSettings::new(config.snapcast_control.clone());
-    settings.request_timeout = Duration::from_millis(config.snapcast_timeout_ms);
-    let control = SnapcastControl::start(settings);
-    let max_percent = wire_to_percent(config.max_volume);
-    let session_streams = config
-        .streams()
-        .unwrap_or_default()
-        .into_iter()
-        .map(|(name, _)| name)
-        .collect();
-    let backend = Arc::new(SnapcastBackend::new(control, max_percent, session_streams));
-    SpeakersService::new(backend, engines, config)
-}
-
 /// and the rest of the server runs).
 async fn open_voices(
     config: &Config,
@@ -123,6 +110,34 @@ async fn open_voices(
         );
     }
     Ok(voices)
+}
+
+/// The speakers surface over Snapcast, and the managed snapserver when voicegate runs its own
+/// (`speakers.manage_snapserver`). The control connection starts in the background: the routes
+/// answer 503 until snapserver is reached.
+fn open_speakers(
+    config: &Config,
+    engines: Arc<Engines>,
+) -> Result<(SpeakersService, Option<ManagedSnapserver>), StartError> {
+    let managed = if config.speakers.manage_snapserver {
+        let settings = ManagedSettings::new(&config.speakers, &config.data_dir);
+        Some(ManagedSnapserver::start(settings)?)
+    } else {
+        None
+    };
+    let config = config.speakers.resolved();
+    let mut settings = ControlSettings::new(config.snapcast_control.clone());
+    settings.request_timeout = Duration::from_millis(config.snapcast_timeout_ms);
+    let control = SnapcastControl::start(settings);
+    let max_percent = wire_to_percent(config.max_volume);
+    let session_streams = config
+        .streams()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(name, _)| name)
+        .collect();
+    let backend = Arc::new(SnapcastBackend::new(control, max_percent, session_streams));
+    Ok((SpeakersService::new(backend, engines, &config), managed))
 }
 
 fn create_data_dir(config: &Config) -> Result<(), StartError> {
@@ -164,6 +179,7 @@ pub struct App {
     listener: TcpListener,
     router: Router,
     state: AppState,
+    snapserver: Option<ManagedSnapserver>,
 }
 
 impl App {
@@ -193,7 +209,8 @@ impl App {
         let shared = Shared::new(&config, &db, clock.clone());
         let voices = Arc::new(open_voices(&config, &db, &shared, clock.clone()).await?);
         crate::voices::register_jobs(&shared.jobs, voices.clone());
-        let speakers = Arc::new(open_speakers(&config.speakers, shared.engines.clone()));
+        let (speakers, snapserver) = open_speakers(&config, shared.engines.clone())?;
+        let speakers = Arc::new(speakers);
         let state = AppState::new(Services {
             ovos: Arc::new(OvosService::new(&config.ovos, shared.events.clone())),
             voices,
@@ -211,6 +228,7 @@ impl App {
             listener,
             router,
             state,
+            snapserver,
         })
     }
 
@@ -249,6 +267,9 @@ impl App {
         bus.abort();
         for workers in workers {
             workers.shutdown().await;
+        }
+        if let Some(snapserver) = self.snapserver {
+            snapserver.stop().await;
         }
         self.state.identity.flush().await;
         self.state.db.close().await;
