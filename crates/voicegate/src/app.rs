@@ -20,6 +20,7 @@ use crate::identity::{IdentityError, IdentityService, UserSource};
 use crate::jobs::Jobs;
 use crate::ovos::OvosService;
 use crate::speakers;
+use crate::speakers::snapcast::managed::{ManagedError, ManagedSnapserver};
 use crate::state::{AppState, Services};
 use crate::store::blobs::{BLOB_DIR, Blobs};
 use crate::store::{Db, StoreError};
@@ -48,6 +49,9 @@ pub enum StartError {
     /// The voices surface (licence key, put_url allowlist).
     #[error("voices: {0}")]
     Voices(String),
+    /// The managed snapserver (its files, its program).
+    #[error("speakers: {0}")]
+    Speakers(#[from] ManagedError),
 }
 
 /// The store and identity service over a data directory: what `serve` and every CLI command
@@ -144,6 +148,7 @@ pub struct App {
     listener: TcpListener,
     router: Router,
     state: AppState,
+    snapserver: Option<ManagedSnapserver>,
 }
 
 impl App {
@@ -173,11 +178,9 @@ impl App {
         let shared = Shared::new(&config, &db, clock.clone());
         let voices = Arc::new(open_voices(&config, &db, &shared, clock.clone()).await?);
         crate::voices::register_jobs(&shared.jobs, voices.clone());
-        let speakers = Arc::new(speakers::setup::open(
-            &config.speakers,
-            shared.engines.clone(),
-            shared.events.clone(),
-        ));
+        let (speakers, snapserver) =
+            speakers::setup::open(&config, shared.engines.clone(), shared.events.clone())?;
+        let speakers = Arc::new(speakers);
         let state = AppState::new(Services {
             ovos: Arc::new(OvosService::new(&config.ovos, shared.events.clone())),
             voices,
@@ -195,6 +198,7 @@ impl App {
             listener,
             router,
             state,
+            snapserver,
         })
     }
 
@@ -233,6 +237,9 @@ impl App {
         bus.abort();
         for workers in workers {
             workers.shutdown().await;
+        }
+        if let Some(snapserver) = self.snapserver {
+            snapserver.stop().await;
         }
         self.state.identity.flush().await;
         self.state.db.close().await;

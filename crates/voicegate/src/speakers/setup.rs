@@ -1,11 +1,12 @@
 //! Builds the speakers surface from its configuration: this machine's output (the default), or
 //! Snapcast (its control connection starts in the background: the routes answer 503 until
-//! snapserver is reached).
+//! snapserver is reached), with voicegate's own snapserver when it manages one
+//! (`speakers.manage_snapserver`).
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::config::{LocalOutput, SpeakerBackendKind, SpeakersConfig};
+use crate::config::{Config, LocalOutput, SpeakerBackendKind, SpeakersConfig};
 use crate::engines::Engines;
 use crate::events::EventHub;
 use crate::speakers::SpeakersService;
@@ -17,15 +18,29 @@ use crate::speakers::feeder::{Feeder, FeederSettings};
 use crate::speakers::local::{LOCAL_STREAM, LocalBackend};
 use crate::speakers::snapcast::backend::SnapcastBackend;
 use crate::speakers::snapcast::control::{ControlSettings, SnapcastControl};
+use crate::speakers::snapcast::managed::{ManagedError, ManagedSettings, ManagedSnapserver};
 use crate::speakers::streams::Streams;
 
-/// The speakers service `config` describes, publishing on `events`.
-pub fn open(config: &SpeakersConfig, engines: Arc<Engines>, events: EventHub) -> SpeakersService {
-    let (backend, streams) = match config.backend {
-        SpeakerBackendKind::Local => local(config, &events),
-        SpeakerBackendKind::Snapcast => snapcast(config, &events),
+/// The speakers service `config` describes, publishing on `events`, and the snapserver it
+/// runs when it manages one.
+pub fn open(
+    config: &Config,
+    engines: Arc<Engines>,
+    events: EventHub,
+) -> Result<(SpeakersService, Option<ManagedSnapserver>), ManagedError> {
+    let managed = if config.speakers.manage_snapserver {
+        let settings = ManagedSettings::new(&config.speakers, &config.data_dir);
+        Some(ManagedSnapserver::start(settings)?)
+    } else {
+        None
     };
-    SpeakersService::new(backend, streams, engines, events, config)
+    let config = config.speakers.resolved();
+    let (backend, streams) = match config.backend {
+        SpeakerBackendKind::Local => local(&config, &events),
+        SpeakerBackendKind::Snapcast => snapcast(&config, &events),
+    };
+    let service = SpeakersService::new(backend, streams, engines, events, &config);
+    Ok((service, managed))
 }
 
 /// The raw PCM `aplay` reads: the streams' format.

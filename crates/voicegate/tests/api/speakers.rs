@@ -10,6 +10,7 @@ use testkit::{Snapclient, Snapserver, TestServer};
 use voicegate::config::SpeakerBackendKind;
 use voicegate::speakers::snapcast::{ControlSettings, ServerStatus, SnapcastControl};
 
+use crate::speakers_support::{devices_ready, hk, peaks_since, until_stopped, written};
 use crate::support::{client, tokens};
 
 /// A server whose speakers are `snap`'s clients, a user, and that user's token.
@@ -24,49 +25,6 @@ async fn server_over(snap: &Snapserver) -> (TestServer, String) {
     server.add_user("ana", "ana-password-1").await;
     let (token, _) = tokens(&server, "ana", "ana-password-1").await;
     (server, token)
-}
-
-/// GET `/api/v1/<verb>?<query>` with `token`: the status and the JSON body.
-async fn hk(
-    server: &TestServer,
-    token: &str,
-    verb: &str,
-    query: &[(&str, &str)],
-) -> (StatusCode, Value) {
-    let query = serde_urlencoded::to_string(query).expect("a query");
-    let response = client()
-        .get(server.url(&format!("/api/v1/{verb}?{query}")))
-        .bearer_auth(token)
-        .send()
-        .await
-        .expect("request");
-    let status = response.status();
-    (status, response.json().await.expect("a JSON body"))
-}
-
-/// Waits (at most 10 s) until the server lists `count` devices, all active.
-async fn devices_ready(
-    server: &TestServer,
-    token: &str,
-    session: &str,
-    count: usize,
-) -> Vec<Value> {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let (status, body) = hk(server, token, "device_list", &[("SessionToken", session)]).await;
-        if status == StatusCode::OK
-            && let Some(list) = body["DeviceList"].as_array()
-            && list.len() == count
-            && list.iter().all(|d| d["Active"] == true)
-        {
-            return list.clone();
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "devices not ready: {status} {body}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 async fn snap_status(snap: &Snapserver) -> ServerStatus {
@@ -335,33 +293,73 @@ async fn bad_input_gets_a_clear_hk_error_and_other_users_sessions_are_unknown() 
     );
 }
 
+/// Asserts that `verb` answers 503 `speakers_unavailable` within `within`.
+async fn unavailable_at_once(
+    server: &TestServer,
+    token: &str,
+    verb: &str,
+    query: &[(&str, &str)],
+    within: Duration,
+) {
+    let started = tokio::time::Instant::now();
+    let (status, body) = hk(server, token, verb, query).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Some("speakers_unavailable")
+        ),
+        "{verb}: {body}"
+    );
+    assert!(
+        started.elapsed() < within,
+        "{verb}: {:?}",
+        started.elapsed()
+    );
+}
+
 #[tokio::test]
-async fn a_stopped_snapserver_answers_503_at_once_then_recovers_without_a_restart() {
-    let mut snap = Snapserver::start(1, 300).await;
-    let _client = Snapclient::start(&snap, "hk-503").await;
-    let (server, token) = server_over(&snap).await;
+async fn a_snapserver_stopped_mid_play_answers_503_at_once_then_recovers_without_a_restart() {
+    let mut snap = Snapserver::start(2, 300).await;
+    let clients = [Snapclient::start(&snap, "hk-503").await];
+    let address = snap.control_address();
+    let stream = format!("S1=tcp://127.0.0.1:{}", snap.sources[0].1);
+    let timeout = Duration::from_millis(1000);
+    let server = TestServer::start_with(|config| {
+        config.speakers.backend = SpeakerBackendKind::Snapcast;
+        config.speakers.snapcast_control = address;
+        config.speakers.snapcast_streams = vec![stream];
+        config.speakers.buffer_ms = 300;
+        config.speakers.snapcast_timeout_ms = timeout.as_millis() as u64;
+    })
+    .await;
+    server.add_user("ana", "ana-password-1").await;
+    let (token, _) = tokens(&server, "ana", "ana-password-1").await;
     let (_, opened) = hk(&server, &token, "init_session", &[]).await;
     let session = opened["SessionToken"].as_str().unwrap().to_string();
+    let s = [("SessionToken", session.as_str())];
     devices_ready(&server, &token, &session, 1).await;
 
+    // A long announcement is playing when snapserver goes away.
+    let long = "This is a long announcement that goes on for quite a while, so that the \
+                speaker system can go away in the middle of it.";
+    let play = |text| [("SessionToken", session.as_str()), ("Text", text)];
+    let (status, _) = hk(&server, &token, "play_tts_party_mode", &play(long)).await;
+    assert_eq!(status, StatusCode::OK);
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let (_, playing) = hk(&server, &token, "is_playing", &s).await;
+    assert_eq!(playing, json!({"IsPlaying": "true"}));
     snap.stop().await;
+
+    // No request waits for snapserver's timeout: the loss is noticed, then every request that
+    // needs snapserver answers 503 at once.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     loop {
         let started = tokio::time::Instant::now();
-        let (status, body) = hk(
-            &server,
-            &token,
-            "device_list",
-            &[("SessionToken", &session)],
-        )
-        .await;
+        let (status, body) = hk(&server, &token, "device_list", &s).await;
+        assert!(started.elapsed() < timeout, "{:?}", started.elapsed());
         if status == StatusCode::SERVICE_UNAVAILABLE {
             assert_eq!(body["error"], "speakers_unavailable", "{body}");
-            assert!(
-                started.elapsed() < Duration::from_millis(500),
-                "{:?}",
-                started.elapsed()
-            );
             break;
         }
         assert!(
@@ -370,28 +368,30 @@ async fn a_stopped_snapserver_answers_503_at_once_then_recovers_without_a_restar
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    let at_once = Duration::from_millis(500);
+    unavailable_at_once(&server, &token, "device_list", &s, at_once).await;
+    let volume = [("SessionToken", session.as_str()), ("Volume", "10")];
+    unavailable_at_once(&server, &token, "set_volume", &volume, at_once).await;
+    let again = play("Are you there?");
+    unavailable_at_once(&server, &token, "play_tts_party_mode", &again, at_once).await;
+    unavailable_at_once(&server, &token, "play_tts", &again, at_once).await;
+
+    // snapserver back: the same voicegate lists the speaker and plays on it again.
     snap.restart().await;
     devices_ready(&server, &token, &session, 1).await;
-}
-
-/// Waits (at most 20 s) until the session's playback has stopped.
-async fn until_stopped(server: &TestServer, token: &str, session: &str) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    loop {
-        let (_, status) = hk(
-            server,
-            token,
-            "playback_status",
-            &[("SessionToken", session)],
-        )
-        .await;
-        if status["PlaybackState"] == "PlayerStateStopped" {
-            assert_eq!(status["TimeElapsed"], "-1");
-            return;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "still {status}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let before = written(&clients);
+    let (status, body) = hk(
+        &server,
+        &token,
+        "play_tts_party_mode",
+        &play("The speakers are back."),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    until_stopped(&server, &token, &session).await;
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let peaks = peaks_since(&clients, &before);
+    assert!(peaks[0] > 1_000, "{peaks:?}");
 }
 
 #[tokio::test]
@@ -462,7 +462,7 @@ async fn announcements_reach_exactly_the_chosen_speakers_and_pause_and_stop() {
     );
 
     // Two selected speakers: audio in exactly their files.
-    let before: Vec<usize> = clients.iter().map(|c| c.samples().len()).collect();
+    let before = written(&clients);
     let selected = format!("{},{}", ids[0], ids[1]);
     let (status, done) = hk(
         &server,
@@ -488,11 +488,7 @@ async fn announcements_reach_exactly_the_chosen_speakers_and_pause_and_stop() {
     assert_eq!(flags, [&json!(true), &json!(true), &json!(false)], "{list}");
     until_stopped(&server, &token, &session).await;
     tokio::time::sleep(Duration::from_millis(700)).await;
-    let peaks: Vec<i32> = clients
-        .iter()
-        .zip(&before)
-        .map(|(c, skip)| c.peak_after(*skip))
-        .collect();
+    let peaks = peaks_since(&clients, &before);
     assert!(
         peaks[0] > 1_000 && peaks[1] > 1_000 && peaks[2] == 0,
         "{peaks:?}"
@@ -502,7 +498,7 @@ async fn announcements_reach_exactly_the_chosen_speakers_and_pause_and_stop() {
     assert!(list.iter().all(|d| d["IsPlaying"] == false), "{list:?}");
 
     // Party mode: all three.
-    let before: Vec<usize> = clients.iter().map(|c| c.samples().len()).collect();
+    let before = written(&clients);
     let (status, _) = hk(
         &server,
         &token,
@@ -513,11 +509,7 @@ async fn announcements_reach_exactly_the_chosen_speakers_and_pause_and_stop() {
     assert_eq!(status, StatusCode::OK);
     until_stopped(&server, &token, &session).await;
     tokio::time::sleep(Duration::from_millis(700)).await;
-    let peaks: Vec<i32> = clients
-        .iter()
-        .zip(&before)
-        .map(|(c, skip)| c.peak_after(*skip))
-        .collect();
+    let peaks = peaks_since(&clients, &before);
     assert!(peaks.iter().all(|p| *p > 1_000), "{peaks:?}");
 
     // A long one, paused: no new audio while paused (after the buffer plays out); the place is
@@ -538,13 +530,9 @@ async fn announcements_reach_exactly_the_chosen_speakers_and_pause_and_stop() {
     let (_, paused) = hk(&server, &token, "playback_status", &s).await;
     assert_eq!(paused["PlaybackState"], "PlayerStatePaused", "{paused}");
     tokio::time::sleep(Duration::from_millis(600)).await;
-    let during: Vec<usize> = clients.iter().map(|c| c.samples().len()).collect();
+    let during = written(&clients);
     tokio::time::sleep(Duration::from_millis(800)).await;
-    let peaks: Vec<i32> = clients
-        .iter()
-        .zip(&during)
-        .map(|(c, skip)| c.peak_after(*skip))
-        .collect();
+    let peaks = peaks_since(&clients, &during);
     assert_eq!(peaks, [0, 0, 0], "audio while paused");
     let (_, still) = hk(&server, &token, "playback_status", &s).await;
     assert_eq!(still, paused, "the place is kept");
