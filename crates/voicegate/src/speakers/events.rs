@@ -54,12 +54,15 @@ pub fn state_name(state: FeedState) -> &'static str {
 }
 
 /// Publishes each change of a playback's state (not of its position) to `owner`, until it
-/// stops or `current` says a later playback took the stream over.
+/// stops or `current` says a later playback took the stream over. Its first event is the
+/// state once the feeder has been given more than `plays` tracks and announcements (the one
+/// just sent has begun).
 pub fn follow_playback(
     hub: EventHub,
     owner: UserId,
     devices: Vec<String>,
     mut status: watch::Receiver<FeedStatus>,
+    plays: u64,
     current: impl Fn() -> bool + Send + 'static,
 ) {
     tokio::spawn(async move {
@@ -69,7 +72,7 @@ pub fn follow_playback(
                 return;
             }
             let now = status.borrow_and_update().clone();
-            if last != Some((now.state, now.announcing)) {
+            if now.plays >= plays && last != Some((now.state, now.announcing)) {
                 last = Some((now.state, now.announcing));
                 let elapsed = if now.state == FeedState::Stopped {
                     "-1".to_string()

@@ -94,8 +94,9 @@ impl SpeakersService {
         self.backend.join(&stream, &devices).await?;
         self.streams.set_paused_at(at, None);
         let feeder = self.streams.feeder(at);
+        let plays = feeder.status().plays + 1;
         feeder.play(audio).await;
-        self.follow(user, at, &devices, &feeder);
+        self.follow(user, at, &devices, &feeder, plays);
         Ok(())
     }
 
@@ -144,8 +145,9 @@ impl SpeakersService {
                 restore.push(device.clone());
             }
         }
+        let plays = feeder.status().plays + 1;
         feeder.announce(pcm).await;
-        self.follow(user, at, &devices, &feeder);
+        self.follow(user, at, &devices, &feeder, plays);
         let moved = over_track && {
             let mut now: Vec<&String> = devices.iter().map(|d| &d.backend_id).collect();
             let mut then: Vec<&String> = before.iter().collect();
@@ -181,14 +183,15 @@ impl SpeakersService {
         Ok(())
     }
 
-    /// Publishes the playback on stream `at` (its state changes) to `user` until it ends or
-    /// another takes its place.
-    fn follow(&self, user: UserId, at: usize, devices: &[Device], feeder: &Feeder) {
+    /// Publishes the playback on stream `at` (its state changes, from its `plays`th track or
+    /// announcement on) to `user` until it ends or another takes its place.
+    fn follow(&self, user: UserId, at: usize, devices: &[Device], feeder: &Feeder, plays: u64) {
         follow_playback(
             self.events.clone(),
             user,
             devices.iter().map(|d| d.device_id.clone()).collect(),
             feeder.watch(),
+            plays,
             self.streams.begin(at),
         );
     }
@@ -312,7 +315,7 @@ impl SpeakersService {
             }
             self.streams.set_paused_at(at, None);
         }
-        self.follow(user, at, &devices, &feeder);
+        self.follow(user, at, &devices, &feeder, 0);
         self.backend.join(&stream, &devices).await
     }
 
