@@ -29,6 +29,15 @@ pub enum Speakers {
     Selected(Vec<String>),
 }
 
+/// The voice an announcement speaks with: an engine voice and how a built voice shapes it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Voice {
+    /// The engine voice id (`espeak:en-us`).
+    pub engine: String,
+    /// Pitch, rate and range (neutral for an engine voice).
+    pub modifiers: Modifiers,
+}
+
 /// A session's playback as the contract reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Playback {
@@ -100,7 +109,7 @@ impl SpeakersService {
         Ok(())
     }
 
-    /// Speaks `text` (with `voice`, else the configured one) on `speakers`. Over a track (music
+    /// Speaks `text` (with `voice`, else the configured engine voice) on `speakers`. Over a track (music
     /// playing or paused) it is an announcement: the track holds its place, and once the
     /// announcement has been heard the track's speakers are the session's again and it
     /// continues (a paused one stays paused).
@@ -109,7 +118,7 @@ impl SpeakersService {
         user: UserId,
         token: &str,
         text: &str,
-        voice: Option<&str>,
+        voice: Option<Voice>,
         volume: Option<u8>,
         speakers: Speakers,
     ) -> Result<(), SpeakerError> {
@@ -130,7 +139,11 @@ impl SpeakersService {
         }
         let before = self.sessions.get(user, token)?.devices;
         let devices = self.targets(user, token, speakers).await?;
-        let pcm = self.speak(text, voice.unwrap_or(&self.tts_voice)).await?;
+        let voice = voice.unwrap_or_else(|| Voice {
+            engine: self.tts_voice.clone(),
+            modifiers: Modifiers::default(),
+        });
+        let pcm = self.speak(text, voice).await?;
         let (at, stream) = self.streams.take(token)?;
         let feeder = self.streams.feeder(at);
         let status = feeder.status();
@@ -233,18 +246,18 @@ impl SpeakersService {
     }
 
     /// `text` spoken by `voice` as the streams' PCM (48 kHz, 16-bit, stereo).
-    async fn speak(&self, text: &str, voice: &str) -> Result<Pcm, SpeakerError> {
+    async fn speak(&self, text: &str, voice: Voice) -> Result<Pcm, SpeakerError> {
         let speech = |e: &dyn std::fmt::Display| SpeakerError::Speech(e.to_string());
         let synth = self.engines.synthesizer().await.map_err(|e| speech(&e))?;
         let slot = self.engines.slot().await.map_err(|e| speech(&e))?;
-        let (text, voice) = (text.to_string(), voice.to_string());
+        let text = text.to_string();
         let rate = SampleRate::new(RATE).expect("the streams' rate is supported");
         let audio = tokio::task::spawn_blocking(move || {
             let _slot = slot;
             synth.render(&SynthesisRequest {
-                voice: &voice,
+                voice: &voice.engine,
                 text: &text,
-                modifiers: Modifiers::default(),
+                modifiers: voice.modifiers,
                 sample_rate: rate,
             })
         })
