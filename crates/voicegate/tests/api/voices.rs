@@ -562,7 +562,7 @@ async fn builds_fit_the_recordings_prosody_and_report_errors() {
 
     // Announcements on the speakers speak with it too (its voice id), and only for its owner.
     let announce = |token: String, voice: String| {
-        let url = v.server.url(&format!("/api/v1/init_session"));
+        let url = v.server.url("/api/v1/init_session");
         let server = &v.server;
         async move {
             let opened: Value = client()
