@@ -7,6 +7,7 @@ use std::sync::Mutex;
 use crate::events::EventHub;
 use crate::speakers::backend::{Pending, SpeakerBackend};
 use crate::speakers::device::{DEVICE_ID_DIGITS, Device, decimal_id};
+use crate::speakers::error::SpeakerError;
 use crate::speakers::events::device_volume;
 use crate::speakers::feeder::Feeder;
 
@@ -27,6 +28,8 @@ pub struct LocalBackend {
     max_percent: u8,
     level: Mutex<Level>,
     events: EventHub,
+    /// Why the output cannot play, if it cannot (its program is missing).
+    missing: Option<String>,
 }
 
 impl LocalBackend {
@@ -38,6 +41,7 @@ impl LocalBackend {
             name,
             max_percent,
             events,
+            missing: None,
             level: Mutex::new(Level {
                 percent: max_percent,
                 muted: false,
@@ -45,6 +49,13 @@ impl LocalBackend {
         };
         backend.apply();
         backend
+    }
+
+    /// The same speaker, which cannot play because of `why` (it is listed inactive and a
+    /// play answers 503 with `why`).
+    pub fn unavailable(mut self, why: String) -> Self {
+        self.missing = Some(why);
+        self
     }
 
     fn level(&self) -> std::sync::MutexGuard<'_, Level> {
@@ -67,7 +78,7 @@ impl LocalBackend {
             device_id: decimal_id(LOCAL_STREAM, DEVICE_ID_DIGITS),
             backend_id: LOCAL_STREAM.to_string(),
             name: self.name.clone(),
-            active: true,
+            active: self.missing.is_none(),
             ip: None,
             mac: None,
             model: Some("voicegate".into()),
@@ -101,6 +112,9 @@ impl SpeakerBackend for LocalBackend {
 
     fn join<'a>(&'a self, _stream: &'a str, _devices: &'a [Device]) -> Pending<'a, ()> {
         Box::pin(async move {
+            if let Some(why) = &self.missing {
+                return Err(SpeakerError::Unavailable(why.clone()));
+            }
             self.level().muted = false;
             self.apply();
             Ok(())
@@ -144,5 +158,14 @@ mod tests {
         );
         backend.join(LOCAL_STREAM, &devices).await.expect("join");
         assert!((feeder.gain() - 0.5).abs() < 1e-6);
+
+        let missing = LocalBackend::new(feeder, "den".into(), 80, EventHub::new(8))
+            .unavailable("no aplay".into());
+        let devices = missing.devices().await.expect("devices");
+        assert!(!devices[0].active);
+        assert_eq!(
+            missing.join(LOCAL_STREAM, &devices).await,
+            Err(SpeakerError::Unavailable("no aplay".into()))
+        );
     }
 }

@@ -49,10 +49,18 @@ const APLAY: [&str; 10] = [
 ];
 
 fn local(config: &SpeakersConfig, events: &EventHub) -> (Arc<dyn SpeakerBackend>, Streams) {
-    let sink = match config.local_output().unwrap_or(LocalOutput::Aplay) {
-        LocalOutput::Aplay => SinkSpec::Program(APLAY.iter().map(|s| s.to_string()).collect()),
-        LocalOutput::Wav(path) => SinkSpec::Wav(path),
-        LocalOutput::Null => SinkSpec::Null,
+    let (sink, missing) = match config.local_output().unwrap_or(LocalOutput::Aplay) {
+        LocalOutput::Aplay => {
+            let missing = (!on_path(APLAY[0])).then(|| {
+                "this machine has no aplay: install alsa-utils, or set speakers.local_output \
+                 (or speakers.backend = \"snapcast\")"
+                    .to_string()
+            });
+            let argv = APLAY.iter().map(|s| s.to_string()).collect();
+            (SinkSpec::Program(argv), missing)
+        }
+        LocalOutput::Wav(path) => (SinkSpec::Wav(path), None),
+        LocalOutput::Null => (SinkSpec::Null, None),
     };
     let feeder = Feeder::start(FeederSettings::new(sink, config.latency()));
     let name = if config.local_name.trim().is_empty() {
@@ -60,12 +68,16 @@ fn local(config: &SpeakersConfig, events: &EventHub) -> (Arc<dyn SpeakerBackend>
     } else {
         config.local_name.trim().to_string()
     };
-    let backend = LocalBackend::new(
+    let mut backend = LocalBackend::new(
         feeder.clone(),
         name,
         wire_to_percent(config.max_volume),
         events.clone(),
     );
+    if let Some(why) = missing {
+        tracing::info!("{why}");
+        backend = backend.unavailable(why);
+    }
     (
         Arc::new(backend),
         Streams::of(vec![(LOCAL_STREAM.to_string(), feeder)]),
@@ -93,6 +105,17 @@ fn snapcast(config: &SpeakersConfig, events: &EventHub) -> (Arc<dyn SpeakerBacke
             .collect(),
     );
     (Arc::new(backend), streams)
+}
+
+/// Whether `program` is an executable file in one of `PATH`'s folders.
+fn on_path(program: &str) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::env::var_os("PATH").is_some_and(|path| {
+        std::env::split_paths(&path).any(|dir| {
+            std::fs::metadata(dir.join(program))
+                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
+    })
 }
 
 /// This machine's host name (the local speaker's name when none is configured).
