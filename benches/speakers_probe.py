@@ -19,8 +19,9 @@ First audio: the time from sending a play request to the first sample louder tha
 a speaker's file, polled every --poll-ms (default 2). Per request and speaker it records
   - file_ms: when the sample was seen in the file (the file player writes blocks of about 50 ms
     about every 50 ms, so this is quantized to that grid);
-  - sample_ms: the block's arrival (the first poll that saw the block's first bytes) plus the
-    sample's place in the block (frames / 48000), which takes the grid out.
+  - sample_ms: when the sample plays: the block's arrival (the first poll that saw the block's
+    first bytes), plus the 10 ms the player asks ahead, plus the sample's place in the block
+    (frames / 48000); this takes the grid out.
 Kinds, alternating request by request so that a drift of the machine touches all alike:
   - baseline: --baseline-ms of a 440 Hz tone written at once into the spare stream source over a
     connection kept open (as voicegate's feeder keeps its own), heard at the baseline client:
@@ -37,6 +38,9 @@ must have been silent for --quiet-ms.
 Volume: --volume-repeat sequential GET /api/v1/set_volume_device (the first speaker, Volume
 alternating 20 and 30) on one kept-alive connection after 20 unmeasured ones; each answer must be
 200 {"Result":"true"}.
+
+Snapserver alone: 200 sequential Server.GetStatus on the probe's own control connection (after
+20 unmeasured): what every device list voicegate makes costs at least.
 
 Also: the leading silence of the spoken clip (the synthesis route, same text and voice, 48 kHz
 WAV) and that route's total time (median of 5), to tell the parts of the tts figure apart.
@@ -62,6 +66,10 @@ import urllib.parse
 RATE = 48000
 FRAME = 4  # bytes per frame: 16-bit stereo
 BLOCK_GAP_S = 0.010  # polls this far apart with no new bytes between them: the next bytes start a block
+# snapclient's file player writes a block of 50 ms every 50 ms, asking its stream for the audio
+# due to play 10 ms after the write (getPlayerChunkOrSilence(…, 10ms, …) in file_player.cpp).
+PLAYER_DELAY_S = 0.010
+CONTROL_REPEAT = 200
 
 
 def die(message):
@@ -223,7 +231,7 @@ class PcmFile:
             if samples[index] > self.threshold or samples[index] < -self.threshold:
                 self.last_loud = start + (index // 2 + 1) * FRAME
                 break
-        return first, self.block_time + (first - self.block_pos) / FRAME / RATE
+        return first, self.block_time + PLAYER_DELAY_S + (first - self.block_pos) / FRAME / RATE
 
     def skip_to_end(self):
         """Forgets what was written so far (a measurement starts at the end of the file)."""
@@ -465,6 +473,18 @@ def main():
     percent = [c["config"]["volume"]["percent"] for g in status for c in g["clients"]
                if c["id"] == speakers[0]]
     results["volume_last_percent"] = percent[0] if percent else None
+
+    log("%d Server.GetStatus round trips straight to snapserver (the floor under a device list)"
+        % CONTROL_REPEAT)
+    times = []
+    for n in range(20 + CONTROL_REPEAT):
+        started = time.perf_counter()
+        control.groups()
+        if n >= 20:
+            times.append((time.perf_counter() - started) * 1000)
+    results["control_ms"] = times
+    cpu = os.times()
+    results["probe_cpu_s"] = cpu.user + cpu.system
 
     with open(a.out, "w") as f:
         json.dump(results, f)
