@@ -127,6 +127,16 @@ send_to_muted = true
 filter = *:warning
 EOF
 
+# in_background CMD...: runs CMD as a helper (stopped on exit) and waits for it, so that a signal
+# to this script stops the run at once (bash runs its traps only between foreground commands, and
+# `timeout` takes its command out of the terminal's process group).
+in_background() {
+    "$@" &
+    local pid=$!
+    HELPER_PIDS+=("$pid")
+    wait "$pid"
+}
+
 # wait_port PORT PID LOG: until something listens on 127.0.0.1:PORT (at most 10 s); on failure
 # LOG goes to stderr.
 wait_port() {
@@ -245,7 +255,7 @@ J0="$(cpu_jiffies)"; T0="$(date +%s.%N)"
 S0="$(proc_ticks "$SERVER_PID")"; N0="$(proc_ticks "$SNAPSERVER_PID")"; C0="$(proc_ticks "${CLIENT_PIDS[@]}")"
 
 # --- first audio, volume round trips ------------------------------------------------------------
-timeout 1800 python3 "$PROBE" --base "$BASE" --login "$TMP/login.json" \
+in_background timeout 1800 python3 "$PROBE" --base "$BASE" --login "$TMP/login.json" \
     --control "127.0.0.1:$CONTROL_PORT" --pcm-dir "$SNAP" --speakers spk1,spk2 \
     --baseline-client base --baseline-stream S2 --baseline-port "$S2_PORT" \
     --repeat "$SPEAKERS_REPEAT" --volume-repeat "$VOLUME_REPEAT" \
@@ -268,12 +278,12 @@ LIST_CODE="$(curl --noproxy '*' -sS --max-time 10 -o "$TMP/device_list.json" -w 
 DEVICES="$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["DeviceList"]))' "$TMP/device_list.json")"
 [[ "$DEVICES" == 3 ]] || die "device_list lists $DEVICES devices, not 3"
 log "warm-up: device_list, wrk -t2 -c50 -d2s"
-timeout 60 wrk --timeout 5s --latency -t2 -c50 -d2s -H "Authorization: Bearer $TOKEN" "$LIST_URL" \
+in_background timeout 60 wrk --timeout 5s --latency -t2 -c50 -d2s -H "Authorization: Bearer $TOKEN" "$LIST_URL" \
     >"$TMP/wrk-warmup.txt" 2>&1 || { cat "$TMP/wrk-warmup.txt" >&2; die "wrk warm-up failed"; }
 log "wrk -t2 -c50 -d$WRK_DURATION GET /api/v1/device_list"
 S0="$(proc_ticks "$SERVER_PID")"; N0="$(proc_ticks "$SNAPSERVER_PID")"; J0="$(cpu_jiffies)"; T0="$(date +%s.%N)"
 S0="$(proc_ticks "$SERVER_PID")"; N0="$(proc_ticks "$SNAPSERVER_PID")"; C0="$(proc_ticks "${CLIENT_PIDS[@]}")"
-timeout 180 wrk --timeout 5s --latency -t2 -c50 -d"$WRK_DURATION" -H "Authorization: Bearer $TOKEN" "$LIST_URL" \
+in_background timeout 180 wrk --timeout 5s --latency -t2 -c50 -d"$WRK_DURATION" -H "Authorization: Bearer $TOKEN" "$LIST_URL" \
     >"$TMP/wrk-list.txt" 2>&1 || { cat "$TMP/wrk-list.txt" >&2; die "wrk run failed"; }
 LIST_SERVER_TICKS=$(($(proc_ticks "$SERVER_PID") - S0))
 LIST_SNAP_TICKS=$(($(proc_ticks "$SNAPSERVER_PID") - N0))

@@ -37,7 +37,7 @@ must have been silent for --quiet-ms.
 
 Volume: --volume-repeat sequential GET /api/v1/set_volume_device (the first speaker, Volume
 alternating 20 and 30) on one kept-alive connection after 20 unmeasured ones; each answer must be
-200 {"Result":"true"}.
+200 {"Result":"true"}, and snapserver must then hold the last volume asked (2 x Volume %).
 
 Snapserver alone: 200 sequential Server.GetStatus on the probe's own control connection (after
 20 unmeasured): what every device list voicegate makes costs at least.
@@ -112,6 +112,10 @@ class Control:
 
     def groups(self):
         return self.call("Server.GetStatus")["server"]["groups"]
+
+    def close(self):
+        self.file.close()
+        self.sock.close()
 
 
 def snapcast_setup(control, clients, baseline_client, baseline_stream):
@@ -382,6 +386,8 @@ def main():
     control = Control(a.control)
     log("snapserver: clients named, %s on stream %s" % (a.baseline_client, a.baseline_stream))
     snapcast_setup(control, clients, a.baseline_client, a.baseline_stream)
+    # Closed while voicegate works: snapserver would queue every notification for it meanwhile.
+    control.close()
     api = Api(a.base, token)
     session, ids = session_setup(api, clients, speakers)
     log("session open, speakers %s in it" % ", ".join("%s=%s" % (s, ids[s]) for s in speakers))
@@ -469,10 +475,12 @@ def main():
         if n >= 20:
             times.append(elapsed)
     results["volume_ms"] = times
-    status = control.groups()
-    percent = [c["config"]["volume"]["percent"] for g in status for c in g["clients"]
+    control = Control(a.control)
+    percent = [c["config"]["volume"]["percent"] for g in control.groups() for c in g["clients"]
                if c["id"] == speakers[0]]
-    results["volume_last_percent"] = percent[0] if percent else None
+    if percent != [2 * int(volume)]:
+        die("after set_volume_device %s snapserver has %s at %s %%, not %d %%"
+            % (volume, speakers[0], percent, 2 * int(volume)))
 
     log("%d Server.GetStatus round trips straight to snapserver (the floor under a device list)"
         % CONTROL_REPEAT)
