@@ -26,7 +26,7 @@
 #   2. set_volume_device: VOLUME_REPEAT (default 1000) sequential requests on one kept-alive
 #      connection (Volume alternating 20 and 30): p50, p99, max;
 #   3. device_list: `wrk -t2 -c50 -d$WRK_DURATION --latency` (default 10s): requests/s, p50, p99,
-#      and the server's and snapserver's CPU time per request.
+#      and the server's and snapserver's CPU time per request (with the processes they run).
 # Before measuring it waits (up to QUIET_WAIT s, default 120) until the machine is less than 15 %
 # busy. It prints markdown tables with PASS/FAIL against the targets: first audio <= 500 ms
 # (median at spk1, when the sample plays, with a 300 ms buffer); set_volume_device p99 <= 20 ms.
@@ -217,11 +217,13 @@ cpu_jiffies() {
 busy_percent() {
     python3 -c 'import sys; b0, t0, b1, t1 = map(float, sys.argv[1:5]); print("%.0f" % (100 * (b1 - b0) / max(t1 - t0, 1)))' $1 $2
 }
-# proc_ticks PID...: the processes' user + system CPU time, in clock ticks (/proc/PID/stat).
+# proc_ticks PID...: the processes' user + system CPU time with that of the child processes they
+# waited for, in clock ticks (/proc/PID/stat; snapserver 0.26 runs `lsb_release -d` through a
+# shell for every Server.GetStatus).
 proc_ticks() {
     local pid sum=0 ticks
     for pid in "$@"; do
-        ticks="$(awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$pid/stat")"
+        ticks="$(awk '{ sub(/^.*\) /, ""); print $12 + $13 + $14 + $15 }' "/proc/$pid/stat")"
         sum=$((sum + ticks))
     done
     echo "$sum"
@@ -374,17 +376,22 @@ print("|---|---:|---:|---:|---:|")
 print("| set_volume_device | %.2f ms | %.2f ms | %.2f ms | %.2f ms |" % (pct(vol, 50), pct(vol, 99), max(vol), sum(vol) / len(vol)))
 print("| snapserver alone: Server.GetStatus (%d, sequential) | %.2f ms | %.2f ms | %.2f ms | %.2f ms |"
       % (len(ctl), pct(ctl, 50), pct(ctl, 99), max(ctl), sum(ctl) / len(ctl)))
+
 print()
 total = int(e["LIST_TOTAL"])
 tick_ms = 1000 / int(e["CLK_TCK"])
 print("### device_list (wrk -t2 -c50 -d%s --latency; 3 devices)" % e["WRK_DURATION"])
 print()
-print("| requests/s | p50 | p99 | non-2xx / socket errors | server CPU per request | snapserver CPU per request | machine busy |")
+print("| requests/s | p50 | p99 | non-2xx / socket errors | server CPU per request | snapserver CPU per request (with its child processes) | machine busy |")
 print("|---:|---:|---:|---:|---:|---:|---:|")
 print("| %.0f | %.2f ms | %.2f ms | %s / %s | %.3f ms | %.3f ms | %s %% |" % (
     float(e["LIST_RPS"]), float(e["LIST_P50"]), float(e["LIST_P99"]), e["LIST_NON2XX"], e["LIST_SOCKERR"],
     int(e["LIST_SERVER_TICKS"]) * tick_ms / max(total, 1), int(e["LIST_SNAP_TICKS"]) * tick_ms / max(total, 1),
     e["LIST_BUSY"]))
+print()
+print("snapserver alone (the probe, after the volume run): Server.GetStatus with 50 in flight on one"
+      " connection, %.0f answers/s; each device_list asks snapserver for its status once."
+      % r["control_pipelined_per_s"])
 print()
 print("| Target | Measured | Result |")
 print("|---|---:|:---:|")

@@ -40,7 +40,9 @@ alternating 20 and 30) on one kept-alive connection after 20 unmeasured ones; ea
 200 {"Result":"true"}, and snapserver must then hold the last volume asked (2 x Volume %).
 
 Snapserver alone: 200 sequential Server.GetStatus on the probe's own control connection (after
-20 unmeasured): what every device list voicegate makes costs at least.
+20 unmeasured): what every device list voicegate makes costs at least; then 2000 with 50 in flight
+on that one connection (as voicegate pipelines the device lists of wrk's 50 connections on its
+one): the device_list ceiling snapserver sets, in requests/s.
 
 Also: the leading silence of the spoken clip (the synthesis route, same text and voice, 48 kHz
 WAV) and that route's total time (median of 5), to tell the parts of the tts figure apart.
@@ -55,6 +57,7 @@ import http.server
 import json
 import math
 import os
+import random
 import socket
 import statistics
 import struct
@@ -70,6 +73,7 @@ BLOCK_GAP_S = 0.010  # polls this far apart with no new bytes between them: the 
 # due to play 10 ms after the write (getPlayerChunkOrSilence(…, 10ms, …) in file_player.cpp).
 PLAYER_DELAY_S = 0.010
 CONTROL_REPEAT = 200
+PIPELINED_REPEAT, PIPELINED_IN_FLIGHT = 2000, 50
 
 
 def die(message):
@@ -112,6 +116,32 @@ class Control:
 
     def groups(self):
         return self.call("Server.GetStatus")["server"]["groups"]
+
+    def pipelined(self, count, in_flight):
+        """Answers per second of `count` Server.GetStatus with `in_flight` outstanding."""
+        request = lambda n: json.dumps({"id": n, "jsonrpc": "2.0", "method": "Server.GetStatus"}).encode() + b"\n"
+        first = self.next_id
+        self.next_id += count
+        started = time.monotonic()
+        sent = min(in_flight, count)
+        self.sock.sendall(b"".join(request(first + n) for n in range(sent)))
+        answered = 0
+        while answered < count:
+            line = self.file.readline()
+            if not line:
+                die("snapserver closed the control connection")
+            if time.monotonic() - started > 60:
+                die("snapserver did not answer %d requests within 60 s" % count)
+            message = json.loads(line)
+            if not (isinstance(message, dict) and first <= message.get("id", -1) < first + count):
+                continue
+            if "error" in message:
+                die("snapserver Server.GetStatus: %s" % message["error"])
+            answered += 1
+            if sent < count:
+                self.sock.sendall(request(first + sent))
+                sent += 1
+        return count / (time.monotonic() - started)
 
     def close(self):
         self.file.close()
@@ -411,7 +441,11 @@ def main():
         (status, body) pair when the route refused."""
         watched = base_files if kind == "baseline" else speaker_files
         wait_quiet(files, a.quiet_ms / 1000, 20, poll, api if kind != "baseline" else None, session)
+        # The quiet check ends just after a block arrived: a random wait puts the request
+        # anywhere on the file player's 50 ms grid.
+        time.sleep(random.uniform(0, 0.05))
         for pcm in files.values():
+            pcm.read_new(time.monotonic())
             pcm.skip_to_end()
         started = time.monotonic()
         if kind == "baseline":
@@ -491,6 +525,10 @@ def main():
         if n >= 20:
             times.append((time.perf_counter() - started) * 1000)
     results["control_ms"] = times
+
+    log("%d Server.GetStatus straight to snapserver, %d in flight on one connection (as"
+        " voicegate sends wrk's)" % (PIPELINED_REPEAT, PIPELINED_IN_FLIGHT))
+    results["control_pipelined_per_s"] = control.pipelined(PIPELINED_REPEAT, PIPELINED_IN_FLIGHT)
     cpu = os.times()
     results["probe_cpu_s"] = cpu.user + cpu.system
 
