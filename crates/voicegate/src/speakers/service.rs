@@ -103,8 +103,7 @@ impl SpeakersService {
         self.backend.join(&stream, &devices).await?;
         self.streams.set_paused_at(at, None);
         let feeder = self.streams.feeder(at);
-        let plays = feeder.status().plays + 1;
-        feeder.play(audio).await;
+        let plays = feeder.play(audio).await;
         self.follow(user, at, &devices, &feeder, plays);
         Ok(())
     }
@@ -158,8 +157,7 @@ impl SpeakersService {
                 restore.push(device.clone());
             }
         }
-        let plays = feeder.status().plays + 1;
-        feeder.announce(pcm).await;
+        let plays = feeder.announce(pcm).await;
         self.follow(user, at, &devices, &feeder, plays);
         let moved = over_track && {
             let mut now: Vec<&String> = devices.iter().map(|d| &d.backend_id).collect();

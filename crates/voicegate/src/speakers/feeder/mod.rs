@@ -148,15 +148,30 @@ impl Feeder {
         }
     }
 
-    /// Plays `audio` from its start, replacing whatever was playing (an announcement too).
-    pub async fn play(&self, audio: Audio) {
-        let _ = self.commands.send(Command::Play(audio)).await;
+    /// Plays `audio` from its start, replacing whatever was playing (an announcement too);
+    /// returns once it has begun (its status says so), with its number in [`FeedStatus::plays`].
+    pub async fn play(&self, audio: Audio) -> u64 {
+        self.begin(Command::Play(audio)).await
     }
 
     /// Plays `pcm` over the track, which holds its place meanwhile and then continues (a
-    /// paused track stays paused); replaces an announcement already playing.
-    pub async fn announce(&self, pcm: Pcm) {
-        let _ = self.commands.send(Command::Announce(pcm)).await;
+    /// paused track stays paused); replaces an announcement already playing. Returns once it
+    /// has begun, with its number in [`FeedStatus::plays`].
+    pub async fn announce(&self, pcm: Pcm) -> u64 {
+        self.begin(Command::Announce(pcm)).await
+    }
+
+    async fn begin(&self, command: Command) -> u64 {
+        let mut status = self.status.clone();
+        let before = status.borrow_and_update().plays;
+        if self.commands.send(command).await.is_err() {
+            return before;
+        }
+        let begun = status.wait_for(|s| s.plays > before);
+        match tokio::time::timeout(Duration::from_secs(1), begun).await {
+            Ok(Ok(status)) => status.plays,
+            _ => before + 1,
+        }
     }
 
     /// Holds what is playing at the place heard.

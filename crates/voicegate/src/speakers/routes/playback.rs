@@ -14,7 +14,7 @@ use crate::identity::scopes::SpeakersScope;
 use crate::speakers::error::SpeakerError;
 use crate::speakers::events::state_name;
 use crate::speakers::feeder::FeedState;
-use crate::speakers::routes::{DONE, Done, device_id_list, volume};
+use crate::speakers::routes::common::{DONE, Done, device_id_list, volume};
 use crate::speakers::service::{Speakers, Voice};
 use crate::state::AppState;
 use crate::voices::error::VoicesError;
