@@ -14,7 +14,7 @@ use serde::Deserialize;
 
 use crate::address_policy::{AddressBlocks, Allowlist};
 use crate::secret::Secret;
-use crate::voices::put_url::resolve::parse_nameserver;
+use crate::outbound::resolve::parse_nameserver;
 
 mod sections;
 mod speakers;
