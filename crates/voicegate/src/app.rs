@@ -10,7 +10,7 @@ use tokio::net::TcpListener;
 
 use crate::address_policy::AddressBlocks;
 use crate::clock::SharedClock;
-use crate::config::{Config, SpeakersConfig};
+use crate::config::Config;
 use crate::engines::Engines;
 use crate::events::EventHub;
 use crate::http;
@@ -19,10 +19,7 @@ use crate::identity::signing_key::{self, KeySource};
 use crate::identity::{IdentityError, IdentityService, UserSource};
 use crate::jobs::Jobs;
 use crate::ovos::OvosService;
-use crate::speakers::SpeakersService;
-use crate::speakers::device::wire_to_percent;
-use crate::speakers::snapcast::backend::SnapcastBackend;
-use crate::speakers::snapcast::control::{ControlSettings, SnapcastControl};
+use crate::speakers;
 use crate::state::{AppState, Services};
 use crate::store::blobs::{BLOB_DIR, Blobs};
 use crate::store::{Db, StoreError};
@@ -68,23 +65,6 @@ pub async fn open_identity(
 
 /// The voices service: the blob store, the job queue, the licence key and the put_url uploader,
 /// over the shared engines (they start at first use; when they cannot, the surface answers 503
-/// The speakers surface over Snapcast (its control connection starts in the background: the
-/// routes answer 503 until snapserver is reached).
-fn open_speakers(config: &SpeakersConfig, engines: Arc<Engines>) -> SpeakersService {
-    let mut settings = ControlSettings::new(config.snapcast_control.clone());
-    settings.request_timeout = Duration::from_millis(config.snapcast_timeout_ms);
-    let control = SnapcastControl::start(settings);
-    let max_percent = wire_to_percent(config.max_volume);
-    let session_streams = config
-        .streams()
-        .unwrap_or_default()
-        .into_iter()
-        .map(|(name, _)| name)
-        .collect();
-    let backend = Arc::new(SnapcastBackend::new(control, max_percent, session_streams));
-    SpeakersService::new(backend, engines, config)
-}
-
 /// and the rest of the server runs).
 async fn open_voices(
     config: &Config,
@@ -193,7 +173,10 @@ impl App {
         let shared = Shared::new(&config, &db, clock.clone());
         let voices = Arc::new(open_voices(&config, &db, &shared, clock.clone()).await?);
         crate::voices::register_jobs(&shared.jobs, voices.clone());
-        let speakers = Arc::new(open_speakers(&config.speakers, shared.engines.clone()));
+        let speakers = Arc::new(speakers::setup::open(
+            &config.speakers,
+            shared.engines.clone(),
+        ));
         let state = AppState::new(Services {
             ovos: Arc::new(OvosService::new(&config.ovos, shared.events.clone())),
             voices,

@@ -22,7 +22,7 @@ mod speakers;
 pub use sections::{
     AuthConfig, EventsConfig, HttpConfig, JobsConfig, OvosConfig, QuotasConfig, VoicesConfig,
 };
-pub use speakers::SpeakersConfig;
+pub use speakers::{LocalOutput, SpeakerBackendKind, SpeakersConfig};
 
 /// The whole server configuration.
 #[derive(Debug, Clone, Deserialize)]

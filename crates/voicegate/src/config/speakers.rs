@@ -1,15 +1,46 @@
 //! The `[speakers]` section: the HK Omni surface's speaker system and its limits.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::Deserialize;
 
 use crate::address_policy::Allowlist;
 
+/// The speaker system behind the surface.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SpeakerBackendKind {
+    /// This machine's sound output, one speaker (`local_output`).
+    Local,
+    /// Snapcast multi-room audio (`snapcast_control`, `snapcast_streams`).
+    Snapcast,
+}
+
+/// Where the local backend's audio goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LocalOutput {
+    /// ALSA's `aplay` (this machine's sound output).
+    Aplay,
+    /// A WAV file.
+    Wav(PathBuf),
+    /// Nowhere.
+    Null,
+}
+
 /// The speakers surface.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SpeakersConfig {
+    /// `local` (this machine, the default) or `snapcast`.
+    pub backend: SpeakerBackendKind,
+    /// The local backend's output: `aplay` (ALSA), `null`, or `wav:PATH`.
+    pub local_output: String,
+    /// The local speaker's DeviceName (empty: this machine's host name).
+    pub local_name: String,
+    /// The volume announcements play at when the request gives none, 0–50 (0: the speakers'
+    /// own volume).
+    pub announce_volume: u8,
     /// snapserver's JSON-RPC control address (its `[tcp]` port), `HOST:PORT`.
     pub snapcast_control: String,
     /// How long a control request waits for snapserver's answer, in milliseconds.
@@ -58,6 +89,10 @@ pub struct SpeakersConfig {
 impl Default for SpeakersConfig {
     fn default() -> Self {
         Self {
+            backend: SpeakerBackendKind::Local,
+            local_output: "aplay".into(),
+            local_name: String::new(),
+            announce_volume: 0,
             snapcast_control: "127.0.0.1:1705".into(),
             snapcast_timeout_ms: 2000,
             max_volume: 50,
@@ -83,6 +118,12 @@ impl Default for SpeakersConfig {
 impl SpeakersConfig {
     /// The first key out of range, with why.
     pub fn invalid(&self) -> Option<(&'static str, &'static str)> {
+        if self.local_output().is_none() {
+            return Some(("speakers.local_output", "must be aplay, null or wav:PATH"));
+        }
+        if self.announce_volume > 50 {
+            return Some(("speakers.announce_volume", "must be from 0 to 50"));
+        }
         if self.max_volume > 50 {
             return Some(("speakers.max_volume", "must be from 0 to 50"));
         }
@@ -147,6 +188,27 @@ impl SpeakersConfig {
         }
     }
 
+    /// The local backend's output, if `local_output` is one.
+    pub fn local_output(&self) -> Option<LocalOutput> {
+        match self.local_output.trim() {
+            "aplay" => Some(LocalOutput::Aplay),
+            "null" => Some(LocalOutput::Null),
+            other => other
+                .strip_prefix("wav:")
+                .filter(|path| !path.trim().is_empty())
+                .map(|path| LocalOutput::Wav(PathBuf::from(path.trim()))),
+        }
+    }
+
+    /// How far behind the writing the speakers play: snapserver's buffer, or nothing for this
+    /// machine's output.
+    pub fn latency(&self) -> Duration {
+        match self.backend {
+            SpeakerBackendKind::Snapcast => Duration::from_millis(self.buffer_ms),
+            SpeakerBackendKind::Local => Duration::ZERO,
+        }
+    }
+
     /// The stream sources as (name, `HOST:PORT`), if every entry parses.
     pub fn streams(&self) -> Option<Vec<(String, String)>> {
         let mut streams: Vec<(String, String)> = Vec::new();
@@ -177,6 +239,26 @@ mod tests {
             config.invalid().map(|(key, _)| key)
         };
         assert_eq!(with(|c| c.max_volume = 51), Some("speakers.max_volume"));
+        assert_eq!(
+            with(|c| c.local_output = "speaker".into()),
+            Some("speakers.local_output")
+        );
+        assert_eq!(
+            with(|c| c.local_output = "wav: ".into()),
+            Some("speakers.local_output")
+        );
+        assert_eq!(
+            with(|c| c.announce_volume = 51),
+            Some("speakers.announce_volume")
+        );
+        let config = SpeakersConfig {
+            local_output: "wav:/tmp/out.wav".into(),
+            ..SpeakersConfig::default()
+        };
+        assert_eq!(
+            config.local_output(),
+            Some(LocalOutput::Wav(PathBuf::from("/tmp/out.wav")))
+        );
         assert_eq!(with(|c| c.max_volume = 0), None);
         assert_eq!(
             with(|c| c.snapcast_timeout_ms = 0),

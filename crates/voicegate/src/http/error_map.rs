@@ -163,6 +163,9 @@ impl From<SpeakerError> for ApiError {
                 Self::new(StatusCode::CONFLICT, "streams_busy", detail)
             }
             SpeakerError::NoSpeakers => Self::new(StatusCode::BAD_REQUEST, "no_speakers", detail),
+            SpeakerError::NothingPaused => {
+                Self::new(StatusCode::CONFLICT, "nothing_paused", detail)
+            }
             SpeakerError::Speech(_) => Self::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "speech_unavailable",

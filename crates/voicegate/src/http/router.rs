@@ -116,6 +116,9 @@ fn groups() -> Vec<Group> {
         .routes(routes!(speakers::play_tts_party_mode))
         .routes(routes!(speakers::play_tts_selected_speakers))
         .routes(routes!(speakers::pause_play))
+        .routes(routes!(speakers::resume_hub_media))
+        .routes(routes!(speakers::resume_hub_media_party_mode))
+        .routes(routes!(speakers::resume_hub_media_selected_speakers))
         .routes(routes!(speakers::stop_play))
         .routes(routes!(speakers::playback_status))
         .routes(routes!(speakers::is_playing));

@@ -51,6 +51,15 @@ impl PcmStream {
     pub async fn next(&mut self) -> Option<Piece> {
         self.receiver.recv().await
     }
+
+    /// The next piece if one is there: `None` when none is yet, `Some(None)` at the end.
+    pub fn try_next(&mut self) -> Option<Option<Piece>> {
+        match self.receiver.try_recv() {
+            Ok(piece) => Some(Some(piece)),
+            Err(mpsc::error::TryRecvError::Empty) => None,
+            Err(mpsc::error::TryRecvError::Disconnected) => Some(None),
+        }
+    }
 }
 
 impl PcmSender {

@@ -23,6 +23,9 @@ pub enum SpeakerError {
     /// The session has no speakers to play on.
     #[error("the session has no speakers: add_device_to_session or set_party_mode first")]
     NoSpeakers,
+    /// A resume, with nothing paused.
+    #[error("nothing is paused in this session (play something first)")]
+    NothingPaused,
     /// The speech engines could not speak.
     #[error("the announcement could not be spoken: {0}")]
     Speech(String),

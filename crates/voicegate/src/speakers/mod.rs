@@ -10,9 +10,11 @@ pub mod backend;
 pub mod device;
 pub mod error;
 pub mod feeder;
+pub mod local;
 pub mod routes;
 pub mod service;
 pub mod sessions;
+pub mod setup;
 pub mod snapcast;
 pub mod streams;
 

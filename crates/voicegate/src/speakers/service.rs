@@ -8,10 +8,11 @@ use speech::{Modifiers, SampleRate, SynthesisRequest};
 use crate::config::SpeakersConfig;
 use crate::engines::Engines;
 use crate::ids::UserId;
+use crate::speakers::audio::{Audio, Pcm, RATE};
 use crate::speakers::backend::SpeakerBackend;
 use crate::speakers::device::{Device, MAX_WIRE_VOLUME, wire_to_percent};
 use crate::speakers::error::SpeakerError;
-use crate::speakers::feeder::{FeedState, Feeder, Pcm, RATE};
+use crate::speakers::feeder::{FeedState, Feeder};
 use crate::speakers::sessions::Sessions;
 use crate::speakers::streams::Streams;
 
@@ -42,43 +43,73 @@ pub struct SpeakersService {
     sessions: Sessions,
     streams: Streams,
     max_volume: u8,
-    buffer: Duration,
     tts_voice: String,
     max_tts_chars: usize,
+    /// How far behind the writing the speakers play.
+    latency: Duration,
+    /// Announcements' volume (0–50) when the request gives none; 0 leaves the volumes.
+    announce_volume: u8,
 }
 
 impl SpeakersService {
-    /// The service over `backend`, speaking with `engines`, with the limits of `config`.
+    /// The service over `backend` and its `streams`, speaking with `engines`, with the limits
+    /// of `config`.
     pub fn new(
         backend: Arc<dyn SpeakerBackend>,
+        streams: Streams,
         engines: Arc<Engines>,
         config: &SpeakersConfig,
     ) -> Self {
         Self {
             backend,
+            streams,
             engines,
             sessions: Sessions::new(
                 Duration::from_secs(config.session_idle_secs),
                 config.max_sessions_per_user,
             ),
-            streams: Streams::new(&config.streams().unwrap_or_default()),
             max_volume: config.max_volume.min(MAX_WIRE_VOLUME),
-            buffer: Duration::from_millis(config.buffer_ms),
             tts_voice: config.tts_voice.clone(),
             max_tts_chars: config.max_tts_chars,
+            latency: config.latency(),
+            announce_volume: config.announce_volume,
         }
     }
 
-    /// Speaks `text` (with `voice`, else the configured one) on `speakers`, replacing what the
-    /// session was playing.
+    /// Plays `audio` on `speakers`, replacing what the session was playing.
+    pub async fn play(
+        &self,
+        user: UserId,
+        token: &str,
+        audio: Audio,
+        speakers: Speakers,
+    ) -> Result<(), SpeakerError> {
+        let devices = self.targets(user, token, speakers).await?;
+        let (at, stream) = self.streams.take(token)?;
+        self.backend.join(&stream, &devices).await?;
+        self.streams.set_paused_at(at, None);
+        self.streams.feeder(at).play(audio).await;
+        Ok(())
+    }
+
+    /// Speaks `text` (with `voice`, else the configured one) on `speakers`. Over a track (music
+    /// playing or paused) it is an announcement: the track holds its place, and once the
+    /// announcement has been heard the track's speakers are the session's again and it
+    /// continues (a paused one stays paused).
     pub async fn play_tts(
         &self,
         user: UserId,
         token: &str,
         text: &str,
         voice: Option<&str>,
+        volume: Option<u8>,
         speakers: Speakers,
     ) -> Result<(), SpeakerError> {
+        let volume = match volume {
+            Some(volume) => Some(self.percent(volume)?),
+            None if self.announce_volume > 0 => Some(self.percent(self.announce_volume)?),
+            None => None,
+        };
         let text = text.trim();
         if text.is_empty() {
             return Err(SpeakerError::BadRequest("Text is required".into()));
@@ -89,11 +120,56 @@ impl SpeakersService {
                 self.max_tts_chars
             )));
         }
+        let before = self.sessions.get(user, token)?.devices;
         let devices = self.targets(user, token, speakers).await?;
         let pcm = self.speak(text, voice.unwrap_or(&self.tts_voice)).await?;
         let (at, stream) = self.streams.take(token)?;
+        let feeder = self.streams.feeder(at);
+        let status = feeder.status();
+        let over_track = status.has_track && status.state != FeedState::Stopped;
         self.backend.join(&stream, &devices).await?;
-        self.streams.feeder(at).play(pcm).await;
+        self.streams.set_paused_at(at, None);
+        // At the announcement's volume until it has been heard, then at their own again.
+        let mut restore = Vec::new();
+        if let Some(percent) = volume {
+            for device in &devices {
+                self.backend.set_volume(device, percent).await?;
+                restore.push(device.clone());
+            }
+        }
+        feeder.announce(pcm).await;
+        let moved = over_track && {
+            let mut now: Vec<&String> = devices.iter().map(|d| &d.backend_id).collect();
+            let mut then: Vec<&String> = before.iter().collect();
+            now.sort();
+            then.sort();
+            now != then
+        };
+        let mut rejoin = None;
+        if moved {
+            // The track's speakers are the session's again, and get it back once the
+            // announcement has been heard.
+            self.sessions
+                .update(user, token, |s| s.devices = before.clone())?;
+            let all = self.backend.devices().await?;
+            rejoin = Some(
+                all.into_iter()
+                    .filter(|d| before.contains(&d.backend_id))
+                    .collect(),
+            );
+        }
+        if rejoin.is_some() || !restore.is_empty() {
+            tokio::spawn(after_announcement(
+                self.backend.clone(),
+                feeder,
+                AfterAnnouncement {
+                    stream,
+                    rejoin,
+                    restore,
+                    latency: self.latency,
+                },
+            ));
+        }
         Ok(())
     }
 
@@ -175,13 +251,48 @@ impl SpeakersService {
             .map(|(at, _)| self.streams.feeder(at))
     }
 
-    /// Pauses the session's playback, keeping its place.
+    /// Pauses the session's playback, keeping the place heard: the speakers are muted at once
+    /// (the audio already on its way to them is not heard) and the feeder stops writing.
     pub async fn pause_play(&self, user: UserId, token: &str) -> Result<(), SpeakerError> {
         self.sessions.get(user, token)?;
-        if let Some(feeder) = self.feeder_of(token) {
-            feeder.pause().await;
+        if let Some((at, stream)) = self.streams.held_by(token) {
+            let feeder = self.streams.feeder(at);
+            if feeder.status().state == FeedState::Playing {
+                self.backend.mute(&stream, true).await?;
+                feeder.pause().await;
+                self.streams
+                    .set_paused_at(at, Some(tokio::time::Instant::now()));
+            }
         }
         Ok(())
+    }
+
+    /// Continues the session's paused playback from the place heard, on `speakers`. The
+    /// speakers are unmuted once what was muted at the pause has drained from their buffers.
+    pub async fn resume(
+        &self,
+        user: UserId,
+        token: &str,
+        speakers: Speakers,
+    ) -> Result<(), SpeakerError> {
+        self.sessions.get(user, token)?;
+        let Some((at, stream)) = self.streams.held_by(token) else {
+            return Err(SpeakerError::NothingPaused);
+        };
+        let feeder = self.streams.feeder(at);
+        let state = feeder.status().state;
+        if state == FeedState::Stopped {
+            return Err(SpeakerError::NothingPaused);
+        }
+        let devices = self.targets(user, token, speakers).await?;
+        if state == FeedState::Paused {
+            feeder.resume().await;
+            if let Some(paused_at) = self.streams.paused_at(at) {
+                tokio::time::sleep_until(paused_at + self.latency).await;
+            }
+            self.streams.set_paused_at(at, None);
+        }
+        self.backend.join(&stream, &devices).await
     }
 
     /// Stops the session's playback and frees its stream.
@@ -205,7 +316,7 @@ impl SpeakersService {
         Ok(match status {
             Some(status) if status.state != FeedState::Stopped => Playback {
                 state: status.state,
-                elapsed: Some((status.seconds() - self.buffer.as_secs_f64()).max(0.0) as u64),
+                elapsed: Some(status.seconds() as u64),
             },
             _ => Playback {
                 state: FeedState::Stopped,
@@ -368,4 +479,48 @@ fn find(devices: Vec<Device>, device_id: &str) -> Result<Device, SpeakerError> {
         .into_iter()
         .find(|d| d.device_id == device_id)
         .ok_or_else(|| SpeakerError::UnknownDevice(device_id.to_string()))
+}
+
+/// What to do once an announcement has been heard.
+struct AfterAnnouncement {
+    /// Its stream.
+    stream: String,
+    /// The track's speakers, to put back on the stream (when the announcement was elsewhere).
+    rejoin: Option<Vec<Device>>,
+    /// Speakers to set back to their own volumes (as they were before it).
+    restore: Vec<Device>,
+    /// How far behind the writing the speakers play.
+    latency: Duration,
+}
+
+/// Waits until the announcement playing on `feeder` has been heard, then puts the track's
+/// speakers back and their volumes.
+async fn after_announcement(
+    backend: Arc<dyn SpeakerBackend>,
+    feeder: Feeder,
+    after: AfterAnnouncement,
+) {
+    let mut status = feeder.watch();
+    if status
+        .wait_for(|s| !s.announcing || s.state == FeedState::Stopped)
+        .await
+        .is_err()
+    {
+        return;
+    }
+    tokio::time::sleep(after.latency).await;
+    let done = async {
+        for device in &after.restore {
+            backend.set_volume(device, device.percent).await?;
+        }
+        if let Some(devices) = &after.rejoin
+            && !devices.is_empty()
+        {
+            backend.join(&after.stream, devices).await?;
+        }
+        Ok::<(), SpeakerError>(())
+    };
+    if let Err(e) = done.await {
+        tracing::warn!(error = %e, "the speakers could not be set back after an announcement");
+    }
 }

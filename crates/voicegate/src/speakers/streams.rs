@@ -1,8 +1,10 @@
 //! The pool of stream sources sessions play into: one feeder per source, each held by at most
 //! one session at a time (snapserver 0.26 cannot add streams at run time, so the pool is what
-//! its configuration declares).
+//! its configuration declares; this machine's output is a pool of one).
 
 use std::sync::Mutex;
+
+use tokio::time::Instant;
 
 use crate::speakers::error::SpeakerError;
 use crate::speakers::feeder::{Feeder, FeederSettings};
@@ -12,6 +14,8 @@ struct Slot {
     name: String,
     feeder: Feeder,
     holder: Option<String>,
+    /// When the holder last paused (and muted) it.
+    paused_at: Option<Instant>,
 }
 
 /// The stream sources.
@@ -20,14 +24,26 @@ pub struct Streams {
 }
 
 impl Streams {
-    /// A pool over `sources` (name, `HOST:PORT`); their feeders connect when they first play.
-    pub fn new(sources: &[(String, String)]) -> Self {
-        let slots = sources
-            .iter()
-            .map(|(name, address)| Slot {
-                name: name.clone(),
-                feeder: Feeder::start(FeederSettings::new(address.clone())),
+    /// A pool over `sources` (each a name and its feeder's settings); the feeders open their
+    /// sinks when they first play.
+    pub fn new(sources: Vec<(String, FeederSettings)>) -> Self {
+        Self::of(
+            sources
+                .into_iter()
+                .map(|(name, settings)| (name, Feeder::start(settings)))
+                .collect(),
+        )
+    }
+
+    /// A pool over running feeders.
+    pub fn of(feeders: Vec<(String, Feeder)>) -> Self {
+        let slots = feeders
+            .into_iter()
+            .map(|(name, feeder)| Slot {
+                name,
+                feeder,
                 holder: None,
+                paused_at: None,
             })
             .collect();
         Self {
@@ -90,6 +106,19 @@ impl Streams {
             .iter()
             .position(|s| s.holder.as_deref() == Some(session))?;
         slots[at].holder = None;
+        slots[at].paused_at = None;
         Some(at)
+    }
+
+    /// Notes (`Some`) or forgets (`None`) when the stream `at` was paused.
+    pub fn set_paused_at(&self, at: usize, when: Option<Instant>) {
+        if let Some(slot) = self.lock().get_mut(at) {
+            slot.paused_at = when;
+        }
+    }
+
+    /// When the stream `at` was paused, if it is.
+    pub fn paused_at(&self, at: usize) -> Option<Instant> {
+        self.lock().get(at).and_then(|slot| slot.paused_at)
     }
 }

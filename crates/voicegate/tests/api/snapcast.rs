@@ -178,7 +178,9 @@ async fn a_stopped_snapserver_fails_requests_at_once_and_is_found_again() {
 
 #[tokio::test]
 async fn the_feeder_paces_audio_into_a_source_and_holds_its_place_while_paused() {
-    use voicegate::speakers::feeder::{FeedState, Feeder, FeederSettings, Pcm};
+    use voicegate::speakers::audio::{Audio, Pcm};
+    use voicegate::speakers::feeder::sink::SinkSpec;
+    use voicegate::speakers::feeder::{FeedState, Feeder, FeederSettings};
 
     let server = Snapserver::start(1, 300).await;
     let client = Snapclient::start(&server, "vg-feed").await;
@@ -189,12 +191,11 @@ async fn the_feeder_paces_audio_into_a_source_and_holds_its_place_while_paused()
         .chunks_exact(2)
         .map(|b| i16::from_le_bytes([b[0], b[1]]))
         .collect();
-    let feeder = Feeder::start(FeederSettings::new(format!(
-        "127.0.0.1:{}",
-        server.sources[0].1
-    )));
+    // No latency: what is written counts as heard (less the chunks ahead).
+    let sink = SinkSpec::Tcp(format!("127.0.0.1:{}", server.sources[0].1));
+    let feeder = Feeder::start(FeederSettings::new(sink, Duration::ZERO));
     let started = tokio::time::Instant::now();
-    feeder.play(Pcm(tone.into())).await;
+    feeder.play(Audio::Clip(Pcm(tone.into()))).await;
 
     // Paced: after 0.5 s, about 0.5 s written (a couple of chunks ahead at most).
     tokio::time::sleep(Duration::from_millis(500)).await;

@@ -7,6 +7,7 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use testkit::{Snapclient, Snapserver, TestServer};
+use voicegate::config::SpeakerBackendKind;
 use voicegate::speakers::snapcast::{ControlSettings, ServerStatus, SnapcastControl};
 
 use crate::support::{client, tokens};
@@ -15,6 +16,7 @@ use crate::support::{client, tokens};
 async fn server_over(snap: &Snapserver) -> (TestServer, String) {
     let address = snap.control_address();
     let server = TestServer::start_with(|config| {
+        config.speakers.backend = SpeakerBackendKind::Snapcast;
         config.speakers.snapcast_control = address;
         config.speakers.max_volume = 40;
     })
@@ -404,6 +406,7 @@ async fn announcements_reach_exactly_the_chosen_speakers_and_pause_and_stop() {
     // voicegate plays into S1 only: a second session finds every stream taken.
     let stream = format!("S1=tcp://127.0.0.1:{}", snap.sources[0].1);
     let server = TestServer::start_with(|config| {
+        config.speakers.backend = SpeakerBackendKind::Snapcast;
         config.speakers.snapcast_control = address;
         config.speakers.snapcast_streams = vec![stream];
         config.speakers.buffer_ms = 300;

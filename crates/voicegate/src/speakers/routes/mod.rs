@@ -408,9 +408,13 @@ async fn tts(
     let token = params.required_text("SessionToken")?;
     let text = params.required_text("Text")?;
     let voice = params.text("Voice")?;
+    let volume = match params.get("Volume") {
+        None | Some(Value::Null) => None,
+        Some(_) => Some(volume(params)?),
+    };
     state
         .speakers
-        .play_tts(user, token, text, voice, speakers)
+        .play_tts(user, token, text, voice, volume, speakers)
         .await?;
     Ok(Json(DONE))
 }
@@ -419,7 +423,8 @@ async fn tts(
 /// such as `espeak:en-us` or `flite:slt`).
 #[utoipa::path(method(get, post), path = "/api/v1/play_tts", tag = "speakers",
     security(("bearer" = ["speakers"])),
-    params(("SessionToken" = String, Query), ("Text" = String, Query), ("Voice" = Option<String>, Query)),
+    params(("SessionToken" = String, Query), ("Text" = String, Query), ("Voice" = Option<String>, Query),
+        ("Volume" = Option<String>, Query, description = "the announcement's volume, 0–50 (beyond the contract)")),
     responses((status = 200, body = Done),
         (status = 400, description = "no Text, too long, an unknown Voice, or no speakers in the session", body = ErrorBody),
         (status = 404, body = ErrorBody),
@@ -436,7 +441,8 @@ pub async fn play_tts(
 /// Speaks `Text` on every speaker.
 #[utoipa::path(method(get, post), path = "/api/v1/play_tts_party_mode", tag = "speakers",
     security(("bearer" = ["speakers"])),
-    params(("SessionToken" = String, Query), ("Text" = String, Query), ("Voice" = Option<String>, Query)),
+    params(("SessionToken" = String, Query), ("Text" = String, Query), ("Voice" = Option<String>, Query),
+        ("Volume" = Option<String>, Query, description = "the announcement's volume, 0–50 (beyond the contract)")),
     responses((status = 200, body = Done), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 409, body = ErrorBody), (status = 503, body = ErrorBody)))]
 pub async fn play_tts_party_mode(
@@ -451,7 +457,8 @@ pub async fn play_tts_party_mode(
 #[utoipa::path(method(get, post), path = "/api/v1/play_tts_selected_speakers", tag = "speakers",
     security(("bearer" = ["speakers"])),
     params(("SessionToken" = String, Query), ("Text" = String, Query), ("DeviceIDList" = String, Query),
-        ("Voice" = Option<String>, Query)),
+        ("Voice" = Option<String>, Query),
+        ("Volume" = Option<String>, Query, description = "the announcement's volume, 0–50 (beyond the contract)")),
     responses((status = 200, body = Done), (status = 400, body = ErrorBody),
         (status = 404, description = "unknown SessionToken or DeviceID", body = ErrorBody),
         (status = 409, body = ErrorBody), (status = 503, body = ErrorBody)))]
@@ -477,6 +484,62 @@ pub async fn pause_play(
     let token = params.required_text("SessionToken")?;
     state.speakers.pause_play(principal.user_id, token).await?;
     Ok(Json(DONE))
+}
+
+async fn resume(
+    state: &AppState,
+    user: crate::ids::UserId,
+    params: &Params,
+    speakers: Speakers,
+) -> Result<Json<Done>, ApiError> {
+    let token = params.required_text("SessionToken")?;
+    state.speakers.resume(user, token, speakers).await?;
+    Ok(Json(DONE))
+}
+
+/// Continues the session's paused playback where it was heard, on the session's speakers.
+#[utoipa::path(method(get, post), path = "/api/v1/resume_hub_media", tag = "speakers",
+    security(("bearer" = ["speakers"])),
+    params(("SessionToken" = String, Query), ("PersistentID" = Option<String>, Query)),
+    responses((status = 200, body = Done), (status = 404, body = ErrorBody),
+        (status = 409, description = "nothing is paused", body = ErrorBody), (status = 503, body = ErrorBody)))]
+pub async fn resume_hub_media(
+    State(state): State<AppState>,
+    Authorized(principal, _): Authorized<SpeakersScope>,
+    params: Params,
+) -> Result<Json<Done>, ApiError> {
+    resume(&state, principal.user_id, &params, Speakers::Session).await
+}
+
+/// Continues the session's paused playback on every speaker.
+#[utoipa::path(method(get, post), path = "/api/v1/resume_hub_media_party_mode", tag = "speakers",
+    security(("bearer" = ["speakers"])),
+    params(("SessionToken" = String, Query), ("PersistentID" = Option<String>, Query)),
+    responses((status = 200, body = Done), (status = 404, body = ErrorBody),
+        (status = 409, description = "nothing is paused", body = ErrorBody), (status = 503, body = ErrorBody)))]
+pub async fn resume_hub_media_party_mode(
+    State(state): State<AppState>,
+    Authorized(principal, _): Authorized<SpeakersScope>,
+    params: Params,
+) -> Result<Json<Done>, ApiError> {
+    resume(&state, principal.user_id, &params, Speakers::Party).await
+}
+
+/// Continues the session's paused playback on the speakers of `DeviceIDList`.
+#[utoipa::path(method(get, post), path = "/api/v1/resume_hub_media_selected_speakers", tag = "speakers",
+    security(("bearer" = ["speakers"])),
+    params(("SessionToken" = String, Query), ("PersistentID" = Option<String>, Query),
+        ("DeviceIDList" = String, Query)),
+    responses((status = 200, body = Done), (status = 400, body = ErrorBody),
+        (status = 404, description = "unknown SessionToken or DeviceID", body = ErrorBody),
+        (status = 409, description = "nothing is paused", body = ErrorBody), (status = 503, body = ErrorBody)))]
+pub async fn resume_hub_media_selected_speakers(
+    State(state): State<AppState>,
+    Authorized(principal, _): Authorized<SpeakersScope>,
+    params: Params,
+) -> Result<Json<Done>, ApiError> {
+    let ids = device_id_list(&params)?;
+    resume(&state, principal.user_id, &params, Speakers::Selected(ids)).await
 }
 
 /// Stops the session's playback.
