@@ -48,6 +48,9 @@ pub enum StartError {
     /// The voices surface (licence key, put_url allowlist).
     #[error("voices: {0}")]
     Voices(String),
+    /// The speakers surface (web media lists).
+    #[error("speakers: {0}")]
+    Speakers(String),
 }
 
 /// The store and identity service over a data directory: what `serve` and every CLI command
@@ -173,10 +176,10 @@ impl App {
         let shared = Shared::new(&config, &db, clock.clone());
         let voices = Arc::new(open_voices(&config, &db, &shared, clock.clone()).await?);
         crate::voices::register_jobs(&shared.jobs, voices.clone());
-        let speakers = Arc::new(speakers::setup::open(
-            &config.speakers,
-            shared.engines.clone(),
-        ));
+        let speakers = Arc::new(
+            speakers::setup::open(&config.speakers, &config.data_dir, shared.engines.clone())
+                .map_err(|e| StartError::Speakers(e.to_string()))?,
+        );
         let state = AppState::new(Services {
             ovos: Arc::new(OvosService::new(&config.ovos, shared.events.clone())),
             voices,

@@ -11,6 +11,7 @@ pub mod device;
 pub mod error;
 pub mod feeder;
 pub mod local;
+pub mod media;
 pub mod routes;
 pub mod service;
 pub mod sessions;

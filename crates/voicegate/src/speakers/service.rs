@@ -13,6 +13,7 @@ use crate::speakers::backend::SpeakerBackend;
 use crate::speakers::device::{Device, MAX_WIRE_VOLUME, wire_to_percent};
 use crate::speakers::error::SpeakerError;
 use crate::speakers::feeder::{FeedState, Feeder};
+use crate::speakers::media::Media;
 use crate::speakers::sessions::Sessions;
 use crate::speakers::streams::Streams;
 
@@ -40,8 +41,10 @@ pub struct Playback {
 pub struct SpeakersService {
     backend: Arc<dyn SpeakerBackend>,
     engines: Arc<Engines>,
-    sessions: Sessions,
+    pub(super) sessions: Sessions,
     streams: Streams,
+    /// Hub and web media.
+    pub(super) media: Media,
     max_volume: u8,
     tts_voice: String,
     max_tts_chars: usize,
@@ -52,18 +55,20 @@ pub struct SpeakersService {
 }
 
 impl SpeakersService {
-    /// The service over `backend` and its `streams`, speaking with `engines`, with the limits
-    /// of `config`.
+    /// The service over `backend` and its `streams`, speaking with `engines`, playing `media`,
+    /// with the limits of `config`.
     pub fn new(
         backend: Arc<dyn SpeakerBackend>,
         streams: Streams,
         engines: Arc<Engines>,
+        media: Media,
         config: &SpeakersConfig,
     ) -> Self {
         Self {
             backend,
             streams,
             engines,
+            media,
             sessions: Sessions::new(
                 Duration::from_secs(config.session_idle_secs),
                 config.max_sessions_per_user,

@@ -2,9 +2,11 @@
 //! Snapcast (its control connection starts in the background: the routes answer 503 until
 //! snapserver is reached).
 
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::address_policy::AllowEntryError;
 use crate::config::{LocalOutput, SpeakerBackendKind, SpeakersConfig};
 use crate::engines::Engines;
 use crate::speakers::SpeakersService;
@@ -13,17 +15,26 @@ use crate::speakers::device::wire_to_percent;
 use crate::speakers::feeder::sink::SinkSpec;
 use crate::speakers::feeder::{Feeder, FeederSettings};
 use crate::speakers::local::{LOCAL_STREAM, LocalBackend};
+use crate::speakers::media::Media;
 use crate::speakers::snapcast::backend::SnapcastBackend;
 use crate::speakers::snapcast::control::{ControlSettings, SnapcastControl};
 use crate::speakers::streams::Streams;
 
-/// The speakers service `config` describes.
-pub fn open(config: &SpeakersConfig, engines: Arc<Engines>) -> SpeakersService {
+/// The speakers service `config` describes (the hub media folder defaults to one in
+/// `data_dir`); an error when a web media list entry is not valid.
+pub fn open(
+    config: &SpeakersConfig,
+    data_dir: &Path,
+    engines: Arc<Engines>,
+) -> Result<SpeakersService, AllowEntryError> {
+    let media = Media::new(config, data_dir)?;
     let (backend, streams) = match config.backend {
         SpeakerBackendKind::Local => local(config),
         SpeakerBackendKind::Snapcast => snapcast(config),
     };
-    SpeakersService::new(backend, streams, engines, config)
+    Ok(SpeakersService::new(
+        backend, streams, engines, media, config,
+    ))
 }
 
 /// The raw PCM `aplay` reads: the streams' format.

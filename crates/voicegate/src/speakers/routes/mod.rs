@@ -3,6 +3,8 @@
 //! contract's shapes and types (`"DeviceCount":"2"` a string, `"Volume":47` a number in a
 //! device); errors are in the HK dialect (`{"Result":"false",…}`, set on the route group).
 
+pub mod media;
+
 use axum::Json;
 use axum::extract::State;
 use serde::Serialize;
