@@ -273,3 +273,236 @@ impl Read for BodyReader {
         Ok(n)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::net::SocketAddr;
+
+    use axum::Router;
+    use axum::http::{HeaderMap, StatusCode, header};
+    use axum::routing::get;
+    use tokio::net::TcpListener;
+
+    use super::*;
+
+    const SONG: &[u8] = b"RIFF....WAVE pretend audio bytes";
+
+    /// A server on 127.0.0.1 with a song, a missing page, redirects and a large answer.
+    async fn server() -> SocketAddr {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let redirect = |to: String| {
+            let mut headers = HeaderMap::new();
+            headers.insert(header::LOCATION, to.parse().unwrap());
+            (StatusCode::FOUND, headers)
+        };
+        let app = Router::new()
+            .route(
+                "/music/song.WAV",
+                get(|| async { ([(header::CONTENT_TYPE, "audio/wav; x=1")], SONG) }),
+            )
+            .route("/missing", get(|| async { StatusCode::NOT_FOUND }))
+            .route(
+                "/moved",
+                get(move || async move { redirect("/music/song.WAV".into()) }),
+            )
+            .route(
+                "/loop",
+                get(move || async move { redirect("/loop".into()) }),
+            )
+            .route(
+                "/away",
+                get(move || async move {
+                    redirect(format!("http://127.0.0.2:{}/music/song.WAV", addr.port()))
+                }),
+            )
+            .route(
+                "/rtsp",
+                get(move || async move { redirect("rtsp://media.example/x".into()) }),
+            )
+            .route("/big", get(|| async { vec![0u8; 5000] }))
+            .route(
+                "/chunked",
+                get(|| async {
+                    let chunks = (0..100).map(|_| Ok::<_, std::io::Error>(vec![1u8; 1000]));
+                    axum::body::Body::from_stream(futures_util::stream::iter(chunks))
+                }),
+            );
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        addr
+    }
+
+    fn media_with(change: impl FnOnce(&mut SpeakersConfig)) -> WebMedia {
+        let mut config = SpeakersConfig::default();
+        change(&mut config);
+        WebMedia::new(&config).unwrap()
+    }
+
+    fn local() -> WebMedia {
+        media_with(|c| c.web_media_allow = vec!["127.0.0.1".into()])
+    }
+
+    /// The body, read as the decoder reads it.
+    async fn body(download: Download) -> std::io::Result<Vec<u8>> {
+        let mut reader = download.body;
+        tokio::task::spawn_blocking(move || {
+            let mut all = Vec::new();
+            reader.read_to_end(&mut all).map(|_| all)
+        })
+        .await
+        .unwrap()
+    }
+
+    fn unavailable(result: Result<Download, SpeakerError>) -> String {
+        match result {
+            Err(SpeakerError::MediaUnavailable(text)) => text,
+            Err(other) => panic!("{other:?}"),
+            Ok(_) => panic!("opened"),
+        }
+    }
+
+    #[tokio::test]
+    async fn only_http_and_https_urls_are_played() {
+        let web = local();
+        for url in [
+            "rtsp://media.example/live",
+            "mms://media.example/song.wma",
+            "ftp://media.example/song.mp3",
+            "file:///etc/passwd",
+        ] {
+            match web.open(url).await {
+                Err(SpeakerError::BadRequest(text)) => {
+                    assert!(text.contains("only http and https"), "{url}: {text}");
+                }
+                other => panic!("{url}: {:?}", other.err()),
+            }
+        }
+        for url in ["not a url", "http://", "/song.mp3"] {
+            match web.open(url).await {
+                Err(SpeakerError::BadRequest(text)) => {
+                    assert!(text.starts_with("MediaUrl is not a valid URL"), "{text}");
+                }
+                other => panic!("{url}: {:?}", other.err()),
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn local_and_denied_destinations_are_refused_with_one_error() {
+        let addr = server().await;
+        let song = format!("http://127.0.0.1:{}/music/song.WAV", addr.port());
+        let by_name = format!("http://localhost:{}/music/song.WAV", addr.port());
+        let default = media_with(|_| {});
+        for url in [
+            song.as_str(),
+            by_name.as_str(),
+            "http://10.0.0.1/song.mp3",
+            "http://169.254.169.254/latest",
+            "http://[::1]/song.mp3",
+        ] {
+            assert_eq!(unavailable(default.open(url).await), UNREACHABLE, "{url}");
+        }
+        // The denylist wins over the allowlist, for addresses and names.
+        let denied = media_with(|c| {
+            c.web_media_allow = vec!["127.0.0.0/8".into(), "localhost".into()];
+            c.web_media_deny = vec!["127.0.0.1".into()];
+        });
+        assert_eq!(unavailable(denied.open(&song).await), UNREACHABLE);
+        assert_eq!(unavailable(denied.open(&by_name).await), UNREACHABLE);
+        let denied = media_with(|c| {
+            c.web_media_allow = vec!["127.0.0.1".into()];
+            c.web_media_deny = vec!["localhost".into()];
+        });
+        assert!(denied.open(&song).await.is_ok());
+        assert_eq!(unavailable(denied.open(&by_name).await), UNREACHABLE);
+        // A closed port is the same error.
+        let closed = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = closed.local_addr().unwrap().port();
+        drop(closed);
+        let url = format!("http://127.0.0.1:{port}/song.mp3");
+        assert_eq!(unavailable(local().open(&url).await), UNREACHABLE);
+    }
+
+    #[tokio::test]
+    async fn an_allowed_song_is_read_as_it_downloads() {
+        let addr = server().await;
+        let download = local()
+            .open(&format!("http://{addr}/music/song.WAV?x=1"))
+            .await
+            .unwrap();
+        assert_eq!(download.format.extension.as_deref(), Some("wav"));
+        assert_eq!(download.format.mime.as_deref(), Some("audio/wav"));
+        assert_eq!(body(download).await.unwrap(), SONG);
+    }
+
+    #[tokio::test]
+    async fn redirects_are_followed_and_each_target_is_checked() {
+        let addr = server().await;
+        let web = local();
+        let download = web.open(&format!("http://{addr}/moved")).await.unwrap();
+        assert_eq!(download.format.extension.as_deref(), Some("wav"));
+        assert_eq!(body(download).await.unwrap(), SONG);
+        let text = unavailable(web.open(&format!("http://{addr}/loop")).await);
+        assert!(text.contains("more than 5 times"), "{text}");
+        let text = unavailable(web.open(&format!("http://{addr}/away")).await);
+        assert_eq!(text, UNREACHABLE, "127.0.0.2 is not allowed");
+        let text = unavailable(web.open(&format!("http://{addr}/rtsp")).await);
+        assert!(text.contains("not http or https"), "{text}");
+        let none = media_with(|c| {
+            c.web_media_allow = vec!["127.0.0.1".into()];
+            c.web_media_max_redirects = 0;
+        });
+        let text = unavailable(none.open(&format!("http://{addr}/moved")).await);
+        assert!(text.contains("more than 0 times"), "{text}");
+    }
+
+    #[tokio::test]
+    async fn answers_other_than_the_media_and_long_bodies_are_errors() {
+        let addr = server().await;
+        let text = unavailable(local().open(&format!("http://{addr}/missing")).await);
+        assert_eq!(text, "MediaUrl: the server answered 404 Not Found");
+        let small = media_with(|c| {
+            c.web_media_allow = vec!["127.0.0.1".into()];
+            c.web_media_max_bytes = 4999;
+        });
+        match small.open(&format!("http://{addr}/big")).await {
+            Err(SpeakerError::BadMedia(text)) => {
+                assert!(text.contains("speakers.web_media_max_bytes"), "{text}");
+            }
+            other => panic!("{:?}", other.err()),
+        }
+        let exact = media_with(|c| {
+            c.web_media_allow = vec!["127.0.0.1".into()];
+            c.web_media_max_bytes = 5000;
+        });
+        let download = exact.open(&format!("http://{addr}/big")).await.unwrap();
+        assert_eq!(body(download).await.unwrap().len(), 5000);
+        // Without a length, the download ends with an error past the limit.
+        let download = small.open(&format!("http://{addr}/chunked")).await.unwrap();
+        let err = body(download).await.unwrap_err();
+        assert!(
+            err.to_string().contains("speakers.web_media_max_bytes"),
+            "{err}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_server_that_never_answers_is_unreachable_in_time() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((socket, _)) = listener.accept().await {
+                held.push(socket);
+            }
+        });
+        let web = media_with(|c| {
+            c.web_media_allow = vec!["127.0.0.1".into()];
+            c.web_media_timeout_ms = 300;
+        });
+        let started = Instant::now();
+        let text = unavailable(web.open(&format!("http://{addr}/song.mp3")).await);
+        assert_eq!(text, UNREACHABLE);
+        assert!(started.elapsed() < Duration::from_secs(3));
+    }
+}
