@@ -9,6 +9,7 @@ mod docs;
 mod errors;
 mod events;
 mod hk_oauth;
+mod media;
 mod memory;
 mod oauth;
 mod ovos;

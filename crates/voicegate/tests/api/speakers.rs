@@ -27,7 +27,7 @@ async fn server_over(snap: &Snapserver) -> (TestServer, String) {
 }
 
 /// GET `/api/v1/<verb>?<query>` with `token`: the status and the JSON body.
-async fn hk(
+pub(crate) async fn hk(
     server: &TestServer,
     token: &str,
     verb: &str,
@@ -45,7 +45,7 @@ async fn hk(
 }
 
 /// Waits (at most 10 s) until the server lists `count` devices, all active.
-async fn devices_ready(
+pub(crate) async fn devices_ready(
     server: &TestServer,
     token: &str,
     session: &str,
@@ -375,7 +375,7 @@ async fn a_stopped_snapserver_answers_503_at_once_then_recovers_without_a_restar
 }
 
 /// Waits (at most 20 s) until the session's playback has stopped.
-async fn until_stopped(server: &TestServer, token: &str, session: &str) {
+pub(crate) async fn until_stopped(server: &TestServer, token: &str, session: &str) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     loop {
         let (_, status) = hk(

@@ -313,7 +313,7 @@ mod tests {
             .route(
                 "/away",
                 get(move || async move {
-                    redirect(format!("http://127.0.0.2:{}/music/song.WAV", addr.port()))
+                    redirect(format!("http://localhost:{}/music/song.WAV", addr.port()))
                 }),
             )
             .route(
@@ -445,7 +445,7 @@ mod tests {
         let text = unavailable(web.open(&format!("http://{addr}/loop")).await);
         assert!(text.contains("more than 5 times"), "{text}");
         let text = unavailable(web.open(&format!("http://{addr}/away")).await);
-        assert_eq!(text, UNREACHABLE, "127.0.0.2 is not allowed");
+        assert_eq!(text, UNREACHABLE, "localhost's ::1 is not allowed");
         let text = unavailable(web.open(&format!("http://{addr}/rtsp")).await);
         assert!(text.contains("not http or https"), "{text}");
         let none = media_with(|c| {
