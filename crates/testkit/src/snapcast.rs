@@ -150,11 +150,17 @@ pub struct Snapclient {
 impl Snapclient {
     /// Starts a client of `server` named `id`, writing to a file in the server's folder.
     pub async fn start(server: &Snapserver, id: &str) -> Self {
-        let output = server.dir().join(format!("{id}.pcm"));
-        let log = std::fs::File::create(server.dir().join(format!("{id}.log"))).expect("log");
+        Self::start_at(server.dir(), server.stream_port, id).await
+    }
+
+    /// Starts a client named `id` of the snapserver whose stream port is 127.0.0.1:`port` (one
+    /// the test did not start), writing its audio (`ID.pcm`) and log in `dir`.
+    pub async fn start_at(dir: &Path, port: u16, id: &str) -> Self {
+        let output = dir.join(format!("{id}.pcm"));
+        let log = std::fs::File::create(dir.join(format!("{id}.log"))).expect("log");
         let child = Command::new("snapclient")
             .args(["-h", "127.0.0.1", "-p"])
-            .arg(server.stream_port.to_string())
+            .arg(port.to_string())
             .args(["--hostID", id, "--logsink", "stdout", "--player"])
             // Appending: a player restart (a stream switch, a reconnect) must not truncate.
             .arg(format!("file:filename={},mode=a", output.display()))

@@ -20,6 +20,8 @@ use crate::identity::{IdentityError, IdentityService, UserSource};
 use crate::jobs::Jobs;
 use crate::ovos::OvosService;
 use crate::speakers;
+use crate::speakers::setup::SetupError;
+use crate::speakers::snapcast::managed::ManagedSnapserver;
 use crate::state::{AppState, Services};
 use crate::store::blobs::{BLOB_DIR, Blobs};
 use crate::store::{Db, StoreError};
@@ -48,9 +50,9 @@ pub enum StartError {
     /// The voices surface (licence key, put_url allowlist).
     #[error("voices: {0}")]
     Voices(String),
-    /// The speakers surface (web media lists).
+    /// The speakers surface (the managed snapserver, the web media lists).
     #[error("speakers: {0}")]
-    Speakers(String),
+    Speakers(#[from] SetupError),
 }
 
 /// The store and identity service over a data directory: what `serve` and every CLI command
@@ -147,6 +149,7 @@ pub struct App {
     listener: TcpListener,
     router: Router,
     state: AppState,
+    snapserver: Option<ManagedSnapserver>,
 }
 
 impl App {
@@ -176,10 +179,9 @@ impl App {
         let shared = Shared::new(&config, &db, clock.clone());
         let voices = Arc::new(open_voices(&config, &db, &shared, clock.clone()).await?);
         crate::voices::register_jobs(&shared.jobs, voices.clone());
-        let speakers = Arc::new(
-            speakers::setup::open(&config.speakers, &config.data_dir, shared.engines.clone())
-                .map_err(|e| StartError::Speakers(e.to_string()))?,
-        );
+        let (speakers, snapserver) =
+            speakers::setup::open(&config, shared.engines.clone(), shared.events.clone())?;
+        let speakers = Arc::new(speakers);
         let state = AppState::new(Services {
             ovos: Arc::new(OvosService::new(&config.ovos, shared.events.clone())),
             voices,
@@ -197,6 +199,7 @@ impl App {
             listener,
             router,
             state,
+            snapserver,
         })
     }
 
@@ -235,6 +238,9 @@ impl App {
         bus.abort();
         for workers in workers {
             workers.shutdown().await;
+        }
+        if let Some(snapserver) = self.snapserver {
+            snapserver.stop().await;
         }
         self.state.identity.flush().await;
         self.state.db.close().await;

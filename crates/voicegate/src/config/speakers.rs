@@ -1,5 +1,6 @@
 //! The `[speakers]` section: the HK Omni surface's speaker system and its limits.
 
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -41,7 +42,8 @@ pub struct SpeakersConfig {
     /// The volume announcements play at when the request gives none, 0–50 (0: the speakers'
     /// own volume).
     pub announce_volume: u8,
-    /// snapserver's JSON-RPC control address (its `[tcp]` port), `HOST:PORT`.
+    /// snapserver's JSON-RPC control address (its `[tcp]` port), `HOST:PORT` (ignored with
+    /// `manage_snapserver`: voicegate then talks to its own snapserver).
     pub snapcast_control: String,
     /// How long a control request waits for snapserver's answer, in milliseconds.
     pub snapcast_timeout_ms: u64,
@@ -54,7 +56,8 @@ pub struct SpeakersConfig {
     pub max_sessions_per_user: usize,
     /// The stream sources sessions play into, each `NAME=tcp://HOST:PORT` as snapserver's
     /// config declares it (`source = tcp://HOST:PORT?name=NAME&mode=server`); one session
-    /// plays on each at a time.
+    /// plays on each at a time. Empty with `manage_snapserver` (the managed snapserver's
+    /// sources are `snapserver_source_ports`).
     pub snapcast_streams: Vec<String>,
     /// snapserver's `buffer` in milliseconds: how far the speakers play behind what was
     /// written (the elapsed time reported is the written time less this).
@@ -63,6 +66,23 @@ pub struct SpeakersConfig {
     pub tts_voice: String,
     /// The longest `Text` an announcement may have, in characters.
     pub max_tts_chars: usize,
+    /// Whether voicegate runs snapserver itself, as a child with a configuration it writes in
+    /// `<data_dir>/snapserver/`, restarted when it dies.
+    pub manage_snapserver: bool,
+    /// The managed snapserver's program (looked up in `PATH` unless it is a path).
+    pub snapserver_program: String,
+    /// Where the managed snapserver's JSON-RPC control port listens, `IP:PORT` (voicegate
+    /// connects there; keep it on loopback).
+    pub snapserver_control_address: SocketAddr,
+    /// Where the managed snapserver's stream port listens, `IP:PORT`: the speakers (snapclients)
+    /// connect there, so a household sets the address of its network (`0.0.0.0:1704`).
+    pub snapserver_stream_address: SocketAddr,
+    /// The managed snapserver's stream sources, one per port on 127.0.0.1 (named `S1`, `S2`,
+    /// …): as many sessions can play at once.
+    pub snapserver_source_ports: Vec<u16>,
+    /// The longest wait before the managed snapserver is started again after it died (the wait
+    /// doubles from 200 ms after each quick death), in milliseconds.
+    pub snapserver_restart_max_ms: u64,
     /// The folder of hub media (`media_list`, `play_hub_media`), scanned with its subfolders;
     /// unset: `<data_dir>/media`; empty: no hub media.
     pub media_dir: Option<String>,
@@ -102,6 +122,12 @@ impl Default for SpeakersConfig {
             buffer_ms: 1000,
             tts_voice: "espeak:en-us".into(),
             max_tts_chars: 2000,
+            manage_snapserver: false,
+            snapserver_program: "snapserver".into(),
+            snapserver_control_address: SocketAddr::from(([127, 0, 0, 1], 1705)),
+            snapserver_stream_address: SocketAddr::from(([127, 0, 0, 1], 1704)),
+            snapserver_source_ports: vec![4953, 4954, 4955, 4956],
+            snapserver_restart_max_ms: 30_000,
             media_dir: None,
             media_max_files: 10_000,
             media_max_depth: 8,
@@ -175,6 +201,46 @@ impl SpeakersConfig {
                 "each must be NAME=tcp://HOST:PORT, names distinct",
             ));
         }
+        if self.manage_snapserver && !self.snapcast_streams.is_empty() {
+            return Some((
+                "speakers.snapcast_streams",
+                "must be empty with manage_snapserver (the managed snapserver's sources are \
+                 speakers.snapserver_source_ports)",
+            ));
+        }
+        if self.snapserver_program.trim().is_empty() {
+            return Some(("speakers.snapserver_program", "must not be empty"));
+        }
+        let (control, stream) = (
+            self.snapserver_control_address,
+            self.snapserver_stream_address,
+        );
+        if control.port() == 0 {
+            return Some(("speakers.snapserver_control_address", "needs a port"));
+        }
+        if stream.port() == 0 || stream.port() == control.port() {
+            return Some((
+                "speakers.snapserver_stream_address",
+                "needs a port, not the control port",
+            ));
+        }
+        let ports = &self.snapserver_source_ports;
+        if (self.manage_snapserver && ports.is_empty())
+            || ports.iter().enumerate().any(|(at, port)| {
+                *port == 0
+                    || *port == control.port()
+                    || *port == stream.port()
+                    || ports[..at].contains(port)
+            })
+        {
+            return Some((
+                "speakers.snapserver_source_ports",
+                "at least one port, each distinct and neither the control nor the stream port",
+            ));
+        }
+        if self.snapserver_restart_max_ms < 200 {
+            return Some(("speakers.snapserver_restart_max_ms", "must be at least 200"));
+        }
         None
     }
 
@@ -209,6 +275,23 @@ impl SpeakersConfig {
         }
     }
 
+    /// This configuration as the speakers use it: with `manage_snapserver`, the control
+    /// address and stream sources are the managed snapserver's.
+    pub fn resolved(&self) -> SpeakersConfig {
+        let mut config = self.clone();
+        if self.manage_snapserver {
+            config.backend = SpeakerBackendKind::Snapcast;
+            config.snapcast_control = connectable(self.snapserver_control_address).to_string();
+            config.snapcast_streams = self
+                .snapserver_source_ports
+                .iter()
+                .enumerate()
+                .map(|(at, port)| format!("S{}=tcp://127.0.0.1:{port}", at + 1))
+                .collect();
+        }
+        config
+    }
+
     /// The stream sources as (name, `HOST:PORT`), if every entry parses.
     pub fn streams(&self) -> Option<Vec<(String, String)>> {
         let mut streams: Vec<(String, String)> = Vec::new();
@@ -223,6 +306,20 @@ impl SpeakersConfig {
             streams.push((name.to_string(), address.to_string()));
         }
         Some(streams)
+    }
+}
+
+/// The address to connect to for a listening address: an unspecified IP (listening on every
+/// interface) is reached on loopback.
+fn connectable(address: SocketAddr) -> SocketAddr {
+    match address.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => {
+            SocketAddr::new(Ipv4Addr::LOCALHOST.into(), address.port())
+        }
+        IpAddr::V6(ip) if ip.is_unspecified() => {
+            SocketAddr::new(Ipv6Addr::LOCALHOST.into(), address.port())
+        }
+        _ => address,
     }
 }
 
@@ -331,5 +428,93 @@ mod tests {
             config.streams(),
             Some(vec![("S1".to_string(), "127.0.0.1:4953".to_string())])
         );
+    }
+
+    #[test]
+    fn the_managed_snapserver_keys_are_checked_and_give_the_control_address_and_streams() {
+        let with = |change: fn(&mut SpeakersConfig)| {
+            let mut config = SpeakersConfig::default();
+            change(&mut config);
+            config.invalid().map(|(key, _)| key)
+        };
+        assert_eq!(with(|c| c.manage_snapserver = true), None);
+        assert_eq!(
+            with(|c| {
+                c.manage_snapserver = true;
+                c.snapcast_streams = vec!["S1=tcp://127.0.0.1:4953".into()];
+            }),
+            Some("speakers.snapcast_streams")
+        );
+        assert_eq!(
+            with(|c| c.snapserver_program = " ".into()),
+            Some("speakers.snapserver_program")
+        );
+        assert_eq!(
+            with(|c| c.snapserver_control_address.set_port(0)),
+            Some("speakers.snapserver_control_address")
+        );
+        assert_eq!(
+            with(|c| c.snapserver_stream_address.set_port(1705)),
+            Some("speakers.snapserver_stream_address")
+        );
+        for ports in [vec![4953, 4953], vec![0], vec![1704], vec![1705]] {
+            let mut config = SpeakersConfig {
+                snapserver_source_ports: ports.clone(),
+                ..SpeakersConfig::default()
+            };
+            assert_eq!(
+                config.invalid().map(|(key, _)| key),
+                Some("speakers.snapserver_source_ports"),
+                "{ports:?}"
+            );
+            config.snapserver_source_ports = vec![];
+            assert_eq!(config.invalid(), None, "unmanaged, no ports is fine");
+            config.manage_snapserver = true;
+            assert_eq!(
+                config.invalid().map(|(key, _)| key),
+                Some("speakers.snapserver_source_ports")
+            );
+        }
+        assert_eq!(
+            with(|c| c.snapserver_restart_max_ms = 199),
+            Some("speakers.snapserver_restart_max_ms")
+        );
+
+        // Unmanaged, the configured control address and streams stand.
+        let config = SpeakersConfig {
+            snapcast_control: "10.0.0.2:1705".into(),
+            snapcast_streams: vec!["A=tcp://10.0.0.2:4000".into()],
+            ..SpeakersConfig::default()
+        };
+        let resolved = config.resolved();
+        assert_eq!(
+            (resolved.snapcast_control, resolved.snapcast_streams),
+            (
+                config.snapcast_control.clone(),
+                config.snapcast_streams.clone()
+            )
+        );
+        // Managed, they are the managed snapserver's; a wildcard control address is reached on
+        // loopback.
+        let config = SpeakersConfig {
+            manage_snapserver: true,
+            snapserver_control_address: "0.0.0.0:41705".parse().unwrap(),
+            snapserver_source_ports: vec![5001, 5002],
+            ..SpeakersConfig::default()
+        };
+        let resolved = config.resolved();
+        assert_eq!(resolved.snapcast_control, "127.0.0.1:41705");
+        assert_eq!(
+            resolved.streams(),
+            Some(vec![
+                ("S1".to_string(), "127.0.0.1:5001".to_string()),
+                ("S2".to_string(), "127.0.0.1:5002".to_string()),
+            ])
+        );
+        let v6 = SpeakersConfig {
+            snapserver_control_address: "[::]:41705".parse().unwrap(),
+            ..config
+        };
+        assert_eq!(v6.resolved().snapcast_control, "[::1]:41705");
     }
 }

@@ -3,6 +3,9 @@
 
 use sha2::{Digest, Sha256};
 
+/// Digits of a DeviceID (the contract's examples have 14 or 15).
+pub const DEVICE_ID_DIGITS: u32 = 14;
+
 /// The contract's loudest volume.
 pub const MAX_WIRE_VOLUME: u8 = 50;
 

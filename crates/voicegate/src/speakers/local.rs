@@ -4,8 +4,11 @@
 
 use std::sync::Mutex;
 
+use crate::events::EventHub;
 use crate::speakers::backend::{Pending, SpeakerBackend};
-use crate::speakers::device::{Device, decimal_id};
+use crate::speakers::device::{DEVICE_ID_DIGITS, Device, decimal_id};
+use crate::speakers::error::SpeakerError;
+use crate::speakers::events::device_volume;
 use crate::speakers::feeder::Feeder;
 
 /// The name of the local backend's one stream.
@@ -24,15 +27,21 @@ pub struct LocalBackend {
     name: String,
     max_percent: u8,
     level: Mutex<Level>,
+    events: EventHub,
+    /// Why the output cannot play, if it cannot (its program is missing).
+    missing: Option<String>,
 }
 
 impl LocalBackend {
-    /// The speaker called `name` that `feeder` plays on, never louder than `max_percent`.
-    pub fn new(feeder: Feeder, name: String, max_percent: u8) -> Self {
+    /// The speaker called `name` that `feeder` plays on, never louder than `max_percent`; its
+    /// volume changes are published on `events`.
+    pub fn new(feeder: Feeder, name: String, max_percent: u8, events: EventHub) -> Self {
         let backend = Self {
             feeder,
             name,
             max_percent,
+            events,
+            missing: None,
             level: Mutex::new(Level {
                 percent: max_percent,
                 muted: false,
@@ -40,6 +49,13 @@ impl LocalBackend {
         };
         backend.apply();
         backend
+    }
+
+    /// The same speaker, which cannot play because of `why` (it is listed inactive and a
+    /// play answers 503 with `why`).
+    pub fn unavailable(mut self, why: String) -> Self {
+        self.missing = Some(why);
+        self
     }
 
     fn level(&self) -> std::sync::MutexGuard<'_, Level> {
@@ -59,10 +75,10 @@ impl LocalBackend {
     fn device(&self) -> Device {
         let level = *self.level();
         Device {
-            device_id: decimal_id(LOCAL_STREAM, 14),
+            device_id: decimal_id(LOCAL_STREAM, DEVICE_ID_DIGITS),
             backend_id: LOCAL_STREAM.to_string(),
             name: self.name.clone(),
-            active: true,
+            active: self.missing.is_none(),
             ip: None,
             mac: None,
             model: Some("voicegate".into()),
@@ -83,17 +99,22 @@ impl SpeakerBackend for LocalBackend {
 
     fn set_volume<'a>(&'a self, _device: &'a Device, percent: u8) -> Pending<'a, ()> {
         Box::pin(async move {
+            let percent = percent.min(self.max_percent);
             *self.level() = Level {
-                percent: percent.min(self.max_percent),
+                percent,
                 muted: false,
             };
             self.apply();
+            device_volume(&self.events, LOCAL_STREAM, percent);
             Ok(())
         })
     }
 
     fn join<'a>(&'a self, _stream: &'a str, _devices: &'a [Device]) -> Pending<'a, ()> {
         Box::pin(async move {
+            if let Some(why) = &self.missing {
+                return Err(SpeakerError::Unavailable(why.clone()));
+            }
             self.level().muted = false;
             self.apply();
             Ok(())
@@ -120,7 +141,7 @@ mod tests {
     #[tokio::test]
     async fn one_speaker_whose_volume_and_mute_are_the_feeders_gain() {
         let feeder = Feeder::start(FeederSettings::new(SinkSpec::Null, Duration::ZERO));
-        let backend = LocalBackend::new(feeder.clone(), "kitchen".into(), 80);
+        let backend = LocalBackend::new(feeder.clone(), "kitchen".into(), 80, EventHub::new(8));
         let devices = backend.devices().await.expect("devices");
         assert_eq!(devices.len(), 1);
         assert_eq!(devices[0].name, "kitchen");
@@ -137,5 +158,14 @@ mod tests {
         );
         backend.join(LOCAL_STREAM, &devices).await.expect("join");
         assert!((feeder.gain() - 0.5).abs() < 1e-6);
+
+        let missing = LocalBackend::new(feeder, "den".into(), 80, EventHub::new(8))
+            .unavailable("no aplay".into());
+        let devices = missing.devices().await.expect("devices");
+        assert!(!devices[0].active);
+        assert_eq!(
+            missing.join(LOCAL_STREAM, &devices).await,
+            Err(SpeakerError::Unavailable("no aplay".into()))
+        );
     }
 }

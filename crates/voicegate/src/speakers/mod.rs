@@ -9,6 +9,7 @@ pub mod audio;
 pub mod backend;
 pub mod device;
 pub mod error;
+pub mod events;
 pub mod feeder;
 pub mod local;
 pub mod media;

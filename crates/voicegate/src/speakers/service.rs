@@ -7,11 +7,13 @@ use speech::{Modifiers, SampleRate, SynthesisRequest};
 
 use crate::config::SpeakersConfig;
 use crate::engines::Engines;
+use crate::events::EventHub;
 use crate::ids::UserId;
 use crate::speakers::audio::{Audio, Pcm, RATE};
 use crate::speakers::backend::SpeakerBackend;
 use crate::speakers::device::{Device, MAX_WIRE_VOLUME, wire_to_percent};
 use crate::speakers::error::SpeakerError;
+use crate::speakers::events::follow_playback;
 use crate::speakers::feeder::{FeedState, Feeder};
 use crate::speakers::media::Media;
 use crate::speakers::sessions::Sessions;
@@ -28,6 +30,15 @@ pub enum Speakers {
     Selected(Vec<String>),
 }
 
+/// The voice an announcement speaks with: an engine voice and how a built voice shapes it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Voice {
+    /// The engine voice id (`espeak:en-us`).
+    pub engine: String,
+    /// Pitch, rate and range (neutral for an engine voice).
+    pub modifiers: Modifiers,
+}
+
 /// A session's playback as the contract reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Playback {
@@ -41,6 +52,7 @@ pub struct Playback {
 pub struct SpeakersService {
     backend: Arc<dyn SpeakerBackend>,
     engines: Arc<Engines>,
+    events: EventHub,
     pub(super) sessions: Sessions,
     streams: Streams,
     /// Hub and web media.
@@ -55,12 +67,13 @@ pub struct SpeakersService {
 }
 
 impl SpeakersService {
-    /// The service over `backend` and its `streams`, speaking with `engines`, playing `media`,
-    /// with the limits of `config`.
+    /// The service over `backend` and its `streams`, speaking with `engines`, publishing on
+    /// `events`, playing `media`, with the limits of `config`.
     pub fn new(
         backend: Arc<dyn SpeakerBackend>,
         streams: Streams,
         engines: Arc<Engines>,
+        events: EventHub,
         media: Media,
         config: &SpeakersConfig,
     ) -> Self {
@@ -68,6 +81,7 @@ impl SpeakersService {
             backend,
             streams,
             engines,
+            events,
             media,
             sessions: Sessions::new(
                 Duration::from_secs(config.session_idle_secs),
@@ -93,11 +107,14 @@ impl SpeakersService {
         let (at, stream) = self.streams.take(token)?;
         self.backend.join(&stream, &devices).await?;
         self.streams.set_paused_at(at, None);
-        self.streams.feeder(at).play(audio).await;
+        let feeder = self.streams.feeder(at);
+        let plays = feeder.status().plays + 1;
+        feeder.play(audio).await;
+        self.follow(user, at, &devices, &feeder, plays);
         Ok(())
     }
 
-    /// Speaks `text` (with `voice`, else the configured one) on `speakers`. Over a track (music
+    /// Speaks `text` (with `voice`, else the configured engine voice) on `speakers`. Over a track (music
     /// playing or paused) it is an announcement: the track holds its place, and once the
     /// announcement has been heard the track's speakers are the session's again and it
     /// continues (a paused one stays paused).
@@ -106,7 +123,7 @@ impl SpeakersService {
         user: UserId,
         token: &str,
         text: &str,
-        voice: Option<&str>,
+        voice: Option<Voice>,
         volume: Option<u8>,
         speakers: Speakers,
     ) -> Result<(), SpeakerError> {
@@ -127,7 +144,11 @@ impl SpeakersService {
         }
         let before = self.sessions.get(user, token)?.devices;
         let devices = self.targets(user, token, speakers).await?;
-        let pcm = self.speak(text, voice.unwrap_or(&self.tts_voice)).await?;
+        let voice = voice.unwrap_or_else(|| Voice {
+            engine: self.tts_voice.clone(),
+            modifiers: Modifiers::default(),
+        });
+        let pcm = self.speak(text, voice).await?;
         let (at, stream) = self.streams.take(token)?;
         let feeder = self.streams.feeder(at);
         let status = feeder.status();
@@ -142,7 +163,9 @@ impl SpeakersService {
                 restore.push(device.clone());
             }
         }
+        let plays = feeder.status().plays + 1;
         feeder.announce(pcm).await;
+        self.follow(user, at, &devices, &feeder, plays);
         let moved = over_track && {
             let mut now: Vec<&String> = devices.iter().map(|d| &d.backend_id).collect();
             let mut then: Vec<&String> = before.iter().collect();
@@ -176,6 +199,19 @@ impl SpeakersService {
             ));
         }
         Ok(())
+    }
+
+    /// Publishes the playback on stream `at` (its state changes, from its `plays`th track or
+    /// announcement on) to `user` until it ends or another takes its place.
+    fn follow(&self, user: UserId, at: usize, devices: &[Device], feeder: &Feeder, plays: u64) {
+        follow_playback(
+            self.events.clone(),
+            user,
+            devices.iter().map(|d| d.device_id.clone()).collect(),
+            feeder.watch(),
+            plays,
+            self.streams.begin(at),
+        );
     }
 
     /// The devices a play request is for; the session's devices become them.
@@ -215,18 +251,18 @@ impl SpeakersService {
     }
 
     /// `text` spoken by `voice` as the streams' PCM (48 kHz, 16-bit, stereo).
-    async fn speak(&self, text: &str, voice: &str) -> Result<Pcm, SpeakerError> {
+    async fn speak(&self, text: &str, voice: Voice) -> Result<Pcm, SpeakerError> {
         let speech = |e: &dyn std::fmt::Display| SpeakerError::Speech(e.to_string());
         let synth = self.engines.synthesizer().await.map_err(|e| speech(&e))?;
         let slot = self.engines.slot().await.map_err(|e| speech(&e))?;
-        let (text, voice) = (text.to_string(), voice.to_string());
+        let text = text.to_string();
         let rate = SampleRate::new(RATE).expect("the streams' rate is supported");
         let audio = tokio::task::spawn_blocking(move || {
             let _slot = slot;
             synth.render(&SynthesisRequest {
-                voice: &voice,
+                voice: &voice.engine,
                 text: &text,
-                modifiers: Modifiers::default(),
+                modifiers: voice.modifiers,
                 sample_rate: rate,
             })
         })
@@ -297,6 +333,7 @@ impl SpeakersService {
             }
             self.streams.set_paused_at(at, None);
         }
+        self.follow(user, at, &devices, &feeder, 0);
         self.backend.join(&stream, &devices).await
     }
 

@@ -2,7 +2,8 @@
 //! one session at a time (snapserver 0.26 cannot add streams at run time, so the pool is what
 //! its configuration declares; this machine's output is a pool of one).
 
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use tokio::time::Instant;
 
@@ -16,6 +17,8 @@ struct Slot {
     holder: Option<String>,
     /// When the holder last paused (and muted) it.
     paused_at: Option<Instant>,
+    /// Counts the playbacks started on it (so that a follower of one knows when it is over).
+    generation: Arc<AtomicU64>,
 }
 
 /// The stream sources.
@@ -44,6 +47,7 @@ impl Streams {
                 feeder,
                 holder: None,
                 paused_at: None,
+                generation: Arc::new(AtomicU64::new(0)),
             })
             .collect();
         Self {
@@ -108,6 +112,18 @@ impl Streams {
         slots[at].holder = None;
         slots[at].paused_at = None;
         Some(at)
+    }
+
+    /// Starts a new playback on the stream `at`: a check that says whether it is still the
+    /// latest.
+    pub fn begin(&self, at: usize) -> impl Fn() -> bool + Send + 'static {
+        let generation = self
+            .lock()
+            .get(at)
+            .map(|slot| slot.generation.clone())
+            .unwrap_or_default();
+        let mine = generation.fetch_add(1, Ordering::SeqCst) + 1;
+        move || generation.load(Ordering::SeqCst) == mine
     }
 
     /// Notes (`Some`) or forgets (`None`) when the stream `at` was paused.

@@ -122,6 +122,30 @@ impl VoicesService {
         ))
     }
 
+    /// The voice `id` names for speaking elsewhere (the speakers' announcements): a voice id
+    /// or download token of one of `owner`'s voices that may stream, or a built-in voice.
+    pub async fn speaking_voice(
+        &self,
+        owner: UserId,
+        id: &str,
+    ) -> Result<ResolvedVoice, VoicesError> {
+        let token = self
+            .parts
+            .repo
+            .voices(owner)
+            .await?
+            .into_iter()
+            .find(|voice| voice.id.as_str() == id)
+            .map(|voice| voice.download_token);
+        let voice = self.resolve(owner, token.as_deref().unwrap_or(id)).await?;
+        if voice.stored.as_ref().is_some_and(|s| !s.can_stream) {
+            return Err(VoicesError::Forbidden(
+                "the voice cannot be used for synthesis".into(),
+            ));
+        }
+        Ok(voice)
+    }
+
     /// Counts a synthesis of `voice` by `owner`.
     pub async fn count_synthesis(
         &self,

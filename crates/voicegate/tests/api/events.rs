@@ -276,3 +276,71 @@ async fn a_stream_ends_within_a_second_of_its_token_expiry() {
     );
     server.terminate().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn speaker_playback_and_volume_changes_are_published_to_their_owner() {
+    let server = TestServer::start_with(|config| {
+        config.speakers.backend = voicegate::config::SpeakerBackendKind::Local;
+        config.speakers.local_output = "null".into();
+    })
+    .await;
+    server.add_user("ann", "ann-password-1").await;
+    server.add_user("bob", "bob-password-1").await;
+    let (ann, _) = tokens(&server, "ann", "ann-password-1").await;
+    let (bob, _) = tokens(&server, "bob", "bob-password-1").await;
+    let mut events = Stream::open(&server.base, &ann, "?topics=speakers").await;
+    let mut bobs = Stream::open(&server.base, &bob, "?topics=speakers.playback").await;
+    let get = |verb: &'static str, query: String| {
+        let url = server.url(&format!("/api/v1/{verb}?{query}"));
+        let ann = ann.clone();
+        async move {
+            let response = client().get(url).bearer_auth(ann).send().await.unwrap();
+            assert_eq!(response.status(), StatusCode::OK, "{verb}");
+            response.json::<Value>().await.unwrap()
+        }
+    };
+    let session = get("init_session", String::new()).await["SessionToken"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let list = get("device_list", format!("SessionToken={session}")).await;
+    let device = list["DeviceList"][0]["DeviceID"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    get(
+        "play_tts_party_mode",
+        format!("SessionToken={session}&Text=Hello%20there"),
+    )
+    .await;
+    let wait = Duration::from_secs(10);
+    let started = events.next(wait).await.expect("an event");
+    assert_eq!(started.name, "speakers.playback");
+    assert_eq!(
+        (
+            &started.data["PlaybackState"],
+            &started.data["Announcing"],
+            &started.data["DeviceIDList"]
+        ),
+        (&json!("PlayerStatePlaying"), &json!(true), &json!([device]))
+    );
+    let stopped = events.next(wait).await.expect("an event");
+    assert_eq!(
+        (&stopped.data["PlaybackState"], &stopped.data["TimeElapsed"]),
+        (&json!("PlayerStateStopped"), &json!("-1"))
+    );
+    get(
+        "set_volume_device",
+        format!("SessionToken={session}&DeviceID={device}&Volume=20"),
+    )
+    .await;
+    let volume = events.next(wait).await.expect("an event");
+    assert_eq!(volume.name, "speakers.device");
+    assert_eq!(
+        volume.data,
+        json!({"DeviceID": device, "Change": "volume", "Volume": 20})
+    );
+    // Another user sees none of ann's playback.
+    let nothing = tokio::time::timeout(Duration::from_millis(500), bobs.next(wait)).await;
+    assert!(nothing.is_err(), "bob saw {nothing:?}");
+}

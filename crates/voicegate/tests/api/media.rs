@@ -20,7 +20,7 @@ use serde_json::{Value, json};
 use testkit::{Snapclient, Snapserver, TestServer};
 use voicegate::config::{Config, SpeakerBackendKind};
 
-use crate::speakers::{devices_ready, hk, until_stopped};
+use crate::speakers_support::{devices_ready, hk, peaks_since, until_stopped, written};
 use crate::support::{keys, tokens};
 
 /// A 44.1 kHz mono 440 Hz sine of `seconds` by sox, in the format of `path`'s extension.
@@ -128,20 +128,12 @@ impl Setup {
         hk(&self.server, &self.token, verb, &query).await
     }
 
-    fn lengths(&self) -> Vec<usize> {
-        self.clients.iter().map(|c| c.samples().len()).collect()
-    }
-
     /// Waits until the playback has ended and the speakers have played it out, then answers
     /// the loudest sample each speaker wrote after `before`.
     async fn peaks_after_playing(&self, before: &[usize]) -> Vec<i32> {
         until_stopped(&self.server, &self.token, &self.session).await;
         tokio::time::sleep(Duration::from_millis(700)).await;
-        self.clients
-            .iter()
-            .zip(before)
-            .map(|(c, skip)| c.peak_after(*skip))
-            .collect()
+        peaks_since(&self.clients, before)
     }
 }
 
@@ -223,7 +215,7 @@ async fn the_media_list_and_hub_media_on_exactly_the_chosen_speakers() {
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
 
     // The first and third speakers: audio in exactly their files.
-    let before = setup.lengths();
+    let before = written(&setup.clients);
     let selected = format!("{},{}", setup.ids[0], setup.ids[2]);
     let (status, done) = setup
         .call(
@@ -241,7 +233,7 @@ async fn the_media_list_and_hub_media_on_exactly_the_chosen_speakers() {
     );
 
     // The session's speakers are now those two: play_hub_media plays the mp3 on them.
-    let before = setup.lengths();
+    let before = written(&setup.clients);
     let demo_id = items[1]["PersistentID"].as_str().unwrap();
     let (status, _) = setup
         .call("play_hub_media", &[("PersistentID", demo_id)])
@@ -273,7 +265,7 @@ async fn web_media_plays_while_it_downloads_and_bad_urls_are_clear_errors() {
     let url = |name: &str| format!("http://{web}/media/{name}");
 
     // An mp3 to two of the three speakers.
-    let before = setup.lengths();
+    let before = written(&setup.clients);
     let selected = format!("{},{}", setup.ids[0], setup.ids[1]);
     let (status, done) = setup
         .call(
@@ -289,7 +281,7 @@ async fn web_media_plays_while_it_downloads_and_bad_urls_are_clear_errors() {
     );
 
     // A flac to all three.
-    let before = setup.lengths();
+    let before = written(&setup.clients);
     let (status, _) = setup
         .call(
             "play_web_media_party_mode",
@@ -345,7 +337,7 @@ async fn web_media_plays_while_it_downloads_and_bad_urls_are_clear_errors() {
             "bad_media",
         ),
     ];
-    let before = setup.lengths();
+    let before = written(&setup.clients);
     for (media_url, status, code) in cases {
         let (got, body) = setup
             .call("play_web_media", &[("MediaUrl", media_url)])
@@ -368,16 +360,10 @@ async fn web_media_plays_while_it_downloads_and_bad_urls_are_clear_errors() {
     let (status, body) = setup.call("play_web_media", &[]).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     tokio::time::sleep(Duration::from_millis(700)).await;
-    let peaks: Vec<i32> = setup
-        .clients
-        .iter()
-        .zip(&before)
-        .map(|(c, skip)| c.peak_after(*skip))
-        .collect();
-    assert_eq!(peaks, [0, 0, 0]);
+    assert_eq!(peaks_since(&setup.clients, &before), [0, 0, 0]);
 
     // The session is still usable: the session's speakers (all three) play the flac.
-    let before = setup.lengths();
+    let before = written(&setup.clients);
     let (status, _) = setup
         .call("play_web_media", &[("MediaUrl", &url("tone.flac"))])
         .await;

@@ -10,6 +10,7 @@ use testkit::{Snapclient, Snapserver, TestServer};
 use voicegate::config::SpeakerBackendKind;
 use voicegate::speakers::snapcast::{ControlSettings, ServerStatus, SnapcastControl};
 
+use crate::speakers_support::{devices_ready, hk, peaks_since, until_stopped, written};
 use crate::support::{client, tokens};
 
 /// A server whose speakers are `snap`'s clients, a user, and that user's token.
@@ -24,49 +25,6 @@ async fn server_over(snap: &Snapserver) -> (TestServer, String) {
     server.add_user("ana", "ana-password-1").await;
     let (token, _) = tokens(&server, "ana", "ana-password-1").await;
     (server, token)
-}
-
-/// GET `/api/v1/<verb>?<query>` with `token`: the status and the JSON body.
-pub(crate) async fn hk(
-    server: &TestServer,
-    token: &str,
-    verb: &str,
-    query: &[(&str, &str)],
-) -> (StatusCode, Value) {
-    let query = serde_urlencoded::to_string(query).expect("a query");
-    let response = client()
-        .get(server.url(&format!("/api/v1/{verb}?{query}")))
-        .bearer_auth(token)
-        .send()
-        .await
-        .expect("request");
-    let status = response.status();
-    (status, response.json().await.expect("a JSON body"))
-}
-
-/// Waits (at most 10 s) until the server lists `count` devices, all active.
-pub(crate) async fn devices_ready(
-    server: &TestServer,
-    token: &str,
-    session: &str,
-    count: usize,
-) -> Vec<Value> {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let (status, body) = hk(server, token, "device_list", &[("SessionToken", session)]).await;
-        if status == StatusCode::OK
-            && let Some(list) = body["DeviceList"].as_array()
-            && list.len() == count
-            && list.iter().all(|d| d["Active"] == true)
-        {
-            return list.clone();
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "devices not ready: {status} {body}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 async fn snap_status(snap: &Snapserver) -> ServerStatus {
@@ -335,33 +293,73 @@ async fn bad_input_gets_a_clear_hk_error_and_other_users_sessions_are_unknown() 
     );
 }
 
+/// Asserts that `verb` answers 503 `speakers_unavailable` within `within`.
+async fn unavailable_at_once(
+    server: &TestServer,
+    token: &str,
+    verb: &str,
+    query: &[(&str, &str)],
+    within: Duration,
+) {
+    let started = tokio::time::Instant::now();
+    let (status, body) = hk(server, token, verb, query).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Some("speakers_unavailable")
+        ),
+        "{verb}: {body}"
+    );
+    assert!(
+        started.elapsed() < within,
+        "{verb}: {:?}",
+        started.elapsed()
+    );
+}
+
 #[tokio::test]
-async fn a_stopped_snapserver_answers_503_at_once_then_recovers_without_a_restart() {
-    let mut snap = Snapserver::start(1, 300).await;
-    let _client = Snapclient::start(&snap, "hk-503").await;
-    let (server, token) = server_over(&snap).await;
+async fn a_snapserver_stopped_mid_play_answers_503_at_once_then_recovers_without_a_restart() {
+    let mut snap = Snapserver::start(2, 300).await;
+    let clients = [Snapclient::start(&snap, "hk-503").await];
+    let address = snap.control_address();
+    let stream = format!("S1=tcp://127.0.0.1:{}", snap.sources[0].1);
+    let timeout = Duration::from_millis(1000);
+    let server = TestServer::start_with(|config| {
+        config.speakers.backend = SpeakerBackendKind::Snapcast;
+        config.speakers.snapcast_control = address;
+        config.speakers.snapcast_streams = vec![stream];
+        config.speakers.buffer_ms = 300;
+        config.speakers.snapcast_timeout_ms = timeout.as_millis() as u64;
+    })
+    .await;
+    server.add_user("ana", "ana-password-1").await;
+    let (token, _) = tokens(&server, "ana", "ana-password-1").await;
     let (_, opened) = hk(&server, &token, "init_session", &[]).await;
     let session = opened["SessionToken"].as_str().unwrap().to_string();
+    let s = [("SessionToken", session.as_str())];
     devices_ready(&server, &token, &session, 1).await;
 
+    // A long announcement is playing when snapserver goes away.
+    let long = "This is a long announcement that goes on for quite a while, so that the \
+                speaker system can go away in the middle of it.";
+    let play = |text| [("SessionToken", session.as_str()), ("Text", text)];
+    let (status, _) = hk(&server, &token, "play_tts_party_mode", &play(long)).await;
+    assert_eq!(status, StatusCode::OK);
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let (_, playing) = hk(&server, &token, "is_playing", &s).await;
+    assert_eq!(playing, json!({"IsPlaying": "true"}));
     snap.stop().await;
+
+    // No request waits for snapserver's timeout: the loss is noticed, then every request that
+    // needs snapserver answers 503 at once.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     loop {
         let started = tokio::time::Instant::now();
-        let (status, body) = hk(
-            &server,
-            &token,
-            "device_list",
-            &[("SessionToken", &session)],
-        )
-        .await;
+        let (status, body) = hk(&server, &token, "device_list", &s).await;
+        assert!(started.elapsed() < timeout, "{:?}", started.elapsed());
         if status == StatusCode::SERVICE_UNAVAILABLE {
             assert_eq!(body["error"], "speakers_unavailable", "{body}");
-            assert!(
-                started.elapsed() < Duration::from_millis(500),
-                "{:?}",
-                started.elapsed()
-            );
             break;
         }
         assert!(
@@ -370,28 +368,30 @@ async fn a_stopped_snapserver_answers_503_at_once_then_recovers_without_a_restar
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    let at_once = Duration::from_millis(500);
+    unavailable_at_once(&server, &token, "device_list", &s, at_once).await;
+    let volume = [("SessionToken", session.as_str()), ("Volume", "10")];
+    unavailable_at_once(&server, &token, "set_volume", &volume, at_once).await;
+    let again = play("Are you there?");
+    unavailable_at_once(&server, &token, "play_tts_party_mode", &again, at_once).await;
+    unavailable_at_once(&server, &token, "play_tts", &again, at_once).await;
+
+    // snapserver back: the same voicegate lists the speaker and plays on it again.
     snap.restart().await;
     devices_ready(&server, &token, &session, 1).await;
-}
-
-/// Waits (at most 20 s) until the session's playback has stopped.
-pub(crate) async fn until_stopped(server: &TestServer, token: &str, session: &str) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    loop {
-        let (_, status) = hk(
-            server,
-            token,
-            "playback_status",
-            &[("SessionToken", session)],
-        )
-        .await;
-        if status["PlaybackState"] == "PlayerStateStopped" {
-            assert_eq!(status["TimeElapsed"], "-1");
-            return;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "still {status}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let before = written(&clients);
+    let (status, body) = hk(
+        &server,
+        &token,
+        "play_tts_party_mode",
+        &play("The speakers are back."),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    until_stopped(&server, &token, &session).await;
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let peaks = peaks_since(&clients, &before);
+    assert!(peaks[0] > 1_000, "{peaks:?}");
 }
 
 #[tokio::test]
@@ -462,7 +462,7 @@ async fn announcements_reach_exactly_the_chosen_speakers_and_pause_and_stop() {
     );
 
     // Two selected speakers: audio in exactly their files.
-    let before: Vec<usize> = clients.iter().map(|c| c.samples().len()).collect();
+    let before = written(&clients);
     let selected = format!("{},{}", ids[0], ids[1]);
     let (status, done) = hk(
         &server,
@@ -488,11 +488,7 @@ async fn announcements_reach_exactly_the_chosen_speakers_and_pause_and_stop() {
     assert_eq!(flags, [&json!(true), &json!(true), &json!(false)], "{list}");
     until_stopped(&server, &token, &session).await;
     tokio::time::sleep(Duration::from_millis(700)).await;
-    let peaks: Vec<i32> = clients
-        .iter()
-        .zip(&before)
-        .map(|(c, skip)| c.peak_after(*skip))
-        .collect();
+    let peaks = peaks_since(&clients, &before);
     assert!(
         peaks[0] > 1_000 && peaks[1] > 1_000 && peaks[2] == 0,
         "{peaks:?}"
@@ -502,7 +498,7 @@ async fn announcements_reach_exactly_the_chosen_speakers_and_pause_and_stop() {
     assert!(list.iter().all(|d| d["IsPlaying"] == false), "{list:?}");
 
     // Party mode: all three.
-    let before: Vec<usize> = clients.iter().map(|c| c.samples().len()).collect();
+    let before = written(&clients);
     let (status, _) = hk(
         &server,
         &token,
@@ -513,11 +509,7 @@ async fn announcements_reach_exactly_the_chosen_speakers_and_pause_and_stop() {
     assert_eq!(status, StatusCode::OK);
     until_stopped(&server, &token, &session).await;
     tokio::time::sleep(Duration::from_millis(700)).await;
-    let peaks: Vec<i32> = clients
-        .iter()
-        .zip(&before)
-        .map(|(c, skip)| c.peak_after(*skip))
-        .collect();
+    let peaks = peaks_since(&clients, &before);
     assert!(peaks.iter().all(|p| *p > 1_000), "{peaks:?}");
 
     // A long one, paused: no new audio while paused (after the buffer plays out); the place is
@@ -538,16 +530,37 @@ async fn announcements_reach_exactly_the_chosen_speakers_and_pause_and_stop() {
     let (_, paused) = hk(&server, &token, "playback_status", &s).await;
     assert_eq!(paused["PlaybackState"], "PlayerStatePaused", "{paused}");
     tokio::time::sleep(Duration::from_millis(600)).await;
-    let during: Vec<usize> = clients.iter().map(|c| c.samples().len()).collect();
+    let during = written(&clients);
     tokio::time::sleep(Duration::from_millis(800)).await;
-    let peaks: Vec<i32> = clients
-        .iter()
-        .zip(&during)
-        .map(|(c, skip)| c.peak_after(*skip))
-        .collect();
+    let peaks = peaks_since(&clients, &during);
     assert_eq!(peaks, [0, 0, 0], "audio while paused");
     let (_, still) = hk(&server, &token, "playback_status", &s).await;
     assert_eq!(still, paused, "the place is kept");
+
+    // Resumed: the speakers play again, from the place heard.
+    let at_pause: u64 = paused["TimeElapsed"].as_str().unwrap().parse().unwrap();
+    let before: Vec<usize> = clients.iter().map(|c| c.samples().len()).collect();
+    let (status, body) = hk(&server, &token, "resume_hub_media", &s).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    tokio::time::sleep(Duration::from_millis(2200)).await;
+    let (_, resumed) = hk(&server, &token, "playback_status", &s).await;
+    assert_eq!(resumed["PlaybackState"], "PlayerStatePlaying", "{resumed}");
+    let elapsed: u64 = resumed["TimeElapsed"].as_str().unwrap().parse().unwrap();
+    assert!(
+        (at_pause + 1..=at_pause + 3).contains(&elapsed),
+        "paused at {at_pause} s, {elapsed} s about 2 s after resuming"
+    );
+    let peaks: Vec<i32> = clients
+        .iter()
+        .zip(&before)
+        .map(|(c, skip)| c.peak_after(*skip))
+        .collect();
+    assert!(
+        peaks.iter().all(|p| *p > 1_000),
+        "after resuming: {peaks:?}"
+    );
+    let (status, _) = hk(&server, &token, "pause_play", &s).await;
+    assert_eq!(status, StatusCode::OK);
 
     let (_, other) = hk(&server, &token, "init_session", &[]).await;
     let other = other["SessionToken"].as_str().unwrap();
@@ -573,6 +586,12 @@ async fn announcements_reach_exactly_the_chosen_speakers_and_pause_and_stop() {
     );
     let (_, playing) = hk(&server, &token, "is_playing", &s).await;
     assert_eq!(playing, json!({"IsPlaying": "false"}));
+    let (status, body) = hk(&server, &token, "resume_hub_media", &s).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::CONFLICT, Some("nothing_paused")),
+        "{body}"
+    );
     // The stream is free again.
     let (status, _) = hk(
         &server,
@@ -582,4 +601,148 @@ async fn announcements_reach_exactly_the_chosen_speakers_and_pause_and_stop() {
     )
     .await;
     assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_device_set_lower_plays_lower() {
+    let snap = Snapserver::start(1, 300).await;
+    let clients = [
+        Snapclient::start(&snap, "vol-1").await,
+        Snapclient::start(&snap, "vol-2").await,
+    ];
+    let address = snap.control_address();
+    let stream = format!("S1=tcp://127.0.0.1:{}", snap.sources[0].1);
+    let server = TestServer::start_with(|config| {
+        config.speakers.backend = SpeakerBackendKind::Snapcast;
+        config.speakers.snapcast_control = address;
+        config.speakers.snapcast_streams = vec![stream];
+        config.speakers.buffer_ms = 300;
+    })
+    .await;
+    server.add_user("ana", "ana-password-1").await;
+    let (token, _) = tokens(&server, "ana", "ana-password-1").await;
+    let (_, opened) = hk(&server, &token, "init_session", &[]).await;
+    let session = opened["SessionToken"].as_str().unwrap().to_string();
+    let s = [("SessionToken", session.as_str())];
+    let devices = devices_ready(&server, &token, &session, 2).await;
+    let ids: Vec<&str> = devices
+        .iter()
+        .map(|d| d["DeviceID"].as_str().unwrap())
+        .collect();
+    let (status, _) = hk(&server, &token, "set_volume", &[s[0], ("Volume", "50")]).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = hk(
+        &server,
+        &token,
+        "set_volume_device",
+        &[s[0], ("DeviceID", ids[1]), ("Volume", "25")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, volume) = hk(
+        &server,
+        &token,
+        "get_volume_device",
+        &[s[0], ("DeviceID", ids[1])],
+    )
+    .await;
+    assert_eq!(volume, json!({"Volume": "25"}));
+    let status = snap_status(&snap).await;
+    let percent = |id: &str| {
+        status
+            .clients()
+            .find(|(_, c)| c.id == id)
+            .map(|(_, c)| c.config.volume.percent)
+    };
+    assert_eq!((percent("vol-1"), percent("vol-2")), (Some(100), Some(50)));
+
+    let before: Vec<usize> = clients.iter().map(|c| c.samples().len()).collect();
+    let (status, _) = hk(
+        &server,
+        &token,
+        "play_tts_party_mode",
+        &[s[0], ("Text", "One speaker is at half its volume.")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    until_stopped(&server, &token, &session).await;
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let peaks: Vec<i32> = clients
+        .iter()
+        .zip(&before)
+        .map(|(c, skip)| c.peak_after(*skip))
+        .collect();
+    assert!(
+        peaks[0] > 4_000 && peaks[1] > 0 && peaks[1] * 10 < peaks[0] * 7,
+        "the one at 25 is quieter: {peaks:?}"
+    );
+}
+
+#[tokio::test]
+async fn the_local_backend_plays_into_a_wav_file_at_its_volume() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let wav = dir.path().join("speaker.wav");
+    let output = format!("wav:{}", wav.display());
+    let server = TestServer::start_with(|config| {
+        config.speakers.backend = SpeakerBackendKind::Local;
+        config.speakers.local_output = output;
+        config.speakers.local_name = "Living room".into();
+    })
+    .await;
+    server.add_user("ana", "ana-password-1").await;
+    let (token, _) = tokens(&server, "ana", "ana-password-1").await;
+    let (_, opened) = hk(&server, &token, "init_session", &[]).await;
+    let session = opened["SessionToken"].as_str().unwrap().to_string();
+    let s = [("SessionToken", session.as_str())];
+    let (_, list) = hk(&server, &token, "device_list", &s).await;
+    let list = list["DeviceList"].as_array().expect("a list").clone();
+    assert_eq!(list.len(), 1, "{list:?}");
+    assert_eq!(
+        (
+            &list[0]["DeviceName"],
+            &list[0]["Active"],
+            &list[0]["Volume"]
+        ),
+        (&json!("Living room"), &json!(true), &json!(50))
+    );
+
+    let text = [s[0], ("Text", "This machine speaks.")];
+    let (status, body) = hk(&server, &token, "play_tts_party_mode", &text).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    until_stopped(&server, &token, &session).await;
+    let read = || {
+        let reader = hound::WavReader::open(&wav).expect("a whole WAV file");
+        assert_eq!(
+            (reader.spec().sample_rate, reader.spec().channels),
+            (48_000, 2)
+        );
+        reader
+            .into_samples::<i16>()
+            .map(|s| i32::from(s.expect("a sample")).abs())
+            .collect::<Vec<i32>>()
+    };
+    let first = read();
+    let seconds = first.len() as f64 / 96_000.0;
+    assert!((0.8..5.0).contains(&seconds), "{seconds} s of speech");
+    let loud = first.iter().copied().max().unwrap_or(0);
+    assert!(loud > 4_000, "peak {loud}");
+
+    // At volume 25 the same words are half as loud.
+    let (status, _) = hk(&server, &token, "set_volume", &[s[0], ("Volume", "25")]).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = hk(&server, &token, "play_tts", &text).await;
+    assert_eq!(status, StatusCode::OK);
+    until_stopped(&server, &token, &session).await;
+    let both = read();
+    let second = both.len() - first.len();
+    assert!(
+        second.abs_diff(first.len()) * 200 < first.len(),
+        "the second ({second} samples) as long as the first ({})",
+        first.len()
+    );
+    let quiet = both[first.len()..].iter().copied().max().unwrap_or(0);
+    assert!(
+        (loud * 2 / 5..=loud * 3 / 5).contains(&quiet),
+        "peak {quiet} at about half of {loud} (the engine's renders differ a little)"
+    );
 }

@@ -418,8 +418,16 @@ async fn wait_for_build(v: &Voices, build: &str) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn builds_fit_the_recordings_prosody_and_report_errors() {
-    // No build workers at first, so that the pending state can be seen.
-    let v = Voices::start(|c| c.jobs.workers = 0).await;
+    // No build workers at first, so that the pending state can be seen. The speakers are
+    // this machine's, into a WAV file.
+    let speaker = tempfile::tempdir().unwrap();
+    let speaker_wav = speaker.path().join("speaker.wav");
+    let output = format!("wav:{}", speaker_wav.display());
+    let v = Voices::start(|c| {
+        c.jobs.workers = 0;
+        c.speakers.local_output = output;
+    })
+    .await;
     let account = v.account("male").await;
     let sentences = [
         SENTENCE,
@@ -551,6 +559,59 @@ async fn builds_fit_the_recordings_prosody_and_report_errors() {
         )
         .await;
     error_body(response, StatusCode::NOT_FOUND).await;
+
+    // Announcements on the speakers speak with it too (its voice id), and only for its owner.
+    let announce = |token: String, voice: String| {
+        let url = v.server.url("/api/v1/init_session");
+        let server = &v.server;
+        async move {
+            let opened: Value = client()
+                .get(url)
+                .bearer_auth(&token)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            let session = opened["SessionToken"].as_str().unwrap().to_string();
+            let query = serde_urlencoded::to_string([
+                ("SessionToken", session.as_str()),
+                ("Text", SENTENCE),
+                ("Voice", voice.as_str()),
+            ])
+            .unwrap();
+            let response = client()
+                .get(server.url(&format!("/api/v1/play_tts_party_mode?{query}")))
+                .bearer_auth(&token)
+                .send()
+                .await
+                .unwrap();
+            (response, session)
+        }
+    };
+    let (response, _) = announce(v.bob().await, voice_id.clone()).await;
+    let (_, body) = error_body(response, StatusCode::BAD_REQUEST).await;
+    assert!(body["detail"].as_str().unwrap().contains("Voice"), "{body}");
+    let (response, session) = announce(v.token.clone(), voice_id.clone()).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    for _ in 0..200 {
+        let status: Value = v
+            .json(
+                &format!("/api/v1/playback_status?SessionToken={session}"),
+                &v.token,
+            )
+            .await;
+        if status["PlaybackState"] == "PlayerStateStopped" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let announced = median_f0(&read_wav(&std::fs::read(&speaker_wav).unwrap(), LIMITS).unwrap());
+    assert!(
+        (announced - recorded).abs() < (base - recorded).abs() * 0.5,
+        "base {base} Hz -> announced {announced} Hz, recordings {recorded} Hz"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -81,6 +81,9 @@ pub struct FeedStatus {
     pub announcing: bool,
     /// Whether there is a track (playing, paused, or under an announcement).
     pub has_track: bool,
+    /// How many tracks and announcements it has been given (so that a watcher knows when one
+    /// it sent has begun).
+    pub plays: u64,
     /// Why the last audio stopped early, if it did (the sink could not be written, or the
     /// stream failed).
     pub error: Option<String>,
@@ -118,6 +121,7 @@ impl Feeder {
             frames: 0,
             announcing: false,
             has_track: false,
+            plays: 0,
             error: None,
         });
         let gain = Arc::new(AtomicU32::new(1.0f32.to_bits()));
@@ -134,6 +138,7 @@ impl Feeder {
             due: Instant::now(),
             bytes: Vec::new(),
             samples: Vec::new(),
+            plays: 0,
         };
         tokio::spawn(task.run(commands_rx));
         Self {
@@ -233,6 +238,8 @@ struct Task {
     due: Instant,
     bytes: Vec<u8>,
     samples: Vec<i16>,
+    /// Tracks and announcements given so far.
+    plays: u64,
 }
 
 impl Task {
@@ -297,12 +304,14 @@ impl Task {
         let keep = self.latency_frames;
         match command {
             Command::Play(audio) => {
+                self.plays += 1;
                 self.track = Some(Playing::new(audio, keep));
                 self.announcement = None;
                 self.due = Instant::now();
                 self.publish(None);
             }
             Command::Announce(pcm) => {
+                self.plays += 1;
                 let was_writing = self.active().is_some_and(|(_, p)| !p.paused);
                 self.announcement = Some(Playing::new(Audio::Clip(pcm), keep));
                 if !was_writing {
@@ -446,6 +455,7 @@ impl Task {
             frames: self.heard(),
             announcing: self.announcement.is_some(),
             has_track: self.track.is_some(),
+            plays: self.plays,
             error,
         });
     }

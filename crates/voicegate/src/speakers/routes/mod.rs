@@ -18,8 +18,9 @@ use crate::identity::scopes::SpeakersScope;
 use crate::speakers::device::{Device, MAX_WIRE_VOLUME};
 use crate::speakers::error::SpeakerError;
 use crate::speakers::feeder::FeedState;
-use crate::speakers::service::Speakers;
+use crate::speakers::service::{Speakers, Voice};
 use crate::state::AppState;
+use crate::voices::error::VoicesError;
 
 /// Answer of `init_session`.
 #[derive(Debug, Serialize, ToSchema)]
@@ -401,6 +402,29 @@ pub(crate) fn device_id_list(params: &Params) -> Result<Vec<String>, ApiError> {
     Ok(ids)
 }
 
+/// The voice `id` names: one of the user's voices or a built-in one, as
+/// `/api/v1/external/voices/list/` lists them.
+async fn speaking_voice(
+    state: &AppState,
+    user: crate::ids::UserId,
+    id: &str,
+) -> Result<Voice, ApiError> {
+    match state.voices.speaking_voice(user, id).await {
+        Ok(voice) => Ok(Voice {
+            engine: voice.engine_voice,
+            modifiers: voice.profile,
+        }),
+        Err(VoicesError::NotFound(_)) => Err(SpeakerError::BadRequest(format!(
+            "Voice: no voice {id:?} (a voice_id from /api/v1/external/voices/list/, or an engine voice id such as espeak:en-us)"
+        ))
+        .into()),
+        Err(VoicesError::Forbidden(why)) => {
+            Err(SpeakerError::BadRequest(format!("Voice: {why}")).into())
+        }
+        Err(e) => Err(SpeakerError::Speech(e.to_string()).into()),
+    }
+}
+
 async fn tts(
     state: &AppState,
     user: crate::ids::UserId,
@@ -409,7 +433,10 @@ async fn tts(
 ) -> Result<Json<Done>, ApiError> {
     let token = params.required_text("SessionToken")?;
     let text = params.required_text("Text")?;
-    let voice = params.text("Voice")?;
+    let voice = match params.text("Voice")? {
+        Some(id) => Some(speaking_voice(state, user, id).await?),
+        None => None,
+    };
     let volume = match params.get("Volume") {
         None | Some(Value::Null) => None,
         Some(_) => Some(volume(params)?),
@@ -421,8 +448,9 @@ async fn tts(
     Ok(Json(DONE))
 }
 
-/// Speaks `Text` on the session's speakers (the built-in engines; `Voice` an engine voice id
-/// such as `espeak:en-us` or `flite:slt`).
+/// Speaks `Text` on the session's speakers (the built-in engines; `Voice` a voice id from
+/// `/api/v1/external/voices/list/`: an engine voice such as `espeak:en-us`, or one of the
+/// user's built voices). Over music it is an announcement: the music continues after it.
 #[utoipa::path(method(get, post), path = "/api/v1/play_tts", tag = "speakers",
     security(("bearer" = ["speakers"])),
     params(("SessionToken" = String, Query), ("Text" = String, Query), ("Voice" = Option<String>, Query),

@@ -2,13 +2,11 @@
 //! devices are put in one group on the session's stream.
 
 use crate::speakers::backend::{Pending, SpeakerBackend};
-use crate::speakers::device::{Device, decimal_id};
+use crate::speakers::device::{DEVICE_ID_DIGITS, Device, decimal_id};
 use crate::speakers::error::SpeakerError;
 use crate::speakers::snapcast::control::SnapcastControl;
 use crate::speakers::snapcast::status::{Client, Group};
 
-/// Digits of a DeviceID (the contract's examples have 14 or 15).
-const DEVICE_ID_DIGITS: u32 = 14;
 /// Digits of a GroupID (the contract's examples have 10).
 const GROUP_ID_DIGITS: u32 = 10;
 
