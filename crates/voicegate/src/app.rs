@@ -20,7 +20,8 @@ use crate::identity::{IdentityError, IdentityService, UserSource};
 use crate::jobs::Jobs;
 use crate::ovos::OvosService;
 use crate::speakers;
-use crate::speakers::snapcast::managed::{ManagedError, ManagedSnapserver};
+use crate::speakers::setup::SetupError;
+use crate::speakers::snapcast::managed::ManagedSnapserver;
 use crate::state::{AppState, Services};
 use crate::store::blobs::{BLOB_DIR, Blobs};
 use crate::store::{Db, StoreError};
@@ -49,9 +50,9 @@ pub enum StartError {
     /// The voices surface (licence key, put_url allowlist).
     #[error("voices: {0}")]
     Voices(String),
-    /// The managed snapserver (its files, its program).
+    /// The speakers surface (the managed snapserver, the web media lists).
     #[error("speakers: {0}")]
-    Speakers(#[from] ManagedError),
+    Speakers(#[from] SetupError),
 }
 
 /// The store and identity service over a data directory: what `serve` and every CLI command

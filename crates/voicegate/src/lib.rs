@@ -15,6 +15,7 @@ pub mod identity;
 pub mod ids;
 pub mod jobs;
 pub mod key_file;
+pub mod outbound;
 pub mod ovos;
 pub mod secret;
 pub mod speakers;

@@ -13,8 +13,8 @@ use figment::providers::{Env, Format, Toml};
 use serde::Deserialize;
 
 use crate::address_policy::{AddressBlocks, Allowlist};
+use crate::outbound::resolve::parse_nameserver;
 use crate::secret::Secret;
-use crate::voices::put_url::resolve::parse_nameserver;
 
 mod sections;
 mod speakers;

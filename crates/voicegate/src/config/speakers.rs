@@ -1,10 +1,12 @@
 //! The `[speakers]` section: the HK Omni surface's speaker system and its limits.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Deserialize;
+
+use crate::address_policy::Allowlist;
 
 /// The speaker system behind the surface.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -81,6 +83,27 @@ pub struct SpeakersConfig {
     /// The longest wait before the managed snapserver is started again after it died (the wait
     /// doubles from 200 ms after each quick death), in milliseconds.
     pub snapserver_restart_max_ms: u64,
+    /// The folder of hub media (`media_list`, `play_hub_media`), scanned with its subfolders;
+    /// unset: `<data_dir>/media`; empty: no hub media.
+    pub media_dir: Option<String>,
+    /// The most audio files the hub media list holds (the scan stops there).
+    pub media_max_files: usize,
+    /// How deep the scan goes into subfolders of `media_dir` (0: the folder alone).
+    pub media_max_depth: usize,
+    /// How far decoding runs ahead of playback, in milliseconds.
+    pub media_ahead_ms: u64,
+    /// Web media destinations allowed although they are not public addresses: host names,
+    /// addresses or CIDR blocks, each with an optional port (as `voices.put_url_allow`).
+    pub web_media_allow: Vec<String>,
+    /// Web media destinations always refused, public or allowed (the same forms).
+    pub web_media_deny: Vec<String>,
+    /// The time web media may take to resolve, connect and answer, and the longest wait for
+    /// more of its body while it plays, in milliseconds.
+    pub web_media_timeout_ms: u64,
+    /// The most bytes of one web media download (past it the playback ends).
+    pub web_media_max_bytes: u64,
+    /// How many redirects a web media request follows (each target checked like the first).
+    pub web_media_max_redirects: usize,
 }
 
 impl Default for SpeakersConfig {
@@ -105,6 +128,15 @@ impl Default for SpeakersConfig {
             snapserver_stream_address: SocketAddr::from(([127, 0, 0, 1], 1704)),
             snapserver_source_ports: vec![4953, 4954, 4955, 4956],
             snapserver_restart_max_ms: 30_000,
+            media_dir: None,
+            media_max_files: 10_000,
+            media_max_depth: 8,
+            media_ahead_ms: 1500,
+            web_media_allow: Vec::new(),
+            web_media_deny: Vec::new(),
+            web_media_timeout_ms: 10_000,
+            web_media_max_bytes: 512 * 1024 * 1024,
+            web_media_max_redirects: 5,
         }
     }
 }
@@ -132,6 +164,36 @@ impl SpeakersConfig {
         }
         if self.max_tts_chars == 0 {
             return Some(("speakers.max_tts_chars", "must be at least 1"));
+        }
+        if self.media_max_files == 0 {
+            return Some(("speakers.media_max_files", "must be at least 1"));
+        }
+        if self.media_max_depth > 64 {
+            return Some(("speakers.media_max_depth", "must be from 0 to 64"));
+        }
+        if !(100..=10_000).contains(&self.media_ahead_ms) {
+            return Some(("speakers.media_ahead_ms", "must be from 100 to 10000"));
+        }
+        if Allowlist::parse(&self.web_media_allow).is_err() {
+            return Some((
+                "speakers.web_media_allow",
+                "each must be a host name, address or CIDR block with an optional :port",
+            ));
+        }
+        if Allowlist::parse(&self.web_media_deny).is_err() {
+            return Some((
+                "speakers.web_media_deny",
+                "each must be a host name, address or CIDR block with an optional :port",
+            ));
+        }
+        if self.web_media_timeout_ms == 0 {
+            return Some(("speakers.web_media_timeout_ms", "must be at least 1"));
+        }
+        if self.web_media_max_bytes == 0 {
+            return Some(("speakers.web_media_max_bytes", "must be at least 1"));
+        }
+        if self.web_media_max_redirects > 20 {
+            return Some(("speakers.web_media_max_redirects", "must be from 0 to 20"));
         }
         if self.streams().is_none() {
             return Some((
@@ -180,6 +242,16 @@ impl SpeakersConfig {
             return Some(("speakers.snapserver_restart_max_ms", "must be at least 200"));
         }
         None
+    }
+
+    /// The hub media folder: `media_dir`, or `<data_dir>/media` when it is unset; `None` when it
+    /// is set empty.
+    pub fn media_dir(&self, data_dir: &Path) -> Option<PathBuf> {
+        match self.media_dir.as_deref().map(str::trim) {
+            None => Some(data_dir.join("media")),
+            Some("") => None,
+            Some(dir) => Some(PathBuf::from(dir)),
+        }
     }
 
     /// The local backend's output, if `local_output` is one.
@@ -305,6 +377,49 @@ mod tests {
             with(|c| c.snapcast_streams = vec!["S1=tcp://a:1".into(), "S1=tcp://b:2".into()]),
             Some("speakers.snapcast_streams")
         );
+        assert_eq!(
+            with(|c| c.media_max_files = 0),
+            Some("speakers.media_max_files")
+        );
+        assert_eq!(
+            with(|c| c.media_max_depth = 65),
+            Some("speakers.media_max_depth")
+        );
+        assert_eq!(
+            with(|c| c.media_ahead_ms = 99),
+            Some("speakers.media_ahead_ms")
+        );
+        assert_eq!(
+            with(|c| c.web_media_allow = vec!["10.0.0.0/33".into()]),
+            Some("speakers.web_media_allow")
+        );
+        assert_eq!(
+            with(|c| c.web_media_deny = vec!["a b".into()]),
+            Some("speakers.web_media_deny")
+        );
+        assert_eq!(
+            with(|c| c.web_media_timeout_ms = 0),
+            Some("speakers.web_media_timeout_ms")
+        );
+        assert_eq!(
+            with(|c| c.web_media_max_bytes = 0),
+            Some("speakers.web_media_max_bytes")
+        );
+        assert_eq!(
+            with(|c| c.web_media_max_redirects = 21),
+            Some("speakers.web_media_max_redirects")
+        );
+        let data = Path::new("/srv/voicegate");
+        let dir = |media_dir: Option<&str>| {
+            SpeakersConfig {
+                media_dir: media_dir.map(str::to_string),
+                ..SpeakersConfig::default()
+            }
+            .media_dir(data)
+        };
+        assert_eq!(dir(None), Some(data.join("media")));
+        assert_eq!(dir(Some(" ")), None);
+        assert_eq!(dir(Some("/music")), Some(PathBuf::from("/music")));
         let config = SpeakersConfig {
             snapcast_streams: vec!["S1 = tcp://127.0.0.1:4953?mode=server".into()],
             ..SpeakersConfig::default()

@@ -163,6 +163,15 @@ impl From<SpeakerError> for ApiError {
                 Self::new(StatusCode::CONFLICT, "streams_busy", detail)
             }
             SpeakerError::NoSpeakers => Self::new(StatusCode::BAD_REQUEST, "no_speakers", detail),
+            SpeakerError::UnknownMedia(_) => {
+                Self::new(StatusCode::NOT_FOUND, "unknown_media", detail)
+            }
+            SpeakerError::BadMedia(_) => {
+                Self::new(StatusCode::UNPROCESSABLE_ENTITY, "bad_media", detail)
+            }
+            SpeakerError::MediaUnavailable(_) => {
+                Self::new(StatusCode::FAILED_DEPENDENCY, "media_unavailable", detail)
+            }
             SpeakerError::NothingPaused => {
                 Self::new(StatusCode::CONFLICT, "nothing_paused", detail)
             }

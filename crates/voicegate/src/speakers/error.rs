@@ -26,6 +26,16 @@ pub enum SpeakerError {
     /// A resume, with nothing paused.
     #[error("nothing is paused in this session (play something first)")]
     NothingPaused,
+    /// No hub media file has this PersistentID.
+    #[error("unknown PersistentID {0:?} (media_list lists the hub media)")]
+    UnknownMedia(String),
+    /// The media is not audio that can be played, or is too long (the text says why).
+    #[error("the media cannot be played: {0}")]
+    BadMedia(String),
+    /// Web media that cannot be had: the URL cannot be reached or is not allowed (one answer
+    /// for both, naming no address), or its server did not answer with the media.
+    #[error("{0}")]
+    MediaUnavailable(String),
     /// The speech engines could not speak.
     #[error("the announcement could not be spoken: {0}")]
     Speech(String),

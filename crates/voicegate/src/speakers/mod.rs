@@ -12,6 +12,7 @@ pub mod error;
 pub mod events;
 pub mod feeder;
 pub mod local;
+pub mod media;
 pub mod routes;
 pub mod service;
 pub mod sessions;

@@ -15,6 +15,7 @@ use crate::speakers::device::{Device, MAX_WIRE_VOLUME, wire_to_percent};
 use crate::speakers::error::SpeakerError;
 use crate::speakers::events::follow_playback;
 use crate::speakers::feeder::{FeedState, Feeder};
+use crate::speakers::media::Media;
 use crate::speakers::sessions::Sessions;
 use crate::speakers::streams::Streams;
 
@@ -52,8 +53,10 @@ pub struct SpeakersService {
     backend: Arc<dyn SpeakerBackend>,
     engines: Arc<Engines>,
     events: EventHub,
-    sessions: Sessions,
+    pub(super) sessions: Sessions,
     streams: Streams,
+    /// Hub and web media.
+    pub(super) media: Media,
     max_volume: u8,
     tts_voice: String,
     max_tts_chars: usize,
@@ -65,12 +68,13 @@ pub struct SpeakersService {
 
 impl SpeakersService {
     /// The service over `backend` and its `streams`, speaking with `engines`, publishing on
-    /// `events`, with the limits of `config`.
+    /// `events`, playing `media`, with the limits of `config`.
     pub fn new(
         backend: Arc<dyn SpeakerBackend>,
         streams: Streams,
         engines: Arc<Engines>,
         events: EventHub,
+        media: Media,
         config: &SpeakersConfig,
     ) -> Self {
         Self {
@@ -78,6 +82,7 @@ impl SpeakersService {
             streams,
             engines,
             events,
+            media,
             sessions: Sessions::new(
                 Duration::from_secs(config.session_idle_secs),
                 config.max_sessions_per_user,

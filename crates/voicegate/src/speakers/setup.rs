@@ -6,6 +6,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::address_policy::AllowEntryError;
 use crate::config::{Config, LocalOutput, SpeakerBackendKind, SpeakersConfig};
 use crate::engines::Engines;
 use crate::events::EventHub;
@@ -16,18 +17,31 @@ use crate::speakers::events::follow_snapcast;
 use crate::speakers::feeder::sink::SinkSpec;
 use crate::speakers::feeder::{Feeder, FeederSettings};
 use crate::speakers::local::{LOCAL_STREAM, LocalBackend};
+use crate::speakers::media::Media;
 use crate::speakers::snapcast::backend::SnapcastBackend;
 use crate::speakers::snapcast::control::{ControlSettings, SnapcastControl};
 use crate::speakers::snapcast::managed::{ManagedError, ManagedSettings, ManagedSnapserver};
 use crate::speakers::streams::Streams;
 
+/// Why the speakers surface could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    /// The managed snapserver (its files, its program).
+    #[error(transparent)]
+    Managed(#[from] ManagedError),
+    /// An entry of `speakers.web_media_allow` or `speakers.web_media_deny`.
+    #[error("speakers.web_media_allow or speakers.web_media_deny: {0}")]
+    WebMediaList(#[from] AllowEntryError),
+}
+
 /// The speakers service `config` describes, publishing on `events`, and the snapserver it
-/// runs when it manages one.
+/// runs when it manages one. The hub media folder defaults to one in `data_dir`.
 pub fn open(
     config: &Config,
     engines: Arc<Engines>,
     events: EventHub,
-) -> Result<(SpeakersService, Option<ManagedSnapserver>), ManagedError> {
+) -> Result<(SpeakersService, Option<ManagedSnapserver>), SetupError> {
+    let media = Media::new(&config.speakers, &config.data_dir)?;
     let managed = if config.speakers.manage_snapserver {
         let settings = ManagedSettings::new(&config.speakers, &config.data_dir);
         Some(ManagedSnapserver::start(settings)?)
@@ -39,7 +53,7 @@ pub fn open(
         SpeakerBackendKind::Local => local(&config, &events),
         SpeakerBackendKind::Snapcast => snapcast(&config, &events),
     };
-    let service = SpeakersService::new(backend, streams, engines, events, &config);
+    let service = SpeakersService::new(backend, streams, engines, events, media, &config);
     Ok((service, managed))
 }
 

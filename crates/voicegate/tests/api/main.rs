@@ -10,6 +10,7 @@ mod errors;
 mod events;
 mod hk_oauth;
 mod managed_snapserver;
+mod media;
 mod memory;
 mod oauth;
 mod ovos;

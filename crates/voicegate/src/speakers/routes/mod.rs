@@ -5,6 +5,7 @@
 
 mod common;
 mod devices;
+pub mod media;
 mod playback;
 
 pub use common::Done;

@@ -1,38 +1,35 @@
 //! `put_url` uploads: a finished voice is PUT (`Content-Type: audio/wav`) to a URL the client
 //! gave, such as a presigned object-store URL, and the answer's status and first bytes are kept.
 //!
-//! A client-given URL must not turn the server into a proxy into its own network, so only http
-//! and https are accepted, the host is resolved once here and every address it resolves to must
-//! be public (see [`crate::address_policy`]) unless `voices.put_url_allow` names the host or a
-//! block holding the address (on the URL's port, when the entry has one). The connection then
-//! goes to exactly the checked addresses (no second DNS lookup), through no proxy, and redirects
-//! are not followed.
+//! A client-given URL must not turn the server into a proxy into its own network, so it passes
+//! the checks of [`crate::outbound`]: only http and https, the host resolved once and every
+//! address it resolves to public unless `voices.put_url_allow` names the host or a block holding
+//! the address (on the URL's port, when the entry has one); the connection goes to exactly the
+//! checked addresses, through no proxy, and redirects are not followed.
 //!
-//! Names are resolved asynchronously ([`resolve`]) within the upload's time limit, and at most
+//! Names are resolved asynchronously within the upload's time limit, and at most
 //! `voices.put_url_max_concurrent` uploads (or checks) run at once. Nor may the server become an
 //! oracle for its network: a refused address, a name that does not resolve, a refused
 //! connection, a failed TLS handshake and a timeout are all the one
 //! [`PutUrlError::Unreachable`], which names no address; the cause is logged.
 
-pub mod resolve;
 #[cfg(test)]
 mod test_peers;
 #[cfg(test)]
 mod tests;
 
-use std::error::Error as _;
-use std::net::{IpAddr, SocketAddr};
+#[cfg(test)]
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use reqwest::Url;
-use reqwest::redirect::Policy;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 
-use crate::address_policy::{AllowEntryError, Allowlist, refused_range};
+use crate::address_policy::AllowEntryError;
 use crate::config::VoicesConfig;
-use crate::voices::put_url::resolve::{ResolveError, Resolver, parse_nameserver};
+use crate::outbound::resolve::{Resolver, parse_nameserver};
+use crate::outbound::{Destination, Failure, Gate, Lists, UrlError, error_chain};
 
 /// The content type of uploads.
 pub const CONTENT_TYPE: &str = "audio/wav";
@@ -68,31 +65,6 @@ pub enum PutUrlConfigError {
     Nameserver(String),
 }
 
-/// What went wrong with a destination: logged, never answered (see [`PutUrlError::Unreachable`]).
-#[derive(Debug, thiserror::Error)]
-enum Failure {
-    /// The host is or resolves to an address that is not public and not allowed.
-    #[error("{addr} is {range}; list the host or address in voices.put_url_allow to permit it")]
-    Refused {
-        /// The refused address.
-        addr: IpAddr,
-        /// The kind of address it is.
-        range: &'static str,
-    },
-    /// The name gave no address.
-    #[error(transparent)]
-    Resolve(#[from] ResolveError),
-    /// No connection could be made (TLS included).
-    #[error("no connection: {0}")]
-    Connect(String),
-    /// No answer within the time limit.
-    #[error("no answer within {0} ms")]
-    TimedOut(u64),
-    /// The connection was made but the exchange failed.
-    #[error("the exchange failed: {0}")]
-    Exchange(String),
-}
-
 /// The answer to an upload.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PutUrlResponse {
@@ -103,53 +75,19 @@ pub struct PutUrlResponse {
     pub body: String,
 }
 
-/// A syntactically acceptable destination, not yet resolved or checked.
-struct Destination {
-    url: Url,
-    /// The URL's host (IPv6 addresses in brackets), for matching and logs.
-    host: String,
-    /// The URL's port, or the scheme's.
-    port: u16,
-    /// The host, when it is an address rather than a name.
-    literal: Option<IpAddr>,
-}
-
-impl Destination {
-    /// Parses `url`: an absolute http or https URL with a host.
-    fn parse(url: &str) -> Result<Self, PutUrlError> {
-        let url = Url::parse(url).map_err(|e| PutUrlError::BadUrl(e.to_string()))?;
-        if !matches!(url.scheme(), "http" | "https") {
-            return Err(PutUrlError::Scheme(url.scheme().to_string()));
+impl From<UrlError> for PutUrlError {
+    fn from(e: UrlError) -> Self {
+        match e {
+            UrlError::BadUrl(reason) => Self::BadUrl(reason),
+            UrlError::Scheme(scheme) => Self::Scheme(scheme),
         }
-        let port = url
-            .port_or_known_default()
-            .ok_or_else(|| PutUrlError::BadUrl("no port".into()))?;
-        // The URL parser has normalized the host: IPv4 in dotted quads, IPv6 in brackets.
-        let host = url
-            .host_str()
-            .filter(|h| !h.is_empty())
-            .ok_or_else(|| PutUrlError::BadUrl("no host".into()))?
-            .to_string();
-        let literal = host
-            .strip_prefix('[')
-            .and_then(|h| h.strip_suffix(']'))
-            .unwrap_or(&host)
-            .parse::<IpAddr>()
-            .ok();
-        Ok(Self {
-            url,
-            host,
-            port,
-            literal,
-        })
     }
 }
 
 /// The uploader, configured from `[voices]`.
 #[derive(Debug, Clone)]
 pub struct PutUrl {
-    allow: Allowlist,
-    resolver: Resolver,
+    gate: Gate,
     /// One permit per upload (or check) in progress.
     slots: Arc<Semaphore>,
     timeout: Duration,
@@ -167,9 +105,14 @@ impl PutUrl {
             .collect::<Result<Vec<_>, _>>()
             .map_err(PutUrlConfigError::Nameserver)?;
         let timeout = Duration::from_millis(config.put_url_timeout_ms.max(1));
+        let lists = Lists {
+            allow: &config.put_url_allow,
+            allow_key: "voices.put_url_allow",
+            deny: &[],
+            deny_key: "",
+        };
         Ok(Self {
-            allow: Allowlist::parse(&config.put_url_allow)?,
-            resolver: Resolver::new(&nameservers, timeout),
+            gate: Gate::new(lists, Resolver::new(&nameservers, timeout))?,
             slots: Arc::new(Semaphore::new(config.put_url_max_concurrent.max(1))),
             timeout,
             max_response_bytes: config.put_url_max_response_bytes,
@@ -183,7 +126,7 @@ impl PutUrl {
         let destination = Destination::parse(url)?;
         let _slot = self.slot().await?;
         let deadline = Instant::now() + self.timeout;
-        match self.addresses(&destination, deadline).await {
+        match self.gate.addresses(&destination, deadline).await {
             Ok(_) => Ok(()),
             Err(failure) => Err(unreachable(&destination, &failure)),
         }
@@ -219,23 +162,14 @@ impl PutUrl {
         body: Vec<u8>,
     ) -> Result<PutUrlResponse, Failure> {
         let deadline = Instant::now() + self.timeout;
-        let addrs = self.addresses(destination, deadline).await?;
+        let addrs = self.gate.addresses(destination, deadline).await?;
         let remaining = deadline
             .checked_duration_since(Instant::now())
             .filter(|left| !left.is_zero())
             .ok_or_else(|| self.timed_out())?;
-        // reqwest's rustls needs a process-wide crypto provider; the first upload installs ring.
-        crate::install_tls_provider();
-        let mut client = reqwest::Client::builder()
-            .redirect(Policy::none())
-            .no_proxy()
+        let client = Gate::client(destination, &addrs)
             .connect_timeout(remaining)
             .timeout(remaining)
-            .user_agent(concat!("voicegate/", env!("CARGO_PKG_VERSION")));
-        if destination.literal.is_none() {
-            client = client.resolve_to_addrs(&destination.host, &addrs);
-        }
-        let client = client
             .build()
             .map_err(|e| Failure::Exchange(error_chain(&e)))?;
         let mut response = client
@@ -264,36 +198,14 @@ impl PutUrl {
         })
     }
 
-    /// The destination's addresses, resolved by `deadline` and every one acceptable, with the
-    /// URL's port.
+    /// The destination's checked addresses, as an upload would connect to them.
+    #[cfg(test)]
     async fn addresses(
         &self,
         destination: &Destination,
         deadline: Instant,
     ) -> Result<Vec<SocketAddr>, Failure> {
-        let Destination {
-            host,
-            port,
-            literal,
-            ..
-        } = destination;
-        let ips = match literal {
-            Some(ip) => vec![*ip],
-            None => self.resolver.resolve(host, deadline).await?,
-        };
-        if !(literal.is_none() && self.allow.allows_host(host, *port)) {
-            for ip in &ips {
-                if let Some(range) =
-                    refused_range(*ip).filter(|_| !self.allow.allows_addr(*ip, *port))
-                {
-                    return Err(Failure::Refused { addr: *ip, range });
-                }
-            }
-        }
-        Ok(ips
-            .into_iter()
-            .map(|ip| SocketAddr::new(ip, *port))
-            .collect())
+        self.gate.addresses(destination, deadline).await
     }
 
     fn timed_out(&self) -> Failure {
@@ -301,13 +213,7 @@ impl PutUrl {
     }
 
     fn send_error(&self, e: &reqwest::Error) -> Failure {
-        if e.is_timeout() {
-            self.timed_out()
-        } else if e.is_connect() {
-            Failure::Connect(error_chain(e))
-        } else {
-            Failure::Exchange(error_chain(e))
-        }
+        Failure::of_send(e, self.timeout.as_millis() as u64)
     }
 }
 
@@ -315,28 +221,12 @@ impl PutUrl {
 /// query (a presigned URL's signature) are not logged.
 fn unreachable(destination: &Destination, failure: &Failure) -> PutUrlError {
     let (host, port) = (&destination.host, destination.port);
-    if let Failure::Refused { .. } = failure {
+    if let Failure::Refused { .. } | Failure::Denied { .. } = failure {
         tracing::info!(%host, port, cause = %failure, "put_url destination refused");
     } else {
         tracing::debug!(%host, port, cause = %failure, "put_url destination unreachable");
     }
     PutUrlError::Unreachable
-}
-
-/// An error and its sources, as one line.
-fn error_chain(e: &reqwest::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    // A presigned URL carries its signature in the query: never in logs or answers.
-    if let Some(url) = e.url() {
-        text = text.replace(url.as_str(), "<put_url>");
-    }
-    text
 }
 
 /// Bytes as text, dropping a character cut in half at the end.

@@ -1,7 +1,8 @@
-//! Host names of `put_url` destinations to addresses, asynchronously: a lookup is a task on the
-//! async runtime (hickory), never a thread of the blocking pool, so a slow or silent DNS server
-//! holds no thread that password hashing or synthesis need, and dropping a lookup at its deadline
-//! ends it. `localhost` names are loopback without asking DNS (RFC 6761).
+//! Host names of outbound destinations (`put_url` uploads, web media) to addresses,
+//! asynchronously: a lookup is a task on the async runtime (hickory), never a thread of the
+//! blocking pool, so a slow or silent DNS server holds no thread that password hashing or
+//! synthesis need, and dropping a lookup at its deadline ends it. `localhost` names are loopback
+//! without asking DNS (RFC 6761).
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
@@ -54,7 +55,7 @@ pub fn is_localhost(name: &str) -> bool {
     name == "localhost" || name.ends_with(".localhost")
 }
 
-/// The name resolver of `put_url` uploads.
+/// The name resolver of outbound requests.
 #[derive(Clone)]
 pub struct Resolver {
     /// The resolver, or why there is none.
@@ -106,7 +107,7 @@ impl Resolver {
             })
             .map_err(|e| e.to_string());
         if let Err(reason) = &inner {
-            tracing::warn!(%reason, "put_url: no DNS resolver; host names will not resolve");
+            tracing::warn!(%reason, "no DNS resolver for outbound requests; host names will not resolve");
         }
         Self { inner }
     }
