@@ -103,10 +103,23 @@ impl SpeakersService {
         audio: Audio,
         speakers: Speakers,
     ) -> Result<(), SpeakerError> {
+        self.play_as(user, token, audio, None, speakers).await
+    }
+
+    /// [`Self::play`], noting what the track is (`hub:<PersistentID>`, `web`).
+    pub(crate) async fn play_as(
+        &self,
+        user: UserId,
+        token: &str,
+        audio: Audio,
+        label: Option<String>,
+        speakers: Speakers,
+    ) -> Result<(), SpeakerError> {
         let devices = self.targets(user, token, speakers).await?;
         let (at, stream) = self.streams.take(token)?;
         self.backend.join(&stream, &devices).await?;
         self.streams.set_paused_at(at, None);
+        self.streams.set_label(at, label);
         let feeder = self.streams.feeder(at);
         let plays = feeder.play(audio).await;
         self.follow(user, at, &devices, &feeder, plays);
@@ -308,21 +321,34 @@ impl SpeakersService {
 
     /// Continues the session's paused playback from the place heard, on `speakers`. The
     /// speakers are unmuted once what was muted at the pause has drained from their buffers.
+    /// With `persistent_id`, hub media other than the paused track (or with nothing paused)
+    /// plays from its start instead.
     pub async fn resume(
         &self,
         user: UserId,
         token: &str,
+        persistent_id: Option<&str>,
         speakers: Speakers,
     ) -> Result<(), SpeakerError> {
         self.sessions.get(user, token)?;
-        let Some((at, stream)) = self.streams.held_by(token) else {
+        let held = self.streams.held_by(token).and_then(|(at, stream)| {
+            let feeder = self.streams.feeder(at);
+            let state = feeder.status().state;
+            (state != FeedState::Stopped).then_some((at, stream, feeder, state))
+        });
+        if let Some(id) = persistent_id {
+            let other = held.as_ref().is_none_or(|(at, ..)| {
+                self.streams
+                    .label(*at)
+                    .is_some_and(|label| label.starts_with("hub:") && label[4..] != *id)
+            });
+            if other {
+                return self.play_hub_media(user, token, id, speakers).await;
+            }
+        }
+        let Some((at, stream, feeder, state)) = held else {
             return Err(SpeakerError::NothingPaused);
         };
-        let feeder = self.streams.feeder(at);
-        let state = feeder.status().state;
-        if state == FeedState::Stopped {
-            return Err(SpeakerError::NothingPaused);
-        }
         let devices = self.targets(user, token, speakers).await?;
         if state == FeedState::Paused {
             feeder.resume().await;

@@ -17,6 +17,8 @@ struct Slot {
     holder: Option<String>,
     /// When the holder last paused (and muted) it.
     paused_at: Option<Instant>,
+    /// What its track is (`hub:<PersistentID>`, `web`), if known.
+    label: Option<String>,
     /// Counts the playbacks started on it (so that a follower of one knows when it is over).
     generation: Arc<AtomicU64>,
 }
@@ -47,6 +49,7 @@ impl Streams {
                 feeder,
                 holder: None,
                 paused_at: None,
+                label: None,
                 generation: Arc::new(AtomicU64::new(0)),
             })
             .collect();
@@ -111,6 +114,7 @@ impl Streams {
             .position(|s| s.holder.as_deref() == Some(session))?;
         slots[at].holder = None;
         slots[at].paused_at = None;
+        slots[at].label = None;
         Some(at)
     }
 
@@ -131,6 +135,18 @@ impl Streams {
         if let Some(slot) = self.lock().get_mut(at) {
             slot.paused_at = when;
         }
+    }
+
+    /// Notes what the track on the stream `at` is.
+    pub fn set_label(&self, at: usize, label: Option<String>) {
+        if let Some(slot) = self.lock().get_mut(at) {
+            slot.label = label;
+        }
+    }
+
+    /// What the track on the stream `at` is, if known.
+    pub fn label(&self, at: usize) -> Option<String> {
+        self.lock().get(at).and_then(|slot| slot.label.clone())
     }
 
     /// When the stream `at` was paused, if it is.

@@ -403,3 +403,129 @@ async fn loopback_web_media_is_refused_unless_allowed() {
         );
     }
 }
+
+/// Sign changes of the left channel over the last `frames` frames a speaker wrote, and the
+/// loudest of them: a 440 Hz tone changes sign 880 times a second.
+fn tail(client: &Snapclient, frames: usize) -> (usize, i32) {
+    let samples = client.samples();
+    let left: Vec<i16> = samples.iter().step_by(2).copied().collect();
+    let tail = &left[left.len().saturating_sub(frames)..];
+    let crossings = tail.windows(2).filter(|w| (w[0] < 0) != (w[1] < 0)).count();
+    let peak = tail.iter().map(|s| i32::from(*s).abs()).max().unwrap_or(0);
+    (crossings, peak)
+}
+
+async fn elapsed(setup: &Setup) -> u64 {
+    let (_, status) = setup.call("playback_status", &[]).await;
+    assert_eq!(status["PlaybackState"], "PlayerStatePlaying", "{status}");
+    status["TimeElapsed"].as_str().unwrap().parse().unwrap()
+}
+
+#[tokio::test]
+async fn music_continues_where_it_was_after_an_announcement_and_resumes_by_its_id() {
+    let media = tempfile::tempdir().unwrap();
+    sox(&media.path().join("tone.flac"), 40.0);
+    sox(&media.path().join("other.flac"), 3.0);
+    let dir = media.path().to_string_lossy().into_owned();
+    let setup = Setup::start("duck", |config| config.speakers.media_dir = Some(dir)).await;
+    let (_, list) = setup.call("media_list", &[]).await;
+    let id_of = |title: &str| {
+        list["MediaList"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|item| item["Title"] == title)
+            .and_then(|item| item["PersistentID"].as_str())
+            .unwrap()
+            .to_string()
+    };
+    let (tone, other) = (id_of("tone"), id_of("other"));
+
+    // Music on the first two speakers.
+    let music = format!("{},{}", setup.ids[0], setup.ids[1]);
+    let (status, body) = setup
+        .call(
+            "play_hub_media_selected_speakers",
+            &[("PersistentID", &tone), ("DeviceIDList", &music)],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let before_announcement = elapsed(&setup).await;
+    let before = written(&setup.clients);
+
+    // An announcement on the third: the music holds its place meanwhile.
+    let (status, body) = setup
+        .call(
+            "play_tts_selected_speakers",
+            &[
+                ("Text", "The washing machine has finished its programme."),
+                ("DeviceIDList", &setup.ids[2]),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let announced = tokio::time::Instant::now();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let during = elapsed(&setup).await;
+    assert!(
+        during <= before_announcement + 1,
+        "the music held at {before_announcement} s, not {during} s"
+    );
+
+    // After it, the music is back on its two speakers, where it was, and the third is quiet.
+    tokio::time::sleep_until(announced + Duration::from_secs(7)).await;
+    let after = elapsed(&setup).await;
+    assert!(
+        after > during && after < before_announcement + 7,
+        "{before_announcement} s before, {during} s during, {after} s 7 s later"
+    );
+    let announcement = peaks_since(&setup.clients[2..], &before[2..]);
+    assert!(
+        announcement[0] > 1_000,
+        "the announcement was heard: {announcement:?}"
+    );
+    for (at, client) in setup.clients.iter().enumerate() {
+        let (crossings, peak) = tail(client, 24_000);
+        if at < 2 {
+            assert!(
+                (400..480).contains(&crossings) && peak > 8_000,
+                "speaker {at}: {crossings} sign changes, peak {peak} in the last 0.5 s"
+            );
+        } else {
+            assert_eq!(peak, 0, "speaker {at} is quiet again");
+        }
+    }
+
+    // Paused, resumed by the same id: it continues from its place; another id plays that.
+    let (status, _) = setup.call("pause_play", &[]).await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, paused) = setup.call("playback_status", &[]).await;
+    let at_pause: u64 = paused["TimeElapsed"].as_str().unwrap().parse().unwrap();
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let (status, body) = setup
+        .call("resume_hub_media", &[("PersistentID", &tone)])
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let resumed = elapsed(&setup).await;
+    assert!(
+        (at_pause..=at_pause + 2).contains(&resumed),
+        "paused at {at_pause} s, {resumed} s after resuming"
+    );
+    let (status, _) = setup.call("pause_play", &[]).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, body) = setup
+        .call("resume_hub_media", &[("PersistentID", &other)])
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        elapsed(&setup).await <= 1,
+        "the other file plays from its start"
+    );
+    let (status, body) = setup
+        .call("resume_hub_media", &[("PersistentID", "12345")])
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+}

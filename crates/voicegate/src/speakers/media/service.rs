@@ -41,7 +41,8 @@ impl SpeakersService {
             .await
             .ok_or_else(|| SpeakerError::UnknownMedia(persistent_id.to_string()))?;
         let opened = self.open_file(&item).await;
-        self.play_opened(user, token, opened, speakers).await
+        let label = format!("hub:{}", item.persistent_id);
+        self.play_opened(user, token, opened, label, speakers).await
     }
 
     /// Plays the http or https media at `url` on `speakers` while it downloads, replacing what
@@ -65,7 +66,8 @@ impl SpeakersService {
             .map_err(SpeakerError::BadMedia),
             Err(e) => Err(e),
         };
-        self.play_opened(user, token, opened, speakers).await
+        self.play_opened(user, token, opened, "web".into(), speakers)
+            .await
     }
 
     /// Fails at once (before any media is opened) when the session is not the user's, or
@@ -102,18 +104,19 @@ impl SpeakersService {
             .map_err(SpeakerError::BadMedia)
     }
 
-    /// Plays opened media; media that could not be opened stops the session's playback and is
-    /// the request's error.
+    /// Plays opened media (`label` says what it is); media that could not be opened stops the
+    /// session's playback and is the request's error.
     async fn play_opened(
         &self,
         user: UserId,
         token: &str,
         opened: Result<PcmStream, SpeakerError>,
+        label: String,
         speakers: Speakers,
     ) -> Result<(), SpeakerError> {
         match opened {
             Ok(stream) => {
-                self.play(user, token, Audio::Stream(stream), speakers)
+                self.play_as(user, token, Audio::Stream(stream), Some(label), speakers)
                     .await
             }
             Err(e) => {

@@ -52,3 +52,17 @@ pub(crate) fn device_id_list(params: &Params) -> Result<Vec<String>, ApiError> {
     }
     Ok(ids)
 }
+
+/// The `PersistentID` parameter: text, or a JSON number.
+pub(crate) fn persistent_id(params: &Params) -> Result<String, ApiError> {
+    optional_persistent_id(params)?
+        .ok_or_else(|| SpeakerError::BadRequest("PersistentID is required".into()).into())
+}
+
+/// The `PersistentID` parameter if there is one.
+pub(crate) fn optional_persistent_id(params: &Params) -> Result<Option<String>, ApiError> {
+    match params.get("PersistentID") {
+        Some(Value::Number(n)) => Ok(Some(n.to_string())),
+        _ => Ok(params.text("PersistentID")?.map(|id| id.trim().to_string())),
+    }
+}

@@ -5,7 +5,6 @@
 use axum::Json;
 use axum::extract::State;
 use serde::Serialize;
-use serde_json::Value;
 use utoipa::ToSchema;
 
 use crate::http::auth::Authorized;
@@ -14,7 +13,7 @@ use crate::http::params::Params;
 use crate::identity::scopes::SpeakersScope;
 use crate::ids::UserId;
 use crate::speakers::media::library::MediaItem;
-use crate::speakers::routes::common::{DONE, Done, device_id_list};
+use crate::speakers::routes::common::{DONE, Done, device_id_list, persistent_id};
 use crate::speakers::service::Speakers;
 use crate::state::AppState;
 
@@ -73,14 +72,6 @@ pub async fn media_list(
     Ok(Json(MediaList {
         media_list: items.into_iter().map(MediaEntry::from).collect(),
     }))
-}
-
-/// The `PersistentID` parameter: text, or a JSON number.
-fn persistent_id(params: &Params) -> Result<String, ApiError> {
-    match params.get("PersistentID") {
-        Some(Value::Number(n)) => Ok(n.to_string()),
-        _ => Ok(params.required_text("PersistentID")?.trim().to_string()),
-    }
 }
 
 async fn hub(

@@ -14,7 +14,7 @@ use crate::identity::scopes::SpeakersScope;
 use crate::speakers::error::SpeakerError;
 use crate::speakers::events::state_name;
 use crate::speakers::feeder::FeedState;
-use crate::speakers::routes::common::{DONE, Done, device_id_list, volume};
+use crate::speakers::routes::common::{DONE, Done, device_id_list, optional_persistent_id, volume};
 use crate::speakers::service::{Speakers, Voice};
 use crate::state::AppState;
 use crate::voices::error::VoicesError;
@@ -159,11 +159,16 @@ async fn resume(
     speakers: Speakers,
 ) -> Result<Json<Done>, ApiError> {
     let token = params.required_text("SessionToken")?;
-    state.speakers.resume(user, token, speakers).await?;
+    let persistent_id = optional_persistent_id(params)?;
+    state
+        .speakers
+        .resume(user, token, persistent_id.as_deref(), speakers)
+        .await?;
     Ok(Json(DONE))
 }
 
-/// Continues the session's paused playback where it was heard, on the session's speakers.
+/// Continues the session's paused playback where it was heard, on the session's speakers; with
+/// the `PersistentID` of other hub media (or nothing paused), plays that from its start.
 #[utoipa::path(method(get, post), path = "/api/v1/resume_hub_media", tag = "speakers",
     security(("bearer" = ["speakers"])),
     params(("SessionToken" = String, Query), ("PersistentID" = Option<String>, Query)),
