@@ -106,6 +106,41 @@ async fn the_control_client_reads_the_status_and_sets_volumes_groups_and_names()
 }
 
 #[tokio::test]
+async fn a_status_read_is_reused_until_anything_changes() {
+    let server = Snapserver::start(1, 300).await;
+    let _a = Snapclient::start(&server, "vg-c").await;
+    let control = SnapcastControl::start(ControlSettings::new(server.control_address()));
+    status_until(&control, 10, |s| connected(s, &["vg-c"])).await;
+    // Quiet: reads are reused (the listening connection saw nothing since).
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    control.status().await.unwrap();
+    let reads = control.status_reads();
+    for _ in 0..20 {
+        control.status().await.unwrap();
+    }
+    assert_eq!(
+        control.status_reads(),
+        reads,
+        "20 reads while nothing changed"
+    );
+
+    // Its own change: the next read is new and shows it.
+    control.set_volume("vg-c", 30, false).await.unwrap();
+    let status = control.status().await.unwrap();
+    assert_eq!(status.client("vg-c").unwrap().1.config.volume.percent, 30);
+    assert_eq!(control.status_reads(), reads + 1);
+
+    // Another client's change, announced to the listening connection: seen within a second.
+    let other = SnapcastControl::start(ControlSettings::new(server.control_address()));
+    status_until(&other, 10, |s| connected(s, &["vg-c"])).await;
+    other.set_volume("vg-c", 70, false).await.unwrap();
+    status_until(&control, 1, |s| {
+        s.client("vg-c").unwrap().1.config.volume.percent == 70
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn audio_written_into_a_source_reaches_the_clients_on_it_at_their_volume() {
     let server = Snapserver::start(1, 300).await;
     let loud = Snapclient::start(&server, "vg-loud").await;

@@ -9,8 +9,8 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
@@ -104,6 +104,33 @@ struct Call {
     answer: Answer,
 }
 
+/// The longest a status read is reused, even with no notification since.
+const STATUS_MAX_AGE: Duration = Duration::from_secs(10);
+
+/// Whether a status read earlier still holds: snapserver announces every change on the
+/// listening connection (and this client makes its own), so a read holds while the listening
+/// connection is up and nothing has changed since.
+#[derive(Default)]
+struct Freshness {
+    /// Counts changes: notifications, this client's own changes, (dis)connections.
+    changes: AtomicU64,
+    /// Whether the listening connection is up (else changes may go unseen).
+    listening: AtomicBool,
+}
+
+impl Freshness {
+    fn changed(&self) {
+        self.changes.fetch_add(1, Ordering::AcqRel);
+    }
+}
+
+/// The last status read, and the change count it was read at.
+struct Cached {
+    changes: u64,
+    at: Instant,
+    status: ServerStatus,
+}
+
 /// The control client. Its two connections live in background tasks that end when it is
 /// dropped.
 pub struct SnapcastControl {
@@ -111,6 +138,10 @@ pub struct SnapcastControl {
     connected: Arc<AtomicBool>,
     notifications: broadcast::Sender<Notification>,
     request_timeout: Duration,
+    fresh: Arc<Freshness>,
+    /// The last status read (one read at a time: requests that arrive meanwhile share it).
+    cached: tokio::sync::Mutex<Option<Cached>>,
+    reads: AtomicU64,
     _alive: watch::Sender<()>,
 }
 
@@ -126,12 +157,21 @@ impl SnapcastControl {
             calls_rx,
             connected.clone(),
         ));
-        tokio::spawn(listen(settings.clone(), notifications.clone(), alive_rx));
+        let fresh = Arc::new(Freshness::default());
+        tokio::spawn(listen(
+            settings.clone(),
+            notifications.clone(),
+            fresh.clone(),
+            alive_rx,
+        ));
         Self {
             calls,
             connected,
             notifications,
             request_timeout: settings.request_timeout,
+            fresh,
+            cached: tokio::sync::Mutex::new(None),
+            reads: AtomicU64::new(0),
             _alive: alive,
         }
     }
@@ -146,8 +186,17 @@ impl SnapcastControl {
         self.notifications.subscribe()
     }
 
-    /// Calls `method` with `params` and returns its result.
+    /// Calls `method` with `params` and returns its result. Any call but a status read may
+    /// change the server, so a status read before it no longer holds.
     pub async fn call(&self, method: &str, params: Value) -> Result<Value, SnapcastError> {
+        let result = self.send(method, params).await;
+        if method != "Server.GetStatus" {
+            self.fresh.changed();
+        }
+        result
+    }
+
+    async fn send(&self, method: &str, params: Value) -> Result<Value, SnapcastError> {
         if !self.is_connected() {
             return Err(SnapcastError::Unavailable);
         }
@@ -170,10 +219,34 @@ impl SnapcastControl {
         }
     }
 
-    /// The whole server state.
+    /// The whole server state: the last one read while nothing has changed since (snapserver
+    /// 0.26 starts a program for every `Server.GetStatus`, a few milliseconds each), else read
+    /// now.
     pub async fn status(&self) -> Result<ServerStatus, SnapcastError> {
-        let result = self.call("Server.GetStatus", json!({})).await?;
-        parse_status("Server.GetStatus", result)
+        let mut cached = self.cached.lock().await;
+        let changes = self.fresh.changes.load(Ordering::Acquire);
+        if self.fresh.listening.load(Ordering::Acquire)
+            && let Some(held) = cached.as_ref()
+            && held.changes == changes
+            && held.at.elapsed() < STATUS_MAX_AGE
+        {
+            return Ok(held.status.clone());
+        }
+        self.reads.fetch_add(1, Ordering::Relaxed);
+        let result = self.send("Server.GetStatus", json!({})).await;
+        let status = parse_status("Server.GetStatus", result?)?;
+        // Kept only if nothing changed while it was read.
+        *cached = (self.fresh.changes.load(Ordering::Acquire) == changes).then(|| Cached {
+            changes,
+            at: Instant::now(),
+            status: status.clone(),
+        });
+        Ok(status)
+    }
+
+    /// How many times the status was read from snapserver (the rest were reused).
+    pub fn status_reads(&self) -> u64 {
+        self.reads.load(Ordering::Relaxed)
     }
 
     /// Sets a client's volume (`percent` is clamped to 0–100: snapserver would take more and
@@ -379,6 +452,7 @@ fn answer_waiting(line: &[u8], waiting: &mut Waiting) {
 async fn listen(
     settings: ControlSettings,
     notifications: broadcast::Sender<Notification>,
+    fresh: Arc<Freshness>,
     mut alive: watch::Receiver<()>,
 ) {
     let mut backoff = settings.reconnect_min;
@@ -396,6 +470,8 @@ async fn listen(
             continue;
         };
         backoff = settings.reconnect_min;
+        fresh.listening.store(true, Ordering::Release);
+        fresh.changed();
         let _ = notifications.send(Notification::Connected);
         let mut reader = BufReader::new(stream);
         let mut line = Vec::new();
@@ -405,10 +481,15 @@ async fn listen(
                 _ = alive.changed() => return,
             };
             match read {
-                Ok(true) => publish(&line, &notifications),
+                Ok(true) => {
+                    fresh.changed();
+                    publish(&line, &notifications);
+                }
                 _ => break,
             }
         }
+        fresh.listening.store(false, Ordering::Release);
+        fresh.changed();
     }
 }
 
