@@ -391,7 +391,7 @@ print("| %.0f | %.2f ms | %.2f ms | %s / %s | %.3f ms | %.3f ms | %s %% |" % (
     e["LIST_BUSY"]))
 print()
 print("snapserver alone (the probe, after the volume run): Server.GetStatus with 50 in flight on one"
-      " connection, %.0f answers/s; each device_list asks snapserver for its status once."
+      " connection, %.0f answers/s; voicegate reuses its last status read until snapserver announces a change."
       % r["control_pipelined_per_s"])
 print()
 print("| Target | Measured | Result |")
