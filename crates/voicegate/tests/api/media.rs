@@ -18,9 +18,9 @@ use lofty::tag::{Accessor, Tag, TagExt};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use testkit::{Snapclient, Snapserver, TestServer};
-use voicegate::config::{Config, SpeakerBackendKind};
+use voicegate::config::Config;
 
-use crate::speakers_support::{devices_ready, hk, peaks_since, until_stopped, written};
+use crate::speakers_support::{HkSession, hk, peaks_since, until_stopped, written};
 use crate::support::{keys, tokens};
 
 /// A 44.1 kHz mono 440 Hz sine of `seconds` by sox, in the format of `path`'s extension.
@@ -73,14 +73,18 @@ async fn file_server(dir: PathBuf) -> SocketAddr {
 }
 
 /// Three speakers, a server over them with `adjust` applied, a user's token and a session
-/// whose devices are ready.
+/// whose devices are ready (the session's fields through `Deref`).
 struct Setup {
     _snap: Snapserver,
     clients: [Snapclient; 3],
-    server: TestServer,
-    token: String,
-    session: String,
-    ids: Vec<String>,
+    hk: HkSession,
+}
+
+impl std::ops::Deref for Setup {
+    type Target = HkSession;
+    fn deref(&self) -> &HkSession {
+        &self.hk
+    }
 }
 
 impl Setup {
@@ -92,40 +96,12 @@ impl Setup {
             Snapclient::start(&snap, &format!("{prefix}-2")).await,
             Snapclient::start(&snap, &format!("{prefix}-3")).await,
         ];
-        let address = snap.control_address();
-        let stream = format!("S1=tcp://127.0.0.1:{}", snap.sources[0].1);
-        let server = TestServer::start_with(|config| {
-            config.speakers.backend = SpeakerBackendKind::Snapcast;
-            config.speakers.snapcast_control = address;
-            config.speakers.snapcast_streams = vec![stream];
-            config.speakers.buffer_ms = 300;
-            adjust(config);
-        })
-        .await;
-        server.add_user("ana", "ana-password-1").await;
-        let (token, _) = tokens(&server, "ana", "ana-password-1").await;
-        let (_, opened) = hk(&server, &token, "init_session", &[]).await;
-        let session = opened["SessionToken"].as_str().unwrap().to_string();
-        let devices = devices_ready(&server, &token, &session, 3).await;
-        let ids = devices
-            .iter()
-            .map(|d| d["DeviceID"].as_str().unwrap().to_string())
-            .collect();
+        let hk = HkSession::start(&snap, 3, adjust).await;
         Self {
             _snap: snap,
             clients,
-            server,
-            token,
-            session,
-            ids,
+            hk,
         }
-    }
-
-    /// `verb` with the session and `more` parameters.
-    async fn call(&self, verb: &str, more: &[(&str, &str)]) -> (StatusCode, Value) {
-        let mut query = vec![("SessionToken", self.session.as_str())];
-        query.extend_from_slice(more);
-        hk(&self.server, &self.token, verb, &query).await
     }
 
     /// Waits until the playback has ended and the speakers have played it out, then answers

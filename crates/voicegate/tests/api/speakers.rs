@@ -10,7 +10,7 @@ use testkit::{Snapclient, Snapserver, TestServer};
 use voicegate::config::SpeakerBackendKind;
 use voicegate::speakers::snapcast::{ControlSettings, ServerStatus, SnapcastControl};
 
-use crate::speakers_support::{devices_ready, hk, peaks_since, until_stopped, written};
+use crate::speakers_support::{HkSession, devices_ready, hk, peaks_since, until_stopped, written};
 use crate::support::{client, tokens};
 
 /// A server whose speakers are `snap`'s clients, a user, and that user's token.
@@ -402,30 +402,16 @@ async fn announcements_reach_exactly_the_chosen_speakers_and_pause_and_stop() {
         Snapclient::start(&snap, "tts-2").await,
         Snapclient::start(&snap, "tts-3").await,
     ];
-    let address = snap.control_address();
     // voicegate plays into S1 only: a second session finds every stream taken.
-    let stream = format!("S1=tcp://127.0.0.1:{}", snap.sources[0].1);
-    let server = TestServer::start_with(|config| {
-        config.speakers.backend = SpeakerBackendKind::Snapcast;
-        config.speakers.snapcast_control = address;
-        config.speakers.snapcast_streams = vec![stream];
-        config.speakers.buffer_ms = 300;
-    })
-    .await;
-    server.add_user("ana", "ana-password-1").await;
-    let (token, _) = tokens(&server, "ana", "ana-password-1").await;
-    let (_, opened) = hk(&server, &token, "init_session", &[]).await;
-    let session = opened["SessionToken"].as_str().unwrap().to_string();
+    let hk_session = HkSession::start(&snap, 3, |_| {}).await;
+    let (server, token) = (&hk_session.server, hk_session.token.clone());
+    let session = hk_session.session.clone();
     let s = [("SessionToken", session.as_str())];
-    let devices = devices_ready(&server, &token, &session, 3).await;
-    let ids: Vec<&str> = devices
-        .iter()
-        .map(|d| d["DeviceID"].as_str().unwrap())
-        .collect();
+    let ids: Vec<&str> = hk_session.ids.iter().map(String::as_str).collect();
 
     // Nothing to play on yet, and bad text.
     let (status, body) = hk(
-        &server,
+        server,
         &token,
         "play_tts",
         &[("SessionToken", &session), ("Text", "hello")],
@@ -437,7 +423,7 @@ async fn announcements_reach_exactly_the_chosen_speakers_and_pause_and_stop() {
         "{body}"
     );
     let (status, body) = hk(
-        &server,
+        server,
         &token,
         "play_tts_party_mode",
         &[("SessionToken", &session), ("Text", " ")],
@@ -445,7 +431,7 @@ async fn announcements_reach_exactly_the_chosen_speakers_and_pause_and_stop() {
     .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     let (status, body) = hk(
-        &server,
+        server,
         &token,
         "play_tts_selected_speakers",
         &[
@@ -465,7 +451,7 @@ async fn announcements_reach_exactly_the_chosen_speakers_and_pause_and_stop() {
     let before = written(&clients);
     let selected = format!("{},{}", ids[0], ids[1]);
     let (status, done) = hk(
-        &server,
+        server,
         &token,
         "play_tts_selected_speakers",
         &[
@@ -476,9 +462,9 @@ async fn announcements_reach_exactly_the_chosen_speakers_and_pause_and_stop() {
     )
     .await;
     assert_eq!((status, done), (StatusCode::OK, json!({"Result": "true"})));
-    let (_, playing) = hk(&server, &token, "is_playing", &s).await;
+    let (_, playing) = hk(server, &token, "is_playing", &s).await;
     assert_eq!(playing, json!({"IsPlaying": "true"}));
-    let (_, list) = hk(&server, &token, "device_list", &s).await;
+    let (_, list) = hk(server, &token, "device_list", &s).await;
     let flags: Vec<&Value> = list["DeviceList"]
         .as_array()
         .unwrap()
@@ -486,28 +472,28 @@ async fn announcements_reach_exactly_the_chosen_speakers_and_pause_and_stop() {
         .map(|d| &d["IsPlaying"])
         .collect();
     assert_eq!(flags, [&json!(true), &json!(true), &json!(false)], "{list}");
-    until_stopped(&server, &token, &session).await;
+    until_stopped(server, &token, &session).await;
     tokio::time::sleep(Duration::from_millis(700)).await;
     let peaks = peaks_since(&clients, &before);
     assert!(
         peaks[0] > 1_000 && peaks[1] > 1_000 && peaks[2] == 0,
         "{peaks:?}"
     );
-    let (_, list) = hk(&server, &token, "device_list", &s).await;
+    let (_, list) = hk(server, &token, "device_list", &s).await;
     let list = list["DeviceList"].as_array().unwrap();
     assert!(list.iter().all(|d| d["IsPlaying"] == false), "{list:?}");
 
     // Party mode: all three.
     let before = written(&clients);
     let (status, _) = hk(
-        &server,
+        server,
         &token,
         "play_tts_party_mode",
         &[("SessionToken", &session), ("Text", "Dinner is ready.")],
     )
     .await;
     assert_eq!(status, StatusCode::OK);
-    until_stopped(&server, &token, &session).await;
+    until_stopped(server, &token, &session).await;
     tokio::time::sleep(Duration::from_millis(700)).await;
     let peaks = peaks_since(&clients, &before);
     assert!(peaks.iter().all(|p| *p > 1_000), "{peaks:?}");
@@ -517,7 +503,7 @@ async fn announcements_reach_exactly_the_chosen_speakers_and_pause_and_stop() {
     let long = "This is a long announcement that goes on for quite a while, so that it can be \
                 paused in the middle and the speakers can be heard to fall silent while it is.";
     let (status, _) = hk(
-        &server,
+        server,
         &token,
         "play_tts",
         &[("SessionToken", &session), ("Text", long)],
@@ -525,25 +511,25 @@ async fn announcements_reach_exactly_the_chosen_speakers_and_pause_and_stop() {
     .await;
     assert_eq!(status, StatusCode::OK);
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    let (status, _) = hk(&server, &token, "pause_play", &s).await;
+    let (status, _) = hk(server, &token, "pause_play", &s).await;
     assert_eq!(status, StatusCode::OK);
-    let (_, paused) = hk(&server, &token, "playback_status", &s).await;
+    let (_, paused) = hk(server, &token, "playback_status", &s).await;
     assert_eq!(paused["PlaybackState"], "PlayerStatePaused", "{paused}");
     tokio::time::sleep(Duration::from_millis(600)).await;
     let during = written(&clients);
     tokio::time::sleep(Duration::from_millis(800)).await;
     let peaks = peaks_since(&clients, &during);
     assert_eq!(peaks, [0, 0, 0], "audio while paused");
-    let (_, still) = hk(&server, &token, "playback_status", &s).await;
+    let (_, still) = hk(server, &token, "playback_status", &s).await;
     assert_eq!(still, paused, "the place is kept");
 
     // Resumed: the speakers play again, from the place heard.
     let at_pause: u64 = paused["TimeElapsed"].as_str().unwrap().parse().unwrap();
     let before: Vec<usize> = clients.iter().map(|c| c.samples().len()).collect();
-    let (status, body) = hk(&server, &token, "resume_hub_media", &s).await;
+    let (status, body) = hk(server, &token, "resume_hub_media", &s).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     tokio::time::sleep(Duration::from_millis(2200)).await;
-    let (_, resumed) = hk(&server, &token, "playback_status", &s).await;
+    let (_, resumed) = hk(server, &token, "playback_status", &s).await;
     assert_eq!(resumed["PlaybackState"], "PlayerStatePlaying", "{resumed}");
     let elapsed: u64 = resumed["TimeElapsed"].as_str().unwrap().parse().unwrap();
     assert!(
@@ -559,13 +545,13 @@ async fn announcements_reach_exactly_the_chosen_speakers_and_pause_and_stop() {
         peaks.iter().all(|p| *p > 1_000),
         "after resuming: {peaks:?}"
     );
-    let (status, _) = hk(&server, &token, "pause_play", &s).await;
+    let (status, _) = hk(server, &token, "pause_play", &s).await;
     assert_eq!(status, StatusCode::OK);
 
-    let (_, other) = hk(&server, &token, "init_session", &[]).await;
+    let (_, other) = hk(server, &token, "init_session", &[]).await;
     let other = other["SessionToken"].as_str().unwrap();
     let (status, body) = hk(
-        &server,
+        server,
         &token,
         "play_tts_party_mode",
         &[("SessionToken", other), ("Text", "hi")],
@@ -577,16 +563,16 @@ async fn announcements_reach_exactly_the_chosen_speakers_and_pause_and_stop() {
         "{body}"
     );
 
-    let (status, _) = hk(&server, &token, "stop_play", &s).await;
+    let (status, _) = hk(server, &token, "stop_play", &s).await;
     assert_eq!(status, StatusCode::OK);
-    let (_, stopped) = hk(&server, &token, "playback_status", &s).await;
+    let (_, stopped) = hk(server, &token, "playback_status", &s).await;
     assert_eq!(
         stopped,
         json!({"PlaybackState": "PlayerStateStopped", "TimeElapsed": "-1"})
     );
-    let (_, playing) = hk(&server, &token, "is_playing", &s).await;
+    let (_, playing) = hk(server, &token, "is_playing", &s).await;
     assert_eq!(playing, json!({"IsPlaying": "false"}));
-    let (status, body) = hk(&server, &token, "resume_hub_media", &s).await;
+    let (status, body) = hk(server, &token, "resume_hub_media", &s).await;
     assert_eq!(
         (status, body["error"].as_str()),
         (StatusCode::CONFLICT, Some("nothing_paused")),
@@ -594,7 +580,7 @@ async fn announcements_reach_exactly_the_chosen_speakers_and_pause_and_stop() {
     );
     // The stream is free again.
     let (status, _) = hk(
-        &server,
+        server,
         &token,
         "play_tts_party_mode",
         &[("SessionToken", other), ("Text", "hi")],
@@ -610,29 +596,15 @@ async fn a_device_set_lower_plays_lower() {
         Snapclient::start(&snap, "vol-1").await,
         Snapclient::start(&snap, "vol-2").await,
     ];
-    let address = snap.control_address();
-    let stream = format!("S1=tcp://127.0.0.1:{}", snap.sources[0].1);
-    let server = TestServer::start_with(|config| {
-        config.speakers.backend = SpeakerBackendKind::Snapcast;
-        config.speakers.snapcast_control = address;
-        config.speakers.snapcast_streams = vec![stream];
-        config.speakers.buffer_ms = 300;
-    })
-    .await;
-    server.add_user("ana", "ana-password-1").await;
-    let (token, _) = tokens(&server, "ana", "ana-password-1").await;
-    let (_, opened) = hk(&server, &token, "init_session", &[]).await;
-    let session = opened["SessionToken"].as_str().unwrap().to_string();
+    let hk_session = HkSession::start(&snap, 2, |_| {}).await;
+    let (server, token) = (&hk_session.server, hk_session.token.clone());
+    let session = hk_session.session.clone();
     let s = [("SessionToken", session.as_str())];
-    let devices = devices_ready(&server, &token, &session, 2).await;
-    let ids: Vec<&str> = devices
-        .iter()
-        .map(|d| d["DeviceID"].as_str().unwrap())
-        .collect();
-    let (status, _) = hk(&server, &token, "set_volume", &[s[0], ("Volume", "50")]).await;
+    let ids: Vec<&str> = hk_session.ids.iter().map(String::as_str).collect();
+    let (status, _) = hk(server, &token, "set_volume", &[s[0], ("Volume", "50")]).await;
     assert_eq!(status, StatusCode::OK);
     let (status, _) = hk(
-        &server,
+        server,
         &token,
         "set_volume_device",
         &[s[0], ("DeviceID", ids[1]), ("Volume", "25")],
@@ -640,7 +612,7 @@ async fn a_device_set_lower_plays_lower() {
     .await;
     assert_eq!(status, StatusCode::OK);
     let (_, volume) = hk(
-        &server,
+        server,
         &token,
         "get_volume_device",
         &[s[0], ("DeviceID", ids[1])],
@@ -658,14 +630,14 @@ async fn a_device_set_lower_plays_lower() {
 
     let before: Vec<usize> = clients.iter().map(|c| c.samples().len()).collect();
     let (status, _) = hk(
-        &server,
+        server,
         &token,
         "play_tts_party_mode",
         &[s[0], ("Text", "One speaker is at half its volume.")],
     )
     .await;
     assert_eq!(status, StatusCode::OK);
-    until_stopped(&server, &token, &session).await;
+    until_stopped(server, &token, &session).await;
     tokio::time::sleep(Duration::from_millis(700)).await;
     let peaks: Vec<i32> = clients
         .iter()

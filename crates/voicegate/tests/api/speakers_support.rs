@@ -5,9 +5,62 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::Value;
-use testkit::{Snapclient, TestServer};
+use testkit::{Snapclient, Snapserver, TestServer};
+use voicegate::config::{Config, SpeakerBackendKind};
 
-use crate::support::client;
+use crate::support::{client, tokens};
+
+/// A server whose speakers are a snapserver's clients, a user's token, and a session of hers
+/// with the speakers listed.
+pub struct HkSession {
+    /// The server.
+    pub server: TestServer,
+    /// Ana's token.
+    pub token: String,
+    /// Her session.
+    pub session: String,
+    /// The DeviceIDs, in the server's order.
+    pub ids: Vec<String>,
+}
+
+impl HkSession {
+    /// A server over `snap` playing into its first source only (buffer 300 ms), with `adjust`
+    /// applied, once it lists `count` active devices.
+    pub async fn start(snap: &Snapserver, count: usize, adjust: impl FnOnce(&mut Config)) -> Self {
+        let address = snap.control_address();
+        let stream = format!("S1=tcp://127.0.0.1:{}", snap.sources[0].1);
+        let server = TestServer::start_with(|config| {
+            config.speakers.backend = SpeakerBackendKind::Snapcast;
+            config.speakers.snapcast_control = address;
+            config.speakers.snapcast_streams = vec![stream];
+            config.speakers.buffer_ms = 300;
+            adjust(config);
+        })
+        .await;
+        server.add_user("ana", "ana-password-1").await;
+        let (token, _) = tokens(&server, "ana", "ana-password-1").await;
+        let (_, opened) = hk(&server, &token, "init_session", &[]).await;
+        let session = opened["SessionToken"].as_str().unwrap().to_string();
+        let devices = devices_ready(&server, &token, &session, count).await;
+        let ids = devices
+            .iter()
+            .map(|d| d["DeviceID"].as_str().unwrap().to_string())
+            .collect();
+        Self {
+            server,
+            token,
+            session,
+            ids,
+        }
+    }
+
+    /// `verb` with the session and `more` parameters.
+    pub async fn call(&self, verb: &str, more: &[(&str, &str)]) -> (StatusCode, Value) {
+        let mut query = vec![("SessionToken", self.session.as_str())];
+        query.extend_from_slice(more);
+        hk(&self.server, &self.token, verb, &query).await
+    }
+}
 
 /// GET `/api/v1/<verb>?<query>` with `token`: the status and the JSON body.
 pub async fn hk(
