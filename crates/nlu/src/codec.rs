@@ -18,6 +18,9 @@ impl Writer {
     pub(crate) fn usize(&mut self, value: usize) {
         self.u32(u32::try_from(value).unwrap_or(u32::MAX));
     }
+    pub(crate) fn f32(&mut self, value: f32) {
+        self.bytes.extend_from_slice(&value.to_le_bytes());
+    }
     pub(crate) fn str(&mut self, value: &str) {
         self.usize(value.len());
         self.bytes.extend_from_slice(value.as_bytes());
@@ -68,6 +71,9 @@ impl<'a> Reader<'a> {
             )));
         }
         Ok(count)
+    }
+    pub(crate) fn f32(&mut self) -> Result<f32, ModelError> {
+        Ok(f32::from_le_bytes(self.array()?))
     }
     pub(crate) fn str(&mut self) -> Result<String, ModelError> {
         let length = self.usize()?;

@@ -6,11 +6,17 @@
 //! No async runtime and no downloaded resources: everything a model knows comes from its dataset,
 //! and the same dataset and seed always give the same model bytes.
 
+mod classifier;
 mod codec;
+mod features;
+mod gazetteer;
 mod rng;
+mod tagger;
 mod text;
 
+pub mod bench;
 pub mod benchmark;
+pub mod builtin;
 pub mod dataset;
 pub mod metrics;
 pub mod model;

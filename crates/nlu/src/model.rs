@@ -3,13 +3,19 @@
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 
+use crate::builtin;
+use crate::classifier::{Example, IntentClassifier, utterance_features};
 use crate::codec::{Reader, Writer};
 use crate::dataset::{Dataset, Entity};
+use crate::features::FeatureIndex;
+use crate::gazetteer::Gazetteer;
+use crate::rng::Rng;
+use crate::tagger::{Matches, Sentence, SlotTagger, token_features};
 use crate::parse::{IntentMatch, Parse, Range, Slot, SlotValue};
 use crate::text::{Token, char_offset, normalized, tokenize};
 
 /// The first bytes of an encoded model, with the format's version.
-const MAGIC: &[u8; 8] = b"VGNLU\x00\x00\x01";
+const MAGIC: &[u8; 8] = b"VGNLU\x00\x00\x02";
 
 /// Training settings.
 #[derive(Debug, Clone, PartialEq)]
@@ -75,7 +81,23 @@ pub struct Model {
     resolvers: BTreeMap<String, Resolver>,
     /// Exact training utterances (normalized) and what they mean.
     lookup: HashMap<String, LookupEntry>,
+    /// Custom entities' values, matched for features.
+    gazetteer: Gazetteer,
+    /// The builtin entities looked for, sorted.
+    builtins: Vec<String>,
+    /// The intent classifier (intents, then "no intent").
+    classifier: Option<IntentClassifier>,
+    /// Per intent, its slot filler (none for an intent without slots).
+    taggers: Vec<Option<SlotTagger>>,
 }
+
+/// The share of noise utterances (the "no intent" class) per average intent size.
+const NOISE_RATIO: f64 = 0.5;
+/// Passes of the slot filler's perceptron over its data.
+const TAGGER_EPOCHS: usize = 12;
+/// Gazetteer matches hidden from the slot filler while it learns, so that it also learns to fill
+/// values that are in no list (as snips-nlu does for extensible entities).
+const GAZETTEER_DROPOUT: f64 = 0.5;
 
 /// How a custom entity's raw values resolve.
 #[derive(Debug, Clone, PartialEq)]
@@ -155,7 +177,6 @@ pub fn train(
     options: &TrainOptions,
     progress: &mut dyn FnMut(f32),
 ) -> Result<Model, TrainError> {
-    let _ = options.seed;
     if dataset.utterance_count() == 0 {
         return Err(TrainError::NoUtterances);
     }
@@ -164,19 +185,22 @@ pub fn train(
     let mut slots: Vec<Vec<(String, String)>> = vec![Vec::new(); intents.len()];
     let mut lookup: HashMap<String, LookupEntry> = HashMap::new();
     let mut ambiguous: Vec<String> = Vec::new();
+    // Per intent, its utterances tokenized and labeled.
+    let mut labeled: Vec<Vec<(Vec<Token>, Vec<Option<(usize, bool)>>)>> = Vec::new();
     for (intent_index, intent) in dataset.intents.values().enumerate() {
         let intent_slots = &mut slots[intent_index];
+        let mut intent_labeled = Vec::with_capacity(intent.utterances.len());
         for utterance in &intent.utterances {
-            let labeled = label_utterance(utterance, &mut |slot_name, entity| {
+            let utterance = label_utterance(utterance, &mut |slot_name, entity| {
                 slot_position(intent_slots, slot_name, entity)
             });
-            let key = normalized(&labeled.text);
+            let key = normalized(&utterance.text);
             if key.is_empty() {
                 continue;
             }
             let entry = LookupEntry {
                 intent: intent_index,
-                slots: slot_spans(&labeled.labels),
+                slots: slot_spans(&utterance.labels),
             };
             match lookup.get(&key) {
                 None => {
@@ -185,7 +209,9 @@ pub fn train(
                 Some(existing) if existing.intent != entry.intent => ambiguous.push(key),
                 Some(_) => {}
             }
+            intent_labeled.push((tokenize(&utterance.text), utterance.labels));
         }
+        labeled.push(intent_labeled);
     }
     // A text given to two intents is no exact answer.
     for key in ambiguous {
@@ -199,18 +225,10 @@ pub fn train(
             Entity::Custom(custom) => {
                 let mut values = BTreeMap::new();
                 for value in &custom.data {
-                    values
-                        .entry(normalized(&value.value))
-                        .or_insert_with(|| value.value.clone());
+                    values.entry(normalized(&value.value)).or_insert_with(|| value.value.clone());
                     for synonym in &value.synonyms {
-                        let resolved = if custom.use_synonyms {
-                            &value.value
-                        } else {
-                            synonym
-                        };
-                        values
-                            .entry(normalized(synonym))
-                            .or_insert_with(|| resolved.clone());
+                        let resolved = if custom.use_synonyms { &value.value } else { synonym };
+                        values.entry(normalized(synonym)).or_insert_with(|| resolved.clone());
                     }
                 }
                 let resolver = Resolver {
@@ -221,14 +239,31 @@ pub fn train(
             }
         })
         .collect();
-    progress(1.0);
-    Ok(Model {
+    let gazetteer = Gazetteer::build(dataset);
+    // Numbers and ordinals are always looked for: they help fill slots of any entity.
+    let mut builtins: Vec<String> = vec!["snips/number".to_owned(), "snips/ordinal".to_owned()];
+    for name in dataset.entities.keys() {
+        if builtin::SUPPORTED.contains(&name.as_str()) && !builtins.contains(name) {
+            builtins.push(name.clone());
+        }
+    }
+    builtins.sort();
+    let mut model = Model {
         language: dataset.language.clone(),
         intents,
         slots,
         resolvers,
         lookup,
-    })
+        gazetteer,
+        builtins,
+        classifier: None,
+        taggers: Vec::new(),
+    };
+    model.classifier = Some(model.train_classifier(&labeled, options.seed));
+    progress(0.2);
+    model.taggers = model.train_taggers(&labeled, options.seed, progress);
+    progress(1.0);
+    Ok(model)
 }
 
 fn slot_position(slots: &mut Vec<(String, String)>, slot_name: &str, entity: &str) -> usize {
@@ -241,7 +276,128 @@ fn slot_position(slots: &mut Vec<(String, String)>, slot_name: &str, entity: &st
     }
 }
 
+type Labeled = Vec<Vec<(Vec<Token>, Vec<Option<(usize, bool)>>)>>;
+
 impl Model {
+    /// Gazetteer and builtin matches in a sentence.
+    fn matches(&self, tokens: &[Token]) -> Matches<'_> {
+        let mut found: Matches = self
+            .gazetteer
+            .find(tokens)
+            .into_iter()
+            .map(|(first, end, entity)| (first, end, self.gazetteer.entities[entity].as_str()))
+            .collect();
+        for (first, end, entity) in builtin::find(&self.builtins, tokens) {
+            found.push((first, end, self.builtins[entity].as_str()));
+        }
+        found
+    }
+
+    fn train_classifier(&self, labeled: &Labeled, seed: u64) -> IntentClassifier {
+        let mut features = FeatureIndex::default();
+        let mut examples = Vec::new();
+        let mut names = Vec::new();
+        let mut lengths = Vec::new();
+        let mut words: Vec<&Token> = Vec::new();
+        for (class, utterances) in labeled.iter().enumerate() {
+            for (tokens, _) in utterances {
+                self.classifier_names(tokens, &mut names);
+                let ids = names.iter().map(|name| features.intern(name)).collect();
+                examples.push(Example { features: ids, class });
+                lengths.push(tokens.len());
+                words.extend(tokens.iter());
+            }
+        }
+        // Noise for "no intent": the dataset's words in random order and number.
+        let none_class = labeled.len();
+        let average = examples.len() as f64 / labeled.len().max(1) as f64;
+        let noise_count = (average * NOISE_RATIO).ceil() as usize;
+        let mut rng = Rng::new(seed ^ 0x0015_E000);
+        if !words.is_empty() {
+            for _ in 0..noise_count {
+                let length = lengths[rng.below(lengths.len())].max(1);
+                let tokens: Vec<Token> = (0..length).map(|_| words[rng.below(words.len())].clone()).collect();
+                self.classifier_names(&tokens, &mut names);
+                let ids = names.iter().map(|name| features.intern(name)).collect();
+                examples.push(Example {
+                    features: ids,
+                    class: none_class,
+                });
+            }
+        }
+        IntentClassifier::train(features, none_class + 1, &examples, seed)
+    }
+
+    fn classifier_names(&self, tokens: &[Token], names: &mut Vec<String>) {
+        let matches = self.matches(tokens);
+        let entities: Vec<&str> = matches.iter().map(|(_, _, entity)| *entity).collect();
+        utterance_features(tokens, &entities, names);
+    }
+
+    fn train_taggers(&self, labeled: &Labeled, seed: u64, progress: &mut dyn FnMut(f32)) -> Vec<Option<SlotTagger>> {
+        let count = labeled.len();
+        let mut taggers: Vec<Option<SlotTagger>> = vec![None; count];
+        // Two workers, each a fixed share of the intents: the result does not depend on timing.
+        let workers = 2usize;
+        let results: Vec<Vec<(usize, Option<SlotTagger>)>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..workers)
+                .map(|worker| {
+                    scope.spawn(move || {
+                        (0..count)
+                            .filter(|intent| intent % workers == worker)
+                            .map(|intent| (intent, self.train_tagger(intent, &labeled[intent], seed)))
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|handle| handle.join().unwrap_or_default()).collect()
+        });
+        for (intent, tagger) in results.into_iter().flatten() {
+            taggers[intent] = tagger;
+        }
+        progress(0.95);
+        taggers
+    }
+
+    fn train_tagger(
+        &self,
+        intent: usize,
+        utterances: &[(Vec<Token>, Vec<Option<(usize, bool)>>)],
+        seed: u64,
+    ) -> Option<SlotTagger> {
+        let slot_count = self.slots[intent].len();
+        if slot_count == 0 {
+            return None;
+        }
+        let mut rng = Rng::new(seed ^ (intent as u64 + 1).wrapping_mul(0x9E37_79B9));
+        let mut features = FeatureIndex::default();
+        let mut sentences = Vec::with_capacity(utterances.len());
+        for (tokens, labels) in utterances {
+            let mut matches = self.matches(tokens);
+            let gazetteer_entities = &self.gazetteer.entities;
+            matches.retain(|(_, _, entity)| {
+                !gazetteer_entities.iter().any(|name| name == entity) || rng.unit() >= GAZETTEER_DROPOUT
+            });
+            let names = token_features(tokens, &matches);
+            let ids = names
+                .iter()
+                .map(|token| token.iter().map(|name| features.intern(name)).collect())
+                .collect();
+            let tags = labels
+                .iter()
+                .map(|label| match label {
+                    None => 0,
+                    Some((slot, true)) => 1 + 2 * slot,
+                    Some((slot, false)) => 2 + 2 * slot,
+                })
+                .collect();
+            sentences.push(Sentence { features: ids, tags });
+        }
+        let mut tagger = SlotTagger::train(features, slot_count, &sentences, seed ^ intent as u64, TAGGER_EPOCHS);
+        tagger.prune();
+        Some(tagger)
+    }
+
     /// The language of the dataset it was trained on.
     pub fn language(&self) -> &str {
         &self.language
@@ -252,16 +408,23 @@ impl Model {
         &self.intents
     }
 
-    /// Parses a text: its intent (or none) and slots.
+    /// Parses a text: its intent (or none) and slots. Dates and times resolve against the clock.
     pub fn parse(&self, text: &str) -> Parse {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |elapsed| elapsed.as_secs() as i64);
+        self.parse_at(text, now)
+    }
+
+    /// Parses a text as [`Model::parse`] does, resolving dates and times against `now` (seconds
+    /// since the Unix epoch, UTC).
+    pub fn parse_at(&self, text: &str, now: i64) -> Parse {
         let tokens = tokenize(text);
         if let Some(entry) = self.lookup.get(&normalized(text)) {
             let slots = entry
                 .slots
                 .iter()
-                .filter_map(|&(first, end, slot)| {
-                    self.slot(text, &tokens, entry.intent, first, end, slot)
-                })
+                .filter_map(|&(first, end, slot)| self.slot(text, &tokens, entry.intent, first, end, slot, now))
                 .collect();
             return Parse {
                 input: text.to_owned(),
@@ -272,14 +435,53 @@ impl Model {
                 slots,
             };
         }
-        Parse {
+        let no_intent = Parse {
             input: text.to_owned(),
             intent: None,
             slots: Vec::new(),
+        };
+        let Some(classifier) = &self.classifier else {
+            return no_intent;
+        };
+        if tokens.is_empty() {
+            return no_intent;
+        }
+        let matches = self.matches(&tokens);
+        let entities: Vec<&str> = matches.iter().map(|(_, _, entity)| *entity).collect();
+        let mut names = Vec::new();
+        utterance_features(&tokens, &entities, &mut names);
+        let probabilities = classifier.probabilities(&names);
+        let best = (0..probabilities.len()).fold(0, |top, class| {
+            if probabilities[class] > probabilities[top] { class } else { top }
+        });
+        if best >= self.intents.len() {
+            return no_intent;
+        }
+        let mut slots = Vec::new();
+        if let Some(Some(tagger)) = self.taggers.get(best) {
+            let ids = tagger.ids(&token_features(&tokens, &matches));
+            let tags = tagger.decode(&ids);
+            let labels: Vec<Option<(usize, bool)>> = tags
+                .iter()
+                .map(|&tag| if tag == 0 { None } else { Some(((tag - 1) / 2, tag % 2 == 1)) })
+                .collect();
+            slots = slot_spans(&labels)
+                .into_iter()
+                .filter_map(|(first, end, slot)| self.slot(text, &tokens, best, first, end, slot, now))
+                .collect();
+        }
+        Parse {
+            input: text.to_owned(),
+            intent: Some(IntentMatch {
+                intent_name: self.intents[best].clone(),
+                probability: probabilities[best],
+            }),
+            slots,
         }
     }
 
     /// A slot over tokens `first..end`, resolved; `None` when its value does not resolve.
+    #[allow(clippy::too_many_arguments)]
     fn slot(
         &self,
         text: &str,
@@ -288,6 +490,7 @@ impl Model {
         first: usize,
         end: usize,
         slot: usize,
+        now: i64,
     ) -> Option<Slot> {
         let (slot_name, entity) = self.slots.get(intent)?.get(slot)?;
         let start_byte = tokens.get(first)?.start;
@@ -295,7 +498,7 @@ impl Model {
         let raw_value = text.get(start_byte..end_byte)?.to_owned();
         let value = match self.resolvers.get(entity) {
             Some(resolver) => SlotValue::custom(&resolver.resolve(&raw_value)?),
-            None => SlotValue::custom(&raw_value),
+            None => builtin::resolve(entity, &raw_value, now).unwrap_or_else(|| SlotValue::custom(&raw_value)),
         };
         Some(Slot {
             range: Range {
@@ -345,6 +548,27 @@ impl Model {
                 writer.usize(first);
                 writer.usize(end);
                 writer.usize(slot);
+            }
+        }
+        self.gazetteer.write(&mut writer);
+        writer.usize(self.builtins.len());
+        for name in &self.builtins {
+            writer.str(name);
+        }
+        match &self.classifier {
+            None => writer.u8(0),
+            Some(classifier) => {
+                writer.u8(1);
+                classifier.write(&mut writer);
+            }
+        }
+        for tagger in &self.taggers {
+            match tagger {
+                None => writer.u8(0),
+                Some(tagger) => {
+                    writer.u8(1);
+                    tagger.write(&mut writer);
+                }
             }
         }
         writer.bytes
@@ -408,6 +632,34 @@ impl Model {
                 },
             );
         }
+        let gazetteer = Gazetteer::read(&mut reader)?;
+        let mut builtins = Vec::new();
+        for _ in 0..reader.count(4)? {
+            builtins.push(reader.str()?);
+        }
+        let classifier = match reader.u8()? {
+            0 => None,
+            _ => {
+                let classifier = IntentClassifier::read(&mut reader)?;
+                if classifier.classes() != intent_count + 1 {
+                    return Err(ModelError::new("the classifier does not match the intents"));
+                }
+                Some(classifier)
+            }
+        };
+        let mut taggers = Vec::with_capacity(intent_count);
+        for intent_slots in &slots {
+            taggers.push(match reader.u8()? {
+                0 => None,
+                _ => {
+                    let tagger = SlotTagger::read(&mut reader)?;
+                    if tagger.tags() != 1 + 2 * intent_slots.len() {
+                        return Err(ModelError::new("a slot filler does not match its intent"));
+                    }
+                    Some(tagger)
+                }
+            });
+        }
         reader.finish()?;
         Ok(Model {
             language,
@@ -415,6 +667,10 @@ impl Model {
             slots,
             resolvers,
             lookup,
+            gazetteer,
+            builtins,
+            classifier,
+            taggers,
         })
     }
 }

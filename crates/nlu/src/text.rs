@@ -76,12 +76,16 @@ pub(crate) fn tokenize(text: &str) -> Vec<Token> {
         let mut end = start + character.len_utf8();
         if character.is_alphanumeric() {
             while let Some(&(index, next)) = chars.peek() {
-                if next.is_alphanumeric() {
+                let after = text[index + next.len_utf8()..].chars().next();
+                let in_number = (next == '.' || next == ',')
+                    && text[..index].ends_with(|c: char| c.is_ascii_digit())
+                    && after.is_some_and(|c| c.is_ascii_digit());
+                if next.is_alphanumeric() || in_number {
+                    // "3.5" and "1,000" stay one token.
                     end = index + next.len_utf8();
                     chars.next();
                 } else if next == '\'' || next == '’' {
                     // An apostrophe inside a word ("don't") keeps the word whole.
-                    let after = text[index + next.len_utf8()..].chars().next();
                     if after.is_some_and(char::is_alphanumeric) {
                         end = index + next.len_utf8();
                         chars.next();
@@ -143,9 +147,7 @@ mod tests {
             .collect();
         assert_eq!(
             tokens,
-            [
-                "Don't", "play", "'", "Hey", "Jude", "'", ",", "3", ".", "5", "ok"
-            ]
+            ["Don't", "play", "'", "Hey", "Jude", "'", ",", "3.5", "ok"]
         );
         assert_eq!(normalized("  Play   THE song "), "play the song");
     }
