@@ -9,6 +9,9 @@ use axum::Router;
 use tokio::net::TcpListener;
 
 use crate::address_policy::AddressBlocks;
+use crate::assistants::model_files::{MODEL_DIR, ModelFiles};
+use crate::assistants::repo::AssistantsRepo;
+use crate::assistants::{AssistantsParts, AssistantsService};
 use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::engines::Engines;
@@ -179,6 +182,15 @@ impl App {
         let shared = Shared::new(&config, &db, clock.clone());
         let voices = Arc::new(open_voices(&config, &db, &shared, clock.clone()).await?);
         crate::voices::register_jobs(&shared.jobs, voices.clone());
+        let assistants = Arc::new(AssistantsService::new(AssistantsParts {
+            repo: AssistantsRepo::new(db.clone()),
+            models: ModelFiles::new(config.data_dir.join(MODEL_DIR)),
+            jobs: shared.jobs.clone(),
+            events: shared.events.clone(),
+            clock: clock.clone(),
+            config: config.assistants.clone(),
+        }));
+        crate::assistants::register_jobs(&shared.jobs, assistants.clone());
         let (speakers, snapserver) =
             speakers::setup::open(&config, shared.engines.clone(), shared.events.clone())?;
         let speakers = Arc::new(speakers);
@@ -186,6 +198,7 @@ impl App {
             ovos: Arc::new(OvosService::new(&config.ovos, shared.events.clone())),
             voices,
             speakers,
+            assistants,
             engines: shared.engines,
             jobs: shared.jobs,
             events: shared.events,

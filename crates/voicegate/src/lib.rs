@@ -5,6 +5,7 @@
 
 pub mod address_policy;
 pub mod app;
+pub mod assistants;
 pub mod cli;
 pub mod clock;
 pub mod config;

@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use crate::assistants::AssistantsService;
 use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::engines::Engines;
@@ -45,6 +46,8 @@ pub struct Services {
     pub voices: Arc<VoicesService>,
     /// The HK Omni speakers surface.
     pub speakers: Arc<SpeakersService>,
+    /// The Snips console assistants surface.
+    pub assistants: Arc<AssistantsService>,
     /// The speech engines every surface that speaks shares.
     pub engines: Arc<Engines>,
     /// The background job queue.

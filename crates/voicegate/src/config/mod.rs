@@ -16,9 +16,11 @@ use crate::address_policy::{AddressBlocks, Allowlist};
 use crate::outbound::resolve::parse_nameserver;
 use crate::secret::Secret;
 
+mod assistants;
 mod sections;
 mod speakers;
 
+pub use assistants::AssistantsConfig;
 pub use sections::{
     AuthConfig, EventsConfig, HttpConfig, JobsConfig, OvosConfig, QuotasConfig, VoicesConfig,
 };
@@ -59,6 +61,8 @@ pub struct Config {
     pub quotas: QuotasConfig,
     /// The HK Omni speakers surface.
     pub speakers: SpeakersConfig,
+    /// The Snips console assistants surface.
+    pub assistants: AssistantsConfig,
 }
 
 impl Default for Config {
@@ -79,6 +83,7 @@ impl Default for Config {
             voices: VoicesConfig::default(),
             quotas: QuotasConfig::default(),
             speakers: SpeakersConfig::default(),
+            assistants: AssistantsConfig::default(),
         }
     }
 }
@@ -241,6 +246,9 @@ impl Config {
             );
         }
         if let Some((key, reason)) = self.speakers.invalid() {
+            return invalid(key, reason);
+        }
+        if let Some((key, reason)) = self.assistants.invalid() {
             return invalid(key, reason);
         }
         if self.events.buffer == 0 {

@@ -3,6 +3,7 @@
 
 use axum::http::StatusCode;
 
+use crate::assistants::AssistantsError;
 use crate::http::error::ApiError;
 use crate::identity::IdentityError;
 use crate::identity::oauth_error::OAuthError;
@@ -223,6 +224,41 @@ impl From<VoicesError> for ApiError {
                     StatusCode::SERVICE_UNAVAILABLE,
                     "store_unavailable",
                     "the database or blob store is unavailable",
+                )
+            }
+        }
+    }
+}
+
+impl From<AssistantsError> for ApiError {
+    fn from(e: AssistantsError) -> Self {
+        let detail = e.to_string();
+        match e {
+            AssistantsError::BadRequest(_) => {
+                Self::new(StatusCode::BAD_REQUEST, "bad_request", detail)
+            }
+            AssistantsError::NotFound(_) => Self::new(StatusCode::NOT_FOUND, "not_found", detail),
+            AssistantsError::Conflict(_) => Self::new(StatusCode::CONFLICT, "conflict", detail),
+            AssistantsError::QuotaExceeded(_) => {
+                Self::new(StatusCode::TOO_MANY_REQUESTS, "quota_exceeded", detail)
+            }
+            AssistantsError::NotImplemented(_) => {
+                Self::new(StatusCode::NOT_IMPLEMENTED, "not_implemented", detail)
+            }
+            AssistantsError::Model(_) => {
+                tracing::error!(error = %detail, "a stored model does not read back");
+                Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "model_unavailable",
+                    "the trained model cannot be read: train the assistant again",
+                )
+            }
+            AssistantsError::Store(_) => {
+                tracing::error!(error = %detail, "store failure");
+                Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "store_unavailable",
+                    "the database or model store is unavailable",
                 )
             }
         }

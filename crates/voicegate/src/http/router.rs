@@ -13,6 +13,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use utoipa_swagger_ui::SwaggerUi;
 
+use crate::assistants::routes as assistants;
 use crate::events::routes as events;
 use crate::http::dialect::Dialect;
 use crate::http::error::in_dialect;
@@ -35,6 +36,8 @@ enum BodyLimit {
     Json,
     /// `voices.max_upload_bytes`: recordings.
     Upload,
+    /// `assistants.body_limit`: datasets.
+    Assistants,
 }
 
 /// A group of routes: the error dialect its contract answers in and the body limit of its routes.
@@ -59,6 +62,21 @@ fn groups() -> Vec<Group> {
         .routes(routes!(console::console_login))
         .routes(routes!(console::create_alias))
         .routes(routes!(console::logout, console::revoke_alias));
+    let assistants = OpenApiRouter::new()
+        .routes(routes!(
+            assistants::list_assistants,
+            assistants::create_assistant
+        ))
+        .routes(routes!(
+            assistants::replace_assistant,
+            assistants::delete_assistant
+        ))
+        .routes(routes!(assistants::assistant_status))
+        .routes(routes!(assistants::download_assistant))
+        .routes(routes!(assistants::parse_text))
+        .routes(routes!(assistants::start_training))
+        .routes(routes!(assistants::start_language_model))
+        .routes(routes!(assistants::language_model_status));
     let plain = OpenApiRouter::new()
         .routes(routes!(auth::tokens))
         .routes(routes!(auth::refresh))
@@ -138,6 +156,7 @@ fn groups() -> Vec<Group> {
         group(uploads, Dialect::Plain, BodyLimit::Upload),
         group(oauth, Dialect::OAuth, BodyLimit::Json),
         group(console, Dialect::SnipsConsole, BodyLimit::Json),
+        group(assistants, Dialect::SnipsConsole, BodyLimit::Assistants),
         group(hk, Dialect::HkOmni, BodyLimit::Json),
         group(plain, Dialect::Plain, BodyLimit::Json),
     ]
@@ -149,6 +168,7 @@ fn layered(group: Group, state: &AppState) -> OpenApiRouter<AppState> {
     let body_limit = match group.body_limit {
         BodyLimit::Json => state.config.http.json_body_limit,
         BodyLimit::Upload => state.config.voices.max_upload_bytes,
+        BodyLimit::Assistants => state.config.assistants.body_limit,
     };
     let check = SignatureCheck {
         identity: state.identity.clone(),

@@ -256,6 +256,8 @@ scope_type! {
     VoiceDownloadScope = Scope::VoiceDownload;
     /// The `speakers` scope as a type.
     SpeakersScope = Scope::Speakers;
+    /// The `assistant` scope as a type.
+    AssistantScope = Scope::Assistant;
 }
 
 #[cfg(test)]

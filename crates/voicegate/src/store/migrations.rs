@@ -104,6 +104,11 @@ const SQLITE: &[Migration] = &[
         name: "0018_client_pkce.sql",
         sql: include_str!("../../migrations/sqlite/0018_client_pkce.sql"),
     },
+    Migration {
+        version: 19,
+        name: "0019_assistants.sql",
+        sql: include_str!("../../migrations/sqlite/0019_assistants.sql"),
+    },
 ];
 
 /// Applies the migrations the database does not have yet.

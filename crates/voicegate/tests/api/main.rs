@@ -1,6 +1,7 @@
 //! voicegate's one integration-test binary: a module per surface.
 
 mod architecture;
+mod assistants;
 mod auth;
 mod authorize;
 mod cli;
