@@ -9,9 +9,9 @@ use crate::codec::{Reader, Writer};
 use crate::dataset::{Dataset, Entity};
 use crate::features::FeatureIndex;
 use crate::gazetteer::Gazetteer;
+use crate::parse::{IntentMatch, Parse, Range, Slot, SlotValue};
 use crate::rng::Rng;
 use crate::tagger::{Matches, Sentence, SlotTagger, token_features};
-use crate::parse::{IntentMatch, Parse, Range, Slot, SlotValue};
 use crate::text::{Token, char_offset, normalized, tokenize};
 
 /// The first bytes of an encoded model, with the format's version.
@@ -225,10 +225,18 @@ pub fn train(
             Entity::Custom(custom) => {
                 let mut values = BTreeMap::new();
                 for value in &custom.data {
-                    values.entry(normalized(&value.value)).or_insert_with(|| value.value.clone());
+                    values
+                        .entry(normalized(&value.value))
+                        .or_insert_with(|| value.value.clone());
                     for synonym in &value.synonyms {
-                        let resolved = if custom.use_synonyms { &value.value } else { synonym };
-                        values.entry(normalized(synonym)).or_insert_with(|| resolved.clone());
+                        let resolved = if custom.use_synonyms {
+                            &value.value
+                        } else {
+                            synonym
+                        };
+                        values
+                            .entry(normalized(synonym))
+                            .or_insert_with(|| resolved.clone());
                     }
                 }
                 let resolver = Resolver {
@@ -303,7 +311,10 @@ impl Model {
             for (tokens, _) in utterances {
                 self.classifier_names(tokens, &mut names);
                 let ids = names.iter().map(|name| features.intern(name)).collect();
-                examples.push(Example { features: ids, class });
+                examples.push(Example {
+                    features: ids,
+                    class,
+                });
                 lengths.push(tokens.len());
                 words.extend(tokens.iter());
             }
@@ -316,7 +327,9 @@ impl Model {
         if !words.is_empty() {
             for _ in 0..noise_count {
                 let length = lengths[rng.below(lengths.len())].max(1);
-                let tokens: Vec<Token> = (0..length).map(|_| words[rng.below(words.len())].clone()).collect();
+                let tokens: Vec<Token> = (0..length)
+                    .map(|_| words[rng.below(words.len())].clone())
+                    .collect();
                 self.classifier_names(&tokens, &mut names);
                 let ids = names.iter().map(|name| features.intern(name)).collect();
                 examples.push(Example {
@@ -334,7 +347,12 @@ impl Model {
         utterance_features(tokens, &entities, names);
     }
 
-    fn train_taggers(&self, labeled: &Labeled, seed: u64, progress: &mut dyn FnMut(f32)) -> Vec<Option<SlotTagger>> {
+    fn train_taggers(
+        &self,
+        labeled: &Labeled,
+        seed: u64,
+        progress: &mut dyn FnMut(f32),
+    ) -> Vec<Option<SlotTagger>> {
         let count = labeled.len();
         let mut taggers: Vec<Option<SlotTagger>> = vec![None; count];
         // Two workers, each a fixed share of the intents: the result does not depend on timing.
@@ -345,12 +363,17 @@ impl Model {
                     scope.spawn(move || {
                         (0..count)
                             .filter(|intent| intent % workers == worker)
-                            .map(|intent| (intent, self.train_tagger(intent, &labeled[intent], seed)))
+                            .map(|intent| {
+                                (intent, self.train_tagger(intent, &labeled[intent], seed))
+                            })
                             .collect::<Vec<_>>()
                     })
                 })
                 .collect();
-            handles.into_iter().map(|handle| handle.join().unwrap_or_default()).collect()
+            handles
+                .into_iter()
+                .map(|handle| handle.join().unwrap_or_default())
+                .collect()
         });
         for (intent, tagger) in results.into_iter().flatten() {
             taggers[intent] = tagger;
@@ -376,7 +399,8 @@ impl Model {
             let mut matches = self.matches(tokens);
             let gazetteer_entities = &self.gazetteer.entities;
             matches.retain(|(_, _, entity)| {
-                !gazetteer_entities.iter().any(|name| name == entity) || rng.unit() >= GAZETTEER_DROPOUT
+                !gazetteer_entities.iter().any(|name| name == entity)
+                    || rng.unit() >= GAZETTEER_DROPOUT
             });
             let names = token_features(tokens, &matches);
             let ids = names
@@ -391,9 +415,18 @@ impl Model {
                     Some((slot, false)) => 2 + 2 * slot,
                 })
                 .collect();
-            sentences.push(Sentence { features: ids, tags });
+            sentences.push(Sentence {
+                features: ids,
+                tags,
+            });
         }
-        let mut tagger = SlotTagger::train(features, slot_count, &sentences, seed ^ intent as u64, TAGGER_EPOCHS);
+        let mut tagger = SlotTagger::train(
+            features,
+            slot_count,
+            &sentences,
+            seed ^ intent as u64,
+            TAGGER_EPOCHS,
+        );
         tagger.prune();
         Some(tagger)
     }
@@ -424,7 +457,9 @@ impl Model {
             let slots = entry
                 .slots
                 .iter()
-                .filter_map(|&(first, end, slot)| self.slot(text, &tokens, entry.intent, first, end, slot, now))
+                .filter_map(|&(first, end, slot)| {
+                    self.slot(text, &tokens, entry.intent, first, end, slot, now)
+                })
                 .collect();
             return Parse {
                 input: text.to_owned(),
@@ -452,7 +487,11 @@ impl Model {
         utterance_features(&tokens, &entities, &mut names);
         let probabilities = classifier.probabilities(&names);
         let best = (0..probabilities.len()).fold(0, |top, class| {
-            if probabilities[class] > probabilities[top] { class } else { top }
+            if probabilities[class] > probabilities[top] {
+                class
+            } else {
+                top
+            }
         });
         if best >= self.intents.len() {
             return no_intent;
@@ -463,11 +502,19 @@ impl Model {
             let tags = tagger.decode(&ids);
             let labels: Vec<Option<(usize, bool)>> = tags
                 .iter()
-                .map(|&tag| if tag == 0 { None } else { Some(((tag - 1) / 2, tag % 2 == 1)) })
+                .map(|&tag| {
+                    if tag == 0 {
+                        None
+                    } else {
+                        Some(((tag - 1) / 2, tag % 2 == 1))
+                    }
+                })
                 .collect();
             slots = slot_spans(&labels)
                 .into_iter()
-                .filter_map(|(first, end, slot)| self.slot(text, &tokens, best, first, end, slot, now))
+                .filter_map(|(first, end, slot)| {
+                    self.slot(text, &tokens, best, first, end, slot, now)
+                })
                 .collect();
         }
         Parse {
@@ -498,7 +545,8 @@ impl Model {
         let raw_value = text.get(start_byte..end_byte)?.to_owned();
         let value = match self.resolvers.get(entity) {
             Some(resolver) => SlotValue::custom(&resolver.resolve(&raw_value)?),
-            None => builtin::resolve(entity, &raw_value, now).unwrap_or_else(|| SlotValue::custom(&raw_value)),
+            None => builtin::resolve(entity, &raw_value, now)
+                .unwrap_or_else(|| SlotValue::custom(&raw_value)),
         };
         Some(Slot {
             range: Range {

@@ -344,3 +344,44 @@ async fn speaker_playback_and_volume_changes_are_published_to_their_owner() {
     let nothing = tokio::time::timeout(Duration::from_millis(500), bobs.next(wait)).await;
     assert!(nothing.is_err(), "bob saw {nothing:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn assistant_changes_and_training_are_published_to_their_owner() {
+    let server = TestServer::start().await;
+    server.add_user("ann", "ann-password-1").await;
+    server.add_user("bob", "bob-password-1").await;
+    let (ann, _) = tokens(&server, "ann", "ann-password-1").await;
+    let (bob, _) = tokens(&server, "bob", "bob-password-1").await;
+    let mut events = Stream::open(&server.base, &ann, "?topics=assistants").await;
+    let mut bobs = Stream::open(&server.base, &bob, "?topics=assistants").await;
+    let body = json!({"title": "Home", "dataset": crate::assistants::home_dataset()});
+    let created = client()
+        .post(server.url("/v3/assistant"))
+        .bearer_auth(&ann)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let id = created.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let wait = Duration::from_secs(30);
+    let first = events.next(wait).await.expect("an event");
+    assert_eq!(
+        (first.name.as_str(), &first.data),
+        ("assistants.created", &json!({"assistantId": id}))
+    );
+    post(&server, "/v1/training", &ann, json!({"assistantId": id})).await;
+    loop {
+        let event = events.next(wait).await.expect("an event");
+        assert_ne!(event.name, "assistants.nlu.failed", "{:?}", event.data);
+        if event.name == "assistants.nlu.trained" {
+            assert_eq!(event.data["assistantId"], id.as_str(), "{:?}", event.data);
+            break;
+        }
+    }
+    let nothing = tokio::time::timeout(Duration::from_millis(500), bobs.next(wait)).await;
+    assert!(nothing.is_err(), "bob saw {nothing:?}");
+}
