@@ -16,10 +16,14 @@ pub fn load(paths: &[&Path]) -> Result<Dataset, String> {
     let mut files = Vec::new();
     for path in paths {
         if path.is_dir() {
-            let entries = std::fs::read_dir(path).map_err(|error| format!("{}: {error}", path.display()))?;
+            let entries =
+                std::fs::read_dir(path).map_err(|error| format!("{}: {error}", path.display()))?;
             let mut found: Vec<_> = entries
                 .filter_map(|entry| entry.ok().map(|entry| entry.path()))
-                .filter(|file| file.extension().is_some_and(|extension| extension == "json"))
+                .filter(|file| {
+                    file.extension()
+                        .is_some_and(|extension| extension == "json")
+                })
                 .collect();
             found.sort();
             files.extend(found);
@@ -39,13 +43,21 @@ pub fn load(paths: &[&Path]) -> Result<Dataset, String> {
     let is_snips = |bytes: &[u8]| {
         serde_json::from_slice::<serde_json::Value>(bytes)
             .ok()
-            .and_then(|value| value.as_object().map(|object| object.contains_key("language") && object.contains_key("intents")))
+            .and_then(|value| {
+                value
+                    .as_object()
+                    .map(|object| object.contains_key("language") && object.contains_key("intents"))
+            })
             .unwrap_or(false)
     };
     if contents.len() == 1 && is_snips(&contents[0].1) {
-        return Dataset::from_json(&contents[0].1).map_err(|error| format!("{}: {error}", contents[0].0));
+        return Dataset::from_json(&contents[0].1)
+            .map_err(|error| format!("{}: {error}", contents[0].0));
     }
-    let borrowed: Vec<(&str, &[u8])> = contents.iter().map(|(name, bytes)| (name.as_str(), bytes.as_slice())).collect();
+    let borrowed: Vec<(&str, &[u8])> = contents
+        .iter()
+        .map(|(name, bytes)| (name.as_str(), bytes.as_slice()))
+        .collect();
     import_benchmark(&borrowed).map_err(|error| error.to_string())
 }
 
@@ -65,11 +77,15 @@ pub struct BenchReport {
 }
 
 /// Cross-validates on one dataset.
-pub fn cross_validation(dataset: &Dataset, settings: &CrossValidation) -> Result<BenchReport, String> {
-    let report = cross_validate(dataset, settings, &mut |_| {}).map_err(|error| error.to_string())?;
-    let limit = settings
-        .limit_per_intent
-        .map_or(String::new(), |limit| format!(", training on the first {limit} per intent"));
+pub fn cross_validation(
+    dataset: &Dataset,
+    settings: &CrossValidation,
+) -> Result<BenchReport, String> {
+    let report =
+        cross_validate(dataset, settings, &mut |_| {}).map_err(|error| error.to_string())?;
+    let limit = settings.limit_per_intent.map_or(String::new(), |limit| {
+        format!(", training on the first {limit} per intent")
+    });
     Ok(BenchReport {
         kind: format!("{}-fold cross-validation{limit}", settings.folds),
         metrics: report.metrics,
@@ -80,9 +96,14 @@ pub fn cross_validation(dataset: &Dataset, settings: &CrossValidation) -> Result
 }
 
 /// Trains on one dataset and tests on another.
-pub fn train_test(train_set: &Dataset, test_set: &Dataset, seed: u64) -> Result<BenchReport, String> {
+pub fn train_test(
+    train_set: &Dataset,
+    test_set: &Dataset,
+    seed: u64,
+) -> Result<BenchReport, String> {
     let started = Instant::now();
-    let model = train(train_set, &TrainOptions { seed }, &mut |_| {}).map_err(|error| error.to_string())?;
+    let model =
+        train(train_set, &TrainOptions { seed }, &mut |_| {}).map_err(|error| error.to_string())?;
     let train_time = started.elapsed();
     Ok(BenchReport {
         kind: "train/test".to_owned(),
@@ -95,7 +116,11 @@ pub fn train_test(train_set: &Dataset, test_set: &Dataset, seed: u64) -> Result<
 
 fn mean(values: impl Iterator<Item = f64>) -> f64 {
     let values: Vec<f64> = values.collect();
-    if values.is_empty() { 0.0 } else { values.iter().sum::<f64>() / values.len() as f64 }
+    if values.is_empty() {
+        0.0
+    } else {
+        values.iter().sum::<f64>() / values.len() as f64
+    }
 }
 
 impl fmt::Display for BenchReport {
@@ -104,22 +129,63 @@ impl fmt::Display for BenchReport {
         let rows = [
             ("run", self.kind.clone()),
             ("test utterances", metrics.utterances.to_string()),
-            ("training utterances (mean)", format!("{:.0}", mean(self.train_sizes.iter().map(|size| *size as f64)))),
-            ("intent accuracy", format!("{:.2} %", 100.0 * metrics.intent_accuracy())),
+            (
+                "training utterances (mean)",
+                format!(
+                    "{:.0}",
+                    mean(self.train_sizes.iter().map(|size| *size as f64))
+                ),
+            ),
+            (
+                "intent accuracy",
+                format!("{:.2} %", 100.0 * metrics.intent_accuracy()),
+            ),
             ("no intent given", metrics.no_intent.to_string()),
             (
                 "slot F1 (snips-nlu-metrics, macro)",
-                format!("{:.3} (P {:.3}, R {:.3})", metrics.slot_f1(), metrics.slot_precision(), metrics.slot_recall()),
+                format!(
+                    "{:.3} (P {:.3}, R {:.3})",
+                    metrics.slot_f1(),
+                    metrics.slot_precision(),
+                    metrics.slot_recall()
+                ),
             ),
             ("slot F1 (micro)", format!("{:.3}", metrics.slot_micro_f1())),
             (
                 "exact parsings",
-                format!("{:.2} %", 100.0 * metrics.exact_parsings as f64 / metrics.utterances.max(1) as f64),
+                format!(
+                    "{:.2} %",
+                    100.0 * metrics.exact_parsings as f64 / metrics.utterances.max(1) as f64
+                ),
             ),
-            ("training time (mean)", format!("{:.2} s", mean(self.train_times.iter().map(Duration::as_secs_f64)))),
-            ("parse latency p50", format!("{:.3} ms", metrics.parse_time_quantile(0.5).as_secs_f64() * 1e3)),
-            ("parse latency p99", format!("{:.3} ms", metrics.parse_time_quantile(0.99).as_secs_f64() * 1e3)),
-            ("model size (mean)", format!("{:.2} MB", mean(self.model_sizes.iter().map(|size| *size as f64)) / 1e6)),
+            (
+                "training time (mean)",
+                format!(
+                    "{:.2} s",
+                    mean(self.train_times.iter().map(Duration::as_secs_f64))
+                ),
+            ),
+            (
+                "parse latency p50",
+                format!(
+                    "{:.3} ms",
+                    metrics.parse_time_quantile(0.5).as_secs_f64() * 1e3
+                ),
+            ),
+            (
+                "parse latency p99",
+                format!(
+                    "{:.3} ms",
+                    metrics.parse_time_quantile(0.99).as_secs_f64() * 1e3
+                ),
+            ),
+            (
+                "model size (mean)",
+                format!(
+                    "{:.2} MB",
+                    mean(self.model_sizes.iter().map(|size| *size as f64)) / 1e6
+                ),
+            ),
         ];
         let width = rows.iter().map(|(name, _)| name.len()).max().unwrap_or(0);
         for (name, value) in rows {

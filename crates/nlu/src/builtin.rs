@@ -18,19 +18,61 @@ pub const SUPPORTED: &[&str] = &[
 ];
 
 const UNITS: &[&str] = &[
-    "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven",
-    "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen",
+    "zero",
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
+    "eleven",
+    "twelve",
+    "thirteen",
+    "fourteen",
+    "fifteen",
+    "sixteen",
+    "seventeen",
+    "eighteen",
+    "nineteen",
 ];
 const TENS: &[&str] = &[
     "", "", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety",
 ];
 const ORDINALS: &[&str] = &[
-    "zeroth", "first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth",
-    "tenth", "eleventh", "twelfth", "thirteenth", "fourteenth", "fifteenth", "sixteenth",
-    "seventeenth", "eighteenth", "nineteenth", "twentieth",
+    "zeroth",
+    "first",
+    "second",
+    "third",
+    "fourth",
+    "fifth",
+    "sixth",
+    "seventh",
+    "eighth",
+    "ninth",
+    "tenth",
+    "eleventh",
+    "twelfth",
+    "thirteenth",
+    "fourteenth",
+    "fifteenth",
+    "sixteenth",
+    "seventeenth",
+    "eighteenth",
+    "nineteenth",
+    "twentieth",
 ];
 const WEEKDAYS: &[&str] = &[
-    "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday",
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
 ];
 const DURATION_UNITS: &[(&str, &str, i64)] = &[
     ("second", "seconds", 1),
@@ -65,7 +107,10 @@ fn number_at(tokens: &[Token], at: usize) -> Option<(f64, usize)> {
             Some(token) if token.lower == "-" => (tokens.get(at + 2), 2),
             other => (other, 1),
         };
-        if let Some(unit) = next.and_then(|token| word_value(&token.lower)).filter(|unit| *unit > 0.0 && *unit < 10.0) {
+        if let Some(unit) = next
+            .and_then(|token| word_value(&token.lower))
+            .filter(|unit| *unit > 0.0 && *unit < 10.0)
+        {
             value += unit;
             used += skip;
         }
@@ -91,10 +136,11 @@ fn ordinal_at(tokens: &[Token], at: usize) -> Option<(i64, usize)> {
         return Some((position as i64, 1));
     }
     for suffix in ["st", "nd", "rd", "th"] {
-        if let Some(digits) = word.strip_suffix(suffix) {
-            if !digits.is_empty() && digits.chars().all(|c| c.is_ascii_digit()) {
-                return digits.parse().ok().map(|value| (value, 1));
-            }
+        if let Some(digits) = word.strip_suffix(suffix)
+            && !digits.is_empty()
+            && digits.chars().all(|c| c.is_ascii_digit())
+        {
+            return digits.parse().ok().map(|value| (value, 1));
         }
     }
     None
@@ -129,7 +175,9 @@ fn time_at(tokens: &[Token], at: usize) -> Option<(u32, u32, usize)> {
     } else {
         hour = match word.parse() {
             Ok(hour) => hour,
-            Err(_) => number_at(tokens, at).filter(|(value, _)| *value <= 12.0).map(|(value, _)| value as u32)?,
+            Err(_) => number_at(tokens, at)
+                .filter(|(value, _)| *value <= 12.0)
+                .map(|(value, _)| value as u32)?,
         };
         if tokens.get(at + 1).is_some_and(|token| token.lower == ":") {
             minute = tokens.get(at + 2)?.lower.parse().ok()?;
@@ -176,10 +224,14 @@ fn datetime_at(tokens: &[Token], at: usize, now: i64) -> Option<(i64, &'static s
     if let Some(days) = relative_day {
         let date = day_start + days * 86_400;
         // "tomorrow at 5 pm"
-        if tokens.get(at + 1).is_some_and(|token| token.lower == "at") {
-            if let Some((hour, minute, used)) = time_at(tokens, at + 2) {
-                return Some((date + i64::from(hour * 3600 + minute * 60), "Minute", used + 2));
-            }
+        if tokens.get(at + 1).is_some_and(|token| token.lower == "at")
+            && let Some((hour, minute, used)) = time_at(tokens, at + 2)
+        {
+            return Some((
+                date + i64::from(hour * 3600 + minute * 60),
+                "Minute",
+                used + 2,
+            ));
         }
         return Some((date, "Day", 1));
     }
@@ -243,20 +295,27 @@ fn value_at(entity: &str, tokens: &[Token], at: usize, now: i64) -> Option<(Slot
         details,
     };
     match entity {
-        "snips/number" => number_at(tokens, at).map(|(value, used)| (with("Number", json!(value), Map::new()), used)),
-        "snips/ordinal" => ordinal_at(tokens, at).map(|(value, used)| (with("Ordinal", json!(value), Map::new()), used)),
+        "snips/number" => number_at(tokens, at)
+            .map(|(value, used)| (with("Number", json!(value), Map::new()), used)),
+        "snips/ordinal" => ordinal_at(tokens, at)
+            .map(|(value, used)| (with("Ordinal", json!(value), Map::new()), used)),
         "snips/duration" => duration_at(tokens, at).map(|(seconds, unit, amount, used)| {
             let mut details = Map::new();
             details.insert(unit.to_owned(), json!(amount));
             details.insert("precision".to_owned(), json!("Exact"));
             (with("Duration", json!(seconds), details), used)
         }),
-        "snips/datetime" | "snips/date" | "snips/time" => datetime_at(tokens, at, now).map(|(seconds, grain, used)| {
-            let mut details = Map::new();
-            details.insert("grain".to_owned(), json!(grain));
-            details.insert("precision".to_owned(), json!("Exact"));
-            (with("InstantTime", json!(format_instant(seconds)), details), used)
-        }),
+        "snips/datetime" | "snips/date" | "snips/time" => {
+            datetime_at(tokens, at, now).map(|(seconds, grain, used)| {
+                let mut details = Map::new();
+                details.insert("grain".to_owned(), json!(grain));
+                details.insert("precision".to_owned(), json!("Exact"));
+                (
+                    with("InstantTime", json!(format_instant(seconds)), details),
+                    used,
+                )
+            })
+        }
         _ => None,
     }
 }
@@ -295,27 +354,49 @@ mod tests {
 
     fn value(entity: &str, raw: &str) -> Option<String> {
         // 2024-05-03 (a Friday) 10:00 UTC
-        resolve(entity, raw, 1_714_730_400).map(|value| serde_json::to_string(&value).unwrap_or_default())
+        resolve(entity, raw, 1_714_730_400)
+            .map(|value| serde_json::to_string(&value).unwrap_or_default())
     }
 
     #[test]
     fn resolves_numbers_ordinals_dates_and_durations() {
-        assert_eq!(value("snips/number", "twenty-one").as_deref(), Some(r#"{"kind":"Number","value":21.0}"#));
-        assert_eq!(value("snips/number", "3.5").as_deref(), Some(r#"{"kind":"Number","value":3.5}"#));
-        assert_eq!(value("snips/number", "two hundred").as_deref(), Some(r#"{"kind":"Number","value":200.0}"#));
-        assert_eq!(value("snips/ordinal", "3rd").as_deref(), Some(r#"{"kind":"Ordinal","value":3}"#));
-        assert_eq!(value("snips/ordinal", "second").as_deref(), Some(r#"{"kind":"Ordinal","value":2}"#));
+        assert_eq!(
+            value("snips/number", "twenty-one").as_deref(),
+            Some(r#"{"kind":"Number","value":21.0}"#)
+        );
+        assert_eq!(
+            value("snips/number", "3.5").as_deref(),
+            Some(r#"{"kind":"Number","value":3.5}"#)
+        );
+        assert_eq!(
+            value("snips/number", "two hundred").as_deref(),
+            Some(r#"{"kind":"Number","value":200.0}"#)
+        );
+        assert_eq!(
+            value("snips/ordinal", "3rd").as_deref(),
+            Some(r#"{"kind":"Ordinal","value":3}"#)
+        );
+        assert_eq!(
+            value("snips/ordinal", "second").as_deref(),
+            Some(r#"{"kind":"Ordinal","value":2}"#)
+        );
         assert_eq!(
             value("snips/datetime", "tomorrow").as_deref(),
-            Some(r#"{"kind":"InstantTime","value":"2024-05-04 00:00:00 +00:00","grain":"Day","precision":"Exact"}"#)
+            Some(
+                r#"{"kind":"InstantTime","value":"2024-05-04 00:00:00 +00:00","grain":"Day","precision":"Exact"}"#
+            )
         );
         assert_eq!(
             value("snips/datetime", "tomorrow at 5 pm").as_deref(),
-            Some(r#"{"kind":"InstantTime","value":"2024-05-04 17:00:00 +00:00","grain":"Minute","precision":"Exact"}"#)
+            Some(
+                r#"{"kind":"InstantTime","value":"2024-05-04 17:00:00 +00:00","grain":"Minute","precision":"Exact"}"#
+            )
         );
         assert_eq!(
             value("snips/datetime", "monday").as_deref(),
-            Some(r#"{"kind":"InstantTime","value":"2024-05-06 00:00:00 +00:00","grain":"Day","precision":"Exact"}"#)
+            Some(
+                r#"{"kind":"InstantTime","value":"2024-05-06 00:00:00 +00:00","grain":"Day","precision":"Exact"}"#
+            )
         );
         assert_eq!(
             value("snips/duration", "three hours").as_deref(),
@@ -329,6 +410,9 @@ mod tests {
     fn finds_matches_in_a_sentence() {
         let tokens = tokenize("book a table for twenty one at 7 pm");
         let entities = vec!["snips/number".to_owned(), "snips/datetime".to_owned()];
-        assert_eq!(find(&entities, &tokens), vec![(4, 6, 0), (7, 8, 0), (6, 9, 1)]);
+        assert_eq!(
+            find(&entities, &tokens),
+            vec![(4, 6, 0), (7, 8, 0), (6, 9, 1)]
+        );
     }
 }

@@ -52,7 +52,12 @@ pub(crate) struct Example {
 
 impl IntentClassifier {
     /// Trains on examples; `classes` includes the "no intent" class.
-    pub(crate) fn train(features: FeatureIndex, classes: usize, examples: &[Example], seed: u64) -> IntentClassifier {
+    pub(crate) fn train(
+        features: FeatureIndex,
+        classes: usize,
+        examples: &[Example],
+        seed: u64,
+    ) -> IntentClassifier {
         let feature_count = features.len();
         let mut weights = vec![0f32; feature_count * classes];
         let mut bias = vec![0f32; classes];
@@ -63,7 +68,13 @@ impl IntentClassifier {
         }
         let class_weight: Vec<f32> = per_class
             .iter()
-            .map(|count| if *count == 0 { 0.0 } else { examples.len() as f32 / (classes as f32 * *count as f32) })
+            .map(|count| {
+                if *count == 0 {
+                    0.0
+                } else {
+                    examples.len() as f32 / (classes as f32 * *count as f32)
+                }
+            })
             .collect();
         let mut order: Vec<usize> = (0..examples.len()).collect();
         let mut rng = Rng::new(seed ^ 0xC1A5_51F1);
@@ -114,7 +125,10 @@ impl IntentClassifier {
 
     /// Class probabilities for the given feature names.
     pub(crate) fn probabilities(&self, names: &[String]) -> Vec<f32> {
-        let ids: Vec<u32> = names.iter().filter_map(|name| self.features.get(name)).collect();
+        let ids: Vec<u32> = names
+            .iter()
+            .filter_map(|name| self.features.get(name))
+            .collect();
         let mut scores = self.bias.clone();
         if !ids.is_empty() {
             let scale = 1.0 / (ids.len() as f32).sqrt();

@@ -44,7 +44,11 @@ impl FeatureIndex {
                 names.push(name);
             }
         }
-        self.ids = names.iter().enumerate().map(|(id, name)| (name.clone(), id as u32)).collect();
+        self.ids = names
+            .iter()
+            .enumerate()
+            .map(|(id, name)| (name.clone(), id as u32))
+            .collect();
         self.names = names;
         mapping
     }

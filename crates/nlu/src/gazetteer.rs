@@ -38,10 +38,10 @@ impl Gazetteer {
         for intent in dataset.intents.values() {
             for utterance in &intent.utterances {
                 for chunk in &utterance.data {
-                    if let Some(slot) = &chunk.slot {
-                        if let Some((list, _)) = lists.get_mut(&slot.entity) {
-                            list.insert(normalized(&chunk.text));
-                        }
+                    if let Some(slot) = &chunk.slot
+                        && let Some((list, _)) = lists.get_mut(&slot.entity)
+                    {
+                        list.insert(normalized(&chunk.text));
                     }
                 }
             }
@@ -61,7 +61,11 @@ impl Gazetteer {
                 }
                 phrases.insert(phrase);
             }
-            let longest = phrases.iter().map(|phrase| phrase.split(' ').count()).max().unwrap_or(0);
+            let longest = phrases
+                .iter()
+                .map(|phrase| phrase.split(' ').count())
+                .max()
+                .unwrap_or(0);
             gazetteer.entities.push(name);
             gazetteer.phrases.push(phrases);
             gazetteer.longest.push(longest.min(12));
@@ -104,7 +108,8 @@ impl Gazetteer {
 
     pub(crate) fn write(&self, writer: &mut Writer) {
         writer.usize(self.entities.len());
-        for ((name, phrases), longest) in self.entities.iter().zip(&self.phrases).zip(&self.longest) {
+        for ((name, phrases), longest) in self.entities.iter().zip(&self.phrases).zip(&self.longest)
+        {
             writer.str(name);
             writer.usize(*longest);
             writer.usize(phrases.len());

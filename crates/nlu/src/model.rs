@@ -9,9 +9,9 @@ use crate::codec::{Reader, Writer};
 use crate::dataset::{Dataset, Entity};
 use crate::features::FeatureIndex;
 use crate::gazetteer::Gazetteer;
+use crate::parse::{IntentMatch, Parse, Range, Slot, SlotValue};
 use crate::rng::Rng;
 use crate::tagger::{Matches, Sentence, SlotTagger, token_features};
-use crate::parse::{IntentMatch, Parse, Range, Slot, SlotValue};
 use crate::text::{Token, char_offset, normalized, tokenize};
 
 /// The first bytes of an encoded model, with the format's version.
@@ -93,11 +93,13 @@ pub struct Model {
 
 /// The share of noise utterances (the "no intent" class) per average intent size.
 const NOISE_RATIO: f64 = 0.5;
+/// "No intent" wins only above this probability.
+const NO_INTENT_THRESHOLD: f32 = 0.6;
 /// Passes of the slot filler's perceptron over its data.
 const TAGGER_EPOCHS: usize = 12;
 /// Gazetteer matches hidden from the slot filler while it learns, so that it also learns to fill
 /// values that are in no list (as snips-nlu does for extensible entities).
-const GAZETTEER_DROPOUT: f64 = 0.5;
+const GAZETTEER_DROPOUT: f64 = 0.7;
 
 /// How a custom entity's raw values resolve.
 #[derive(Debug, Clone, PartialEq)]
@@ -186,7 +188,7 @@ pub fn train(
     let mut lookup: HashMap<String, LookupEntry> = HashMap::new();
     let mut ambiguous: Vec<String> = Vec::new();
     // Per intent, its utterances tokenized and labeled.
-    let mut labeled: Vec<Vec<(Vec<Token>, Vec<Option<(usize, bool)>>)>> = Vec::new();
+    let mut labeled: Labeled = Vec::new();
     for (intent_index, intent) in dataset.intents.values().enumerate() {
         let intent_slots = &mut slots[intent_index];
         let mut intent_labeled = Vec::with_capacity(intent.utterances.len());
@@ -225,10 +227,18 @@ pub fn train(
             Entity::Custom(custom) => {
                 let mut values = BTreeMap::new();
                 for value in &custom.data {
-                    values.entry(normalized(&value.value)).or_insert_with(|| value.value.clone());
+                    values
+                        .entry(normalized(&value.value))
+                        .or_insert_with(|| value.value.clone());
                     for synonym in &value.synonyms {
-                        let resolved = if custom.use_synonyms { &value.value } else { synonym };
-                        values.entry(normalized(synonym)).or_insert_with(|| resolved.clone());
+                        let resolved = if custom.use_synonyms {
+                            &value.value
+                        } else {
+                            synonym
+                        };
+                        values
+                            .entry(normalized(synonym))
+                            .or_insert_with(|| resolved.clone());
                     }
                 }
                 let resolver = Resolver {
@@ -276,7 +286,10 @@ fn slot_position(slots: &mut Vec<(String, String)>, slot_name: &str, entity: &st
     }
 }
 
-type Labeled = Vec<Vec<(Vec<Token>, Vec<Option<(usize, bool)>>)>>;
+/// A training utterance's tokens and their slot labels.
+type LabeledTokens = (Vec<Token>, Vec<Option<(usize, bool)>>);
+/// Per intent, its labeled utterances.
+type Labeled = Vec<Vec<LabeledTokens>>;
 
 impl Model {
     /// Gazetteer and builtin matches in a sentence.
@@ -303,7 +316,10 @@ impl Model {
             for (tokens, _) in utterances {
                 self.classifier_names(tokens, &mut names);
                 let ids = names.iter().map(|name| features.intern(name)).collect();
-                examples.push(Example { features: ids, class });
+                examples.push(Example {
+                    features: ids,
+                    class,
+                });
                 lengths.push(tokens.len());
                 words.extend(tokens.iter());
             }
@@ -316,7 +332,9 @@ impl Model {
         if !words.is_empty() {
             for _ in 0..noise_count {
                 let length = lengths[rng.below(lengths.len())].max(1);
-                let tokens: Vec<Token> = (0..length).map(|_| words[rng.below(words.len())].clone()).collect();
+                let tokens: Vec<Token> = (0..length)
+                    .map(|_| words[rng.below(words.len())].clone())
+                    .collect();
                 self.classifier_names(&tokens, &mut names);
                 let ids = names.iter().map(|name| features.intern(name)).collect();
                 examples.push(Example {
@@ -334,7 +352,12 @@ impl Model {
         utterance_features(tokens, &entities, names);
     }
 
-    fn train_taggers(&self, labeled: &Labeled, seed: u64, progress: &mut dyn FnMut(f32)) -> Vec<Option<SlotTagger>> {
+    fn train_taggers(
+        &self,
+        labeled: &Labeled,
+        seed: u64,
+        progress: &mut dyn FnMut(f32),
+    ) -> Vec<Option<SlotTagger>> {
         let count = labeled.len();
         let mut taggers: Vec<Option<SlotTagger>> = vec![None; count];
         // Two workers, each a fixed share of the intents: the result does not depend on timing.
@@ -345,12 +368,17 @@ impl Model {
                     scope.spawn(move || {
                         (0..count)
                             .filter(|intent| intent % workers == worker)
-                            .map(|intent| (intent, self.train_tagger(intent, &labeled[intent], seed)))
+                            .map(|intent| {
+                                (intent, self.train_tagger(intent, &labeled[intent], seed))
+                            })
                             .collect::<Vec<_>>()
                     })
                 })
                 .collect();
-            handles.into_iter().map(|handle| handle.join().unwrap_or_default()).collect()
+            handles
+                .into_iter()
+                .map(|handle| handle.join().unwrap_or_default())
+                .collect()
         });
         for (intent, tagger) in results.into_iter().flatten() {
             taggers[intent] = tagger;
@@ -362,7 +390,7 @@ impl Model {
     fn train_tagger(
         &self,
         intent: usize,
-        utterances: &[(Vec<Token>, Vec<Option<(usize, bool)>>)],
+        utterances: &[LabeledTokens],
         seed: u64,
     ) -> Option<SlotTagger> {
         let slot_count = self.slots[intent].len();
@@ -376,7 +404,8 @@ impl Model {
             let mut matches = self.matches(tokens);
             let gazetteer_entities = &self.gazetteer.entities;
             matches.retain(|(_, _, entity)| {
-                !gazetteer_entities.iter().any(|name| name == entity) || rng.unit() >= GAZETTEER_DROPOUT
+                !gazetteer_entities.iter().any(|name| name == entity)
+                    || rng.unit() >= GAZETTEER_DROPOUT
             });
             let names = token_features(tokens, &matches);
             let ids = names
@@ -391,9 +420,18 @@ impl Model {
                     Some((slot, false)) => 2 + 2 * slot,
                 })
                 .collect();
-            sentences.push(Sentence { features: ids, tags });
+            sentences.push(Sentence {
+                features: ids,
+                tags,
+            });
         }
-        let mut tagger = SlotTagger::train(features, slot_count, &sentences, seed ^ intent as u64, TAGGER_EPOCHS);
+        let mut tagger = SlotTagger::train(
+            features,
+            slot_count,
+            &sentences,
+            seed ^ intent as u64,
+            TAGGER_EPOCHS,
+        );
         tagger.prune();
         Some(tagger)
     }
@@ -424,7 +462,9 @@ impl Model {
             let slots = entry
                 .slots
                 .iter()
-                .filter_map(|&(first, end, slot)| self.slot(text, &tokens, entry.intent, first, end, slot, now))
+                .filter_map(|&(first, end, slot)| {
+                    self.slot(text, &tokens, entry.intent, first, end, slot, now)
+                })
                 .collect();
             return Parse {
                 input: text.to_owned(),
@@ -451,10 +491,17 @@ impl Model {
         let mut names = Vec::new();
         utterance_features(&tokens, &entities, &mut names);
         let probabilities = classifier.probabilities(&names);
-        let best = (0..probabilities.len()).fold(0, |top, class| {
-            if probabilities[class] > probabilities[top] { class } else { top }
+        // The likeliest intent, unless "no intent" is clearly likelier.
+        let intent_count = self.intents.len();
+        let best = (0..intent_count).fold(0, |top, class| {
+            if probabilities[class] > probabilities[top] {
+                class
+            } else {
+                top
+            }
         });
-        if best >= self.intents.len() {
+        let none = probabilities.get(intent_count).copied().unwrap_or(0.0);
+        if none > NO_INTENT_THRESHOLD && none > probabilities[best] {
             return no_intent;
         }
         let mut slots = Vec::new();
@@ -463,11 +510,19 @@ impl Model {
             let tags = tagger.decode(&ids);
             let labels: Vec<Option<(usize, bool)>> = tags
                 .iter()
-                .map(|&tag| if tag == 0 { None } else { Some(((tag - 1) / 2, tag % 2 == 1)) })
+                .map(|&tag| {
+                    if tag == 0 {
+                        None
+                    } else {
+                        Some(((tag - 1) / 2, tag % 2 == 1))
+                    }
+                })
                 .collect();
             slots = slot_spans(&labels)
                 .into_iter()
-                .filter_map(|(first, end, slot)| self.slot(text, &tokens, best, first, end, slot, now))
+                .filter_map(|(first, end, slot)| {
+                    self.slot(text, &tokens, best, first, end, slot, now)
+                })
                 .collect();
         }
         Parse {
@@ -498,7 +553,8 @@ impl Model {
         let raw_value = text.get(start_byte..end_byte)?.to_owned();
         let value = match self.resolvers.get(entity) {
             Some(resolver) => SlotValue::custom(&resolver.resolve(&raw_value)?),
-            None => builtin::resolve(entity, &raw_value, now).unwrap_or_else(|| SlotValue::custom(&raw_value)),
+            None => builtin::resolve(entity, &raw_value, now)
+                .unwrap_or_else(|| SlotValue::custom(&raw_value)),
         };
         Some(Slot {
             range: Range {
@@ -736,5 +792,76 @@ mod tests {
             train(&dataset, &TrainOptions::default(), &mut |_| {}),
             Err(TrainError::NoUtterances)
         );
+    }
+}
+
+#[cfg(test)]
+mod learned_tests {
+    use super::*;
+
+    #[test]
+    fn unseen_utterances_get_intents_and_resolved_builtin_slots() {
+        let json = r#"{"language": "en", "intents": {
+            "setTimer": {"utterances": [
+              {"data": [{"text": "set a timer for "}, {"text": "ten minutes", "entity": "snips/duration", "slot_name": "length"}]},
+              {"data": [{"text": "start a timer for "}, {"text": "3 hours", "entity": "snips/duration", "slot_name": "length"}]},
+              {"data": [{"text": "timer for "}, {"text": "two minutes", "entity": "snips/duration", "slot_name": "length"}, {"text": " please"}]}]},
+            "bookTable": {"utterances": [
+              {"data": [{"text": "book a table for "}, {"text": "four", "entity": "snips/number", "slot_name": "people"}, {"text": " "}, {"text": "tomorrow", "entity": "snips/datetime", "slot_name": "when"}]},
+              {"data": [{"text": "reserve a table for "}, {"text": "2", "entity": "snips/number", "slot_name": "people"}, {"text": " "}, {"text": "today", "entity": "snips/datetime", "slot_name": "when"}]},
+              {"data": [{"text": "book a table for "}, {"text": "six", "entity": "snips/number", "slot_name": "people"}, {"text": " "}, {"text": "monday", "entity": "snips/datetime", "slot_name": "when"}]}]}
+          },
+          "entities": {"snips/duration": {}, "snips/number": {}, "snips/datetime": {}}}"#;
+        let dataset = Dataset::from_json(json.as_bytes()).unwrap_or_else(|error| panic!("{error}"));
+        let model = train(&dataset, &TrainOptions::default(), &mut |_| {})
+            .unwrap_or_else(|error| panic!("{error}"));
+        let again = train(&dataset, &TrainOptions::default(), &mut |_| {})
+            .unwrap_or_else(|error| panic!("{error}"));
+        assert_eq!(
+            model.to_bytes(),
+            again.to_bytes(),
+            "same dataset and seed, same bytes"
+        );
+        assert_eq!(Model::from_bytes(&model.to_bytes()).as_ref(), Ok(&model));
+        // 2024-05-03 10:00 UTC
+        let parse = model.parse_at("book a table for three tomorrow", 1_714_730_400);
+        assert_eq!(
+            parse
+                .intent
+                .as_ref()
+                .map(|found| found.intent_name.as_str()),
+            Some("bookTable")
+        );
+        let values: Vec<(String, String)> = parse
+            .slots
+            .iter()
+            .map(|slot| {
+                (
+                    slot.slot_name.clone(),
+                    serde_json::to_string(&slot.value).unwrap_or_default(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            values,
+            [
+                ("people".to_owned(), r#"{"kind":"Number","value":3.0}"#.to_owned()),
+                (
+                    "when".to_owned(),
+                    r#"{"kind":"InstantTime","value":"2024-05-04 00:00:00 +00:00","grain":"Day","precision":"Exact"}"#.to_owned()
+                ),
+            ]
+        );
+        let parse = model.parse_at("set a timer for five minutes", 1_714_730_400);
+        assert_eq!(
+            parse
+                .intent
+                .as_ref()
+                .map(|found| found.intent_name.as_str()),
+            Some("setTimer")
+        );
+        assert_eq!(parse.slots.len(), 1);
+        assert_eq!(parse.slots[0].raw_value, "five minutes");
+        assert_eq!(parse.slots[0].value.value, serde_json::json!(300.0));
     }
 }

@@ -18,9 +18,14 @@ pub(crate) fn token_features(tokens: &[Token], matches: &Matches) -> Vec<Vec<Str
     // Per token, its match tags such as "B:artist".
     let mut match_tags: Vec<Vec<String>> = vec![Vec::new(); count];
     for &(first, end, entity) in matches {
-        for position in first..end.min(count) {
+        for (position, tags) in match_tags
+            .iter_mut()
+            .enumerate()
+            .take(end.min(count))
+            .skip(first)
+        {
             let tag = if position == first { "B" } else { "I" };
-            match_tags[position].push(format!("{tag}:{entity}"));
+            tags.push(format!("{tag}:{entity}"));
         }
     }
     let word = |position: isize| -> &str {
@@ -34,10 +39,14 @@ pub(crate) fn token_features(tokens: &[Token], matches: &Matches) -> Vec<Vec<Str
     };
     let shapes: Vec<String> = tokens.iter().map(|token| shape(&token.text)).collect();
     let shape_at = |position: isize| -> &str {
-        if position < 0 || position as usize >= count { "_" } else { &shapes[position as usize] }
+        if position < 0 || position as usize >= count {
+            "_"
+        } else {
+            &shapes[position as usize]
+        }
     };
     let mut all = Vec::with_capacity(count);
-    for index in 0..count {
+    for (index, token) in tokens.iter().enumerate() {
         let at = index as isize;
         let mut features = Vec::with_capacity(40);
         features.push("bias".to_owned());
@@ -50,12 +59,18 @@ pub(crate) fn token_features(tokens: &[Token], matches: &Matches) -> Vec<Vec<Str
         features.push(format!("s[0]={}", shape_at(at)));
         features.push(format!("s[-1:0]={}|{}", shape_at(at - 1), shape_at(at)));
         features.push(format!("s[0:1]={}|{}", shape_at(at), shape_at(at + 1)));
-        let lower: Vec<char> = tokens[index].lower.chars().collect();
+        let lower: Vec<char> = token.lower.chars().collect();
         for length in 1..=4.min(lower.len()) {
-            features.push(format!("p{length}={}", lower[..length].iter().collect::<String>()));
-            features.push(format!("x{length}={}", lower[lower.len() - length..].iter().collect::<String>()));
+            features.push(format!(
+                "p{length}={}",
+                lower[..length].iter().collect::<String>()
+            ));
+            features.push(format!(
+                "x{length}={}",
+                lower[lower.len() - length..].iter().collect::<String>()
+            ));
         }
-        if tokens[index].lower.chars().all(|c| c.is_ascii_digit()) {
+        if token.lower.chars().all(|c| c.is_ascii_digit()) {
             features.push("digit".to_owned());
         }
         if index == 0 {
@@ -105,7 +120,13 @@ fn allowed(from: Option<usize>, to: usize) -> bool {
 }
 
 impl SlotTagger {
-    pub(crate) fn train(features: FeatureIndex, slots: usize, sentences: &[Sentence], seed: u64, epochs: usize) -> SlotTagger {
+    pub(crate) fn train(
+        features: FeatureIndex,
+        slots: usize,
+        sentences: &[Sentence],
+        seed: u64,
+        epochs: usize,
+    ) -> SlotTagger {
         let tags = 1 + 2 * slots;
         let feature_count = features.len();
         let mut tagger = SlotTagger {
@@ -126,9 +147,19 @@ impl SlotTagger {
                 let sentence = &sentences[index];
                 let predicted = tagger.decode(&sentence.features);
                 if predicted != sentence.tags {
-                    for (position, (&gold, &guess)) in sentence.tags.iter().zip(&predicted).enumerate() {
-                        let gold_from = if position == 0 { tags } else { sentence.tags[position - 1] };
-                        let guess_from = if position == 0 { tags } else { predicted[position - 1] };
+                    for (position, (&gold, &guess)) in
+                        sentence.tags.iter().zip(&predicted).enumerate()
+                    {
+                        let gold_from = if position == 0 {
+                            tags
+                        } else {
+                            sentence.tags[position - 1]
+                        };
+                        let guess_from = if position == 0 {
+                            tags
+                        } else {
+                            predicted[position - 1]
+                        };
                         if gold != guess {
                             for &feature in &sentence.features[position] {
                                 let base = feature as usize * tags;
@@ -167,7 +198,12 @@ impl SlotTagger {
     pub(crate) fn ids(&self, names: &[Vec<String>]) -> Vec<Vec<u32>> {
         names
             .iter()
-            .map(|token| token.iter().filter_map(|name| self.features.get(name)).collect())
+            .map(|token| {
+                token
+                    .iter()
+                    .filter_map(|name| self.features.get(name))
+                    .collect()
+            })
             .collect()
     }
 
@@ -206,7 +242,8 @@ impl SlotTagger {
                     if !allowed(Some(from), tag) {
                         continue;
                     }
-                    let score = best[(position - 1) * tags + from] + self.transitions[from * tags + tag];
+                    let score =
+                        best[(position - 1) * tags + from] + self.transitions[from * tags + tag];
                     if score > top {
                         top = score;
                         from_top = from;
@@ -229,12 +266,17 @@ impl SlotTagger {
     /// Drops features whose weights are all zero (never updated), to keep the model small.
     pub(crate) fn prune(&mut self) {
         let tags = self.tags;
-        let keep: Vec<bool> = self.weights.chunks(tags).map(|row| row.iter().any(|w| *w != 0.0)).collect();
+        let keep: Vec<bool> = self
+            .weights
+            .chunks(tags)
+            .map(|row| row.iter().any(|w| *w != 0.0))
+            .collect();
         let mapping = self.features.retain(&keep);
         let mut weights = vec![0f32; self.features.len() * tags];
         for (old, new) in mapping.iter().enumerate() {
             if let Some(new) = new {
-                weights[*new as usize * tags..][..tags].copy_from_slice(&self.weights[old * tags..][..tags]);
+                weights[*new as usize * tags..][..tags]
+                    .copy_from_slice(&self.weights[old * tags..][..tags]);
             }
         }
         self.weights = weights;
