@@ -92,9 +92,9 @@ pub struct Model {
 }
 
 /// The share of noise utterances (the "no intent" class) per average intent size.
-const NOISE_RATIO: f64 = 0.5;
+const NOISE_RATIO: f64 = 0.1;
 /// "No intent" wins only above this probability.
-const NO_INTENT_THRESHOLD: f32 = 0.6;
+const NO_INTENT_THRESHOLD: f32 = 0.8;
 /// Passes of the slot filler's perceptron over its data.
 const TAGGER_EPOCHS: usize = 12;
 /// Gazetteer matches hidden from the slot filler while it learns, so that it also learns to fill
