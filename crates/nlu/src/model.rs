@@ -95,8 +95,17 @@ pub struct Model {
 const NOISE_RATIO: f64 = 0.1;
 /// "No intent" wins only above this probability.
 const NO_INTENT_THRESHOLD: f32 = 0.8;
-/// Passes of the slot filler's perceptron over its data.
+/// Passes of the slot filler's gradient descent over its data.
 const TAGGER_EPOCHS: usize = 12;
+/// The slot filler's L2 penalty over all its sentences (spread over them in each step).
+const TAGGER_L2: f64 = 0.2;
+/// Slot-filler features whose weights all stay below this are dropped from the model.
+const TAGGER_PRUNE: f32 = 0.03;
+/// An intent's slot filler learns from at least this many sentences, made up by swapping slot
+/// values when the intent has fewer utterances.
+const AUGMENTED_MIN: usize = 1000;
+/// And from no more than this many made-up sentences per utterance it has.
+const AUGMENTED_PER_UTTERANCE: usize = 10;
 /// Gazetteer matches hidden from the slot filler while it learns, so that it also learns to fill
 /// values that are in no list (as snips-nlu does for extensible entities).
 const GAZETTEER_DROPOUT: f64 = 0.7;
@@ -368,9 +377,7 @@ impl Model {
                     scope.spawn(move || {
                         (0..count)
                             .filter(|intent| intent % workers == worker)
-                            .map(|intent| {
-                                (intent, self.train_tagger(intent, &labeled[intent], seed))
-                            })
+                            .map(|intent| (intent, self.train_tagger(intent, labeled, seed)))
                             .collect::<Vec<_>>()
                     })
                 })
@@ -387,19 +394,16 @@ impl Model {
         taggers
     }
 
-    fn train_tagger(
-        &self,
-        intent: usize,
-        utterances: &[LabeledTokens],
-        seed: u64,
-    ) -> Option<SlotTagger> {
+    fn train_tagger(&self, intent: usize, labeled: &Labeled, seed: u64) -> Option<SlotTagger> {
         let slot_count = self.slots[intent].len();
         if slot_count == 0 {
             return None;
         }
         let mut rng = Rng::new(seed ^ (intent as u64 + 1).wrapping_mul(0x9E37_79B9));
+        let augmented = self.augment(intent, labeled, &mut rng);
+        let utterances = labeled[intent].iter().chain(&augmented);
         let mut features = FeatureIndex::default();
-        let mut sentences = Vec::with_capacity(utterances.len());
+        let mut sentences = Vec::new();
         for (tokens, labels) in utterances {
             let mut matches = self.matches(tokens);
             let gazetteer_entities = &self.gazetteer.entities;
@@ -425,15 +429,76 @@ impl Model {
                 tags,
             });
         }
-        let mut tagger = SlotTagger::train(
+        let l2 = TAGGER_L2 / sentences.len().max(1) as f64;
+        let mut tagger = SlotTagger::train_crf(
             features,
             slot_count,
             &sentences,
             seed ^ intent as u64,
             TAGGER_EPOCHS,
+            l2,
         );
-        tagger.prune();
+        tagger.prune(TAGGER_PRUNE);
         Some(tagger)
+    }
+
+    /// More training sentences for an intent's slot filler, as snips-nlu makes them: its
+    /// utterances with every slot value swapped for another value of the same slot, taken from
+    /// this intent or from any intent with a slot of the same name and entity.
+    fn augment(&self, intent: usize, labeled: &Labeled, rng: &mut Rng) -> Vec<LabeledTokens> {
+        let own = &labeled[intent];
+        let with_slots: Vec<&LabeledTokens> = own
+            .iter()
+            .filter(|(_, labels)| labels.iter().any(Option::is_some))
+            .collect();
+        let wanted = AUGMENTED_MIN
+            .saturating_sub(own.len())
+            .min(own.len() * AUGMENTED_PER_UTTERANCE);
+        if with_slots.is_empty() || wanted == 0 {
+            return Vec::new();
+        }
+        // Per slot of this intent: the values seen, as token lists.
+        let mut values: Vec<Vec<&[Token]>> = vec![Vec::new(); self.slots[intent].len()];
+        for (other, utterances) in labeled.iter().enumerate() {
+            // This intent's slot index for each of the other intent's slots.
+            let mapping: Vec<Option<usize>> = self.slots[other]
+                .iter()
+                .map(|slot| self.slots[intent].iter().position(|own| own == slot))
+                .collect();
+            for (tokens, labels) in utterances {
+                for (first, end, slot) in slot_spans(labels) {
+                    if let Some(Some(target)) = mapping.get(slot) {
+                        values[*target].push(&tokens[first..end]);
+                    }
+                }
+            }
+        }
+        let mut out = Vec::with_capacity(wanted);
+        for _ in 0..wanted {
+            let (tokens, labels) = with_slots[rng.below(with_slots.len())];
+            let mut new_tokens = Vec::with_capacity(tokens.len());
+            let mut new_labels = Vec::with_capacity(tokens.len());
+            let mut position = 0;
+            for (first, end, slot) in slot_spans(labels) {
+                new_tokens.extend_from_slice(&tokens[position..first]);
+                new_labels.extend_from_slice(&labels[position..first]);
+                let pool = &values[slot];
+                let value = if pool.is_empty() {
+                    &tokens[first..end]
+                } else {
+                    pool[rng.below(pool.len())]
+                };
+                for (index, token) in value.iter().enumerate() {
+                    new_tokens.push(token.clone());
+                    new_labels.push(Some((slot, index == 0)));
+                }
+                position = end;
+            }
+            new_tokens.extend_from_slice(&tokens[position..]);
+            new_labels.extend_from_slice(&labels[position..]);
+            out.push((new_tokens, new_labels));
+        }
+        out
     }
 
     /// The language of the dataset it was trained on.
