@@ -101,6 +101,10 @@ const TAGGER_EPOCHS: usize = 12;
 const TAGGER_L2: f64 = 0.2;
 /// Slot-filler features whose weights all stay below this are dropped from the model.
 const TAGGER_PRUNE: f32 = 0.03;
+/// Gazetteer matches hidden from the intent classifier while it learns: a training utterance's
+/// slot values are all in the gazetteer (it is made of them), a new utterance's often are not, and
+/// without this the classifier leans on entity matches it will not see.
+const CLASSIFIER_GAZETTEER_DROPOUT: f64 = 0.5;
 /// An intent's slot filler learns from at least this many sentences, made up by swapping slot
 /// values when the intent has fewer utterances.
 const AUGMENTED_MIN: usize = 1000;
@@ -321,9 +325,16 @@ impl Model {
         let mut names = Vec::new();
         let mut lengths = Vec::new();
         let mut words: Vec<&Token> = Vec::new();
+        let mut dropout = Rng::new(seed ^ 0x00D2_0F07);
         for (class, utterances) in labeled.iter().enumerate() {
             for (tokens, _) in utterances {
-                self.classifier_names(tokens, &mut names);
+                let mut matches = self.matches(tokens);
+                let gazetteer_entities = &self.gazetteer.entities;
+                matches.retain(|(_, _, entity)| {
+                    !gazetteer_entities.iter().any(|name| name == entity)
+                        || dropout.unit() >= CLASSIFIER_GAZETTEER_DROPOUT
+                });
+                utterance_features(tokens, &matches, &mut names);
                 let ids = names.iter().map(|name| features.intern(name)).collect();
                 examples.push(Example {
                     features: ids,
@@ -357,8 +368,7 @@ impl Model {
 
     fn classifier_names(&self, tokens: &[Token], names: &mut Vec<String>) {
         let matches = self.matches(tokens);
-        let entities: Vec<&str> = matches.iter().map(|(_, _, entity)| *entity).collect();
-        utterance_features(tokens, &entities, names);
+        utterance_features(tokens, &matches, names);
     }
 
     fn train_taggers(
@@ -552,9 +562,8 @@ impl Model {
             return no_intent;
         }
         let matches = self.matches(&tokens);
-        let entities: Vec<&str> = matches.iter().map(|(_, _, entity)| *entity).collect();
         let mut names = Vec::new();
-        utterance_features(&tokens, &entities, &mut names);
+        utterance_features(&tokens, &matches, &mut names);
         let probabilities = classifier.probabilities(&names);
         // The likeliest intent, unless "no intent" is clearly likelier.
         let intent_count = self.intents.len();
