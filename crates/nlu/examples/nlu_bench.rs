@@ -27,7 +27,29 @@ fn main() {
         seed: 42,
     };
     match nlu::bench::cross_validation(&dataset, &settings) {
-        Ok(report) => print!("{report}"),
+        Ok(report) => {
+            print!("{report}");
+            // NLU_BENCH_SLOTS=1 lists the (intent, slot) pairs by F1, worst first.
+            if std::env::var_os("NLU_BENCH_SLOTS").is_some() {
+                for (intent, counts) in &report.metrics.intents {
+                    println!(
+                        "intent {intent}  tp {} fp {} fn {}",
+                        counts.true_positives, counts.false_positives, counts.false_negatives
+                    );
+                }
+                let mut pairs: Vec<_> = report.metrics.slots.iter().collect();
+                pairs.sort_by(|a, b| a.1.f1().total_cmp(&b.1.f1()));
+                for ((intent, slot), counts) in pairs {
+                    println!(
+                        "{:.3}  {intent}/{slot}  tp {} fp {} fn {}",
+                        counts.f1(),
+                        counts.true_positives,
+                        counts.false_positives,
+                        counts.false_negatives
+                    );
+                }
+            }
+        }
         Err(error) => eprintln!("{error}"),
     }
 }

@@ -1,9 +1,10 @@
 //! An importer for the 2017 Snips NLU benchmark files (`snipsco/nlu-benchmark`,
 //! `2017-06-custom-intent-engines`): `{"Intent": [{"data": [{"text"}, {"text", "entity"}]}]}`.
 //!
-//! The benchmark's `entity` doubles as the slot name. Each one becomes a custom entity whose values
-//! are the texts the files give it, with `use_synonyms` and `automatically_extensible` set and a
-//! matching strictness of 1.0. Several files merge into one dataset (utterances of the same intent
+//! The benchmark's `entity` doubles as the slot name. Each one becomes a custom entity with no listed
+//! values (training learns the values from the utterances, as snips-nlu does; listing them here
+//! would leak a test fold's values into cross-validation), `use_synonyms` and
+//! `automatically_extensible` set, and a matching strictness of 1.0. Several files merge into one dataset (utterances of the same intent
 //! are appended in file order); the language is `en`.
 //!
 //! Text encoding: a file must be UTF-8, except that a CESU-8 surrogate pair (a character outside the
@@ -16,15 +17,15 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::Value;
 
 use crate::dataset::{
-    Chunk, ChunkSlot, CustomEntity, Dataset, DatasetError, Entity, EntityValue, Intent, Utterance,
-    as_array, as_object, as_str,
+    Chunk, ChunkSlot, CustomEntity, Dataset, DatasetError, Entity, Intent, Utterance, as_array,
+    as_object, as_str,
 };
 use crate::text::decode_text;
 
 /// Imports benchmark files, given as (file name used in messages, contents), into one dataset.
 pub fn import_benchmark(files: &[(&str, &[u8])]) -> Result<Dataset, DatasetError> {
     let mut intents: BTreeMap<String, Intent> = BTreeMap::new();
-    let mut values: BTreeMap<String, (Vec<String>, BTreeSet<String>)> = BTreeMap::new();
+    let mut slot_names: BTreeSet<String> = BTreeSet::new();
     for (file, bytes) in files {
         let text = decode_text(bytes).map_err(|offset| {
             DatasetError::new(*file, format!("invalid UTF-8 at byte {offset}"))
@@ -74,11 +75,7 @@ pub fn import_benchmark(files: &[(&str, &[u8])]) -> Result<Dataset, DatasetError
                                     "a slot value cannot be empty",
                                 ));
                             }
-                            let (list, seen) = values.entry(entity.to_owned()).or_default();
-                            let value = chunk_text.trim().to_owned();
-                            if seen.insert(value.to_lowercase()) {
-                                list.push(value);
-                            }
+                            slot_names.insert(entity.to_owned());
                             Some(ChunkSlot {
                                 entity: entity.to_owned(),
                                 slot_name: entity.to_owned(),
@@ -94,17 +91,11 @@ pub fn import_benchmark(files: &[(&str, &[u8])]) -> Result<Dataset, DatasetError
             }
         }
     }
-    let entities = values
+    let entities = slot_names
         .into_iter()
-        .map(|(name, (list, _))| {
+        .map(|name| {
             let entity = CustomEntity {
-                data: list
-                    .into_iter()
-                    .map(|value| EntityValue {
-                        value,
-                        synonyms: Vec::new(),
-                    })
-                    .collect(),
+                data: Vec::new(),
                 use_synonyms: true,
                 automatically_extensible: true,
                 matching_strictness: 1.0,
@@ -141,7 +132,11 @@ mod tests {
         let Some(Entity::Custom(artist)) = dataset.entities.get("artist") else {
             panic!("artist is a custom entity");
         };
-        assert_eq!(artist.data.len(), 1, "values are merged case-insensitively");
+        assert!(
+            artist.data.is_empty(),
+            "values are learned from the utterances"
+        );
+        assert!(artist.automatically_extensible);
         // The imported dataset is a valid Snips dataset.
         assert_eq!(
             Dataset::from_json(&dataset.to_json()).as_ref(),

@@ -136,10 +136,11 @@ fn ordinal_at(tokens: &[Token], at: usize) -> Option<(i64, usize)> {
         return Some((position as i64, 1));
     }
     for suffix in ["st", "nd", "rd", "th"] {
-        if let Some(digits) = word.strip_suffix(suffix) {
-            if !digits.is_empty() && digits.chars().all(|c| c.is_ascii_digit()) {
-                return digits.parse().ok().map(|value| (value, 1));
-            }
+        if let Some(digits) = word.strip_suffix(suffix)
+            && !digits.is_empty()
+            && digits.chars().all(|c| c.is_ascii_digit())
+        {
+            return digits.parse().ok().map(|value| (value, 1));
         }
     }
     None
@@ -223,14 +224,14 @@ fn datetime_at(tokens: &[Token], at: usize, now: i64) -> Option<(i64, &'static s
     if let Some(days) = relative_day {
         let date = day_start + days * 86_400;
         // "tomorrow at 5 pm"
-        if tokens.get(at + 1).is_some_and(|token| token.lower == "at") {
-            if let Some((hour, minute, used)) = time_at(tokens, at + 2) {
-                return Some((
-                    date + i64::from(hour * 3600 + minute * 60),
-                    "Minute",
-                    used + 2,
-                ));
-            }
+        if tokens.get(at + 1).is_some_and(|token| token.lower == "at")
+            && let Some((hour, minute, used)) = time_at(tokens, at + 2)
+        {
+            return Some((
+                date + i64::from(hour * 3600 + minute * 60),
+                "Minute",
+                used + 2,
+            ));
         }
         return Some((date, "Day", 1));
     }

@@ -8,8 +8,13 @@ use crate::model::ModelError;
 use crate::rng::Rng;
 use crate::text::Token;
 
-/// What the classifier sees of an utterance: its tokens and the entities matched in it.
-pub(crate) fn utterance_features(tokens: &[Token], entities: &[&str], out: &mut Vec<String>) {
+/// What the classifier sees of an utterance: its tokens and the entities matched in it (as
+/// (first token, one past the last, entity name)).
+pub(crate) fn utterance_features(
+    tokens: &[Token],
+    matches: &[(usize, usize, &str)],
+    out: &mut Vec<String>,
+) {
     out.clear();
     let mut previous = "<s>";
     for token in tokens {
@@ -26,7 +31,7 @@ pub(crate) fn utterance_features(tokens: &[Token], entities: &[&str], out: &mut 
         previous = word;
     }
     out.push(format!("b:{previous}|</s>"));
-    for entity in entities {
+    for &(_, _, entity) in matches {
         out.push(format!("e:{entity}"));
     }
     out.sort();

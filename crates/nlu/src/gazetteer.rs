@@ -38,10 +38,10 @@ impl Gazetteer {
         for intent in dataset.intents.values() {
             for utterance in &intent.utterances {
                 for chunk in &utterance.data {
-                    if let Some(slot) = &chunk.slot {
-                        if let Some((list, _)) = lists.get_mut(&slot.entity) {
-                            list.insert(normalized(&chunk.text));
-                        }
+                    if let Some(slot) = &chunk.slot
+                        && let Some((list, _)) = lists.get_mut(&slot.entity)
+                    {
+                        list.insert(normalized(&chunk.text));
                     }
                 }
             }

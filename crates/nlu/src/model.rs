@@ -92,12 +92,27 @@ pub struct Model {
 }
 
 /// The share of noise utterances (the "no intent" class) per average intent size.
-const NOISE_RATIO: f64 = 0.5;
-/// Passes of the slot filler's perceptron over its data.
+const NOISE_RATIO: f64 = 0.1;
+/// "No intent" wins only above this probability.
+const NO_INTENT_THRESHOLD: f32 = 0.8;
+/// Passes of the slot filler's gradient descent over its data.
 const TAGGER_EPOCHS: usize = 12;
+/// The slot filler's L2 penalty over all its sentences (spread over them in each step).
+const TAGGER_L2: f64 = 0.2;
+/// Slot-filler features whose weights all stay below this are dropped from the model.
+const TAGGER_PRUNE: f32 = 0.03;
+/// Gazetteer matches hidden from the intent classifier while it learns: a training utterance's
+/// slot values are all in the gazetteer (it is made of them), a new utterance's often are not, and
+/// without this the classifier leans on entity matches it will not see.
+const CLASSIFIER_GAZETTEER_DROPOUT: f64 = 0.5;
+/// An intent's slot filler learns from at least this many sentences, made up by swapping slot
+/// values when the intent has fewer utterances.
+const AUGMENTED_MIN: usize = 1000;
+/// And from no more than this many made-up sentences per utterance it has.
+const AUGMENTED_PER_UTTERANCE: usize = 10;
 /// Gazetteer matches hidden from the slot filler while it learns, so that it also learns to fill
 /// values that are in no list (as snips-nlu does for extensible entities).
-const GAZETTEER_DROPOUT: f64 = 0.5;
+const GAZETTEER_DROPOUT: f64 = 0.7;
 
 /// How a custom entity's raw values resolve.
 #[derive(Debug, Clone, PartialEq)]
@@ -186,7 +201,7 @@ pub fn train(
     let mut lookup: HashMap<String, LookupEntry> = HashMap::new();
     let mut ambiguous: Vec<String> = Vec::new();
     // Per intent, its utterances tokenized and labeled.
-    let mut labeled: Vec<Vec<(Vec<Token>, Vec<Option<(usize, bool)>>)>> = Vec::new();
+    let mut labeled: Labeled = Vec::new();
     for (intent_index, intent) in dataset.intents.values().enumerate() {
         let intent_slots = &mut slots[intent_index];
         let mut intent_labeled = Vec::with_capacity(intent.utterances.len());
@@ -284,7 +299,10 @@ fn slot_position(slots: &mut Vec<(String, String)>, slot_name: &str, entity: &st
     }
 }
 
-type Labeled = Vec<Vec<(Vec<Token>, Vec<Option<(usize, bool)>>)>>;
+/// A training utterance's tokens and their slot labels.
+type LabeledTokens = (Vec<Token>, Vec<Option<(usize, bool)>>);
+/// Per intent, its labeled utterances.
+type Labeled = Vec<Vec<LabeledTokens>>;
 
 impl Model {
     /// Gazetteer and builtin matches in a sentence.
@@ -307,9 +325,16 @@ impl Model {
         let mut names = Vec::new();
         let mut lengths = Vec::new();
         let mut words: Vec<&Token> = Vec::new();
+        let mut dropout = Rng::new(seed ^ 0x00D2_0F07);
         for (class, utterances) in labeled.iter().enumerate() {
             for (tokens, _) in utterances {
-                self.classifier_names(tokens, &mut names);
+                let mut matches = self.matches(tokens);
+                let gazetteer_entities = &self.gazetteer.entities;
+                matches.retain(|(_, _, entity)| {
+                    !gazetteer_entities.iter().any(|name| name == entity)
+                        || dropout.unit() >= CLASSIFIER_GAZETTEER_DROPOUT
+                });
+                utterance_features(tokens, &matches, &mut names);
                 let ids = names.iter().map(|name| features.intern(name)).collect();
                 examples.push(Example {
                     features: ids,
@@ -343,8 +368,7 @@ impl Model {
 
     fn classifier_names(&self, tokens: &[Token], names: &mut Vec<String>) {
         let matches = self.matches(tokens);
-        let entities: Vec<&str> = matches.iter().map(|(_, _, entity)| *entity).collect();
-        utterance_features(tokens, &entities, names);
+        utterance_features(tokens, &matches, names);
     }
 
     fn train_taggers(
@@ -363,9 +387,7 @@ impl Model {
                     scope.spawn(move || {
                         (0..count)
                             .filter(|intent| intent % workers == worker)
-                            .map(|intent| {
-                                (intent, self.train_tagger(intent, &labeled[intent], seed))
-                            })
+                            .map(|intent| (intent, self.train_tagger(intent, labeled, seed)))
                             .collect::<Vec<_>>()
                     })
                 })
@@ -382,19 +404,16 @@ impl Model {
         taggers
     }
 
-    fn train_tagger(
-        &self,
-        intent: usize,
-        utterances: &[(Vec<Token>, Vec<Option<(usize, bool)>>)],
-        seed: u64,
-    ) -> Option<SlotTagger> {
+    fn train_tagger(&self, intent: usize, labeled: &Labeled, seed: u64) -> Option<SlotTagger> {
         let slot_count = self.slots[intent].len();
         if slot_count == 0 {
             return None;
         }
         let mut rng = Rng::new(seed ^ (intent as u64 + 1).wrapping_mul(0x9E37_79B9));
+        let augmented = self.augment(intent, labeled, &mut rng);
+        let utterances = labeled[intent].iter().chain(&augmented);
         let mut features = FeatureIndex::default();
-        let mut sentences = Vec::with_capacity(utterances.len());
+        let mut sentences = Vec::new();
         for (tokens, labels) in utterances {
             let mut matches = self.matches(tokens);
             let gazetteer_entities = &self.gazetteer.entities;
@@ -420,15 +439,76 @@ impl Model {
                 tags,
             });
         }
-        let mut tagger = SlotTagger::train(
+        let l2 = TAGGER_L2 / sentences.len().max(1) as f64;
+        let mut tagger = SlotTagger::train_crf(
             features,
             slot_count,
             &sentences,
             seed ^ intent as u64,
             TAGGER_EPOCHS,
+            l2,
         );
-        tagger.prune();
+        tagger.prune(TAGGER_PRUNE);
         Some(tagger)
+    }
+
+    /// More training sentences for an intent's slot filler, as snips-nlu makes them: its
+    /// utterances with every slot value swapped for another value of the same slot, taken from
+    /// this intent or from any intent with a slot of the same name and entity.
+    fn augment(&self, intent: usize, labeled: &Labeled, rng: &mut Rng) -> Vec<LabeledTokens> {
+        let own = &labeled[intent];
+        let with_slots: Vec<&LabeledTokens> = own
+            .iter()
+            .filter(|(_, labels)| labels.iter().any(Option::is_some))
+            .collect();
+        let wanted = AUGMENTED_MIN
+            .saturating_sub(own.len())
+            .min(own.len() * AUGMENTED_PER_UTTERANCE);
+        if with_slots.is_empty() || wanted == 0 {
+            return Vec::new();
+        }
+        // Per slot of this intent: the values seen, as token lists.
+        let mut values: Vec<Vec<&[Token]>> = vec![Vec::new(); self.slots[intent].len()];
+        for (other, utterances) in labeled.iter().enumerate() {
+            // This intent's slot index for each of the other intent's slots.
+            let mapping: Vec<Option<usize>> = self.slots[other]
+                .iter()
+                .map(|slot| self.slots[intent].iter().position(|own| own == slot))
+                .collect();
+            for (tokens, labels) in utterances {
+                for (first, end, slot) in slot_spans(labels) {
+                    if let Some(Some(target)) = mapping.get(slot) {
+                        values[*target].push(&tokens[first..end]);
+                    }
+                }
+            }
+        }
+        let mut out = Vec::with_capacity(wanted);
+        for _ in 0..wanted {
+            let (tokens, labels) = with_slots[rng.below(with_slots.len())];
+            let mut new_tokens = Vec::with_capacity(tokens.len());
+            let mut new_labels = Vec::with_capacity(tokens.len());
+            let mut position = 0;
+            for (first, end, slot) in slot_spans(labels) {
+                new_tokens.extend_from_slice(&tokens[position..first]);
+                new_labels.extend_from_slice(&labels[position..first]);
+                let pool = &values[slot];
+                let value = if pool.is_empty() {
+                    &tokens[first..end]
+                } else {
+                    pool[rng.below(pool.len())]
+                };
+                for (index, token) in value.iter().enumerate() {
+                    new_tokens.push(token.clone());
+                    new_labels.push(Some((slot, index == 0)));
+                }
+                position = end;
+            }
+            new_tokens.extend_from_slice(&tokens[position..]);
+            new_labels.extend_from_slice(&labels[position..]);
+            out.push((new_tokens, new_labels));
+        }
+        out
     }
 
     /// The language of the dataset it was trained on.
@@ -482,18 +562,20 @@ impl Model {
             return no_intent;
         }
         let matches = self.matches(&tokens);
-        let entities: Vec<&str> = matches.iter().map(|(_, _, entity)| *entity).collect();
         let mut names = Vec::new();
-        utterance_features(&tokens, &entities, &mut names);
+        utterance_features(&tokens, &matches, &mut names);
         let probabilities = classifier.probabilities(&names);
-        let best = (0..probabilities.len()).fold(0, |top, class| {
+        // The likeliest intent, unless "no intent" is clearly likelier.
+        let intent_count = self.intents.len();
+        let best = (0..intent_count).fold(0, |top, class| {
             if probabilities[class] > probabilities[top] {
                 class
             } else {
                 top
             }
         });
-        if best >= self.intents.len() {
+        let none = probabilities.get(intent_count).copied().unwrap_or(0.0);
+        if none > NO_INTENT_THRESHOLD && none > probabilities[best] {
             return no_intent;
         }
         let mut slots = Vec::new();
@@ -784,5 +866,76 @@ mod tests {
             train(&dataset, &TrainOptions::default(), &mut |_| {}),
             Err(TrainError::NoUtterances)
         );
+    }
+}
+
+#[cfg(test)]
+mod learned_tests {
+    use super::*;
+
+    #[test]
+    fn unseen_utterances_get_intents_and_resolved_builtin_slots() {
+        let json = r#"{"language": "en", "intents": {
+            "setTimer": {"utterances": [
+              {"data": [{"text": "set a timer for "}, {"text": "ten minutes", "entity": "snips/duration", "slot_name": "length"}]},
+              {"data": [{"text": "start a timer for "}, {"text": "3 hours", "entity": "snips/duration", "slot_name": "length"}]},
+              {"data": [{"text": "timer for "}, {"text": "two minutes", "entity": "snips/duration", "slot_name": "length"}, {"text": " please"}]}]},
+            "bookTable": {"utterances": [
+              {"data": [{"text": "book a table for "}, {"text": "four", "entity": "snips/number", "slot_name": "people"}, {"text": " "}, {"text": "tomorrow", "entity": "snips/datetime", "slot_name": "when"}]},
+              {"data": [{"text": "reserve a table for "}, {"text": "2", "entity": "snips/number", "slot_name": "people"}, {"text": " "}, {"text": "today", "entity": "snips/datetime", "slot_name": "when"}]},
+              {"data": [{"text": "book a table for "}, {"text": "six", "entity": "snips/number", "slot_name": "people"}, {"text": " "}, {"text": "monday", "entity": "snips/datetime", "slot_name": "when"}]}]}
+          },
+          "entities": {"snips/duration": {}, "snips/number": {}, "snips/datetime": {}}}"#;
+        let dataset = Dataset::from_json(json.as_bytes()).unwrap_or_else(|error| panic!("{error}"));
+        let model = train(&dataset, &TrainOptions::default(), &mut |_| {})
+            .unwrap_or_else(|error| panic!("{error}"));
+        let again = train(&dataset, &TrainOptions::default(), &mut |_| {})
+            .unwrap_or_else(|error| panic!("{error}"));
+        assert_eq!(
+            model.to_bytes(),
+            again.to_bytes(),
+            "same dataset and seed, same bytes"
+        );
+        assert_eq!(Model::from_bytes(&model.to_bytes()).as_ref(), Ok(&model));
+        // 2024-05-03 10:00 UTC
+        let parse = model.parse_at("book a table for three tomorrow", 1_714_730_400);
+        assert_eq!(
+            parse
+                .intent
+                .as_ref()
+                .map(|found| found.intent_name.as_str()),
+            Some("bookTable")
+        );
+        let values: Vec<(String, String)> = parse
+            .slots
+            .iter()
+            .map(|slot| {
+                (
+                    slot.slot_name.clone(),
+                    serde_json::to_string(&slot.value).unwrap_or_default(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            values,
+            [
+                ("people".to_owned(), r#"{"kind":"Number","value":3.0}"#.to_owned()),
+                (
+                    "when".to_owned(),
+                    r#"{"kind":"InstantTime","value":"2024-05-04 00:00:00 +00:00","grain":"Day","precision":"Exact"}"#.to_owned()
+                ),
+            ]
+        );
+        let parse = model.parse_at("set a timer for five minutes", 1_714_730_400);
+        assert_eq!(
+            parse
+                .intent
+                .as_ref()
+                .map(|found| found.intent_name.as_str()),
+            Some("setTimer")
+        );
+        assert_eq!(parse.slots.len(), 1);
+        assert_eq!(parse.slots[0].raw_value, "five minutes");
+        assert_eq!(parse.slots[0].value.value, serde_json::json!(300.0));
     }
 }

@@ -1,5 +1,6 @@
-//! The slot filler of one intent: a linear-chain model over BIO tags (O, B-slot, I-slot), trained as
-//! an averaged structured perceptron and decoded with Viterbi (an I tag only follows its own B or I).
+//! The slot filler of one intent: a linear-chain CRF over BIO tags (O, B-slot, I-slot), trained by
+//! stochastic gradient descent with an L2 penalty and decoded with Viterbi (an I tag only follows its
+//! own B or I).
 //! Token features follow snips-nlu's CRF: words around the token, word pairs, shapes, affixes, digits,
 //! sentence edges, and gazetteer and builtin-entity matches (as B/I tags) around the token.
 
@@ -18,9 +19,14 @@ pub(crate) fn token_features(tokens: &[Token], matches: &Matches) -> Vec<Vec<Str
     // Per token, its match tags such as "B:artist".
     let mut match_tags: Vec<Vec<String>> = vec![Vec::new(); count];
     for &(first, end, entity) in matches {
-        for position in first..end.min(count) {
+        for (position, tags) in match_tags
+            .iter_mut()
+            .enumerate()
+            .take(end.min(count))
+            .skip(first)
+        {
             let tag = if position == first { "B" } else { "I" };
-            match_tags[position].push(format!("{tag}:{entity}"));
+            tags.push(format!("{tag}:{entity}"));
         }
     }
     let word = |position: isize| -> &str {
@@ -41,7 +47,7 @@ pub(crate) fn token_features(tokens: &[Token], matches: &Matches) -> Vec<Vec<Str
         }
     };
     let mut all = Vec::with_capacity(count);
-    for index in 0..count {
+    for (index, token) in tokens.iter().enumerate() {
         let at = index as isize;
         let mut features = Vec::with_capacity(40);
         features.push("bias".to_owned());
@@ -54,7 +60,7 @@ pub(crate) fn token_features(tokens: &[Token], matches: &Matches) -> Vec<Vec<Str
         features.push(format!("s[0]={}", shape_at(at)));
         features.push(format!("s[-1:0]={}|{}", shape_at(at - 1), shape_at(at)));
         features.push(format!("s[0:1]={}|{}", shape_at(at), shape_at(at + 1)));
-        let lower: Vec<char> = tokens[index].lower.chars().collect();
+        let lower: Vec<char> = token.lower.chars().collect();
         for length in 1..=4.min(lower.len()) {
             features.push(format!(
                 "p{length}={}",
@@ -65,7 +71,7 @@ pub(crate) fn token_features(tokens: &[Token], matches: &Matches) -> Vec<Vec<Str
                 lower[lower.len() - length..].iter().collect::<String>()
             ));
         }
-        if tokens[index].lower.chars().all(|c| c.is_ascii_digit()) {
+        if token.lower.chars().all(|c| c.is_ascii_digit()) {
             features.push("digit".to_owned());
         }
         if index == 0 {
@@ -105,6 +111,10 @@ pub(crate) struct Sentence {
     pub(crate) tags: Vec<usize>,
 }
 
+/// The CRF's first learning rate, and how much it decays over training (rate / (1 + decay × done)).
+const CRF_RATE: f64 = 0.1;
+const CRF_RATE_DECAY: f64 = 10.0;
+
 /// Whether `to` may follow `from` (`None`: the sentence start) under BIO.
 fn allowed(from: Option<usize>, to: usize) -> bool {
     if to == 0 || to % 2 == 1 {
@@ -115,73 +125,175 @@ fn allowed(from: Option<usize>, to: usize) -> bool {
 }
 
 impl SlotTagger {
-    pub(crate) fn train(
+    /// Trains a linear-chain CRF: the conditional log-likelihood of the gold tags with an L2
+    /// penalty (`l2` per sentence), maximized by stochastic gradient descent over `epochs` passes
+    /// with a decaying rate; marginals by scaled forward-backward over the BIO-allowed transitions.
+    pub(crate) fn train_crf(
         features: FeatureIndex,
         slots: usize,
         sentences: &[Sentence],
         seed: u64,
         epochs: usize,
+        l2: f64,
     ) -> SlotTagger {
         let tags = 1 + 2 * slots;
         let feature_count = features.len();
-        let mut tagger = SlotTagger {
-            features,
-            tags,
-            weights: vec![0.0; feature_count * tags],
-            transitions: vec![0.0; (tags + 1) * tags],
-        };
-        // Averaging: totals of (step × update), subtracted at the end.
-        let mut weight_sums = vec![0f32; feature_count * tags];
-        let mut transition_sums = vec![0f32; (tags + 1) * tags];
-        let mut step = 1f32;
+        let weight_count = feature_count * tags;
+        // All parameters in one vector (emission weights, then transitions), stored divided by
+        // `scale` so that the L2 decay of every parameter is one multiplication.
+        let mut stored = vec![0f64; weight_count + (tags + 1) * tags];
+        let mut scale = 1f64;
         let mut order: Vec<usize> = (0..sentences.len()).collect();
-        let mut rng = Rng::new(seed ^ 0x7A66_E125);
+        let mut rng = Rng::new(seed ^ 0x0C2F_5EED);
+        let mut emissions: Vec<f64> = Vec::new();
+        let mut alpha: Vec<f64> = Vec::new();
+        let mut beta: Vec<f64> = Vec::new();
+        let mut norms: Vec<f64> = Vec::new();
+        let mut transition = vec![0f64; (tags + 1) * tags];
+        let mut step = 0usize;
+        let total_steps = (epochs * sentences.len()).max(1) as f64;
         for _ in 0..epochs {
             rng.shuffle(&mut order);
             for &index in &order {
                 let sentence = &sentences[index];
-                let predicted = tagger.decode(&sentence.features);
-                if predicted != sentence.tags {
-                    for (position, (&gold, &guess)) in
-                        sentence.tags.iter().zip(&predicted).enumerate()
-                    {
-                        let gold_from = if position == 0 {
-                            tags
+                let count = sentence.tags.len();
+                if count == 0 {
+                    continue;
+                }
+                let rate = CRF_RATE / (1.0 + CRF_RATE_DECAY * step as f64 / total_steps);
+                step += 1;
+                // exp(transition weights), zero where BIO forbids the move.
+                for from in 0..=tags {
+                    for to in 0..tags {
+                        let previous = (from < tags).then_some(from);
+                        let slot = from * tags + to;
+                        transition[slot] = if allowed(previous, to) {
+                            (stored[weight_count + slot] * scale).exp()
                         } else {
-                            sentence.tags[position - 1]
+                            0.0
                         };
-                        let guess_from = if position == 0 {
-                            tags
-                        } else {
-                            predicted[position - 1]
-                        };
-                        if gold != guess {
-                            for &feature in &sentence.features[position] {
-                                let base = feature as usize * tags;
-                                tagger.weights[base + gold] += 1.0;
-                                weight_sums[base + gold] += step;
-                                tagger.weights[base + guess] -= 1.0;
-                                weight_sums[base + guess] -= step;
-                            }
+                    }
+                }
+                // exp(emission scores), each position shifted by its maximum.
+                emissions.clear();
+                emissions.resize(count * tags, 0.0);
+                for (position, ids) in sentence.features.iter().enumerate() {
+                    let row = &mut emissions[position * tags..][..tags];
+                    for &id in ids {
+                        let weights = &stored[id as usize * tags..][..tags];
+                        for (score, weight) in row.iter_mut().zip(weights) {
+                            *score += weight * scale;
                         }
-                        if gold != guess || gold_from != guess_from {
-                            tagger.transitions[gold_from * tags + gold] += 1.0;
-                            transition_sums[gold_from * tags + gold] += step;
-                            tagger.transitions[guess_from * tags + guess] -= 1.0;
-                            transition_sums[guess_from * tags + guess] -= step;
+                    }
+                    let top = row.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                    for score in row.iter_mut() {
+                        *score = (*score - top).exp();
+                    }
+                }
+                // Forward, normalized per position.
+                alpha.clear();
+                alpha.resize(count * tags, 0.0);
+                norms.clear();
+                for position in 0..count {
+                    let mut sum = 0.0;
+                    for to in 0..tags {
+                        let incoming = if position == 0 {
+                            transition[tags * tags + to]
+                        } else {
+                            let previous = &alpha[(position - 1) * tags..][..tags];
+                            (0..tags)
+                                .map(|from| previous[from] * transition[from * tags + to])
+                                .sum()
+                        };
+                        let value = incoming * emissions[position * tags + to];
+                        alpha[position * tags + to] = value;
+                        sum += value;
+                    }
+                    let sum = if sum > 0.0 { sum } else { 1.0 };
+                    for value in &mut alpha[position * tags..][..tags] {
+                        *value /= sum;
+                    }
+                    norms.push(sum);
+                }
+                // Backward, with the same normalizers.
+                beta.clear();
+                beta.resize(count * tags, 0.0);
+                for value in &mut beta[(count - 1) * tags..] {
+                    *value = 1.0;
+                }
+                for position in (0..count - 1).rev() {
+                    for from in 0..tags {
+                        let mut sum = 0.0;
+                        for to in 0..tags {
+                            sum += transition[from * tags + to]
+                                * emissions[(position + 1) * tags + to]
+                                * beta[(position + 1) * tags + to];
+                        }
+                        beta[position * tags + from] = sum / norms[position + 1];
+                    }
+                }
+                // L2 decay of every parameter at once.
+                scale *= 1.0 - rate * l2;
+                let update = rate / scale;
+                // Gradient steps: gold counts minus expected counts.
+                for position in 0..count {
+                    let gold = sentence.tags[position];
+                    for tag in 0..tags {
+                        let marginal = alpha[position * tags + tag] * beta[position * tags + tag];
+                        let gradient = f64::from(u8::from(tag == gold)) - marginal;
+                        if gradient == 0.0 {
+                            continue;
+                        }
+                        for &id in &sentence.features[position] {
+                            stored[id as usize * tags + tag] += update * gradient;
+                        }
+                    }
+                    let gold_from = if position == 0 {
+                        tags
+                    } else {
+                        sentence.tags[position - 1]
+                    };
+                    stored[weight_count + gold_from * tags + gold] += update;
+                    if position == 0 {
+                        for to in 0..tags {
+                            let marginal = alpha[to] * beta[to];
+                            stored[weight_count + tags * tags + to] -= update * marginal;
+                        }
+                    } else {
+                        let norm = norms[position];
+                        for from in 0..tags {
+                            let before = alpha[(position - 1) * tags + from];
+                            if before == 0.0 {
+                                continue;
+                            }
+                            for to in 0..tags {
+                                let pair = before
+                                    * transition[from * tags + to]
+                                    * emissions[position * tags + to]
+                                    * beta[position * tags + to]
+                                    / norm;
+                                stored[weight_count + from * tags + to] -= update * pair;
+                            }
                         }
                     }
                 }
-                step += 1.0;
+                if scale < 1e-6 {
+                    for value in &mut stored {
+                        *value *= scale;
+                    }
+                    scale = 1.0;
+                }
             }
         }
-        for (weight, sum) in tagger.weights.iter_mut().zip(&weight_sums) {
-            *weight -= sum / step;
+        let values: Vec<f32> = stored.iter().map(|value| (value * scale) as f32).collect();
+        let mut weights = values;
+        let transitions = weights.split_off(weight_count);
+        SlotTagger {
+            features,
+            tags,
+            weights,
+            transitions,
         }
-        for (weight, sum) in tagger.transitions.iter_mut().zip(&transition_sums) {
-            *weight -= sum / step;
-        }
-        tagger
     }
 
     /// The number of tags (1 + 2 × slots).
@@ -258,13 +370,13 @@ impl SlotTagger {
         path
     }
 
-    /// Drops features whose weights are all zero (never updated), to keep the model small.
-    pub(crate) fn prune(&mut self) {
+    /// Drops features whose weights are all below `least` in size, to keep the model small.
+    pub(crate) fn prune(&mut self, least: f32) {
         let tags = self.tags;
         let keep: Vec<bool> = self
             .weights
             .chunks(tags)
-            .map(|row| row.iter().any(|w| *w != 0.0))
+            .map(|row| row.iter().any(|w| w.abs() > least))
             .collect();
         let mapping = self.features.retain(&keep);
         let mut weights = vec![0f32; self.features.len() * tags];

@@ -2,6 +2,7 @@
 //! `--config` and `--data-dir`, so the CLI works on the data directory of a running server.
 
 mod doctor;
+mod nlu_bench;
 mod password_input;
 
 use std::net::SocketAddr;
@@ -71,6 +72,10 @@ enum Command {
         #[arg(long)]
         scopes_table: bool,
     },
+    /// Benchmark the NLU trainer: cross-validate on TRAIN, or train on TRAIN and test on TEST
+    /// (2017 nlu-benchmark files or folders, or Snips datasets); prints accuracy, slot F1,
+    /// training time, parse latency and model size.
+    NluBench(nlu_bench::NluBenchArgs),
 }
 
 #[derive(Subcommand)]
@@ -286,6 +291,9 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
             println!("{text}");
         }
         return Ok(ExitCode::SUCCESS);
+    }
+    if let Command::NluBench(args) = &cli.command {
+        return nlu_bench::run(args);
     }
     if let Command::Genpass { password } = &cli.command {
         let hash =
