@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use crate::benchmark::import_benchmark;
 use crate::dataset::Dataset;
 use crate::metrics::{CrossValidation, Metrics, cross_validate, evaluate};
-use crate::model::{TrainOptions, train};
+use crate::training::{TrainOptions, train};
 
 /// Reads a dataset from files or folders (every `*.json` in a folder, by name): one Snips dataset,
 /// or any number of 2017 benchmark files merged. Errors name the file.

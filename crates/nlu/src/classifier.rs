@@ -3,8 +3,8 @@
 //! for "no intent" learned from noise utterances made of the dataset's own words.
 
 use crate::codec::{Reader, Writer};
+use crate::error::ModelError;
 use crate::features::FeatureIndex;
-use crate::model::ModelError;
 use crate::rng::Rng;
 use crate::text::Token;
 

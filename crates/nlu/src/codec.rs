@@ -1,6 +1,6 @@
 //! The model's binary encoding: little-endian integers and floats, length-prefixed strings.
 
-use crate::model::ModelError;
+use crate::error::ModelError;
 
 /// Appends values to a byte buffer.
 #[derive(Default)]

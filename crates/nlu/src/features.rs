@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use crate::codec::{Reader, Writer};
-use crate::model::ModelError;
+use crate::error::ModelError;
 
 /// Feature names and their ids.
 #[derive(Debug, Clone, PartialEq, Default)]

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::codec::{Reader, Writer};
 use crate::dataset::{Dataset, Entity};
-use crate::model::ModelError;
+use crate::error::ModelError;
 use crate::text::{Token, normalized};
 
 /// The value lists of a dataset's custom entities.

@@ -8,11 +8,16 @@
 
 mod classifier;
 mod codec;
+mod error;
 mod features;
 mod gazetteer;
+mod labels;
+#[cfg(test)]
+mod model_tests;
 mod rng;
 mod tagger;
 mod text;
+mod training;
 
 pub mod bench;
 pub mod benchmark;
@@ -24,5 +29,7 @@ pub mod parse;
 
 pub use benchmark::import_benchmark;
 pub use dataset::{Dataset, DatasetError};
-pub use model::{Model, ModelError, TrainError, TrainOptions, train};
+pub use error::{ModelError, TrainError};
+pub use model::Model;
 pub use parse::{IntentMatch, Parse, Range, Slot, SlotValue};
+pub use training::{TrainOptions, train};

@@ -9,8 +9,10 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use crate::dataset::{Dataset, Intent};
-use crate::model::{Model, TrainError, TrainOptions, train};
+use crate::error::TrainError;
+use crate::model::Model;
 use crate::rng::Rng;
+use crate::training::{TrainOptions, train};
 
 /// True positives, false positives and false negatives.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -5,8 +5,8 @@
 //! sentence edges, and gazetteer and builtin-entity matches (as B/I tags) around the token.
 
 use crate::codec::{Reader, Writer};
+use crate::error::ModelError;
 use crate::features::{FeatureIndex, shape};
-use crate::model::ModelError;
 use crate::rng::Rng;
 use crate::text::Token;
 
