@@ -72,9 +72,9 @@ enum Command {
         #[arg(long)]
         scopes_table: bool,
     },
-    /// Benchmark the NLU trainer: cross-validate on TRAIN, or train on TRAIN and test on TEST
-    /// (2017 nlu-benchmark files or folders, or Snips datasets); prints accuracy, slot F1,
-    /// training time, parse latency and model size.
+    /// Benchmark the NLU trainer: cross-validate on TRAIN, or train on TRAIN and test on
+    /// `--test` (2017 nlu-benchmark files or folders, merged, or Snips datasets); prints accuracy,
+    /// slot F1, training time, parse latency and model size.
     NluBench(nlu_bench::NluBenchArgs),
 }
 

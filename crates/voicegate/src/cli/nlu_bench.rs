@@ -1,6 +1,6 @@
-//! `voicegate nlu-bench TRAIN [TEST]`: the NLU crate's figures on a dataset. With one argument it
-//! cross-validates; with two it trains on TRAIN and tests on TEST. TRAIN and TEST are 2017
-//! nlu-benchmark files or folders, or a Snips dataset.
+//! `voicegate nlu-bench TRAIN… [--test TEST…]`: the NLU crate's figures on a dataset. Without
+//! `--test` it cross-validates on TRAIN; with it, it trains on TRAIN and tests on TEST. Each is
+//! one or more 2017 nlu-benchmark files or folders (merged), or a Snips dataset.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -12,9 +12,11 @@ use nlu::metrics::CrossValidation;
 #[derive(Args)]
 pub(super) struct NluBenchArgs {
     /// Training data: benchmark files or folders (merged), or a Snips dataset.
-    train: PathBuf,
-    /// Test data; without it, k-fold cross-validation on TRAIN.
-    test: Option<PathBuf>,
+    #[arg(required = true)]
+    train: Vec<PathBuf>,
+    /// Test data (files or folders, merged); without it, k-fold cross-validation on TRAIN.
+    #[arg(long, num_args = 1..)]
+    test: Vec<PathBuf>,
     /// Number of folds for cross-validation.
     #[arg(long, default_value_t = 5)]
     folds: usize,
@@ -26,27 +28,29 @@ pub(super) struct NluBenchArgs {
     seed: u64,
 }
 
+/// The paths as the loader takes them.
+fn paths(list: &[PathBuf]) -> Vec<&Path> {
+    list.iter().map(PathBuf::as_path).collect()
+}
+
 /// Runs the benchmark and prints its table.
 pub(super) fn run(args: &NluBenchArgs) -> Result<ExitCode, String> {
-    let mut train_set = nlu::bench::load(&[args.train.as_path()])?;
-    let report = match &args.test {
-        None => {
-            let settings = CrossValidation {
-                folds: args.folds.max(2),
-                limit_per_intent: args.limit_per_intent,
-                seed: args.seed,
-            };
-            nlu::bench::cross_validation(&train_set, &settings)?
-        }
-        Some(test) => {
-            if let Some(limit) = args.limit_per_intent {
-                for intent in train_set.intents.values_mut() {
-                    intent.utterances.truncate(limit);
-                }
+    let mut train_set = nlu::bench::load(&paths(&args.train))?;
+    let report = if args.test.is_empty() {
+        let settings = CrossValidation {
+            folds: args.folds.max(2),
+            limit_per_intent: args.limit_per_intent,
+            seed: args.seed,
+        };
+        nlu::bench::cross_validation(&train_set, &settings)?
+    } else {
+        if let Some(limit) = args.limit_per_intent {
+            for intent in train_set.intents.values_mut() {
+                intent.utterances.truncate(limit);
             }
-            let test_set = nlu::bench::load(&[Path::new(test)])?;
-            nlu::bench::train_test(&train_set, &test_set, args.seed)?
         }
+        let test_set = nlu::bench::load(&paths(&args.test))?;
+        nlu::bench::train_test(&train_set, &test_set, args.seed)?
     };
     print!("{report}");
     Ok(ExitCode::SUCCESS)
