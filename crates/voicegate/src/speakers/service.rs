@@ -203,6 +203,7 @@ impl SpeakersService {
                 feeder,
                 AfterAnnouncement {
                     stream,
+                    plays,
                     rejoin,
                     restore,
                     latency: self.latency,
@@ -551,6 +552,8 @@ fn find(devices: Vec<Device>, device_id: &str) -> Result<Device, SpeakerError> {
 struct AfterAnnouncement {
     /// Its stream.
     stream: String,
+    /// Its number among the feeder's plays (a later play supersedes it).
+    plays: u64,
     /// The track's speakers, to put back on the stream (when the announcement was elsewhere).
     rejoin: Option<Vec<Device>>,
     /// Speakers to set back to their own volumes (as they were before it).
@@ -559,8 +562,9 @@ struct AfterAnnouncement {
     latency: Duration,
 }
 
-/// Waits until the announcement playing on `feeder` has been heard, then puts the track's
-/// speakers back and their volumes.
+/// Waits until the announcement playing on `feeder` has been heard, then sets the speakers'
+/// volumes back and, unless the track was stopped or something else was played since, puts the
+/// track's speakers back on the stream.
 async fn after_announcement(
     backend: Arc<dyn SpeakerBackend>,
     feeder: Feeder,
@@ -568,19 +572,22 @@ async fn after_announcement(
 ) {
     let mut status = feeder.watch();
     if status
-        .wait_for(|s| !s.announcing || s.state == FeedState::Stopped)
+        .wait_for(|s| s.plays != after.plays || !s.announcing || s.state == FeedState::Stopped)
         .await
         .is_err()
     {
         return;
     }
     tokio::time::sleep(after.latency).await;
+    let now = feeder.status();
+    let track_continues = now.plays == after.plays && now.state != FeedState::Stopped;
     let done = async {
         for device in &after.restore {
             backend.set_volume(device, device.percent).await?;
         }
         if let Some(devices) = &after.rejoin
             && !devices.is_empty()
+            && track_continues
         {
             backend.join(&after.stream, devices).await?;
         }

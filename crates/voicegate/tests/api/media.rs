@@ -505,3 +505,51 @@ async fn music_continues_where_it_was_after_an_announcement_and_resumes_by_its_i
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
 }
+
+#[tokio::test]
+async fn music_played_during_an_announcement_stays_on_its_own_speakers() {
+    let media = tempfile::tempdir().unwrap();
+    sox(&media.path().join("tone.flac"), 30.0);
+    let dir = media.path().to_string_lossy().into_owned();
+    let setup = Setup::start("swap", |config| config.speakers.media_dir = Some(dir)).await;
+    let (_, list) = setup.call("media_list", &[]).await;
+    let tone = list["MediaList"][0]["PersistentID"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let first_two = format!("{},{}", setup.ids[0], setup.ids[1]);
+    let play = |speakers: String| {
+        let tone = tone.clone();
+        let setup = &setup;
+        async move {
+            let (status, body) = setup
+                .call(
+                    "play_hub_media_selected_speakers",
+                    &[("PersistentID", &tone), ("DeviceIDList", &speakers)],
+                )
+                .await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+        }
+    };
+    play(first_two).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // An announcement on the third, then (while it speaks) the music again, on the third only:
+    // the announcement's end must not move the first two back.
+    let (status, body) = setup
+        .call(
+            "play_tts_selected_speakers",
+            &[
+                ("Text", "The post has arrived at the front door."),
+                ("DeviceIDList", &setup.ids[2]),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    play(setup.ids[2].clone()).await;
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let tails: Vec<(usize, i32)> = setup.clients.iter().map(|c| tail(c, 24_000)).collect();
+    assert!(
+        tails[0].1 == 0 && tails[1].1 == 0 && (400..480).contains(&tails[2].0),
+        "only the third plays the music now: {tails:?}"
+    );
+}
