@@ -38,6 +38,12 @@ pub struct Model {
     pub(crate) taggers: Vec<Option<SlotTagger>>,
 }
 
+/// The runner-up intent is weighed against the likeliest (the joint check) when its probability
+/// is at least this share of the likeliest's.
+const JOINT_RATIO: f32 = 0.3;
+/// The power of the slot filler's confidence in the joint check.
+const JOINT_WEIGHT: f32 = 0.5;
+
 /// "No intent" wins only above this probability.
 const NO_INTENT_THRESHOLD: f32 = 0.8;
 
@@ -149,10 +155,36 @@ impl Model {
         if none > NO_INTENT_THRESHOLD && none > probabilities[best] {
             return no_intent;
         }
+        // The joint check: when the runner-up intent is close, the two are weighed by their
+        // probability times their slot filler's confidence in its labelling (its CRF probability,
+        // softened), so an utterance whose words fit the other intent's slots better goes there.
+        let mut order: Vec<usize> = (0..intent_count).collect();
+        order.sort_by(|a, b| probabilities[*b].total_cmp(&probabilities[*a]));
+        let candidates: Vec<usize> = order
+            .into_iter()
+            .take(2)
+            .filter(|&class| probabilities[class] >= JOINT_RATIO * probabilities[best])
+            .collect();
+        let mut chosen: Option<(usize, f32, Vec<usize>)> = None;
+        for &class in &candidates {
+            let (tags, confidence) = match self.taggers.get(class) {
+                Some(Some(tagger)) => {
+                    tagger.decode(&tagger.ids(&token_features(&tokens, &matches)))
+                }
+                _ => (Vec::new(), 1.0),
+            };
+            let score = if candidates.len() > 1 {
+                probabilities[class] * confidence.powf(JOINT_WEIGHT)
+            } else {
+                probabilities[class]
+            };
+            if chosen.as_ref().is_none_or(|(_, top, _)| score > *top) {
+                chosen = Some((class, score, tags));
+            }
+        }
+        let (best, tags) = chosen.map_or((best, Vec::new()), |(class, _, tags)| (class, tags));
         let mut slots = Vec::new();
-        if let Some(Some(tagger)) = self.taggers.get(best) {
-            let ids = tagger.ids(&token_features(&tokens, &matches));
-            let tags = tagger.decode(&ids);
+        if !tags.is_empty() {
             let labels: Vec<Option<(usize, bool)>> = tags
                 .iter()
                 .map(|&tag| {

@@ -115,6 +115,19 @@ pub(crate) struct Sentence {
 const CRF_RATE: f64 = 0.1;
 const CRF_RATE_DECAY: f64 = 10.0;
 
+/// log(Σ exp(value)), safely; minus infinity for no values.
+fn log_sum(values: &[f32]) -> f32 {
+    let top = values.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    if top == f32::NEG_INFINITY {
+        return top;
+    }
+    top + values
+        .iter()
+        .map(|value| (value - top).exp())
+        .sum::<f32>()
+        .ln()
+}
+
 /// Whether `to` may follow `from` (`None`: the sentence start) under BIO.
 fn allowed(from: Option<usize>, to: usize) -> bool {
     if to == 0 || to % 2 == 1 {
@@ -314,12 +327,13 @@ impl SlotTagger {
             .collect()
     }
 
-    /// The best tag sequence (Viterbi).
-    pub(crate) fn decode(&self, features: &[Vec<u32>]) -> Vec<usize> {
+    /// The best tag sequence (Viterbi) and its probability under the CRF: its score against the
+    /// log-sum of every allowed sequence's score (forward algorithm).
+    pub(crate) fn decode(&self, features: &[Vec<u32>]) -> (Vec<usize>, f32) {
         let tags = self.tags;
         let count = features.len();
         if count == 0 {
-            return Vec::new();
+            return (Vec::new(), 1.0);
         }
         let emissions: Vec<Vec<f32>> = features
             .iter()
@@ -362,12 +376,36 @@ impl SlotTagger {
         }
         let last = &best[(count - 1) * tags..];
         let mut tag = (0..tags).fold(0, |top, tag| if last[tag] > last[top] { tag } else { top });
+        let best_score = last[tag];
         let mut path = vec![0; count];
         for position in (0..count).rev() {
             path[position] = tag;
             tag = back[position * tags + tag];
         }
-        path
+        let mut alpha: Vec<f32> = (0..tags)
+            .map(|tag| {
+                if allowed(None, tag) {
+                    self.transitions[tags * tags + tag] + emissions[0][tag]
+                } else {
+                    f32::NEG_INFINITY
+                }
+            })
+            .collect();
+        let mut incoming = Vec::with_capacity(tags);
+        for row in emissions.iter().skip(1) {
+            alpha = (0..tags)
+                .map(|tag| {
+                    incoming.clear();
+                    incoming.extend(
+                        (0..tags)
+                            .filter(|&from| allowed(Some(from), tag))
+                            .map(|from| alpha[from] + self.transitions[from * tags + tag]),
+                    );
+                    log_sum(&incoming) + row[tag]
+                })
+                .collect();
+        }
+        (path, (best_score - log_sum(&alpha)).exp())
     }
 
     /// Drops features whose weights are all below `least` in size, to keep the model small.
