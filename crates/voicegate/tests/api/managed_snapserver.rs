@@ -184,3 +184,63 @@ async fn a_killed_managed_snapserver_is_started_again_and_stops_with_voicegate()
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+#[tokio::test]
+async fn a_snapserver_left_by_a_killed_voicegate_is_ended_at_the_next_start() {
+    let bin = crate::support::binary_with_user("ana", "ana-password-1").await;
+    let (control, stream) = (free_port(), free_port());
+    let control_address = format!("127.0.0.1:{control}");
+    let stream_address = format!("127.0.0.1:{stream}");
+    let sources = format!("[{}]", free_port());
+    let env = [
+        ("VOICEGATE_SPEAKERS__MANAGE_SNAPSERVER", "true"),
+        (
+            "VOICEGATE_SPEAKERS__SNAPSERVER_CONTROL_ADDRESS",
+            control_address.as_str(),
+        ),
+        (
+            "VOICEGATE_SPEAKERS__SNAPSERVER_STREAM_ADDRESS",
+            stream_address.as_str(),
+        ),
+        (
+            "VOICEGATE_SPEAKERS__SNAPSERVER_SOURCE_PORTS",
+            sources.as_str(),
+        ),
+    ];
+    let dir = bin.data_dir.join("snapserver");
+    let mut first = bin.serve(&env).await;
+    let left = snapserver_pid(&dir, None).await;
+    // voicegate killed: nothing stops its snapserver, which keeps its ports.
+    first.child.start_kill().unwrap();
+    let _ = first.child.wait().await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(alive(left), "the snapserver outlived the killed voicegate");
+
+    // The next start ends it (rather than waiting for it to die of its own accord when it next
+    // writes to its dead parent's pipe) and runs its own, which answers on the same ports.
+    let second = bin.serve(&env).await;
+    assert!(
+        second
+            .startup_log
+            .iter()
+            .any(|line| line.contains("ending the snapserver an earlier run left behind")),
+        "{:?}",
+        second.startup_log
+    );
+    let now = snapserver_pid(&dir, Some(left)).await;
+    assert!(!alive(left), "the earlier snapserver was ended");
+    assert!(alive(now));
+    let control = SnapcastControl::start(ControlSettings::new(control_address.clone()));
+    let mut answered = false;
+    for _ in 0..100 {
+        if control.status().await.is_ok() {
+            answered = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(answered, "the new snapserver answers");
+    let (clean, _) = second.terminate().await;
+    assert!(clean);
+    assert!(!alive(now), "stopped with voicegate");
+}

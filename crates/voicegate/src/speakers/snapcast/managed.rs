@@ -171,6 +171,7 @@ impl ManagedSnapserver {
             .mode(0o700)
             .create(settings.state_dir())
             .map_err(io(format!("creating {}", settings.state_dir().display())))?;
+        end_leftover(&settings);
         let conf = settings.server_conf()?;
         write_private(&settings.config_file(), conf.as_bytes())
             .map_err(io(format!("writing {}", settings.config_file().display())))?;
@@ -202,6 +203,44 @@ impl ManagedSnapserver {
             let _ = tokio::time::timeout(STOP_WAIT, task).await;
         }
     }
+}
+
+/// Ends the snapserver an earlier run left behind (one killed before it could stop it, which would
+/// hold the ports): the process the pid file names, if it is alive and runs this folder's
+/// configuration (a process id reused by another program is left alone). Waits, a few seconds at
+/// most, until it is gone.
+fn end_leftover(settings: &ManagedSettings) {
+    use std::os::unix::ffi::OsStrExt;
+    let Some(pid) = std::fs::read_to_string(settings.pid_file())
+        .ok()
+        .and_then(|text| text.trim().parse::<u32>().ok())
+    else {
+        return;
+    };
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    let config = settings.config_file();
+    if !cmdline
+        .split(|byte| *byte == 0)
+        .any(|arg| arg == config.as_os_str().as_bytes())
+    {
+        return;
+    }
+    tracing::info!(pid, "ending the snapserver an earlier run left behind");
+    let gone = || !Path::new(&format!("/proc/{pid}")).exists();
+    for signal in ["-TERM", "-KILL"] {
+        let _ = std::process::Command::new("kill")
+            .args([signal, &pid.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+        for _ in 0..60 {
+            if gone() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+    tracing::warn!(pid, "the snapserver an earlier run left behind did not end");
 }
 
 /// Writes `bytes` to `path`, readable by voicegate's user only.
