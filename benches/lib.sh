@@ -145,3 +145,31 @@ login() {
         || die "login request failed"
     [[ "$code" == 200 ]] || { cat "$TMP/login.json" >&2; die "login answered $code"; }
 }
+
+# cpu_jiffies: "busy total" jiffies of the whole machine since boot (/proc/stat).
+cpu_jiffies() {
+    awk '$1 == "cpu" { busy = $2 + $3 + $4 + $7 + $8 + $9; total = busy + $5 + $6; print busy, total; exit }' /proc/stat
+}
+
+# busy_percent BEFORE AFTER: share of the machine busy between two cpu_jiffies readings.
+busy_percent() {
+    python3 -c 'import sys; b0, t0, b1, t1 = map(float, sys.argv[1:5]); print("%.0f" % (100 * (b1 - b0) / max(t1 - t0, 1)))' $1 $2
+}
+
+# wait_quiet: waits (up to QUIET_WAIT s) until the machine is busy less than QUIET_SHARE % over
+# one second (everything the bench started, idle, included); prints the last share.
+wait_quiet() {
+    local deadline=$((SECONDS + QUIET_WAIT)) before after share
+    while :; do
+        before="$(cpu_jiffies)"
+        sleep 1
+        after="$(cpu_jiffies)"
+        share="$(busy_percent "$before" "$after")"
+        if ((share < QUIET_SHARE)) || ((SECONDS >= deadline)); then
+            echo "$share"
+            return
+        fi
+        log "machine ${share} % busy; waiting for it to quiet down (until ${QUIET_WAIT} s)"
+        sleep 4
+    done
+}

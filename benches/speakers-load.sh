@@ -210,14 +210,6 @@ start_server "$SERVER_PORT"
 login "$BENCH_USER" "$BENCH_PASSWORD"
 
 # --- CPU accounting -----------------------------------------------------------------------------
-# cpu_jiffies: "busy total" jiffies of the whole machine since boot (/proc/stat).
-cpu_jiffies() {
-    awk '$1 == "cpu" { busy = $2 + $3 + $4 + $7 + $8 + $9; total = busy + $5 + $6; print busy, total; exit }' /proc/stat
-}
-# busy_percent BEFORE AFTER: share of the machine busy between two cpu_jiffies readings.
-busy_percent() {
-    python3 -c 'import sys; b0, t0, b1, t1 = map(float, sys.argv[1:5]); print("%.0f" % (100 * (b1 - b0) / max(t1 - t0, 1)))' $1 $2
-}
 # proc_ticks PID...: the processes' user + system CPU time with that of the child processes they
 # waited for, in clock ticks (/proc/PID/stat; snapserver 0.26 runs `lsb_release -d` through a
 # shell for every Server.GetStatus).
@@ -231,23 +223,6 @@ proc_ticks() {
 }
 CLK_TCK="$(getconf CLK_TCK)"
 
-# wait_quiet: waits (up to QUIET_WAIT s) until the machine is busy less than QUIET_SHARE % over
-# one second (snapserver and the snapclients, idle, included); prints the last share.
-wait_quiet() {
-    local deadline=$((SECONDS + QUIET_WAIT)) before after share
-    while :; do
-        before="$(cpu_jiffies)"
-        sleep 1
-        after="$(cpu_jiffies)"
-        share="$(busy_percent "$before" "$after")"
-        if ((share < QUIET_SHARE)) || ((SECONDS >= deadline)); then
-            echo "$share"
-            return
-        fi
-        log "machine ${share} % busy; waiting for it to quiet down (until ${QUIET_WAIT} s)"
-        sleep 4
-    done
-}
 
 LOAD_BEFORE="$(cut -d' ' -f1-3 /proc/loadavg)"
 OTHERS_BEFORE="$(ps -e -o comm= | grep -c -x -E 'cargo|rustc|cc|cc1|cc1plus|ld|wrk' || true)"

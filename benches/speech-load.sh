@@ -85,37 +85,12 @@ DIRECT="${CARGO_TARGET_DIR:-$ROOT/target}/release/examples/synth_once"
 bench_tmp voicegate-speech-bench
 
 # --- CPU accounting -----------------------------------------------------------------------------
-# cpu_jiffies: "busy total" jiffies of the whole machine since boot (/proc/stat).
-cpu_jiffies() {
-    awk '$1 == "cpu" { busy = $2 + $3 + $4 + $7 + $8 + $9; total = busy + $5 + $6; print busy, total; exit }' /proc/stat
-}
-# busy_percent BEFORE AFTER: share of the machine busy between two cpu_jiffies readings.
-busy_percent() {
-    python3 -c 'import sys; b0, t0, b1, t1 = map(float, sys.argv[1:5]); print("%.0f" % (100 * (b1 - b0) / max(t1 - t0, 1)))' $1 $2
-}
 # server_ticks: the server's user + system CPU time, in clock ticks (/proc/PID/stat).
 server_ticks() {
     awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$SERVER_PID/stat"
 }
 CLK_TCK="$(getconf CLK_TCK)"
 
-# wait_quiet: waits (up to QUIET_WAIT s) until the machine is busy less than QUIET_SHARE % over
-# one second; prints the last share.
-wait_quiet() {
-    local deadline=$((SECONDS + QUIET_WAIT)) before after share
-    while :; do
-        before="$(cpu_jiffies)"
-        sleep 1
-        after="$(cpu_jiffies)"
-        share="$(busy_percent "$before" "$after")"
-        if ((share < QUIET_SHARE)) || ((SECONDS >= deadline)); then
-            echo "$share"
-            return
-        fi
-        log "machine ${share} % busy; waiting for it to quiet down (until ${QUIET_WAIT} s)"
-        sleep 4
-    done
-}
 
 # The server (and the CLI) get a clean environment: nothing inherited can change the config (the
 # ovos-api names SECRET, API_KEY, WS_HOST, WS_PORT, USERS_DB are read too).
