@@ -9,6 +9,7 @@
 
 pub mod audio;
 pub mod calibration;
+pub mod cmu;
 pub mod engine;
 pub mod espeak;
 pub mod flite;
