@@ -15,6 +15,7 @@ pub mod espeak;
 pub mod flite;
 pub mod levels;
 pub mod pitch;
+pub mod pocketsphinx;
 pub mod profile;
 pub mod resample;
 pub mod settings;
