@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::language_model::LanguageModelError;
+use crate::language_model::error::LanguageModelError;
 
 /// The phones of the CMU set (stress removed) that a pronunciation may use.
 pub const CMU_PHONES: &[&str] = &[

@@ -55,6 +55,18 @@ pub fn grammar(dataset: &Dataset) -> String {
             .filter(|_| entity_rules.iter().any(|(name, _)| name == entity))
             .map(|index| format!("<{}>", rule_name("e", index, entity)))
     };
+    // The values of an entity as grammar text: an example among them needs no alternative.
+    let entity_values = |entity: &str| -> BTreeSet<String> {
+        match dataset.entities.get(entity) {
+            Some(Entity::Custom(custom)) => custom
+                .data
+                .iter()
+                .flat_map(|value| std::iter::once(&value.value).chain(&value.synonyms))
+                .map(|text| words(text).join(" "))
+                .collect(),
+            _ => BTreeSet::new(),
+        }
+    };
     let mut out = String::from("#JSGF V1.0;\n\ngrammar assistant;\n\n");
     let mut intent_rules = Vec::new();
     let mut bodies = Vec::new();
@@ -66,12 +78,11 @@ pub fn grammar(dataset: &Dataset) -> String {
                 let mut parts: Vec<String> = Vec::new();
                 for chunk in &utterance.data {
                     let example = words(&chunk.text).join(" ");
-                    match chunk
-                        .slot
-                        .as_ref()
-                        .and_then(|slot| entity_rule(&slot.entity))
-                    {
-                        Some(rule) if example.is_empty() => parts.push(rule),
+                    let slot = chunk.slot.as_ref();
+                    let listed =
+                        slot.is_some_and(|slot| entity_values(&slot.entity).contains(&example));
+                    match slot.and_then(|slot| entity_rule(&slot.entity)) {
+                        Some(rule) if example.is_empty() || listed => parts.push(rule),
                         Some(rule) => parts.push(format!("({rule} | {example})")),
                         None if example.is_empty() => {}
                         None => parts.push(example),

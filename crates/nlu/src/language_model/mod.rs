@@ -5,46 +5,16 @@
 
 pub mod arpa;
 pub mod dictionary;
+pub mod error;
 pub mod jsgf;
 pub mod sentences;
 
-use std::fmt;
-
 pub use arpa::{Arpa, NGRAM_ORDER};
 pub use dictionary::{Dictionary, PhoneDictionary};
+pub use error::LanguageModelError;
 pub use sentences::{SentenceOptions, Sentences};
 
 use crate::Dataset;
-
-/// Why a language model could not be built.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum LanguageModelError {
-    /// The dataset makes no sentence with a word in it.
-    NoSentences,
-    /// Words that neither the acoustic model's dictionary nor the fallback can pronounce.
-    Unpronounceable(Vec<String>),
-}
-
-impl fmt::Display for LanguageModelError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            LanguageModelError::NoSentences => {
-                write!(
-                    f,
-                    "the dataset makes no sentences to build a language model from"
-                )
-            }
-            LanguageModelError::Unpronounceable(words) => write!(
-                f,
-                "no pronunciation for {} word(s): {}",
-                words.len(),
-                words.join(", ")
-            ),
-        }
-    }
-}
-
-impl std::error::Error for LanguageModelError {}
 
 /// The files of an assistant's ASR model, as text.
 #[derive(Debug, Clone, PartialEq)]

@@ -106,9 +106,9 @@ fn every_word_has_a_pronunciation_and_the_fallback_fills_gaps() {
         model.jsgf
     );
     assert!(
-        model
-            .jsgf
-            .contains("turn on the (<e0_room> | kitchen) lights"),
+        model.jsgf.contains(
+            "<i0_lightsOn> = lights on in the (<e0_room> | bedroom) | turn on the <e0_room> lights;"
+        ),
         "{}",
         model.jsgf
     );
