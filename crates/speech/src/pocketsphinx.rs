@@ -16,6 +16,12 @@ pub const SAMPLE_RATE: u32 = 16_000;
 
 const ENGINE: &str = "pocketsphinx";
 
+/// Samples handed to the decoder per call.
+const CHUNK: usize = 2048;
+
+/// Samples of silence put before and after the audio (0.25 s).
+const PADDING: usize = 4000;
+
 mod ffi {
     use std::ffi::{c_char, c_int, c_void};
 
@@ -50,6 +56,7 @@ mod ffi {
         pub fn cmd_ln_free_r(config: *mut Config) -> c_int;
         pub fn ps_init(config: *mut Config) -> *mut Decoder;
         pub fn ps_free(decoder: *mut Decoder) -> c_int;
+        pub fn ps_start_stream(decoder: *mut Decoder) -> c_int;
         pub fn ps_start_utt(decoder: *mut Decoder) -> c_int;
         pub fn ps_process_raw(
             decoder: *mut Decoder,
@@ -185,12 +192,23 @@ impl Decoder {
         // SAFETY: `ps` is a live decoder used by this thread alone (`&mut self`); `samples` is
         // valid for its length during the call.
         unsafe {
-            if ffi::ps_start_utt(ps) < 0 {
+            // A new stream: the noise level and cepstral mean start afresh, so that one
+            // request's audio does not colour the next.
+            if ffi::ps_start_stream(ps) < 0 || ffi::ps_start_utt(ps) < 0 {
                 return Err(failed("starting the utterance"));
             }
-            if ffi::ps_process_raw(ps, samples.as_ptr(), samples.len(), 0, 1) < 0 {
-                ffi::ps_end_utt(ps);
-                return Err(failed("processing the audio"));
+            // In pieces, as the library's own tools feed it: a whole utterance in one call
+            // (`full_utt`) decodes worse with this version.
+            // Silence around the speech: the voice-activity detection needs some to start and
+            // end an utterance, and synthesized or trimmed audio may have none.
+            let silence = [0i16; PADDING];
+            let padded = silence.iter().chain(samples).chain(&silence).copied();
+            let padded: Vec<i16> = padded.collect();
+            for chunk in padded.chunks(CHUNK) {
+                if ffi::ps_process_raw(ps, chunk.as_ptr(), chunk.len(), 0, 0) < 0 {
+                    ffi::ps_end_utt(ps);
+                    return Err(failed("processing the audio"));
+                }
             }
             if ffi::ps_end_utt(ps) < 0 {
                 return Err(failed("ending the utterance"));
