@@ -2,6 +2,7 @@
 
 mod architecture;
 mod assistants;
+mod assistants_asr;
 mod auth;
 mod authorize;
 mod cli;
