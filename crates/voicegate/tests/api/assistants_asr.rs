@@ -61,7 +61,7 @@ pub fn commands_dataset() -> Value {
 
 /// The 20 commands spoken: text, intent, slots.
 /// A spoken command: its text, its intent, its slots (name, value).
-type Command = (
+pub type Command = (
     &'static str,
     &'static str,
     &'static [(&'static str, &'static str)],
@@ -71,7 +71,7 @@ type Command = (
 /// sent as WAV (else raw PCM).
 type TestVoice<'a> = (&'a dyn Engine, &'a str, Option<f32>, u32, bool);
 
-const COMMANDS: [Command; 20] = [
+pub const COMMANDS: [Command; 20] = [
     (
         "turn on the kitchen lights",
         "lightsOn",
@@ -182,7 +182,7 @@ async fn send(method: &str, url: String, token: &str, body: Option<Value>) -> re
 
 /// Creates an assistant from `dataset`, trains its NLU and builds its language model; answers
 /// its id and the language model's final status.
-async fn assistant_with_models(
+pub async fn assistant_with_models(
     server: &TestServer,
     token: &str,
     dataset: Value,
@@ -246,7 +246,7 @@ async fn assistant_with_models(
 }
 
 /// The folder of the assistant's language model in use.
-fn model_dir(server: &TestServer, id: &str) -> PathBuf {
+pub fn model_dir(server: &TestServer, id: &str) -> PathBuf {
     let root = server.data_dir.path().join("assistants-asr").join(id);
     let mut dirs: Vec<PathBuf> = std::fs::read_dir(&root)
         .unwrap()
@@ -257,7 +257,7 @@ fn model_dir(server: &TestServer, id: &str) -> PathBuf {
 }
 
 /// Speech by an engine's voice, as 16-bit samples at the engine's rate.
-fn speak(engine: &dyn Engine, voice: &str, rate: Option<f32>, text: &str) -> Vec<i16> {
+pub fn speak(engine: &dyn Engine, voice: &str, rate: Option<f32>, text: &str) -> Vec<i16> {
     let ranges = engine.native_ranges(voice).unwrap();
     let mut settings = ranges.defaults();
     settings.rate = rate.unwrap_or(settings.rate);
