@@ -23,6 +23,7 @@ pub mod bench;
 pub mod benchmark;
 pub mod builtin;
 pub mod dataset;
+pub mod language_model;
 pub mod metrics;
 pub mod model;
 pub mod parse;

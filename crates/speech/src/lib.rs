@@ -9,11 +9,13 @@
 
 pub mod audio;
 pub mod calibration;
+pub mod cmu;
 pub mod engine;
 pub mod espeak;
 pub mod flite;
 pub mod levels;
 pub mod pitch;
+pub mod pocketsphinx;
 pub mod profile;
 pub mod resample;
 pub mod settings;

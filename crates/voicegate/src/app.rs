@@ -9,6 +9,7 @@ use axum::Router;
 use tokio::net::TcpListener;
 
 use crate::address_policy::AddressBlocks;
+use crate::assistants::asr_files::{ASR_DIR, AsrFiles};
 use crate::assistants::model_files::{MODEL_DIR, ModelFiles};
 use crate::assistants::repo::AssistantsRepo;
 use crate::assistants::{AssistantsParts, AssistantsService};
@@ -185,6 +186,7 @@ impl App {
         let assistants = Arc::new(AssistantsService::new(AssistantsParts {
             repo: AssistantsRepo::new(db.clone()),
             models: ModelFiles::new(config.data_dir.join(MODEL_DIR)),
+            asr: AsrFiles::new(config.data_dir.join(ASR_DIR)),
             jobs: shared.jobs.clone(),
             events: shared.events.clone(),
             clock: clock.clone(),

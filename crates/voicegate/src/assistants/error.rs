@@ -19,9 +19,6 @@ pub enum AssistantsError {
     /// The user has as many assistants as allowed; the text names the setting.
     #[error("{0}")]
     QuotaExceeded(String),
-    /// The operation is not built yet (ASR language models).
-    #[error("{0}")]
-    NotImplemented(String),
     /// A stored model does not read back (written by another version).
     #[error("model: {0}")]
     Model(String),

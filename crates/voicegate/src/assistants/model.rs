@@ -14,6 +14,9 @@ text_id! {
 /// Job kind of NLU training.
 pub const TRAINING_JOB: &str = "nlu_training";
 
+/// Job kind of an ASR language-model build.
+pub const LANGUAGE_MODEL_JOB: &str = "asr_training";
+
 /// An assistant as stored, without its dataset.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AssistantRow {
@@ -46,7 +49,8 @@ impl AssistantRow {
     }
 }
 
-/// The NLU training status of an assistant (`nluStatus`).
+/// The NLU training status of an assistant (`nluStatus`), and the language model's
+/// (`asrStatus`).
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct NluStatus {
@@ -63,35 +67,6 @@ pub struct NluStatus {
     pub trained_at: Option<String>,
 }
 
-/// The ASR language-model status of an assistant (`asrStatus`): not built yet by this server.
-#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct AsrStatus {
-    /// Always false: no language model is built yet.
-    pub in_progress: bool,
-    /// Always true: no language model exists.
-    pub need_training: bool,
-    /// Always 0.
-    pub progress: u8,
-    /// Says that language models are not built by this server yet.
-    pub error: String,
-    /// Always null.
-    pub trained_at: Option<String>,
-}
-
-impl AsrStatus {
-    /// The status while language models are not built.
-    pub fn not_built() -> Self {
-        Self {
-            in_progress: false,
-            need_training: true,
-            progress: 0,
-            error: "ASR language models are not built by this server yet".into(),
-            trained_at: None,
-        }
-    }
-}
-
 /// Both statuses of an assistant, as `GET /v3/assistant/{id}/status` answers.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -99,7 +74,7 @@ pub struct TrainingStatus {
     /// NLU training.
     pub nlu_status: NluStatus,
     /// ASR language model.
-    pub asr_status: AsrStatus,
+    pub asr_status: NluStatus,
 }
 
 /// Unix milliseconds as RFC 3339 in UTC, to the millisecond (`2024-05-01T12:00:00.000Z`).

@@ -74,6 +74,11 @@ impl AssistantsRepo {
         Self { db }
     }
 
+    /// The database (the language models' queries, in `asr_repo.rs`).
+    pub(super) fn db(&self) -> &Db {
+        &self.db
+    }
+
     /// Stores a new assistant unless its owner has `max` already (counted in the same
     /// statement); `false` when the quota refused it.
     pub async fn create(&self, new: &DatasetWrite<'_>, max: u64) -> Result<bool, AssistantsError> {

@@ -11,8 +11,7 @@ use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use crate::assistants::error::AssistantsError;
-use crate::assistants::model::{AsrStatus, AssistantId, NluStatus, TrainingStatus, rfc3339};
+use crate::assistants::model::{AssistantId, NluStatus, TrainingStatus, rfc3339};
 use crate::assistants::service::{AssistantView, DatasetInput};
 use crate::http::auth::Authorized;
 use crate::http::error::{ApiError, ErrorBody};
@@ -40,7 +39,7 @@ pub struct AssistantEntry {
     /// NLU training.
     pub nlu_status: NluStatus,
     /// ASR language model.
-    pub asr_status: AsrStatus,
+    pub asr_status: NluStatus,
 }
 
 impl From<AssistantView> for AssistantEntry {
@@ -118,7 +117,7 @@ fn dataset_of(params: &Params) -> Result<DatasetInput, ApiError> {
 }
 
 /// The assistant named by `assistantId`.
-fn assistant_id_param(params: &Params) -> Result<AssistantId, ApiError> {
+pub(super) fn assistant_id_param(params: &Params) -> Result<AssistantId, ApiError> {
     Ok(AssistantId::new(params.required_text("assistantId")?))
 }
 
@@ -262,51 +261,6 @@ pub async fn start_training(
         job_id: job.to_string(),
         nlu_status: status.nlu_status,
     }))
-}
-
-fn language_models_not_built() -> ApiError {
-    AssistantsError::NotImplemented(
-        "ASR language models are not built by this server yet; NLU training \
-         (POST /v1/training) is"
-            .into(),
-    )
-    .into()
-}
-
-/// Starts the ASR language-model training of an assistant: not built yet (501).
-#[utoipa::path(post, path = "/v1/languagemodel", tag = "console",
-    security(("bearer" = ["assistant"])),
-    request_body(content = Value, description = "{\"assistantId\"}"),
-    responses(
-        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 404, description = "No such assistant of the caller", body = ErrorBody),
-        (status = 501, description = "ASR language models are not built yet", body = ErrorBody)))]
-pub async fn start_language_model(
-    State(state): State<AppState>,
-    Authorized(principal, _): Authorized<AssistantScope>,
-    params: Params,
-) -> Result<StatusCode, ApiError> {
-    let id = assistant_id_param(&params)?;
-    state.assistants.status(principal.user_id, &id).await?;
-    Err(language_models_not_built())
-}
-
-/// The ASR language-model status of an assistant: not built yet (501).
-#[utoipa::path(get, path = "/v1/languagemodel/status", tag = "console",
-    security(("bearer" = ["assistant"])),
-    params(("assistantId" = String, Query, description = "The assistant (or in a JSON body)")),
-    responses(
-        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 404, description = "No such assistant of the caller", body = ErrorBody),
-        (status = 501, description = "ASR language models are not built yet", body = ErrorBody)))]
-pub async fn language_model_status(
-    State(state): State<AppState>,
-    Authorized(principal, _): Authorized<AssistantScope>,
-    params: Params,
-) -> Result<StatusCode, ApiError> {
-    let id = assistant_id_param(&params)?;
-    state.assistants.status(principal.user_id, &id).await?;
-    Err(language_models_not_built())
 }
 
 /// Downloads the assistant: a zip of `assistant.json` (manifest with the SHA-256 of every other

@@ -7,9 +7,11 @@ use std::sync::{Arc, RwLock};
 
 use serde_json::{Value, json};
 
+use crate::assistants::asr_files::{ARPA, AsrFiles, DICTIONARY, GRAMMAR, SENTENCES};
+use crate::assistants::decoders::DecoderPool;
 use crate::assistants::error::AssistantsError;
 use crate::assistants::model::{
-    AsrStatus, AssistantId, AssistantRow, NluStatus, TRAINING_JOB, TrainingStatus, rfc3339,
+    AssistantId, AssistantRow, NluStatus, TRAINING_JOB, TrainingStatus, rfc3339,
 };
 use crate::assistants::model_files::{ModelFiles, sha256_hex};
 use crate::assistants::package::{Entry, zip};
@@ -27,6 +29,8 @@ pub struct AssistantsParts {
     pub repo: AssistantsRepo,
     /// Where trained models are kept.
     pub models: ModelFiles,
+    /// Where built language models are kept.
+    pub asr: AsrFiles,
     /// The shared job queue (training runs on it).
     pub jobs: Jobs,
     /// The shared events hub.
@@ -70,6 +74,10 @@ pub struct AssistantsService {
     pub(super) loaded: RwLock<HashMap<AssistantId, Arc<LoadedModel>>>,
     /// One training request at a time, so that two cannot both find none running.
     training_requests: tokio::sync::Mutex<()>,
+    /// The same for language-model builds.
+    pub(super) language_model_requests: tokio::sync::Mutex<()>,
+    /// The speech decoders kept loaded.
+    pub(super) decoders: Arc<DecoderPool>,
 }
 
 impl std::fmt::Debug for AssistantsService {
@@ -77,6 +85,9 @@ impl std::fmt::Debug for AssistantsService {
         f.debug_struct("AssistantsService").finish_non_exhaustive()
     }
 }
+
+/// The files of a language model, in the download's `asr/` folder.
+const ASR_FILES: [&str; 4] = [SENTENCES, ARPA, GRAMMAR, DICTIONARY];
 
 fn not_found(id: &AssistantId) -> AssistantsError {
     AssistantsError::NotFound(format!("assistantId: no assistant {:?}", id.as_str()))
@@ -117,6 +128,8 @@ impl AssistantsService {
             parts,
             loaded: RwLock::default(),
             training_requests: tokio::sync::Mutex::new(()),
+            language_model_requests: tokio::sync::Mutex::new(()),
+            decoders: Arc::default(),
         }
     }
 
@@ -230,8 +243,13 @@ impl AssistantsService {
             .write()
             .unwrap_or_else(|e| e.into_inner())
             .remove(id);
-        let (models, id2) = (self.parts.models.clone(), id.clone());
-        tokio::task::spawn_blocking(move || models.remove_all(&id2))
+        self.decoders.remove(id);
+        let (models, asr, id2) = (
+            self.parts.models.clone(),
+            self.parts.asr.clone(),
+            id.clone(),
+        );
+        tokio::task::spawn_blocking(move || models.remove_all(&id2).and(asr.remove_all(&id2)))
             .await
             .map_err(|e| AssistantsError::Store(e.to_string()))??;
         self.publish("assistants.deleted", owner, &json!({ "assistantId": id }));
@@ -307,7 +325,7 @@ impl AssistantsService {
                 error,
                 trained_at: row.nlu_trained_at.map(rfc3339),
             },
-            asr_status: AsrStatus::not_built(),
+            asr_status: self.asr_status_of(row).await?,
         })
     }
 
@@ -411,14 +429,42 @@ impl AssistantsService {
             .dataset_json(owner, id)
             .await?
             .ok_or_else(|| not_found(id))?;
-        let (models, id2) = (self.parts.models.clone(), id.clone());
-        let model = tokio::task::spawn_blocking(move || models.read(&id2, &sha256))
-            .await
-            .map_err(|e| AssistantsError::Store(e.to_string()))??;
-        let files = [
+        let asr = self.parts.repo.asr_row(id).await?;
+        let (models, asr_files, id2) = (
+            self.parts.models.clone(),
+            self.parts.asr.clone(),
+            id.clone(),
+        );
+        let asr_sha = asr.sha256.clone();
+        let (model, asr_bytes) = tokio::task::spawn_blocking(move || {
+            let model = models.read(&id2, &sha256)?;
+            let asr_bytes = match asr_sha {
+                Some(sha) => ASR_FILES
+                    .iter()
+                    .map(|name| Ok((format!("asr/{name}"), asr_files.read(&id2, &sha, name)?)))
+                    .collect::<std::io::Result<Vec<_>>>()?,
+                None => Vec::new(),
+            };
+            Ok::<_, std::io::Error>((model, asr_bytes))
+        })
+        .await
+        .map_err(|e| AssistantsError::Store(e.to_string()))??;
+        let mut files: Vec<(&str, &[u8])> = vec![
             ("dataset.json", dataset.as_bytes()),
             ("nlu_engine.bin", model.as_slice()),
         ];
+        files.extend(asr_bytes.iter().map(|(n, b)| (n.as_str(), b.as_slice())));
+        let asr_manifest = asr.sha256.as_ref().map(|_| {
+            json!({
+                "datasetVersion": asr.model_version,
+                "builtAt": asr.built_at.map(rfc3339),
+                "engine": "pocketsphinx",
+                "languageModel": format!("asr/{ARPA}"),
+                "grammar": format!("asr/{GRAMMAR}"),
+                "dictionary": format!("asr/{DICTIONARY}"),
+                "sentences": format!("asr/{SENTENCES}"),
+            })
+        });
         let manifest = json!({
             "format": "voicegate-assistant/1",
             "assistantId": row.id,
@@ -432,7 +478,7 @@ impl AssistantsService {
                 "engineVersion": env!("CARGO_PKG_VERSION"),
                 "file": "nlu_engine.bin",
             },
-            "asr": null,
+            "asr": asr_manifest,
             "voicegateVersion": env!("CARGO_PKG_VERSION"),
             "files": files.iter().map(|(name, bytes)| json!({
                 "name": name,

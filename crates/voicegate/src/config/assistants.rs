@@ -1,5 +1,7 @@
 //! The `[assistants]` section: the Snips console surface's limits.
 
+use std::path::PathBuf;
+
 use serde::Deserialize;
 
 /// The Snips console assistants surface.
@@ -17,6 +19,20 @@ pub struct AssistantsConfig {
     pub max_parse_chars: usize,
     /// The seed of NLU training: the same dataset and seed give the same model.
     pub training_seed: u64,
+    /// The speech recogniser's acoustic model (a PocketSphinx model directory).
+    pub asr_acoustic_model: PathBuf,
+    /// The acoustic model's pronunciation dictionary, where language models look words up.
+    pub asr_dictionary: PathBuf,
+    /// The espeak-ng voice that pronounces words the dictionary lacks.
+    pub asr_espeak_voice: String,
+    /// The most sentences a language model is built from.
+    pub asr_max_sentences: usize,
+    /// How the recogniser is constrained: `ngram` (the 3-gram model) or `grammar` (JSGF).
+    pub asr_search: String,
+    /// The most decoders kept loaded (one per assistant; the least recently used goes).
+    pub asr_max_decoders: usize,
+    /// The longest audio `recognize` takes, in seconds.
+    pub asr_max_audio_secs: f64,
 }
 
 impl Default for AssistantsConfig {
@@ -27,6 +43,13 @@ impl Default for AssistantsConfig {
             max_title_chars: 200,
             max_parse_chars: 2000,
             training_seed: 42,
+            asr_acoustic_model: PathBuf::from("/usr/share/pocketsphinx/model/en-us/en-us"),
+            asr_dictionary: PathBuf::from("/usr/share/pocketsphinx/model/en-us/cmudict-en-us.dict"),
+            asr_espeak_voice: "en-us".into(),
+            asr_max_sentences: 20_000,
+            asr_search: "grammar".into(),
+            asr_max_decoders: 4,
+            asr_max_audio_secs: 30.0,
         }
     }
 }
@@ -45,6 +68,21 @@ impl AssistantsConfig {
         }
         if !(1..=1_000_000).contains(&self.max_parse_chars) {
             return Some(("assistants.max_parse_chars", "must be from 1 to 1000000"));
+        }
+        if !(1..=1_000_000).contains(&self.asr_max_sentences) {
+            return Some(("assistants.asr_max_sentences", "must be from 1 to 1000000"));
+        }
+        if !matches!(self.asr_search.as_str(), "ngram" | "grammar") {
+            return Some(("assistants.asr_search", "must be ngram or grammar"));
+        }
+        if !(1..=64).contains(&self.asr_max_decoders) {
+            return Some(("assistants.asr_max_decoders", "must be from 1 to 64"));
+        }
+        if !(self.asr_max_audio_secs > 0.0 && self.asr_max_audio_secs <= 600.0) {
+            return Some((
+                "assistants.asr_max_audio_secs",
+                "must be above 0 and at most 600",
+            ));
         }
         None
     }
@@ -72,6 +110,22 @@ mod tests {
         assert_eq!(
             key(|c| c.max_parse_chars = 0),
             Some("assistants.max_parse_chars")
+        );
+        assert_eq!(
+            key(|c| c.asr_max_sentences = 0),
+            Some("assistants.asr_max_sentences")
+        );
+        assert_eq!(
+            key(|c| c.asr_search = "x".into()),
+            Some("assistants.asr_search")
+        );
+        assert_eq!(
+            key(|c| c.asr_max_decoders = 0),
+            Some("assistants.asr_max_decoders")
+        );
+        assert_eq!(
+            key(|c| c.asr_max_audio_secs = 0.0),
+            Some("assistants.asr_max_audio_secs")
         );
     }
 }

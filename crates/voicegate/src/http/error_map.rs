@@ -242,9 +242,6 @@ impl From<AssistantsError> for ApiError {
             AssistantsError::QuotaExceeded(_) => {
                 Self::new(StatusCode::TOO_MANY_REQUESTS, "quota_exceeded", detail)
             }
-            AssistantsError::NotImplemented(_) => {
-                Self::new(StatusCode::NOT_IMPLEMENTED, "not_implemented", detail)
-            }
             AssistantsError::Model(_) => {
                 tracing::error!(error = %detail, "a stored model does not read back");
                 Self::new(

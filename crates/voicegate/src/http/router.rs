@@ -13,6 +13,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use utoipa_swagger_ui::SwaggerUi;
 
+use crate::assistants::asr_routes;
 use crate::assistants::routes as assistants;
 use crate::events::routes as events;
 use crate::http::dialect::Dialect;
@@ -75,8 +76,9 @@ fn groups() -> Vec<Group> {
         .routes(routes!(assistants::download_assistant))
         .routes(routes!(assistants::parse_text))
         .routes(routes!(assistants::start_training))
-        .routes(routes!(assistants::start_language_model))
-        .routes(routes!(assistants::language_model_status));
+        .routes(routes!(asr_routes::start_language_model))
+        .routes(routes!(asr_routes::language_model_status))
+        .routes(routes!(asr_routes::recognize));
     let plain = OpenApiRouter::new()
         .routes(routes!(auth::tokens))
         .routes(routes!(auth::refresh))

@@ -109,6 +109,11 @@ const SQLITE: &[Migration] = &[
         name: "0019_assistants.sql",
         sql: include_str!("../../migrations/sqlite/0019_assistants.sql"),
     },
+    Migration {
+        version: 20,
+        name: "0020_assistant_language_models.sql",
+        sql: include_str!("../../migrations/sqlite/0020_assistant_language_models.sql"),
+    },
 ];
 
 /// Applies the migrations the database does not have yet.

@@ -77,7 +77,8 @@ assert nlu['progress'] == 100, status
 assert 'asrStatus' in status, status
 
 asr = console.req('/v1/languagemodel/status', method='get', data={'assistantId': assistant_id})
-assert asr.status_code == 501 and 'not built' in asr.json()['message'], asr.text
+assert asr.status_code == 200, asr.text
+assert asr.json()['asrStatus']['needTraining'] is True and asr.json()['asrStatus']['progress'] == 0, asr.text
 
 download = console.req('/v3/assistant/{}/download'.format(assistant_id), method='get')
 assert download.status_code == 200, download.text

@@ -2,6 +2,8 @@
 
 mod architecture;
 mod assistants;
+mod assistants_asr;
+mod assistants_asr_bench;
 mod auth;
 mod authorize;
 mod cli;
