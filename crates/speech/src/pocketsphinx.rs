@@ -75,7 +75,7 @@ mod ffi {
 }
 
 /// What a decoder is made from.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct DecoderConfig {
     /// The acoustic model's directory (`…/en-us/en-us`).
     pub acoustic_model: PathBuf,
@@ -83,7 +83,17 @@ pub struct DecoderConfig {
     pub language_model: LanguageModelFile,
     /// The pronunciation dictionary.
     pub dictionary: PathBuf,
+    /// How wide the search stays: hypotheses scoring below the best times this are dropped
+    /// (PocketSphinx's `-beam`, and `-pbeam` for phone transitions). Smaller keeps more.
+    pub beam: f64,
+    /// The same for word exits (`-wbeam`).
+    pub word_beam: f64,
 }
+
+/// PocketSphinx's own `-beam` (and `-pbeam`).
+pub const LIBRARY_BEAM: f64 = 1e-48;
+/// PocketSphinx's own `-wbeam`.
+pub const LIBRARY_WORD_BEAM: f64 = 7e-29;
 
 /// How the decoder constrains what it hears.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -120,6 +130,17 @@ fn path_arg(path: &Path, what: &str) -> Result<CString, SpeechError> {
     })
 }
 
+/// A beam as the library reads it; it must lie strictly between 0 and 1.
+fn beam_arg(value: f64, what: &str) -> Result<CString, SpeechError> {
+    if !(value > 0.0 && value < 1.0) {
+        return Err(SpeechError::EngineInit {
+            engine: ENGINE,
+            detail: format!("the {what} {value} is not between 0 and 1"),
+        });
+    }
+    Ok(CString::new(format!("{value:e}")).expect("no NUL"))
+}
+
 impl Decoder {
     /// Loads the models. A missing or unreadable file is an `EngineInit` error.
     pub fn new(config: &DecoderConfig) -> Result<Self, SpeechError> {
@@ -150,6 +171,12 @@ impl Decoder {
             path_arg(&config.dictionary, "dictionary")?,
             CString::new("-logfn").expect("no NUL"),
             CString::new("/dev/null").expect("no NUL"),
+            CString::new("-beam").expect("no NUL"),
+            beam_arg(config.beam, "beam")?,
+            CString::new("-pbeam").expect("no NUL"),
+            beam_arg(config.beam, "beam")?,
+            CString::new("-wbeam").expect("no NUL"),
+            beam_arg(config.word_beam, "word beam")?,
         ];
         let mut argv: Vec<*mut c_char> = args.iter().map(|a| a.as_ptr().cast_mut()).collect();
         let argc = i32::try_from(argv.len()).expect("a few arguments");
@@ -280,19 +307,36 @@ mod tests {
         let pcm: Vec<i16> = audio.iter().map(|&s| crate::audio::f32_to_i16(s)).collect();
         let mut decoder = Decoder::new(&DecoderConfig {
             acoustic_model: Path::new(MODEL).join("en-us"),
-            language_model: LanguageModelFile::Grammar(grammar),
-            dictionary,
+            language_model: LanguageModelFile::Grammar(grammar.clone()),
+            dictionary: dictionary.clone(),
+            beam: LIBRARY_BEAM,
+            word_beam: LIBRARY_WORD_BEAM,
         })
         .unwrap();
         let heard = decoder.decode(&pcm).unwrap();
         assert_eq!(heard.text, "turn on the kitchen lights");
         assert!((0.0..=1.0).contains(&heard.confidence));
         assert_eq!(decoder.decode(&[0; 1600]).unwrap().text, "");
+        for (beam, word_beam) in [(0.0, LIBRARY_WORD_BEAM), (LIBRARY_BEAM, 1.5)] {
+            let refused = Decoder::new(&DecoderConfig {
+                acoustic_model: Path::new(MODEL).join("en-us"),
+                language_model: LanguageModelFile::Grammar(grammar.clone()),
+                dictionary: dictionary.clone(),
+                beam,
+                word_beam,
+            });
+            assert!(
+                matches!(&refused, Err(SpeechError::EngineInit { detail, .. }) if detail.contains("not between 0 and 1")),
+                "{refused:?}"
+            );
+        }
         std::fs::remove_dir_all(&dir).unwrap();
         let missing = Decoder::new(&DecoderConfig {
             acoustic_model: dir.join("none"),
             language_model: LanguageModelFile::NGram(dir.join("none.lm")),
             dictionary: dir.join("none.dict"),
+            beam: LIBRARY_BEAM,
+            word_beam: LIBRARY_WORD_BEAM,
         });
         assert!(matches!(missing, Err(SpeechError::EngineInit { .. })));
     }

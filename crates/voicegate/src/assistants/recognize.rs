@@ -98,6 +98,8 @@ impl AssistantsService {
                 LanguageModelFile::NGram(dir.join(ARPA))
             },
             dictionary: dir.join(DICTIONARY),
+            beam: 10f64.powi(config.asr_beam_log10),
+            word_beam: 10f64.powi(config.asr_word_beam_log10),
         };
         let (decoders, max, assistant) =
             (self.decoders.clone(), config.asr_max_decoders, id.clone());

@@ -33,6 +33,11 @@ pub struct AssistantsConfig {
     pub asr_max_decoders: usize,
     /// The longest audio `recognize` takes, in seconds.
     pub asr_max_audio_secs: f64,
+    /// The recogniser's beam as a power of ten (`-80`: 1e-80): hypotheses scoring below the
+    /// best times this are dropped. Wider (more negative) finds more, slower.
+    pub asr_beam_log10: i32,
+    /// The same for word exits.
+    pub asr_word_beam_log10: i32,
 }
 
 impl Default for AssistantsConfig {
@@ -50,6 +55,8 @@ impl Default for AssistantsConfig {
             asr_search: "grammar".into(),
             asr_max_decoders: 4,
             asr_max_audio_secs: 30.0,
+            asr_beam_log10: -80,
+            asr_word_beam_log10: -60,
         }
     }
 }
@@ -74,6 +81,12 @@ impl AssistantsConfig {
         }
         if !matches!(self.asr_search.as_str(), "ngram" | "grammar") {
             return Some(("assistants.asr_search", "must be ngram or grammar"));
+        }
+        if !(-300..=-1).contains(&self.asr_beam_log10) {
+            return Some(("assistants.asr_beam_log10", "must be from -300 to -1"));
+        }
+        if !(-300..=-1).contains(&self.asr_word_beam_log10) {
+            return Some(("assistants.asr_word_beam_log10", "must be from -300 to -1"));
         }
         if !(1..=64).contains(&self.asr_max_decoders) {
             return Some(("assistants.asr_max_decoders", "must be from 1 to 64"));
@@ -118,6 +131,14 @@ mod tests {
         assert_eq!(
             key(|c| c.asr_search = "x".into()),
             Some("assistants.asr_search")
+        );
+        assert_eq!(
+            key(|c| c.asr_beam_log10 = 0),
+            Some("assistants.asr_beam_log10")
+        );
+        assert_eq!(
+            key(|c| c.asr_word_beam_log10 = -301),
+            Some("assistants.asr_word_beam_log10")
         );
         assert_eq!(
             key(|c| c.asr_max_decoders = 0),

@@ -324,6 +324,8 @@ async fn spoken_commands_are_recognised_to_their_intents_and_slots() {
         acoustic_model: config.asr_acoustic_model,
         language_model: speech::pocketsphinx::LanguageModelFile::NGram(dir.join("model.arpa")),
         dictionary: dir.join("words.dict"),
+        beam: speech::pocketsphinx::LIBRARY_BEAM,
+        word_beam: speech::pocketsphinx::LIBRARY_WORD_BEAM,
     })
     .expect("PocketSphinx loads the ARPA model and the dictionary");
 
@@ -406,11 +408,11 @@ async fn spoken_commands_are_recognised_to_their_intents_and_slots() {
             }
         }
     }
-    // Measured: 53 of 60 (en-us 18, en-gb-x-gbclan 15, slt 20). The issue asks for 90 %, which
-    // this does not reach yet; the floor kept here is 85 %.
+    // Measured: 59 of 60 with the configured beams (53 with PocketSphinx's own, which lose
+    // a few commands spoken by the en-gb voice).
     let total = COMMANDS.len() * voices.len();
     assert!(
-        right * 100 >= total * 85,
+        right * 100 >= total * 90,
         "{right}/{total} right; misses: {misses:#?}"
     );
 }

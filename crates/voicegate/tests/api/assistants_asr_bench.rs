@@ -6,7 +6,9 @@
 use std::time::Instant;
 
 use speech::engine::Engine;
-use speech::pocketsphinx::{Decoder, DecoderConfig, LanguageModelFile, SAMPLE_RATE};
+use speech::pocketsphinx::{
+    Decoder, DecoderConfig, LIBRARY_BEAM, LIBRARY_WORD_BEAM, LanguageModelFile, SAMPLE_RATE,
+};
 use testkit::TestServer;
 
 use crate::assistants_asr::{COMMANDS, assistant_with_models, commands_dataset, model_dir, speak};
@@ -77,29 +79,46 @@ async fn asr_benchmark() {
         .sum();
     let model = voicegate::config::AssistantsConfig::default();
     let default_dir = model.asr_dictionary.parent().unwrap().to_path_buf();
+    // The configured beams (wider than the library's), and PocketSphinx's own.
+    let wide = (
+        10f64.powi(model.asr_beam_log10),
+        10f64.powi(model.asr_word_beam_log10),
+    );
+    let library = (LIBRARY_BEAM, LIBRARY_WORD_BEAM);
     let setups = [
         (
-            "assistant grammar (JSGF)",
+            "assistant grammar (JSGF), configured beams",
             LanguageModelFile::Grammar(dir.join("grammar.jsgf")),
             dir.join("words.dict"),
+            wide,
         ),
         (
-            "assistant 3-gram (ARPA)",
+            "assistant grammar (JSGF), library beams",
+            LanguageModelFile::Grammar(dir.join("grammar.jsgf")),
+            dir.join("words.dict"),
+            library,
+        ),
+        (
+            "assistant 3-gram (ARPA), configured beams",
             LanguageModelFile::NGram(dir.join("model.arpa")),
             dir.join("words.dict"),
+            wide,
         ),
         (
-            "default en-us model",
+            "default en-us model, library beams",
             LanguageModelFile::NGram(default_dir.join("en-us.lm.bin")),
             model.asr_dictionary.clone(),
+            library,
         ),
     ];
-    for (name, language_model, dictionary) in setups {
+    for (name, language_model, dictionary, (beam, word_beam)) in setups {
         let loading = Instant::now();
         let mut decoder = Decoder::new(&DecoderConfig {
             acoustic_model: model.asr_acoustic_model.clone(),
             language_model,
             dictionary,
+            beam,
+            word_beam,
         })
         .unwrap();
         let load_secs = loading.elapsed().as_secs_f64();
