@@ -197,8 +197,7 @@ impl VoicesService {
         self.parts
             .blobs
             .put_hashed(file)
-            .await
-            .map_err(|e| VoicesError::Store(e.to_string()))?;
+            .await?;
         pending.commit().await?;
         Ok(report.status)
     }
@@ -234,8 +233,7 @@ impl VoicesService {
                     .parts
                     .blobs
                     .size(&id)
-                    .await
-                    .map_err(|e| VoicesError::Store(e.to_string()))?
+                    .await?
                     .unwrap_or(0),
                 Err(_) => 0,
             };
