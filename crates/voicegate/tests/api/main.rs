@@ -11,6 +11,8 @@ mod connections;
 mod docs;
 mod errors;
 mod events;
+mod faults;
+mod faults_support;
 mod hk_oauth;
 mod managed_snapserver;
 mod media;
