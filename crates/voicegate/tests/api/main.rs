@@ -8,6 +8,7 @@ mod auth;
 mod authorize;
 mod cli;
 mod connections;
+mod disk_full;
 mod docs;
 mod errors;
 mod events;
