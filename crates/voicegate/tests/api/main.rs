@@ -6,6 +6,7 @@ mod assistants_asr;
 mod assistants_asr_bench;
 mod auth;
 mod authorize;
+mod backup_restore;
 mod cli;
 mod connections;
 mod disk_full;
