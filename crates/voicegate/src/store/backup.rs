@@ -138,9 +138,9 @@ fn skipped(relative: &Path, name: &str) -> bool {
     is_temporary(name)
         || (top
             && (name == LOCK_FILE
-                || name.strip_prefix(DB_FILE).is_some_and(|rest| {
-                    ["", "-wal", "-shm", "-journal"].contains(&rest)
-                })))
+                || name
+                    .strip_prefix(DB_FILE)
+                    .is_some_and(|rest| ["", "-wal", "-shm", "-journal"].contains(&rest))))
 }
 
 /// Files linked into a staging folder, removed when dropped.
@@ -218,8 +218,10 @@ pub fn backup(data_dir: &Path, file: &Path) -> Result<Summary, BackupError> {
     let temporary = parent.join(temporary_name());
     let written = write_backup(data_dir, &database, &temporary);
     let renamed = written.and_then(|summary| {
-        fs::rename(&temporary, file)
-            .map_err(io_error(format!("renaming the backup to {}", file.display())))?;
+        fs::rename(&temporary, file).map_err(io_error(format!(
+            "renaming the backup to {}",
+            file.display()
+        )))?;
         sync_dir(&parent)?;
         Ok(summary)
     });
@@ -291,7 +293,8 @@ fn store_files(
     let mut bytes = 0u64;
     for path in &staging.files {
         let staged = staging.root.join(path);
-        let content = fs::read(&staged).map_err(io_error(format!("reading {}", staged.display())))?;
+        let content =
+            fs::read(&staged).map_err(io_error(format!("reading {}", staged.display())))?;
         let mode = fs::metadata(&staged)
             .map_err(io_error(format!("reading {}", staged.display())))?
             .permissions()

@@ -36,7 +36,11 @@ fn open(data_dir: &Path) -> Result<File, LockError> {
         .map_err(|e| LockError::Io(path.display().to_string(), e))
 }
 
-fn taken(data_dir: &Path, result: Result<(), TryLockError>, file: File) -> Result<DataDirLock, LockError> {
+fn taken(
+    data_dir: &Path,
+    result: Result<(), TryLockError>,
+    file: File,
+) -> Result<DataDirLock, LockError> {
     match result {
         Ok(()) => Ok(DataDirLock { _file: file }),
         Err(TryLockError::WouldBlock) => Err(LockError::Held(data_dir.display().to_string())),
@@ -73,10 +77,16 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let one = DataDirLock::serving(dir.path()).unwrap();
         let two = DataDirLock::serving(dir.path()).unwrap();
-        assert!(matches!(DataDirLock::restoring(dir.path()), Err(LockError::Held(_))));
+        assert!(matches!(
+            DataDirLock::restoring(dir.path()),
+            Err(LockError::Held(_))
+        ));
         drop((one, two));
         let restore = DataDirLock::restoring(dir.path()).unwrap();
-        assert!(matches!(DataDirLock::serving(dir.path()), Err(LockError::Held(_))));
+        assert!(matches!(
+            DataDirLock::serving(dir.path()),
+            Err(LockError::Held(_))
+        ));
         drop(restore);
         DataDirLock::serving(dir.path()).unwrap();
     }

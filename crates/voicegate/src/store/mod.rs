@@ -8,8 +8,8 @@
 pub mod backup;
 pub mod blobs;
 pub mod data_lock;
-pub mod restore;
 mod migrations;
+pub mod restore;
 pub mod temporaries;
 
 use std::path::Path;
@@ -137,5 +137,36 @@ impl Db {
     /// Closes the pool, waiting for connections to finish.
     pub async fn close(&self) {
         self.pool.close().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sqlx::Connection;
+
+    #[tokio::test]
+    async fn a_full_database_or_disk_is_told_apart_from_other_failures() {
+        let mut db = sqlx::SqliteConnection::connect("sqlite::memory:")
+            .await
+            .unwrap();
+        for sql in ["PRAGMA max_page_count = 8", "CREATE TABLE t (b BLOB)"] {
+            sqlx::query(sql).execute(&mut db).await.unwrap();
+        }
+        let full = sqlx::query("INSERT INTO t VALUES (zeroblob(100000))")
+            .execute(&mut db)
+            .await
+            .unwrap_err();
+        assert!(sqlx_disk_full(&full), "{full}");
+        assert!(StoreError::Database(full).is_disk_full());
+        let other = sqlx::query("SELECT * FROM absent")
+            .execute(&mut db)
+            .await
+            .unwrap_err();
+        assert!(!sqlx_disk_full(&other));
+        // ENOSPC and EDQUOT; ENOENT is something else.
+        assert!(io_disk_full(&std::io::Error::from_raw_os_error(28)));
+        assert!(io_disk_full(&std::io::Error::from_raw_os_error(122)));
+        assert!(!io_disk_full(&std::io::Error::from_raw_os_error(2)));
     }
 }

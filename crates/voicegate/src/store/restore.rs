@@ -18,8 +18,8 @@ use rusqlite::{Connection, OpenFlags};
 
 use crate::store::DB_FILE;
 use crate::store::backup::{
-    BackupError, FORMAT, Summary, check_integrity, copy_database, io_error, sha256_hex,
-    sql_error, sync_dir,
+    BackupError, FORMAT, Summary, check_integrity, copy_database, io_error, sha256_hex, sql_error,
+    sync_dir,
 };
 use crate::store::data_lock::{DataDirLock, LOCK_FILE, LockError};
 use crate::store::temporaries::{is_temporary, temporary_name};

@@ -223,11 +223,7 @@ impl VoicesService {
         for recording in recordings {
             let id =
                 BlobId::parse(&recording.blob).map_err(|e| VoicesError::Store(e.to_string()))?;
-            let bytes = self
-                .parts
-                .blobs
-                .read(&id)
-                .await?;
+            let bytes = self.parts.blobs.read(&id).await?;
             let (synth, language) = (synth.clone(), language.clone());
             let prosody = self
                 .decode_slots

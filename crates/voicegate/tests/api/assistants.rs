@@ -369,7 +369,11 @@ async fn a_training_killed_with_the_process_finishes_after_a_restart() {
     // next run ended.
     let models = crate::faults_support::files_under(&bin.data_dir.join("assistants").join(&id));
     assert_eq!(models.len(), 1, "{models:?}");
-    let name = models[0].file_name().unwrap().to_string_lossy().into_owned();
+    let name = models[0]
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
     let bytes = std::fs::read(&models[0]).unwrap();
     assert_eq!(
         name,

@@ -26,7 +26,10 @@ async fn a_backup_under_write_load_restores_everything_acknowledged_before_it() 
     let account = api.account().await;
     let acknowledged = Arc::new(Mutex::new(Vec::new()));
     for i in 0..4 {
-        let (text, wav) = (sentence(i), recording(&sentence(i), 30 + 10 * i as u32, 0.0));
+        let (text, wav) = (
+            sentence(i),
+            recording(&sentence(i), 30 + 10 * i as u32, 0.0),
+        );
         let response = api.upload(&account, &text, wav.clone()).await.unwrap();
         assert_eq!(response.status(), StatusCode::OK);
         acknowledged.lock().unwrap().push((text, sha256_hex(&wav)));
@@ -95,7 +98,11 @@ async fn a_backup_under_write_load_restores_everything_acknowledged_before_it() 
     assert!(clean);
     let out = bin.run(&["restore", file.to_str().unwrap()], "").await;
     assert!(!out.success);
-    assert!(out.stderr.contains("holds a database already"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("holds a database already"),
+        "{}",
+        out.stderr
+    );
 
     let fresh = testkit::Binary::new(env!("CARGO_BIN_EXE_voicegate"));
     let out = fresh.run(&["restore", file.to_str().unwrap()], "").await;
@@ -105,9 +112,16 @@ async fn a_backup_under_write_load_restores_everything_acknowledged_before_it() 
     assert_eq!(integrity(&data), "ok");
     let rows = recording_rows(&data);
     for ack in &before_backup {
-        assert!(rows.contains(ack), "{ack:?} acknowledged before the backup is missing");
+        assert!(
+            rows.contains(ack),
+            "{ack:?} acknowledged before the backup is missing"
+        );
     }
-    assert_eq!(assert_blobs_whole(&data), rows.len(), "each row has its file");
+    assert_eq!(
+        assert_blobs_whole(&data),
+        rows.len(),
+        "each row has its file"
+    );
 
     let server = fresh.serve(&[]).await;
     // The keys came back: the first server's token works here.

@@ -39,7 +39,13 @@ impl Tmpfs {
         }
         let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
         let out = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size},mode=0700"), "tmpfs"])
+            .args([
+                "-t",
+                "tmpfs",
+                "-o",
+                &format!("size={size},mode=0700"),
+                "tmpfs",
+            ])
             .arg(dir.path())
             .output()
             .map_err(|e| format!("mount: {e}"))?;
@@ -59,7 +65,10 @@ impl Tmpfs {
 
 impl Drop for Tmpfs {
     fn drop(&mut self) {
-        let _ = Command::new("umount").arg("-l").arg(self.dir.path()).status();
+        let _ = Command::new("umount")
+            .arg("-l")
+            .arg(self.dir.path())
+            .status();
     }
 }
 
@@ -112,7 +121,10 @@ async fn a_full_disk_answers_507_keeps_what_was_stored_and_recovers() {
     let mut bin = testkit::Binary::new(env!("CARGO_BIN_EXE_voicegate"));
     bin.data_dir = mount.path().join("data");
     let out = bin
-        .run(&["user", "add", "ann", "--password-stdin"], "ann-password-1\n")
+        .run(
+            &["user", "add", "ann", "--password-stdin"],
+            "ann-password-1\n",
+        )
         .await;
     assert!(out.success, "{}", out.stderr);
     let server = bin.serve(&[]).await;

@@ -125,7 +125,11 @@ async fn uploads_killed_with_the_process_lose_nothing_acknowledged() {
     let api = Api::login(&server.base, "ann", "ann-password-1").await;
     assert_eq!(temporaries(&data), Vec::<std::path::PathBuf>::new());
     let listed = api.sentences(&account).await;
-    assert_eq!(listed, rows.len() as i64, "every stored recording is listed");
+    assert_eq!(
+        listed,
+        rows.len() as i64,
+        "every stored recording is listed"
+    );
     assert!(listed >= acknowledged.len() as i64);
     // Every row's file is there and whole, and is the bytes acknowledged.
     assert_eq!(assert_blobs_whole(&data), rows.len());
@@ -188,7 +192,10 @@ async fn a_build_killed_with_the_process_completes_after_a_restart() {
     let data = bin.data_dir.clone();
     // Killed once a worker runs the build.
     let deadline = Instant::now() + Duration::from_secs(20);
-    while build_state(&data).1.is_none_or(|(status, _)| status != "running") {
+    while build_state(&data)
+        .1
+        .is_none_or(|(status, _)| status != "running")
+    {
         assert!(Instant::now() < deadline, "the build never ran");
         tokio::time::sleep(Duration::from_millis(5)).await;
     }

@@ -96,8 +96,10 @@ impl Api {
 
     /// `account/info`'s count of sentences recorded.
     pub async fn sentences(&self, account: &str) -> i64 {
-        self.json(&format!("/api/v1/external/account/info/?account_id={account}"))
-            .await["sentences_recorded"]
+        self.json(&format!(
+            "/api/v1/external/account/info/?account_id={account}"
+        ))
+        .await["sentences_recorded"]
             .as_i64()
             .unwrap()
     }
