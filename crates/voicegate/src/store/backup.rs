@@ -215,6 +215,18 @@ pub fn backup(data_dir: &Path, file: &Path) -> Result<Summary, BackupError> {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
+    let inside = |dir: &Path| {
+        let (Ok(dir), Ok(data)) = (dir.canonicalize(), data_dir.canonicalize()) else {
+            return false;
+        };
+        dir.starts_with(data)
+    };
+    if inside(&parent) {
+        return Err(BackupError::Refused(format!(
+            "{} is inside the data directory: write the backup elsewhere",
+            file.display()
+        )));
+    }
     let temporary = parent.join(temporary_name());
     let written = write_backup(data_dir, &database, &temporary);
     let renamed = written.and_then(|summary| {

@@ -45,6 +45,16 @@ async fn a_backup_under_write_load_restores_everything_acknowledged_before_it() 
     let trained = train_and_wait(&api.base, &api.token, &assistant, Duration::from_secs(60)).await;
     assert_eq!(trained["nluStatus"]["needTraining"], false, "{trained}");
 
+    let inside = bin.data_dir.join("blobs/in.backup");
+    let out = bin.run(&["backup", inside.to_str().unwrap()], "").await;
+    assert!(!out.success);
+    assert!(
+        out.stderr.contains("inside the data directory"),
+        "{}",
+        out.stderr
+    );
+    assert!(!inside.exists());
+
     // Writes keep coming (recordings, voice accounts) while the backup runs.
     let files: Vec<(String, Vec<u8>)> = (10..40)
         .map(|i| (sentence(i), recording(&sentence(i), 20 + i as u32, 0.0)))
@@ -139,16 +149,28 @@ async fn a_backup_under_write_load_restores_everything_acknowledged_before_it() 
     assert_eq!(parsed.status(), StatusCode::OK);
     let parsed: Value = parsed.json().await.unwrap();
     assert_eq!(parsed["intent"]["intentName"], "turnLightOn", "{parsed}");
-    let fresh_login = Api::login(&server.base, "ann", "ann-password-1").await;
     let more = sentence(99);
-    let response = fresh_login
+    let response = api
         .upload(&account, &more, recording(&more, 50, 0.0))
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(api.sentences(&account).await, rows.len() as i64 + 1);
+    // Told to, a restore goes under the running server: the database is the backup's again
+    // (the recording since is gone from it) once the server starts again.
+    let out = fresh
+        .run(&["restore", file.to_str().unwrap(), "--force"], "")
+        .await;
+    assert!(out.success, "{}", out.stderr);
     let (clean, _) = server.terminate().await;
     assert!(clean);
     assert_eq!(integrity(&data), "ok");
+    assert_eq!(recording_rows(&data), rows);
+    let server = fresh.serve(&[]).await;
+    let api = Api::login(&server.base, "ann", "ann-password-1").await;
+    assert_eq!(api.sentences(&account).await, rows.len() as i64);
+    let (clean, _) = server.terminate().await;
+    assert!(clean);
     let _ = std::io::Write::write_fmt(
         &mut std::io::stderr(),
         format_args!(
