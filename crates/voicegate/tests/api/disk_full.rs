@@ -164,6 +164,28 @@ async fn a_full_disk_answers_507_keeps_what_was_stored_and_recovers() {
         created += 1;
     };
     assert_disk_full(refused).await;
+    // Other writes (a login stores its refresh token, a voice account its row) fit or answer
+    // 507, nothing else.
+    let writes = [
+        crate::support::login(&api.base, "ann", "ann-password-1").await,
+        api.post_json(
+            "/api/v1/external/account/register/",
+            json!({"gender": "male", "age": "40"}),
+        )
+        .await,
+    ];
+    let statuses: Vec<u16> = writes.iter().map(|r| r.status().as_u16()).collect();
+    let _ = writeln!(
+        std::io::stderr(),
+        "disk full after {} recordings and {created} assistants; then login and account: \
+         {statuses:?}",
+        stored.len()
+    );
+    for response in writes {
+        if response.status() != StatusCode::OK {
+            assert_disk_full(response).await;
+        }
+    }
     // What was stored before is listed and whole; reads work on the full disk.
     assert_eq!(api.sentences(&account).await, stored.len() as i64);
     let data = bin.data_dir.clone();
