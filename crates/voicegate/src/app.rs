@@ -28,6 +28,8 @@ use crate::speakers::setup::SetupError;
 use crate::speakers::snapcast::managed::ManagedSnapserver;
 use crate::state::{AppState, Services};
 use crate::store::blobs::{BLOB_DIR, Blobs};
+use crate::store::data_lock::{DataDirLock, LockError};
+use crate::store::temporaries;
 use crate::store::{Db, StoreError};
 use crate::voices::licence::LicenceKey;
 use crate::voices::put_url::PutUrl;
@@ -57,6 +59,9 @@ pub enum StartError {
     /// The speakers surface (the managed snapserver, the web media lists).
     #[error("speakers: {0}")]
     Speakers(#[from] SetupError),
+    /// The data directory is being restored.
+    #[error("data directory: {0} (a restore is running)")]
+    Locked(#[from] LockError),
 }
 
 /// The store and identity service over a data directory: what `serve` and every CLI command
@@ -114,6 +119,27 @@ async fn open_voices(
     Ok(voices)
 }
 
+/// Removes what writes cut short by a killed process left in the data directory (temporary
+/// files and folders of blobs, models, backups and restores whose writer is gone).
+async fn remove_orphan_temporaries(config: &Config) -> Result<(), StartError> {
+    let root = config.data_dir.clone();
+    let removed = tokio::task::spawn_blocking(move || temporaries::remove_orphans(&root))
+        .await
+        .map_err(std::io::Error::other)
+        .and_then(|removed| removed)
+        .map_err(|source| StartError::Io {
+            what: format!(
+                "removing temporary files under {}",
+                config.data_dir.display()
+            ),
+            source,
+        })?;
+    if removed > 0 {
+        tracing::info!(removed, "temporary files of interrupted writes removed");
+    }
+    Ok(())
+}
+
 fn create_data_dir(config: &Config) -> Result<(), StartError> {
     use std::os::unix::fs::DirBuilderExt;
     let dir = &config.data_dir;
@@ -154,12 +180,16 @@ pub struct App {
     router: Router,
     state: AppState,
     snapserver: Option<ManagedSnapserver>,
+    _lock: DataDirLock,
 }
 
 impl App {
     /// Opens the store, loads the signing key, syncs `USERS_DB`, builds the router and binds the
     /// listening socket (port 0 picks a free port; see [`App::local_addr`]).
     pub async fn build(config: Config, clock: SharedClock) -> Result<Self, StartError> {
+        create_data_dir(&config)?;
+        let lock = DataDirLock::serving(&config.data_dir)?;
+        remove_orphan_temporaries(&config).await?;
         let (db, identity, key_source) = open_identity(&config, clock.clone()).await?;
         if key_source == KeySource::Generated {
             tracing::info!(file = %config.data_dir.join(signing_key::KEY_FILE).display(), "signing key kept in the data directory");
@@ -215,6 +245,7 @@ impl App {
             router,
             state,
             snapserver,
+            _lock: lock,
         })
     }
 

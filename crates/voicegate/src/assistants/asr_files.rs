@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use sha2::{Digest, Sha256};
 
 use crate::assistants::model::AssistantId;
-use crate::ids::new_hex_id;
+use crate::store::temporaries::temporary_name;
 
 /// The folder of the language models, under the data directory.
 pub const ASR_DIR: &str = "assistants-asr";
@@ -61,7 +61,7 @@ impl AsrFiles {
             return Ok(sha256);
         }
         fs::create_dir_all(self.dir(id))?;
-        let temporary = self.dir(id).join(format!(".tmp-{}", new_hex_id()));
+        let temporary = self.dir(id).join(temporary_name());
         let written = (|| {
             fs::create_dir(&temporary)?;
             for (name, bytes) in files {

@@ -1,7 +1,7 @@
 //! The assistants surface's one error type; the HTTP edge maps it to status codes.
 
 use crate::jobs::JobError;
-use crate::store::StoreError;
+use crate::store::{StoreError, io_disk_full, sqlx_disk_full};
 
 /// What can go wrong on the assistants surface.
 #[derive(Debug, thiserror::Error)]
@@ -25,28 +25,47 @@ pub enum AssistantsError {
     /// The database, the model files or the job queue failed.
     #[error("store: {0}")]
     Store(String),
+    /// The disk under the database or the model files is full: nothing was stored.
+    #[error("disk full: {0}")]
+    DiskFull(String),
+}
+
+impl AssistantsError {
+    fn store(e: impl ToString, disk_full: bool) -> Self {
+        if disk_full {
+            Self::DiskFull(e.to_string())
+        } else {
+            Self::Store(e.to_string())
+        }
+    }
 }
 
 impl From<StoreError> for AssistantsError {
     fn from(e: StoreError) -> Self {
-        Self::Store(e.to_string())
+        let full = e.is_disk_full();
+        Self::store(e, full)
     }
 }
 
 impl From<sqlx::Error> for AssistantsError {
     fn from(e: sqlx::Error) -> Self {
-        Self::Store(e.to_string())
+        let full = sqlx_disk_full(&e);
+        Self::store(e, full)
     }
 }
 
 impl From<JobError> for AssistantsError {
     fn from(e: JobError) -> Self {
-        Self::Store(e.to_string())
+        match e {
+            JobError::Store(store) => store.into(),
+            other => Self::Store(other.to_string()),
+        }
     }
 }
 
 impl From<std::io::Error> for AssistantsError {
     fn from(e: std::io::Error) -> Self {
-        Self::Store(e.to_string())
+        let full = io_disk_full(&e);
+        Self::store(e, full)
     }
 }

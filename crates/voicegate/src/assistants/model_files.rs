@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 
 use crate::assistants::model::AssistantId;
-use crate::ids::new_hex_id;
+use crate::store::temporaries::temporary_name;
 
 /// The folder of the model files, under the data directory.
 pub const MODEL_DIR: &str = "assistants";
@@ -50,7 +50,7 @@ impl ModelFiles {
         let dir = self.dir(id);
         fs::create_dir_all(&dir)?;
         let path = self.path(id, &sha256);
-        let temporary = dir.join(format!(".tmp-{}", new_hex_id()));
+        let temporary = dir.join(temporary_name());
         let written = (|| {
             let mut file = fs::File::create(&temporary)?;
             file.write_all(bytes)?;

@@ -1,6 +1,7 @@
 //! The command line: `serve` and the administration commands. Every command takes the same
 //! `--config` and `--data-dir`, so the CLI works on the data directory of a running server.
 
+mod backup;
 mod doctor;
 mod nlu_bench;
 mod password_input;
@@ -76,6 +77,12 @@ enum Command {
     /// `--test` (2017 nlu-benchmark files or folders, merged, or Snips datasets); prints accuracy,
     /// slot F1, training time, parse latency and model size.
     NluBench(nlu_bench::NluBenchArgs),
+    /// Back up the data directory (the database by SQLite's online backup, and every file
+    /// beside it) into one file, while the server runs.
+    Backup(backup::BackupArgs),
+    /// Restore a backup into the data directory (refused over existing data or a running
+    /// server unless --force).
+    Restore(backup::RestoreArgs),
 }
 
 #[derive(Subcommand)]
@@ -316,6 +323,8 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Doctor => Ok(doctor::run(&config, clock).await),
+        Command::Backup(args) => backup::backup(&config.data_dir, args).await,
+        Command::Restore(args) => backup::restore(&config.data_dir, args).await,
         Command::ImportUsers { file } => {
             init_logging("warn");
             let (_, identity, _) = app::open_identity(&config, clock)

@@ -12,6 +12,17 @@ use crate::ovos::bus::BusError;
 use crate::speakers::error::SpeakerError;
 use crate::voices::VoicesError;
 
+/// The answer when the disk under the store is full: 507, nothing stored, the server goes on
+/// (reads work; writes work again once space is freed).
+fn disk_full(detail: &str) -> ApiError {
+    tracing::error!(error = %detail, "disk full");
+    ApiError::new(
+        StatusCode::INSUFFICIENT_STORAGE,
+        "insufficient_storage",
+        "the server's disk is full: nothing was stored; retry once space is freed",
+    )
+}
+
 /// The challenge of every 401 that a token would have avoided.
 const BEARER: &str = r#"Bearer realm="voicegate""#;
 
@@ -78,6 +89,7 @@ impl From<IdentityError> for ApiError {
                 "validation_failed",
                 detail,
             ),
+            E::Store(store) if store.is_disk_full() => disk_full(&detail),
             E::Store(store) => {
                 tracing::error!(error = %store, "store failure");
                 Self::new(
@@ -218,6 +230,7 @@ impl From<VoicesError> for ApiError {
                     detail,
                 )
             }
+            VoicesError::DiskFull(_) => disk_full(&detail),
             VoicesError::Store(_) => {
                 tracing::error!(error = %detail, "store failure");
                 Self::new(
@@ -250,6 +263,7 @@ impl From<AssistantsError> for ApiError {
                     "the trained model cannot be read: train the assistant again",
                 )
             }
+            AssistantsError::DiskFull(_) => disk_full(&detail),
             AssistantsError::Store(_) => {
                 tracing::error!(error = %detail, "store failure");
                 Self::new(

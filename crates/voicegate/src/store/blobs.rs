@@ -12,7 +12,8 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-use crate::ids::new_id;
+use crate::store::io_disk_full;
+use crate::store::temporaries::temporary_name;
 
 /// Directory of the blob store inside `data_dir`.
 pub const BLOB_DIR: &str = "blobs";
@@ -72,6 +73,13 @@ pub enum BlobError {
         /// The OS error.
         source: std::io::Error,
     },
+}
+
+impl BlobError {
+    /// Whether the failure is the disk being full.
+    pub fn is_disk_full(&self) -> bool {
+        matches!(self, Self::Io { source, .. } if io_disk_full(source))
+    }
 }
 
 /// Bytes with their id computed, so that storing them does not hash them again.
@@ -201,7 +209,7 @@ fn write_new(path: &Path, bytes: &[u8]) -> Result<(), BlobError> {
     }
     let dir = path.parent().expect("a blob path has a directory");
     fs::create_dir_all(dir).map_err(io("creating", dir))?;
-    let temporary = dir.join(format!(".tmp-{}-{}", std::process::id(), new_id()));
+    let temporary = dir.join(temporary_name());
     let written = (|| {
         let mut file = fs::OpenOptions::new()
             .write(true)

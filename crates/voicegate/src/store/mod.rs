@@ -5,8 +5,12 @@
 //! under `migrations/<backend>/` for that reason. Large bytes live beside it in the content-addressed
 //! [`blobs`] directory; background work goes through the job queue (`crate::jobs`).
 
+pub mod backup;
 pub mod blobs;
+pub mod data_lock;
 mod migrations;
+pub mod restore;
+pub mod temporaries;
 
 use std::path::Path;
 use std::str::FromStr;
@@ -15,6 +19,10 @@ use std::time::Duration;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
+
+/// The SQLite database's file name in the data directory (beside it SQLite keeps `-wal` and
+/// `-shm` files).
+pub const DB_FILE: &str = "voicegate.db";
 
 /// A database failure. Domain errors wrap it; the HTTP edge answers 503 for it.
 #[derive(Debug, thiserror::Error)]
@@ -44,6 +52,38 @@ pub enum StoreError {
     },
 }
 
+impl StoreError {
+    /// Whether the failure is the disk being full (SQLite's `SQLITE_FULL`, or `ENOSPC` below
+    /// it): a condition that passes when space is freed, answered 507 at the edge.
+    pub fn is_disk_full(&self) -> bool {
+        match self {
+            Self::Database(e) | Self::Migration { source: e, .. } => sqlx_disk_full(e),
+            Self::TooNew { .. } => false,
+        }
+    }
+}
+
+/// SQLite's result code for "database or disk is full".
+const SQLITE_FULL: &str = "13";
+
+/// Whether a database error is the disk being full: `SQLITE_FULL`, or an I/O error of a full
+/// disk (or of a full disk quota).
+pub fn sqlx_disk_full(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Database(db) => db.code().as_deref() == Some(SQLITE_FULL),
+        sqlx::Error::Io(io) => io_disk_full(io),
+        _ => false,
+    }
+}
+
+/// Whether a file-system error is the disk (or the user's disk quota) being full.
+pub fn io_disk_full(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
+    )
+}
+
 /// A count or a size as SQLite stores it: its integers are signed, so a number past `i64::MAX`
 /// (a quota set higher than anything can reach) is `i64::MAX`.
 pub fn sql_integer(n: u64) -> i64 {
@@ -60,7 +100,7 @@ impl Db {
     /// Opens (creating if needed) the SQLite database `voicegate.db` in `data_dir` and runs the
     /// migrations. Safe while another process (the CLI, a second server) has it open.
     pub async fn open_sqlite(data_dir: &Path) -> Result<Self, StoreError> {
-        let path = data_dir.join("voicegate.db");
+        let path = data_dir.join(DB_FILE);
         let options = SqliteConnectOptions::from_str("sqlite:")?
             .filename(path)
             .create_if_missing(true)
@@ -97,5 +137,36 @@ impl Db {
     /// Closes the pool, waiting for connections to finish.
     pub async fn close(&self) {
         self.pool.close().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sqlx::Connection;
+
+    #[tokio::test]
+    async fn a_full_database_or_disk_is_told_apart_from_other_failures() {
+        let mut db = sqlx::SqliteConnection::connect("sqlite::memory:")
+            .await
+            .unwrap();
+        for sql in ["PRAGMA max_page_count = 8", "CREATE TABLE t (b BLOB)"] {
+            sqlx::query(sql).execute(&mut db).await.unwrap();
+        }
+        let full = sqlx::query("INSERT INTO t VALUES (zeroblob(100000))")
+            .execute(&mut db)
+            .await
+            .unwrap_err();
+        assert!(sqlx_disk_full(&full), "{full}");
+        assert!(StoreError::Database(full).is_disk_full());
+        let other = sqlx::query("SELECT * FROM absent")
+            .execute(&mut db)
+            .await
+            .unwrap_err();
+        assert!(!sqlx_disk_full(&other));
+        // ENOSPC and EDQUOT; ENOENT is something else.
+        assert!(io_disk_full(&std::io::Error::from_raw_os_error(28)));
+        assert!(io_disk_full(&std::io::Error::from_raw_os_error(122)));
+        assert!(!io_disk_full(&std::io::Error::from_raw_os_error(2)));
     }
 }

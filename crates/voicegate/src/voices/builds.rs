@@ -63,7 +63,7 @@ impl VoicesService {
                     .repo
                     .fail_build(&id, "could not queue the build", self.parts.clock.now())
                     .await?;
-                return Err(VoicesError::Store(e.to_string()));
+                return Err(e.into());
             }
         }
         Ok(BuildRequest::Created(id))
@@ -83,7 +83,7 @@ impl VoicesService {
                 }
                 Ok(None) => "the build job is gone".to_string(),
                 Ok(Some(_)) => return Ok(false),
-                Err(e) => return Err(VoicesError::Store(e.to_string())),
+                Err(e) => return Err(e.into()),
             },
             None if self.parts.clock.now() - pending.created_at > UNQUEUED_AFTER_SECS => {
                 "the build was never queued".to_string()
@@ -146,8 +146,8 @@ impl VoicesService {
                 self.publish_build(owner, &build, Ok(&voice.id));
                 Ok(json!({ "voice_id": voice.id }))
             }
-            // The database may come back: the job is retried.
-            Err(VoicesError::Store(e)) => Err(e),
+            // The database may come back, the disk may be freed: the job is retried.
+            Err(e @ (VoicesError::Store(_) | VoicesError::DiskFull(_))) => Err(e.to_string()),
             // Anything else (too few recordings, engines that cannot start, a base voice that
             // does not exist) will not change by retrying: the build ends with the reason.
             Err(other) => {
@@ -223,12 +223,7 @@ impl VoicesService {
         for recording in recordings {
             let id =
                 BlobId::parse(&recording.blob).map_err(|e| VoicesError::Store(e.to_string()))?;
-            let bytes = self
-                .parts
-                .blobs
-                .read(&id)
-                .await
-                .map_err(|e| VoicesError::Store(e.to_string()))?;
+            let bytes = self.parts.blobs.read(&id).await?;
             let (synth, language) = (synth.clone(), language.clone());
             let prosody = self
                 .decode_slots

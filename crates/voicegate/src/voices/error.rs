@@ -1,7 +1,9 @@
 //! The voices surface's one error type; the HTTP edge maps it to status codes.
 
 use crate::engines::EnginesError;
-use crate::store::StoreError;
+use crate::jobs::JobError;
+use crate::store::blobs::BlobError;
+use crate::store::{StoreError, sqlx_disk_full};
 use crate::voices::put_url::PutUrlError;
 
 /// What can go wrong on the voices surface.
@@ -41,6 +43,9 @@ pub enum VoicesError {
     /// The database or blob store failed.
     #[error("store: {0}")]
     Store(String),
+    /// The disk under the database or the blob store is full: nothing was stored.
+    #[error("disk full: {0}")]
+    DiskFull(String),
 }
 
 impl From<EnginesError> for VoicesError {
@@ -65,13 +70,40 @@ impl From<PutUrlError> for VoicesError {
 
 impl From<StoreError> for VoicesError {
     fn from(e: StoreError) -> Self {
-        VoicesError::Store(e.to_string())
+        if e.is_disk_full() {
+            VoicesError::DiskFull(e.to_string())
+        } else {
+            VoicesError::Store(e.to_string())
+        }
     }
 }
 
 impl From<sqlx::Error> for VoicesError {
     fn from(e: sqlx::Error) -> Self {
-        VoicesError::Store(e.to_string())
+        if sqlx_disk_full(&e) {
+            VoicesError::DiskFull(e.to_string())
+        } else {
+            VoicesError::Store(e.to_string())
+        }
+    }
+}
+
+impl From<BlobError> for VoicesError {
+    fn from(e: BlobError) -> Self {
+        if e.is_disk_full() {
+            VoicesError::DiskFull(e.to_string())
+        } else {
+            VoicesError::Store(e.to_string())
+        }
+    }
+}
+
+impl From<JobError> for VoicesError {
+    fn from(e: JobError) -> Self {
+        match e {
+            JobError::Store(store) => store.into(),
+            other => VoicesError::Store(other.to_string()),
+        }
     }
 }
 

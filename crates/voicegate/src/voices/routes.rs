@@ -113,7 +113,7 @@ pub struct RecordingSaved {
         (status = 413, description = "larger than voices.max_upload_bytes", body = ErrorBody),
         (status = 415, description = "not a multipart form", body = ErrorBody),
         (status = 429, description = "the account has quotas.recordings_per_account recordings", body = ErrorBody),
-        (status = 507, description = "the user's recordings would pass quotas.recording_bytes_per_user", body = ErrorBody)))]
+        (status = 507, description = "the user's recordings would pass quotas.recording_bytes_per_user, or the server's disk is full", body = ErrorBody)))]
 pub async fn save_recording(
     State(state): State<AppState>,
     Authorized(principal, _): Authorized<ExternalAccountScope>,

@@ -194,11 +194,7 @@ impl VoicesService {
             .await?;
         // The file is written while the row's transaction is open: a refused upload leaves no
         // file, and a build never reads a row whose file is not there yet.
-        self.parts
-            .blobs
-            .put_hashed(file)
-            .await
-            .map_err(|e| VoicesError::Store(e.to_string()))?;
+        self.parts.blobs.put_hashed(file).await?;
         pending.commit().await?;
         Ok(report.status)
     }
@@ -230,13 +226,7 @@ impl VoicesService {
         let blobs = self.parts.repo.blobs_without_size().await?;
         for blob in &blobs {
             let size = match BlobId::parse(blob) {
-                Ok(id) => self
-                    .parts
-                    .blobs
-                    .size(&id)
-                    .await
-                    .map_err(|e| VoicesError::Store(e.to_string()))?
-                    .unwrap_or(0),
+                Ok(id) => self.parts.blobs.size(&id).await?.unwrap_or(0),
                 Err(_) => 0,
             };
             self.parts.repo.set_blob_size(blob, size).await?;

@@ -104,7 +104,7 @@ async fn create(server: &TestServer, token: &str, body: Value) -> reqwest::Respo
     send("POST", server.url("/v3/assistant"), token, Some(body)).await
 }
 
-async fn train_and_wait(base: &str, token: &str, id: &str, limit: Duration) -> Value {
+pub async fn train_and_wait(base: &str, token: &str, id: &str, limit: Duration) -> Value {
     let queued = send(
         "POST",
         format!("{base}/v1/training"),
@@ -347,6 +347,7 @@ async fn a_training_killed_with_the_process_finishes_after_a_restart() {
     assert_eq!(code, "conflict");
     server.child.start_kill().unwrap();
     server.child.wait().await.unwrap();
+    assert_eq!(crate::faults_support::integrity(&bin.data_dir), "ok");
 
     server = bin.serve(&env).await;
     let done = wait_trained(&server.base, &ann, &id, Duration::from_secs(240)).await;
@@ -364,8 +365,20 @@ async fn a_training_killed_with_the_process_finishes_after_a_restart() {
     assert_eq!(parsed.status(), StatusCode::OK);
     let parsed: Value = parsed.json().await.unwrap();
     assert_eq!(parsed["intent"]["intentName"], "GetWeather", "{parsed}");
-    // One model file: the killed run left nothing behind once the next run ended.
-    let models = std::fs::read_dir(bin.data_dir.join("assistants").join(&id)).unwrap();
-    assert_eq!(models.count(), 1);
+    // One model file, whole (named by its hash): the killed run left nothing behind once the
+    // next run ended.
+    let models = crate::faults_support::files_under(&bin.data_dir.join("assistants").join(&id));
+    assert_eq!(models.len(), 1, "{models:?}");
+    let name = models[0]
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    let bytes = std::fs::read(&models[0]).unwrap();
+    assert_eq!(
+        name,
+        format!("nlu-{}.model", crate::faults_support::sha256_hex(&bytes))
+    );
     server.terminate().await;
+    assert_eq!(crate::faults_support::integrity(&bin.data_dir), "ok");
 }

@@ -20,7 +20,7 @@ const SENTENCE: &str = "This is my vocal identity, and I am reading a sentence f
 const LIMITS: ReadLimits = ReadLimits { max_seconds: 120.0 };
 
 /// A WAV recording of `text` by the espeak-ng program at pitch `pitch` (0-99), `gain_db` louder.
-fn recording(text: &str, pitch: u32, gain_db: f32) -> Vec<u8> {
+pub fn recording(text: &str, pitch: u32, gain_db: f32) -> Vec<u8> {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("r.wav");
     let status = Command::new("espeak-ng")
