@@ -123,7 +123,9 @@ async fn open_voices(
 /// files and folders of blobs, models, backups and restores whose writer is gone).
 async fn remove_orphan_temporaries(config: &Config) -> Result<(), StartError> {
     let root = config.data_dir.clone();
-    let removed = tokio::task::spawn_blocking(move || temporaries::remove_orphans(&root))
+    // The hub media folder (by default inside the data directory) holds the household's files.
+    let skip: Vec<std::path::PathBuf> = config.speakers.media_dir(&root).into_iter().collect();
+    let removed = tokio::task::spawn_blocking(move || temporaries::remove_orphans(&root, &skip))
         .await
         .map_err(std::io::Error::other)
         .and_then(|removed| removed)

@@ -8,7 +8,7 @@
 
 use std::fs;
 use std::io;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::ids::new_hex_id;
 
@@ -42,8 +42,12 @@ fn writer_gone(name: &str) -> bool {
 }
 
 /// Removes, under `root` (to any depth), the temporaries whose writer is gone; answers how many
-/// it removed. A missing `root` has none. Blocking.
-pub fn remove_orphans(root: &Path) -> io::Result<usize> {
+/// it removed. Folders in `skip` are not entered (the household's media, whose files are not
+/// ours whatever their names). A missing `root` has none. Blocking.
+pub fn remove_orphans(root: &Path, skip: &[PathBuf]) -> io::Result<usize> {
+    if skip.iter().any(|s| s == root) {
+        return Ok(0);
+    }
     let entries = match fs::read_dir(root) {
         Ok(entries) => entries,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(0),
@@ -69,7 +73,7 @@ pub fn remove_orphans(root: &Path) -> io::Result<usize> {
                 }
             }
         } else if is_dir {
-            removed += remove_orphans(&path)?;
+            removed += remove_orphans(&path, skip)?;
         }
     }
     Ok(removed)
@@ -89,7 +93,11 @@ mod tests {
         let mine = temporary_name();
         fs::write(sub.join(&mine), b"being written").unwrap();
         fs::write(sub.join("kept"), b"whole").unwrap();
-        assert_eq!(remove_orphans(dir.path()).unwrap(), 3);
+        let media = dir.path().join("media");
+        fs::create_dir_all(&media).unwrap();
+        fs::write(media.join(".tmp-999999999-song.mp3"), b"a household's file").unwrap();
+        assert_eq!(remove_orphans(dir.path(), &[media.clone()]).unwrap(), 3);
+        assert!(media.join(".tmp-999999999-song.mp3").exists());
         let mut left: Vec<String> = fs::read_dir(&sub)
             .unwrap()
             .map(|e| e.unwrap().file_name().into_string().unwrap())
@@ -98,6 +106,6 @@ mod tests {
         let mut expected = vec!["kept".to_string(), mine];
         expected.sort();
         assert_eq!(left, expected);
-        assert_eq!(remove_orphans(&dir.path().join("absent")).unwrap(), 0);
+        assert_eq!(remove_orphans(&dir.path().join("absent"), &[]).unwrap(), 0);
     }
 }
