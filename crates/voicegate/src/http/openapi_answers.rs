@@ -47,9 +47,10 @@ fn add_to(operation: &mut Operation) {
     {
         insert(operation, 403, "The credential lacks the route's scope");
     }
-    let query = operation.parameters.iter().flatten().any(|parameter| {
-        matches!(parameter, RefOr::T(p) if p.parameter_in == ParameterIn::Query)
-    });
+    let query =
+        operation.parameters.iter().flatten().any(
+            |parameter| matches!(parameter, RefOr::T(p) if p.parameter_in == ParameterIn::Query),
+        );
     let json_body = matches!(&operation.request_body,
         Some(RefOr::T(body)) if body.content.contains_key("application/json"));
     if query || json_body {

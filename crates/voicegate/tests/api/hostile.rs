@@ -37,7 +37,13 @@ impl Raw {
 }
 
 /// Sends exactly `target` (the request line's second part) with `headers` and `body`.
-async fn send_raw(base: &str, method: &str, target: &[u8], headers: &[(&str, &str)], body: &[u8]) -> Raw {
+async fn send_raw(
+    base: &str,
+    method: &str,
+    target: &[u8],
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Raw {
     let address = base.trim_start_matches("http://");
     let mut stream = tokio::net::TcpStream::connect(address)
         .await
@@ -104,8 +110,9 @@ fn parse(answer: &[u8]) -> Raw {
 fn dechunk(mut rest: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
     while let Some(end) = rest.windows(2).position(|w| w == b"\r\n") {
-        let size = usize::from_str_radix(std::str::from_utf8(&rest[..end]).unwrap_or("0").trim(), 16)
-            .unwrap_or(0);
+        let size =
+            usize::from_str_radix(std::str::from_utf8(&rest[..end]).unwrap_or("0").trim(), 16)
+                .unwrap_or(0);
         if size == 0 {
             break;
         }
@@ -120,10 +127,19 @@ fn dechunk(mut rest: &[u8]) -> Vec<u8> {
 fn url_payloads() -> Vec<(&'static str, Vec<u8>)> {
     vec![
         ("traversal", b"../../../secret.txt".to_vec()),
-        ("deep traversal", b"../../../../../../../../etc/passwd".to_vec()),
-        ("encoded traversal", b"%2e%2e%2f%2e%2e%2f%2e%2e%2fsecret.txt".to_vec()),
+        (
+            "deep traversal",
+            b"../../../../../../../../etc/passwd".to_vec(),
+        ),
+        (
+            "encoded traversal",
+            b"%2e%2e%2f%2e%2e%2f%2e%2e%2fsecret.txt".to_vec(),
+        ),
         ("encoded slash", b"..%2F..%2F..%2Fsecret.txt".to_vec()),
-        ("double-encoded", b"%252e%252e%252f%252e%252e%252fsecret.txt".to_vec()),
+        (
+            "double-encoded",
+            b"%252e%252e%252f%252e%252e%252fsecret.txt".to_vec(),
+        ),
         ("backslash", b"..%5c..%5c..%5csecret.txt".to_vec()),
         ("NUL", b"secret.txt%00.wav".to_vec()),
         ("CR/LF", b"x%0d%0aX-Injected:%20yes%0d%0a".to_vec()),
@@ -174,12 +190,7 @@ async fn fixture() -> Fixture {
         .add_user("eve", "eve-password-123", Role::Admin)
         .await
         .expect("user");
-    let user_id = server
-        .state
-        .identity
-        .list_users()
-        .await
-        .expect("users")[0]
+    let user_id = server.state.identity.list_users().await.expect("users")[0]
         .id
         .to_string();
     let (token, _) = tokens(&server, "eve", "eve-password-123").await;
@@ -236,7 +247,13 @@ fn all_refused(cases: Vec<(String, Raw)>) {
                 })
         })
         .collect();
-    assert!(failed.is_empty(), "{} of {} cases failed:\n{}", failed.len(), cases.len(), failed.join("\n"));
+    assert!(
+        failed.is_empty(),
+        "{} of {} cases failed:\n{}",
+        failed.len(),
+        cases.len(),
+        failed.join("\n")
+    );
 }
 
 /// The answer is a clear 4xx: a JSON object with an error code and a detail, no header from the
@@ -254,19 +271,28 @@ fn assert_refused(what: &str, raw: &Raw) {
         "{what}: a JSON error"
     );
     let body: Value = serde_json::from_slice(&raw.body).unwrap_or_else(|e| panic!("{what}: {e}"));
-    assert!(body["error"].is_string() && body["detail"].is_string(), "{what}: {body}");
+    assert!(
+        body["error"].is_string() && body["detail"].is_string(),
+        "{what}: {body}"
+    );
     assert_no_leak(what, raw);
 }
 
 /// Whatever the status: no injected header, nothing of the sentinel or of /etc/passwd.
 fn assert_no_leak(what: &str, raw: &Raw) {
-    assert!(raw.header("x-injected").is_none(), "{what}: header injected");
+    assert!(
+        raw.header("x-injected").is_none(),
+        "{what}: header injected"
+    );
     for (name, value) in &raw.headers {
         let value = String::from_utf8_lossy(value);
         assert!(!value.contains("X-Injected"), "{what}: {name}: {value}");
     }
     let body = String::from_utf8_lossy(&raw.body);
-    assert!(!body.contains(SENTINEL), "{what}: the sentinel file was read");
+    assert!(
+        !body.contains(SENTINEL),
+        "{what}: the sentinel file was read"
+    );
     assert!(!body.contains("root:x:0:0"), "{what}: /etc/passwd was read");
 }
 
@@ -297,11 +323,27 @@ fn url_targets(f: &Fixture) -> Vec<(&'static str, String)> {
         ("GET", "/v1/languagemodel/status?assistantId={}".into()),
         ("GET", "/api/v1/external/voices/download/{}".into()),
         ("GET", "/api/v1/external/licenses/{}".into()),
-        ("GET", "/api/v1/external/voices/download/espeak:en-us?device_id={}".into()),
-        ("GET", "/api/v1/external/licenses/espeak:en-us?device_id={}".into()),
-        ("GET", "/api/v1/external/synthesis/?script=hi&download_token={}".into()),
-        ("GET", "/api/v1/external/synthesis/?script=hi&download_token=espeak:en-us&put_url={}".into()),
-        ("GET", "/api/v1/external/synthesis/?script=hi&download_token=espeak:en-us&put_url=file:///{}".into()),
+        (
+            "GET",
+            "/api/v1/external/voices/download/espeak:en-us?device_id={}".into(),
+        ),
+        (
+            "GET",
+            "/api/v1/external/licenses/espeak:en-us?device_id={}".into(),
+        ),
+        (
+            "GET",
+            "/api/v1/external/synthesis/?script=hi&download_token={}".into(),
+        ),
+        (
+            "GET",
+            "/api/v1/external/synthesis/?script=hi&download_token=espeak:en-us&put_url={}".into(),
+        ),
+        (
+            "GET",
+            "/api/v1/external/synthesis/?script=hi&download_token=espeak:en-us&put_url=file:///{}"
+                .into(),
+        ),
         ("GET", "/api/v1/external/account/info/?account_id={}".into()),
         ("GET", "/v1/skills/{}/settings".into()),
         ("PUT", "/v1/skills/{}/activate".into()),
@@ -310,16 +352,48 @@ fn url_targets(f: &Fixture) -> Vec<(&'static str, String)> {
         ("DELETE", format!("/v1/user/{u}/accesstoken/{{}}")),
         ("GET", "/v1/user/{}/accesstoken/fuzz".into()),
         ("GET", "/api/v1/device_count?SessionToken={}".into()),
-        ("GET", format!("/api/v1/device_info?SessionToken={s}&DeviceID={{}}")),
-        ("GET", format!("/api/v1/add_device_to_session?SessionToken={s}&DeviceID={{}}")),
-        ("GET", format!("/api/v1/set_volume_device?SessionToken={s}&DeviceID={{}}&Volume=10")),
-        ("GET", format!("/api/v1/play_hub_media?SessionToken={s}&PersistentID={{}}")),
-        ("GET", format!("/api/v1/play_hub_media_selected_speakers?SessionToken={s}&PersistentID=1&DeviceIDList={{}}")),
-        ("GET", format!("/api/v1/resume_hub_media?SessionToken={s}&PersistentID={{}}")),
-        ("GET", format!("/api/v1/play_web_media?SessionToken={s}&MediaUrl={{}}")),
-        ("GET", format!("/api/v1/play_web_media?SessionToken={s}&MediaUrl=file:///{{}}")),
-        ("GET", format!("/api/v1/play_web_media?SessionToken={s}&MediaUrl=http://127.0.0.1:9/{{}}")),
-        ("GET", format!("/api/v1/play_tts?SessionToken={s}&Text=hi&Voice={{}}")),
+        (
+            "GET",
+            format!("/api/v1/device_info?SessionToken={s}&DeviceID={{}}"),
+        ),
+        (
+            "GET",
+            format!("/api/v1/add_device_to_session?SessionToken={s}&DeviceID={{}}"),
+        ),
+        (
+            "GET",
+            format!("/api/v1/set_volume_device?SessionToken={s}&DeviceID={{}}&Volume=10"),
+        ),
+        (
+            "GET",
+            format!("/api/v1/play_hub_media?SessionToken={s}&PersistentID={{}}"),
+        ),
+        (
+            "GET",
+            format!(
+                "/api/v1/play_hub_media_selected_speakers?SessionToken={s}&PersistentID=1&DeviceIDList={{}}"
+            ),
+        ),
+        (
+            "GET",
+            format!("/api/v1/resume_hub_media?SessionToken={s}&PersistentID={{}}"),
+        ),
+        (
+            "GET",
+            format!("/api/v1/play_web_media?SessionToken={s}&MediaUrl={{}}"),
+        ),
+        (
+            "GET",
+            format!("/api/v1/play_web_media?SessionToken={s}&MediaUrl=file:///{{}}"),
+        ),
+        (
+            "GET",
+            format!("/api/v1/play_web_media?SessionToken={s}&MediaUrl=http://127.0.0.1:9/{{}}"),
+        ),
+        (
+            "GET",
+            format!("/api/v1/play_tts?SessionToken={s}&Text=hi&Voice={{}}"),
+        ),
         ("GET", "/v1/events?topics={}".into()),
     ];
     // Routes whose value is the assistant's own id are also tried with a real id first, then the
@@ -339,7 +413,14 @@ async fn hostile_names_and_ids_in_urls_are_refused_with_a_json_4xx() {
             let mut target = before.as_bytes().to_vec();
             target.extend_from_slice(&payload);
             target.extend_from_slice(after.as_bytes());
-            let raw = send_raw(&f.server.base, method, &target, &[("Authorization", auth.as_str())], b"").await;
+            let raw = send_raw(
+                &f.server.base,
+                method,
+                &target,
+                &[("Authorization", auth.as_str())],
+                b"",
+            )
+            .await;
             cases.push((format!("{method} {template} with {kind}"), raw));
         }
     }
@@ -351,7 +432,14 @@ async fn hostile_names_and_ids_in_urls_are_refused_with_a_json_4xx() {
             b"/api/v1/external/synthesis/?script=hi&download_token=espeak:en-us&put_url=http://127.0.0.1:9/"
                 .to_vec();
         target.extend_from_slice(&payload);
-        let raw = send_raw(&f.server.base, "GET", &target, &[("Authorization", auth.as_str())], b"").await;
+        let raw = send_raw(
+            &f.server.base,
+            "GET",
+            &target,
+            &[("Authorization", auth.as_str())],
+            b"",
+        )
+        .await;
         assert_eq!(raw.status, 502, "put_url with {kind}");
         assert_eq!(raw.header("content-type"), Some(&b"application/json"[..]));
         assert_no_leak(&format!("put_url with {kind}"), &raw);
@@ -364,17 +452,67 @@ fn body_targets(f: &Fixture) -> Vec<(&'static str, String, String)> {
     let a = &f.assistant;
     let u = &f.user_id;
     vec![
-        ("POST", "/v1/training".into(), r#"{"assistantId": "{}"}"#.into()),
-        ("POST", "/v1/languagemodel".into(), r#"{"assistantId": "{}"}"#.into()),
-        ("POST", format!("/v3/assistant/{a}/parse"), r#"{"text": "x", "assistantId": "{}"}"#.into()),
-        ("POST", "/api/v1/external/build/new/".into(), r#"{"account_id": "{}"}"#.into()),
-        ("POST", format!("/v1/user/{u}/accesstoken"), r#"{"alias": "{}"}"#.into()),
-        ("POST", "/api/v1/device_info".into(), format!(r#"{{"SessionToken": "{}", "DeviceID": "{{}}"}}"#, f.session)),
-        ("POST", "/api/v1/play_hub_media".into(), format!(r#"{{"SessionToken": "{}", "PersistentID": "{{}}"}}"#, f.session)),
-        ("POST", "/api/v1/play_web_media".into(), format!(r#"{{"SessionToken": "{}", "MediaUrl": "{{}}"}}"#, f.session)),
-        ("POST", "/api/v1/play_tts".into(), format!(r#"{{"SessionToken": "{}", "Text": "hi", "Voice": "{{}}"}}"#, f.session)),
-        ("POST", "/v1/auth/tokens".into(), r#"{"user": "{}", "password": "x"}"#.into()),
-        ("POST", "/v1/user/auth".into(), r#"{"email": "{}", "password": "x"}"#.into()),
+        (
+            "POST",
+            "/v1/training".into(),
+            r#"{"assistantId": "{}"}"#.into(),
+        ),
+        (
+            "POST",
+            "/v1/languagemodel".into(),
+            r#"{"assistantId": "{}"}"#.into(),
+        ),
+        (
+            "POST",
+            format!("/v3/assistant/{a}/parse"),
+            r#"{"text": "x", "assistantId": "{}"}"#.into(),
+        ),
+        (
+            "POST",
+            "/api/v1/external/build/new/".into(),
+            r#"{"account_id": "{}"}"#.into(),
+        ),
+        (
+            "POST",
+            format!("/v1/user/{u}/accesstoken"),
+            r#"{"alias": "{}"}"#.into(),
+        ),
+        (
+            "POST",
+            "/api/v1/device_info".into(),
+            format!(r#"{{"SessionToken": "{}", "DeviceID": "{{}}"}}"#, f.session),
+        ),
+        (
+            "POST",
+            "/api/v1/play_hub_media".into(),
+            format!(
+                r#"{{"SessionToken": "{}", "PersistentID": "{{}}"}}"#,
+                f.session
+            ),
+        ),
+        (
+            "POST",
+            "/api/v1/play_web_media".into(),
+            format!(r#"{{"SessionToken": "{}", "MediaUrl": "{{}}"}}"#, f.session),
+        ),
+        (
+            "POST",
+            "/api/v1/play_tts".into(),
+            format!(
+                r#"{{"SessionToken": "{}", "Text": "hi", "Voice": "{{}}"}}"#,
+                f.session
+            ),
+        ),
+        (
+            "POST",
+            "/v1/auth/tokens".into(),
+            r#"{"user": "{}", "password": "x"}"#.into(),
+        ),
+        (
+            "POST",
+            "/v1/user/auth".into(),
+            r#"{"email": "{}", "password": "x"}"#.into(),
+        ),
     ]
 }
 
@@ -382,7 +520,10 @@ fn body_targets(f: &Fixture) -> Vec<(&'static str, String, String)> {
 async fn hostile_names_and_ids_in_json_bodies_are_refused_with_a_json_4xx() {
     let f = fixture().await;
     let auth = format!("Bearer {}", f.token);
-    let headers = [("Authorization", auth.as_str()), ("Content-Type", "application/json")];
+    let headers = [
+        ("Authorization", auth.as_str()),
+        ("Content-Type", "application/json"),
+    ];
     let mut cases = Vec::new();
     for (method, path, template) in body_targets(&f) {
         let mut bodies: Vec<(&str, Vec<u8>)> = text_payloads()
@@ -422,7 +563,11 @@ async fn hostile_recording_uploads_are_refused_with_a_json_4xx() {
             };
             vec![
                 (kind, data(&text, "hello"), "take.wav".to_string()),
-                (kind, data(&f.account, "hello"), text.replace(['\r', '\n', '"'], "")),
+                (
+                    kind,
+                    data(&f.account, "hello"),
+                    text.replace(['\r', '\n', '"'], ""),
+                ),
             ]
         })
         .collect();
@@ -430,7 +575,10 @@ async fn hostile_recording_uploads_are_refused_with_a_json_4xx() {
         let boundary = "hostile-boundary-0f3";
         let mut body = Vec::new();
         body.extend_from_slice(
-            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"data\"\r\n\r\n{data}\r\n").as_bytes(),
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"data\"\r\n\r\n{data}\r\n"
+            )
+            .as_bytes(),
         );
         body.extend_from_slice(
             format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{filename}\"\r\nContent-Type: audio/wav\r\n\r\n").as_bytes(),
@@ -442,11 +590,20 @@ async fn hostile_recording_uploads_are_refused_with_a_json_4xx() {
             &f.server.base,
             "POST",
             b"/api/v1/external/recording/save/",
-            &[("Authorization", auth.as_str()), ("Content-Type", content_type.as_str())],
+            &[
+                ("Authorization", auth.as_str()),
+                ("Content-Type", content_type.as_str()),
+            ],
             &body,
         )
         .await;
-        assert_refused(&format!("recording with {kind} ({})", &filename[..filename.len().min(40)]), &raw);
+        assert_refused(
+            &format!(
+                "recording with {kind} ({})",
+                &filename[..filename.len().min(40)]
+            ),
+            &raw,
+        );
     }
     assert_nothing_written_outside(f.outer.path());
 }
