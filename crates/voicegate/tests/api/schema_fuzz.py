@@ -11,7 +11,9 @@
 # CREDENTIALS_JSON holds what the test made: the login's access token, a named token, one named
 # token per scope (for the 403 a token without the route's scope gets), an API key and its secret,
 # an OAuth client, the password user, the server's clock, and real ids to try in paths and queries.
-# Exits with schemathesis' own exit code (0: no failure).
+# Exits with schemathesis' own exit code (0: no failure), or 1 when a credential probe failed a
+# check. SCHEMA_FUZZ_PATHS=<regex> narrows the run to some paths; SCHEMA_FUZZ_DEBUG=1 prints every
+# answer.
 import base64
 import hashlib
 import hmac
