@@ -97,12 +97,17 @@ pub async fn language_model_status(
     }))
 }
 
+/// The body of `recognize` as the document describes it: bytes (a WAV file or raw PCM).
+#[derive(ToSchema)]
+#[schema(value_type = String, format = Binary)]
+pub struct AudioBytes(pub Vec<u8>);
+
 /// Speech to intent: a WAV file (any rate and channel count) or raw 16 kHz mono 16-bit
 /// little-endian PCM in the body; the text heard, its confidence and the NLU parse of it.
 #[utoipa::path(post, path = "/v3/assistant/{assistant_id}/recognize", tag = "console",
     security(("bearer" = ["assistant"])),
     params(("assistant_id" = String, Path, description = "The assistant")),
-    request_body(content = Vec<u8>, description = "audio/wav, or raw PCM (any other type)", content_type = "audio/wav"),
+    request_body(content = AudioBytes, description = "audio/wav, or raw PCM (any other type)", content_type = "audio/wav"),
     responses(
         (status = 200, description = "{text, confidence, intent: {input, intent, slots}}", body = Value),
         (status = 400, description = "The audio cannot be read (the detail says why)", body = ErrorBody),

@@ -20,8 +20,12 @@ use crate::state::AppState;
 /// Most topic prefixes in one `?topics=`.
 const MAX_TOPICS: usize = 16;
 
+/// Longest topic prefix, in characters (the longest topic is far shorter).
+const MAX_TOPIC_CHARS: usize = 128;
+
 /// Query of `/v1/events`.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct EventsQuery {
     /// Comma-separated topic prefixes (`jobs,voices.build`; a trailing `.*` is allowed); default:
     /// every topic the token grants.
@@ -40,6 +44,11 @@ fn topic_prefixes(text: Option<&str>) -> Result<Option<Vec<String>>, ApiError> {
         if prefix.is_empty() || !prefix.chars().all(valid) {
             return Err(ApiError::bad_request(format!(
                 "topics: {entry:?} is not a topic prefix such as jobs or ovos.speak"
+            )));
+        }
+        if prefix.len() > MAX_TOPIC_CHARS {
+            return Err(ApiError::bad_request(format!(
+                "topics: a prefix has at most {MAX_TOPIC_CHARS} characters"
             )));
         }
         prefixes.push(prefix.to_string());
@@ -123,5 +132,8 @@ mod tests {
         }
         let many = vec!["a"; MAX_TOPICS + 1].join(",");
         assert!(topic_prefixes(Some(&many)).is_err());
+        let longest = "a".repeat(MAX_TOPIC_CHARS);
+        assert!(topic_prefixes(Some(&longest)).is_ok());
+        assert!(topic_prefixes(Some(&format!("{longest}a"))).is_err());
     }
 }

@@ -64,7 +64,7 @@ pub async fn edge(State(timeout): State<Duration>, request: Request, next: Next)
     );
     let answered = span.clone();
     let response = match tokio::time::timeout(timeout, next.run(request).instrument(span)).await {
-        Ok(response) => json_errors(response),
+        Ok(response) => json_errors(response).await,
         Err(_) => ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "timeout",
@@ -78,17 +78,31 @@ pub async fn edge(State(timeout): State<Duration>, request: Request, next: Next)
     response
 }
 
-/// Replaces the empty body of an error answer that no handler shaped (the router's 404 and 405,
-/// a body-limit 413) with the JSON error shape, keeping its headers (`Allow`, …).
-fn json_errors(response: Response) -> Response {
+/// Most of an extractor's plain-text rejection that is kept as the error's detail.
+const MAX_REJECTION_TEXT: usize = 4096;
+
+/// Gives an error answer that no handler shaped the JSON error shape, keeping its headers
+/// (`Allow`, …): the router's empty 404 and 405, a body-limit 413, and the plain-text rejections
+/// of axum's own extractors (a path segment that is not UTF-8), whose text becomes the detail.
+async fn json_errors(response: Response) -> Response {
     let status = response.status();
-    if !(status.is_client_error() || status.is_server_error())
-        || response.headers().contains_key(CONTENT_TYPE)
-    {
+    if !(status.is_client_error() || status.is_server_error()) {
         return response;
     }
-    let (parts, _) = response.into_parts();
-    let mut shaped = ApiError::from_status(status).into_response();
+    let plain_text = match response.headers().get(CONTENT_TYPE) {
+        None => false,
+        Some(value) if value.as_bytes().starts_with(b"text/plain") => true,
+        Some(_) => return response,
+    };
+    let (parts, body) = response.into_parts();
+    let mut error = ApiError::from_status(status);
+    if plain_text && let Ok(bytes) = axum::body::to_bytes(body, MAX_REJECTION_TEXT).await {
+        let text = String::from_utf8_lossy(&bytes);
+        if !text.trim().is_empty() {
+            error = ApiError::new(status, error.code(), text.trim());
+        }
+    }
+    let mut shaped = error.into_response();
     for (name, value) in &parts.headers {
         if name != CONTENT_TYPE && name != CONTENT_LENGTH {
             shaped.headers_mut().insert(name, value.clone());

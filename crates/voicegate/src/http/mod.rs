@@ -10,6 +10,7 @@ pub mod error_map;
 pub mod extract;
 pub mod health;
 pub mod openapi;
+pub mod openapi_answers;
 pub mod params;
 pub mod router;
 pub mod signature;

@@ -18,6 +18,7 @@ use crate::assistants::routes as assistants;
 use crate::events::routes as events;
 use crate::http::dialect::Dialect;
 use crate::http::error::in_dialect;
+use crate::http::openapi_answers::add_shared_answers;
 use crate::http::signature::{self, SignatureCheck};
 use crate::http::{edge, health, openapi::ApiDoc};
 use crate::identity::consent_routes as consent;
@@ -196,8 +197,14 @@ pub fn document() -> utoipa::openapi::OpenApi {
         all = all.merge(group.routes);
     }
     let (_, mut document) = all.split_for_parts();
-    document.info.version = env!("CARGO_PKG_VERSION").to_string();
+    finish(&mut document);
     document
+}
+
+/// The document's last touches: the version, and the error answers every route of a kind gives.
+fn finish(document: &mut utoipa::openapi::OpenApi) {
+    document.info.version = env!("CARGO_PKG_VERSION").to_string();
+    add_shared_answers(document);
 }
 
 /// The whole application: API routes, `/openapi.json`, `/docs`, limits, request ids and JSON
@@ -208,7 +215,7 @@ pub fn build(state: AppState) -> Router {
         all = all.merge(layered(group, &state));
     }
     let (api, mut document) = all.split_for_parts();
-    document.info.version = env!("CARGO_PKG_VERSION").to_string();
+    finish(&mut document);
     let timeout = Duration::from_secs(state.config.http.request_timeout_secs);
     api.merge(SwaggerUi::new("/docs").url("/openapi.json", document))
         .layer(middleware::from_fn_with_state(timeout, edge::edge))

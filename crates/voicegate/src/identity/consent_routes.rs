@@ -10,7 +10,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use subtle::ConstantTimeEq;
 
-use crate::http::error::ApiError;
+use crate::http::error::{ApiError, ErrorBody};
 use crate::http::extract::{ApiQuery, ClientIp};
 use crate::identity::authorize::{Authorization, AuthorizeError, redirect_with};
 use crate::identity::error::IdentityError;
@@ -191,7 +191,8 @@ fn csrf_cookie(headers: &HeaderMap) -> Option<String> {
 #[utoipa::path(extensions(("x-credential" = json!("password"))), post, path = "/oauth/authorize", tag = "oauth",
     request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "the request's parameters, csrf, username, password, decision"),
     responses((status = 303, description = "Redirect to the client with code (or error) and state"),
-              (status = 400, description = "Error page", content_type = "text/html"),
+              (status = 400, description = "Error page; a body that is not a form: a JSON error",
+               content((String = "text/html"), (ErrorBody = "application/json"))),
               (status = 401, description = "The consent page again, with an error", content_type = "text/html")))]
 pub async fn authorize_decision(
     State(state): State<AppState>,

@@ -84,7 +84,7 @@ fn user_id_of(path: &str) -> Result<UserId, ApiError> {
         (status = 200, description = "Logged in; the token is in the authorization header", body = ConsoleLoginResponse,
          headers(("authorization" = String, description = "JWT <short-lived token>"))),
         (status = 401, description = "Invalid e-mail or password", body = ErrorBody),
-        (status = 422, description = "Missing or invalid field", body = ErrorBody),
+        (status = 415, description = "Not JSON", body = ErrorBody), (status = 422, description = "Missing or invalid field", body = ErrorBody),
         (status = 429, description = "Too many attempts; see Retry-After", body = ErrorBody)))]
 pub async fn console_login(
     State(state): State<AppState>,
@@ -118,7 +118,8 @@ pub async fn console_login(
     responses(
         (status = 201, description = "Created; the token is shown once", body = AliasTokenResponse),
         (status = 401, body = ErrorBody), (status = 403, description = "Another user's id", body = ErrorBody),
-        (status = 409, description = "The alias exists", body = ErrorBody), (status = 422, body = ErrorBody),
+        (status = 404, description = "An administrator names a user that does not exist", body = ErrorBody),
+        (status = 409, description = "The alias exists", body = ErrorBody), (status = 415, description = "Not JSON", body = ErrorBody), (status = 422, body = ErrorBody),
         (status = 429, description = "The user has quotas.named_tokens_per_user named tokens", body = ErrorBody)))]
 pub async fn create_alias(
     State(state): State<AppState>,

@@ -45,6 +45,7 @@ pub async fn ping() -> Json<Pong> {
 
 /// `?sort=` of the information routes (answers are always sorted; the flag is accepted).
 #[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SortQuery {
     /// Sort keys alphabetically.
     #[serde(default, deserialize_with = "lenient_bool")]
@@ -53,6 +54,7 @@ pub struct SortQuery {
 
 /// `?confirm=` of the sleep and wake-up routes.
 #[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ConfirmQuery {
     /// Speak the dialog in the body after the change.
     #[serde(default, deserialize_with = "lenient_bool")]
@@ -184,7 +186,7 @@ pub async fn is_awake(
 
 /// Clears a cache (`{"cache_type": "tts"}`).
 #[utoipa::path(delete, path = "/v1/system/cache", tag = "system", request_body = CacheRequest, security(("bearer" = ["ovos"])),
-    responses((status = 201, description = "`{\"cache_type\", \"status\"}`"), (status = 422, body = ErrorBody), (status = 502, body = ErrorBody), (status = 503, body = ErrorBody), (status = 504, body = ErrorBody)))]
+    responses((status = 201, description = "`{\"cache_type\", \"status\"}`"), (status = 415, description = "Not JSON", body = ErrorBody), (status = 422, body = ErrorBody), (status = 502, body = ErrorBody), (status = 503, body = ErrorBody), (status = 504, body = ErrorBody)))]
 pub async fn clear_cache(
     State(state): State<AppState>,
     _: Authorized<OvosScope>,
@@ -226,7 +228,7 @@ pub async fn skills(
 
 /// A skill's settings, secrets removed.
 #[utoipa::path(get, path = "/v1/skills/{skill_id}/settings", tag = "skills", params(("skill_id" = String, Path, description = "Skill id")), security(("bearer" = ["ovos"])),
-    responses((status = 200, body = Results), (status = 404, body = ErrorBody), (status = 502, body = ErrorBody), (status = 503, body = ErrorBody), (status = 504, body = ErrorBody)))]
+    responses((status = 200, body = Results), (status = 404, body = ErrorBody), (status = 422, description = "Not a skill id: 1 to 128 letters, digits, '.', '_' or '-'", body = ErrorBody), (status = 502, body = ErrorBody), (status = 503, body = ErrorBody), (status = 504, body = ErrorBody)))]
 pub async fn skill_settings(
     State(state): State<AppState>,
     _: Authorized<OvosScope>,
@@ -239,7 +241,7 @@ pub async fn skill_settings(
 
 /// Activates a skill.
 #[utoipa::path(put, path = "/v1/skills/{skill_id}/activate", tag = "skills", params(("skill_id" = String, Path, description = "Skill id")), security(("bearer" = ["ovos"])),
-    responses((status = 204), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody), (status = 504, body = ErrorBody)))]
+    responses((status = 204), (status = 404, body = ErrorBody), (status = 422, description = "Not a skill id: 1 to 128 letters, digits, '.', '_' or '-'", body = ErrorBody), (status = 503, body = ErrorBody), (status = 504, body = ErrorBody)))]
 pub async fn activate_skill(
     State(state): State<AppState>,
     _: Authorized<OvosScope>,
@@ -251,7 +253,7 @@ pub async fn activate_skill(
 
 /// Deactivates a skill.
 #[utoipa::path(put, path = "/v1/skills/{skill_id}/deactivate", tag = "skills", params(("skill_id" = String, Path, description = "Skill id")), security(("bearer" = ["ovos"])),
-    responses((status = 204), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody), (status = 504, body = ErrorBody)))]
+    responses((status = 204), (status = 404, body = ErrorBody), (status = 422, description = "Not a skill id: 1 to 128 letters, digits, '.', '_' or '-'", body = ErrorBody), (status = 503, body = ErrorBody), (status = 504, body = ErrorBody)))]
 pub async fn deactivate_skill(
     State(state): State<AppState>,
     _: Authorized<OvosScope>,
@@ -263,7 +265,7 @@ pub async fn deactivate_skill(
 
 /// Makes the assistant speak.
 #[utoipa::path(post, path = "/v1/voice/speech", tag = "voice", request_body = SpeechRequest, security(("bearer" = ["ovos"])),
-    responses((status = 200, body = Speech), (status = 422, body = ErrorBody), (status = 503, body = ErrorBody)))]
+    responses((status = 200, body = Speech), (status = 415, description = "Not JSON", body = ErrorBody), (status = 422, body = ErrorBody), (status = 503, body = ErrorBody)))]
 pub async fn speak(
     State(state): State<AppState>,
     _: Authorized<OvosScope>,
@@ -325,7 +327,7 @@ pub async fn listen(
 
 /// Injects utterances as if they had been spoken.
 #[utoipa::path(post, path = "/v1/voice/utterance", tag = "voice", request_body = UtteranceRequest, security(("bearer" = ["ovos"])),
-    responses((status = 202, description = "`{\"utterances\", \"lang\"}`"), (status = 422, body = ErrorBody), (status = 503, body = ErrorBody)))]
+    responses((status = 202, description = "`{\"utterances\", \"lang\"}`"), (status = 415, description = "Not JSON", body = ErrorBody), (status = 422, body = ErrorBody), (status = 503, body = ErrorBody)))]
 pub async fn utterance(
     State(state): State<AppState>,
     _: Authorized<OvosScope>,
@@ -354,7 +356,7 @@ pub async fn volume(
 
 /// Sets the output volume (`{"percent": 0-100}`).
 #[utoipa::path(put, path = "/v1/voice/volume", tag = "voice", request_body = VolumeRequest, security(("bearer" = ["ovos"])),
-    responses((status = 204), (status = 422, body = ErrorBody), (status = 503, body = ErrorBody)))]
+    responses((status = 204), (status = 415, description = "Not JSON", body = ErrorBody), (status = 422, body = ErrorBody), (status = 503, body = ErrorBody)))]
 pub async fn set_volume(
     State(state): State<AppState>,
     _: Authorized<OvosScope>,

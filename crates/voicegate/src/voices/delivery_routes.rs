@@ -118,6 +118,7 @@ pub async fn register_device(
 
 /// Query of downloads.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct DeviceQuery {
     /// A device registered with `device/register`.
     pub device_id: Option<String>,

@@ -148,6 +148,7 @@ pub async fn save_recording(
 
 /// Query of `account/info`.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AccountQuery {
     /// The account.
     pub account_id: Option<String>,
@@ -212,6 +213,7 @@ pub async fn new_build(
 
 /// Query of `build/status`.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct BuildQuery {
     /// Only this account's builds.
     pub account_id: Option<String>,

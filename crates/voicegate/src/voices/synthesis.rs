@@ -18,6 +18,7 @@ use crate::voices::service::VoicesService;
 
 /// The synthesis query as sent: every field text, each checked by [`SynthesisQuery::parse`].
 #[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SynthesisQuery {
     /// The voice's download token.
     pub download_token: Option<String>,
