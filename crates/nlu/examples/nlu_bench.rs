@@ -24,7 +24,11 @@ fn main() {
     let settings = CrossValidation {
         folds,
         limit_per_intent: (limit > 0).then_some(limit),
-        seed: 42,
+        // NLU_BENCH_SEED changes the fold split and training seed (42 by default), to see the noise.
+        seed: std::env::var("NLU_BENCH_SEED")
+            .ok()
+            .and_then(|seed| seed.parse().ok())
+            .unwrap_or(42),
     };
     match nlu::bench::cross_validation(&dataset, &settings) {
         Ok(report) => {
