@@ -169,7 +169,9 @@ mod tests {
             .collect();
         assert_eq!(
             tokens,
-            ["Dave", "Seaman", "'s", "ep", ",", "Jones", "’s", "and", "it", "'s"]
+            [
+                "Dave", "Seaman", "'s", "ep", ",", "Jones", "’s", "and", "it", "'s"
+            ]
         );
         assert_eq!(normalized("  Play   THE song "), "play the song");
     }
