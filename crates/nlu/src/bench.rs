@@ -1,6 +1,7 @@
 //! Benchmark runs: load datasets from files or folders, cross-validate or train and test, and
 //! report the figures as a small table.
 
+use std::collections::HashSet;
 use std::fmt;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -8,6 +9,7 @@ use std::time::{Duration, Instant};
 use crate::benchmark::import_benchmark;
 use crate::dataset::Dataset;
 use crate::metrics::{CrossValidation, Metrics, cross_validate, evaluate};
+use crate::text::normalized;
 use crate::training::{TrainOptions, train};
 
 /// Reads a dataset from files or folders (every `*.json` in a folder, by name): one Snips dataset,
@@ -112,6 +114,41 @@ pub fn train_test(
         train_sizes: vec![train_set.utterance_count()],
         model_sizes: vec![model.to_bytes().len()],
     })
+}
+
+/// Trains on the first `limit` utterances of each intent of `train_set` (all with `None`) and tests
+/// on the utterances of `test_set` whose text (lowercased, spaces normalized) is not among the
+/// training ones: the 70-per-intent protocol with a large test set drawn from the training files.
+pub fn holdout(
+    train_set: &Dataset,
+    test_set: &Dataset,
+    limit: Option<usize>,
+    seed: u64,
+) -> Result<BenchReport, String> {
+    let mut train_part = train_set.clone();
+    if let Some(limit) = limit {
+        for intent in train_part.intents.values_mut() {
+            intent.utterances.truncate(limit);
+        }
+    }
+    let seen: HashSet<String> = train_part
+        .intents
+        .values()
+        .flat_map(|intent| &intent.utterances)
+        .map(|utterance| normalized(&utterance.text()))
+        .collect();
+    let mut test_part = test_set.clone();
+    for intent in test_part.intents.values_mut() {
+        intent
+            .utterances
+            .retain(|utterance| !seen.contains(&normalized(&utterance.text())));
+    }
+    let mut report = train_test(&train_part, &test_part, seed)?;
+    report.kind = match limit {
+        Some(limit) => format!("train on the first {limit} per intent, test on unseen texts"),
+        None => "train, test on unseen texts".to_owned(),
+    };
+    Ok(report)
 }
 
 fn mean(values: impl Iterator<Item = f64>) -> f64 {

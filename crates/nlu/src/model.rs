@@ -88,6 +88,20 @@ impl Model {
         found
     }
 
+    /// Per token, the custom entities with a value holding its word.
+    pub(crate) fn word_entities(&self, tokens: &[Token]) -> Vec<Vec<&str>> {
+        self.gazetteer
+            .word_entities(tokens, &mut |_, _| true)
+            .into_iter()
+            .map(|entities| {
+                entities
+                    .into_iter()
+                    .map(|entity| self.gazetteer.entities[entity].as_str())
+                    .collect()
+            })
+            .collect()
+    }
+
     /// The language of the dataset it was trained on.
     pub fn language(&self) -> &str {
         &self.language
@@ -141,6 +155,7 @@ impl Model {
         let matches = self.matches(&tokens);
         let mut names = Vec::new();
         utterance_features(&tokens, &matches, &mut names);
+        let words = self.word_entities(&tokens);
         let probabilities = classifier.probabilities(&names);
         // The likeliest intent, unless "no intent" is clearly likelier.
         let intent_count = self.intents.len();
@@ -169,7 +184,7 @@ impl Model {
         for &class in &candidates {
             let (tags, confidence) = match self.taggers.get(class) {
                 Some(Some(tagger)) => {
-                    tagger.decode(&tagger.ids(&token_features(&tokens, &matches)))
+                    tagger.decode(&tagger.ids(&token_features(&tokens, &matches, &words)))
                 }
                 _ => (Vec::new(), 1.0),
             };

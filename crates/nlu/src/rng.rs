@@ -21,11 +21,6 @@ impl Rng {
         (self.next_u64() % bound.max(1) as u64) as usize
     }
 
-    /// A number in [0, 1).
-    pub(crate) fn unit(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
-    }
-
     pub(crate) fn shuffle<T>(&mut self, items: &mut [T]) {
         for index in (1..items.len()).rev() {
             let other = self.below(index + 1);

@@ -2,7 +2,9 @@
 //! stochastic gradient descent with an L2 penalty and decoded with Viterbi (an I tag only follows its
 //! own B or I).
 //! Token features follow snips-nlu's CRF: words around the token, word pairs, shapes, affixes, digits,
-//! sentence edges, and gazetteer and builtin-entity matches (as B/I tags) around the token.
+//! sentence edges, gazetteer and builtin-entity matches (as B/I tags) around the token, and the
+//! entities with a value holding the words around it (so a value that is in no list but shares
+//! words with listed ones, "Lake Placid" next to "Lake Tahoe", still leans to their entity).
 
 use crate::codec::{Reader, Writer};
 use crate::error::ModelError;
@@ -14,7 +16,12 @@ use crate::text::Token;
 pub(crate) type Matches<'a> = Vec<(usize, usize, &'a str)>;
 
 /// The feature names of every token of a sentence.
-pub(crate) fn token_features(tokens: &[Token], matches: &Matches) -> Vec<Vec<String>> {
+/// `words` gives per token the entities with a value holding its word.
+pub(crate) fn token_features(
+    tokens: &[Token],
+    matches: &Matches,
+    words: &[Vec<&str>],
+) -> Vec<Vec<String>> {
     let count = tokens.len();
     // Per token, its match tags such as "B:artist".
     let mut match_tags: Vec<Vec<String>> = vec![Vec::new(); count];
@@ -85,6 +92,9 @@ pub(crate) fn token_features(tokens: &[Token], matches: &Matches) -> Vec<Vec<Str
             if position >= 0 && (position as usize) < count {
                 for tag in &match_tags[position as usize] {
                     features.push(format!("m[{offset}]={tag}"));
+                }
+                for entity in words.get(position as usize).into_iter().flatten() {
+                    features.push(format!("v[{offset}]={entity}"));
                 }
             }
         }

@@ -74,7 +74,10 @@ pub(crate) fn tokenize(text: &str) -> Vec<Token> {
             continue;
         }
         let mut end = start + character.len_utf8();
-        if character.is_alphanumeric() {
+        if (character == '\'' || character == '’') && possessive(&text[start..]) {
+            end += 1;
+            chars.next();
+        } else if character.is_alphanumeric() {
             while let Some(&(index, next)) = chars.peek() {
                 let after = text[index + next.len_utf8()..].chars().next();
                 let in_number = (next == '.' || next == ',')
@@ -85,8 +88,10 @@ pub(crate) fn tokenize(text: &str) -> Vec<Token> {
                     end = index + next.len_utf8();
                     chars.next();
                 } else if next == '\'' || next == '’' {
-                    // An apostrophe inside a word ("don't") keeps the word whole.
-                    if after.is_some_and(char::is_alphanumeric) {
+                    // An apostrophe inside a word ("don't") keeps the word whole, except the
+                    // possessive "'s" ("Dave Seaman's"), a token of its own: a name's slot
+                    // value ends before it.
+                    if after.is_some_and(char::is_alphanumeric) && !possessive(&text[index..]) {
                         end = index + next.len_utf8();
                         chars.next();
                     } else {
@@ -106,6 +111,15 @@ pub(crate) fn tokenize(text: &str) -> Vec<Token> {
         });
     }
     tokens
+}
+
+/// Whether `text` starts with a possessive "'s" (or "’s"): an apostrophe, an `s`, then no letter
+/// or digit.
+fn possessive(text: &str) -> bool {
+    let mut chars = text.chars();
+    matches!(chars.next(), Some('\'' | '’'))
+        && matches!(chars.next(), Some('s' | 'S'))
+        && !chars.next().is_some_and(char::is_alphanumeric)
 }
 
 /// The text's tokens, lowercased and joined by single spaces: the key of the exact-match lookup.
@@ -148,6 +162,16 @@ mod tests {
         assert_eq!(
             tokens,
             ["Don't", "play", "'", "Hey", "Jude", "'", ",", "3.5", "ok"]
+        );
+        let tokens: Vec<String> = tokenize("Dave Seaman's ep, Jones’s and it's")
+            .into_iter()
+            .map(|token| token.text)
+            .collect();
+        assert_eq!(
+            tokens,
+            [
+                "Dave", "Seaman", "'s", "ep", ",", "Jones", "’s", "and", "it", "'s"
+            ]
         );
         assert_eq!(normalized("  Play   THE song "), "play the song");
     }

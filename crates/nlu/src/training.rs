@@ -1,6 +1,11 @@
 //! Training: a dataset's utterances labeled by their slots, an exact-match lookup, the intent
 //! classifier (with a "no intent" class learned from noise made of the dataset's words) and a
 //! slot tagger per intent (learning also from sentences made up by swapping slot values).
+//!
+//! Both models see each training sentence's entity matches as a new sentence would see them: a
+//! value listed for the entity, or seen in another utterance, matches; a value seen in this
+//! utterance only does not (leave-one-out). The models thus learn how far to trust a match, and to
+//! fill values that are in no list, from how often that happens in the data itself.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -9,11 +14,11 @@ use crate::classifier::{Example, IntentClassifier, utterance_features};
 use crate::dataset::{Dataset, Entity};
 use crate::error::TrainError;
 use crate::features::FeatureIndex;
-use crate::gazetteer::Gazetteer;
+use crate::gazetteer::{Gazetteer, PhraseCounts};
 use crate::labels::{label_utterance, slot_spans};
 use crate::model::{LookupEntry, Model, Resolver};
 use crate::rng::Rng;
-use crate::tagger::{Sentence, SlotTagger, token_features};
+use crate::tagger::{Matches, Sentence, SlotTagger, token_features};
 use crate::text::{Token, normalized, tokenize};
 
 /// Training settings.
@@ -37,18 +42,11 @@ const TAGGER_EPOCHS: usize = 12;
 const TAGGER_L2: f64 = 0.2;
 /// Slot-filler features whose weights all stay below this are dropped from the model.
 const TAGGER_PRUNE: f32 = 0.03;
-/// Gazetteer matches hidden from the intent classifier while it learns: a training utterance's
-/// slot values are all in the gazetteer (it is made of them), a new utterance's often are not, and
-/// without this the classifier leans on entity matches it will not see.
-const CLASSIFIER_GAZETTEER_DROPOUT: f64 = 0.5;
 /// An intent's slot filler learns from at least this many sentences, made up by swapping slot
 /// values when the intent has fewer utterances.
 const AUGMENTED_MIN: usize = 1000;
 /// And from no more than this many made-up sentences per utterance it has.
 const AUGMENTED_PER_UTTERANCE: usize = 10;
-/// Gazetteer matches hidden from the slot filler while it learns, so that it also learns to fill
-/// values that are in no list (as snips-nlu does for extensible entities).
-const GAZETTEER_DROPOUT: f64 = 0.7;
 
 /// Trains a model on a dataset. `progress` is called with the fraction done, ending with 1.0.
 pub fn train(
@@ -146,9 +144,10 @@ pub fn train(
         classifier: None,
         taggers: Vec::new(),
     };
-    model.classifier = Some(model.train_classifier(&labeled, options.seed));
+    let counts = PhraseCounts::build(dataset, &model.gazetteer);
+    model.classifier = Some(model.train_classifier(&labeled, &counts, options.seed));
     progress(0.2);
-    model.taggers = model.train_taggers(&labeled, options.seed, progress);
+    model.taggers = model.train_taggers(&labeled, &counts, options.seed, progress);
     progress(1.0);
     Ok(model)
 }
@@ -169,21 +168,86 @@ type LabeledTokens = (Vec<Token>, Vec<Option<(usize, bool)>>);
 type Labeled = Vec<Vec<LabeledTokens>>;
 
 impl Model {
-    fn train_classifier(&self, labeled: &Labeled, seed: u64) -> IntentClassifier {
+    /// Gazetteer and builtin matches in a training sentence of `intent` with its `labels`, as a new
+    /// sentence would get them: a gazetteer phrase only matches when it is known without the
+    /// sentence's own slot values (leave-one-out; see [`PhraseCounts`]).
+    fn training_matches(
+        &self,
+        tokens: &[Token],
+        labels: &[Option<(usize, bool)>],
+        intent: usize,
+        counts: &PhraseCounts,
+    ) -> Matches<'_> {
+        let own = self.own_values(tokens, labels, intent);
+        let mut found: Matches = self
+            .gazetteer
+            .find_where(tokens, &mut |entity, phrase| {
+                counts.known_without(entity, phrase, &own)
+            })
+            .into_iter()
+            .map(|(first, end, entity)| (first, end, self.gazetteer.entities[entity].as_str()))
+            .collect();
+        for (first, end, entity) in builtin::find(&self.builtins, tokens) {
+            found.push((first, end, self.builtins[entity].as_str()));
+        }
+        found
+    }
+
+    /// Per token of a training sentence, the entities with a value holding its word, without the
+    /// sentence's own slot values.
+    fn training_word_entities(
+        &self,
+        tokens: &[Token],
+        labels: &[Option<(usize, bool)>],
+        intent: usize,
+        counts: &PhraseCounts,
+    ) -> Vec<Vec<&str>> {
+        let own = self.own_values(tokens, labels, intent);
+        self.gazetteer
+            .word_entities(tokens, &mut |entity, word| {
+                counts.word_known_without(entity, word, &own)
+            })
+            .into_iter()
+            .map(|entities| {
+                entities
+                    .into_iter()
+                    .map(|entity| self.gazetteer.entities[entity].as_str())
+                    .collect()
+            })
+            .collect()
+    }
+
+    /// A training sentence's slot values: (gazetteer entity index, normalized value).
+    fn own_values(
+        &self,
+        tokens: &[Token],
+        labels: &[Option<(usize, bool)>],
+        intent: usize,
+    ) -> Vec<(usize, String)> {
+        slot_spans(labels)
+            .into_iter()
+            .filter_map(|(first, end, slot)| {
+                let entity = &self.slots.get(intent)?.get(slot)?.1;
+                let index = self.gazetteer.entity_index(entity)?;
+                Some((index, joined(&tokens[first..end])))
+            })
+            .collect()
+    }
+
+    fn train_classifier(
+        &self,
+        labeled: &Labeled,
+        counts: &PhraseCounts,
+        seed: u64,
+    ) -> IntentClassifier {
         let mut features = FeatureIndex::default();
         let mut examples = Vec::new();
         let mut names = Vec::new();
         let mut lengths = Vec::new();
         let mut words: Vec<&Token> = Vec::new();
-        let mut dropout = Rng::new(seed ^ 0x00D2_0F07);
         for (class, utterances) in labeled.iter().enumerate() {
-            for (tokens, _) in utterances {
-                let mut matches = self.matches(tokens);
-                let gazetteer_entities = &self.gazetteer.entities;
-                matches.retain(|(_, _, entity)| {
-                    !gazetteer_entities.iter().any(|name| name == entity)
-                        || dropout.unit() >= CLASSIFIER_GAZETTEER_DROPOUT
-                });
+            for (tokens, labels) in utterances {
+                let matches = self.training_matches(tokens, labels, class, counts);
                 utterance_features(tokens, &matches, &mut names);
                 let ids = names.iter().map(|name| features.intern(name)).collect();
                 examples.push(Example {
@@ -224,6 +288,7 @@ impl Model {
     fn train_taggers(
         &self,
         labeled: &Labeled,
+        counts: &PhraseCounts,
         seed: u64,
         progress: &mut dyn FnMut(f32),
     ) -> Vec<Option<SlotTagger>> {
@@ -237,7 +302,9 @@ impl Model {
                     scope.spawn(move || {
                         (0..count)
                             .filter(|intent| intent % workers == worker)
-                            .map(|intent| (intent, self.train_tagger(intent, labeled, seed)))
+                            .map(|intent| {
+                                (intent, self.train_tagger(intent, labeled, counts, seed))
+                            })
                             .collect::<Vec<_>>()
                     })
                 })
@@ -254,7 +321,13 @@ impl Model {
         taggers
     }
 
-    fn train_tagger(&self, intent: usize, labeled: &Labeled, seed: u64) -> Option<SlotTagger> {
+    fn train_tagger(
+        &self,
+        intent: usize,
+        labeled: &Labeled,
+        counts: &PhraseCounts,
+        seed: u64,
+    ) -> Option<SlotTagger> {
         let slot_count = self.slots[intent].len();
         if slot_count == 0 {
             return None;
@@ -265,13 +338,9 @@ impl Model {
         let mut features = FeatureIndex::default();
         let mut sentences = Vec::new();
         for (tokens, labels) in utterances {
-            let mut matches = self.matches(tokens);
-            let gazetteer_entities = &self.gazetteer.entities;
-            matches.retain(|(_, _, entity)| {
-                !gazetteer_entities.iter().any(|name| name == entity)
-                    || rng.unit() >= GAZETTEER_DROPOUT
-            });
-            let names = token_features(tokens, &matches);
+            let matches = self.training_matches(tokens, labels, intent, counts);
+            let words = self.training_word_entities(tokens, labels, intent, counts);
+            let names = token_features(tokens, &matches, &words);
             let ids = names
                 .iter()
                 .map(|token| token.iter().map(|name| features.intern(name)).collect())
@@ -360,4 +429,10 @@ impl Model {
         }
         out
     }
+}
+
+/// Tokens' lowercased words joined by spaces (a normalized phrase).
+fn joined(tokens: &[Token]) -> String {
+    let words: Vec<&str> = tokens.iter().map(|token| token.lower.as_str()).collect();
+    words.join(" ")
 }
