@@ -7,10 +7,11 @@
 //! waiter first, once. Answers of the skill-rest-api companion skill carry nothing to tell whose
 //! they are and come several times: they go through [`Bus::exchange`], one exchange per reply type
 //! at a time (see [`crate::ovos::exchange`]). A lost connection fails every waiter and exchange at
-//! once (503) and is re-established with capped exponential backoff.
+//! once (503), those still queued for an exchange too, and is re-established with capped
+//! exponential backoff.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -18,7 +19,7 @@ use futures_util::{SinkExt, StreamExt};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use tokio::net::TcpStream;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio_tungstenite::tungstenite::Message as Frame;
 
 use crate::ovos::exchange::{Exchange, Exchanges};
@@ -171,7 +172,9 @@ impl Waiters {
 
 struct Shared {
     settings: BusSettings,
-    connected: AtomicBool,
+    /// Whether the connection is up; requests queued for an exchange watch it to fail at once
+    /// when it drops.
+    connected: watch::Sender<bool>,
     outgoing: Mutex<Option<mpsc::Sender<String>>>,
     waiters: Mutex<Waiters>,
     exchanges: Arc<Exchanges<BusMessage>>,
@@ -196,7 +199,7 @@ impl Bus {
         Self {
             shared: Arc::new(Shared {
                 settings,
-                connected: AtomicBool::new(false),
+                connected: watch::Sender::new(false),
                 outgoing: Mutex::new(None),
                 waiters: Mutex::new(Waiters::default()),
                 exchanges,
@@ -209,7 +212,7 @@ impl Bus {
 
     /// Whether the connection is up now.
     pub fn is_connected(&self) -> bool {
-        self.shared.connected.load(Ordering::SeqCst)
+        *self.shared.connected.borrow()
     }
 
     /// The bus URL.
@@ -267,12 +270,17 @@ impl Bus {
         }
         let timeout = self.shared.settings.request_timeout;
         let deadline = tokio::time::Instant::now() + timeout;
-        let exchange = self
-            .shared
-            .exchanges
-            .open(reply_types, deadline)
-            .await
-            .ok_or(BusError::Timeout(timeout.as_millis()))?;
+        // Queued behind other exchanges, a request still fails at once when the connection
+        // drops: those ahead of it would each end, then drain, before its turn came.
+        let mut connected = self.shared.connected.subscribe();
+        let exchange = tokio::select! {
+            opened = self.shared.exchanges.open(reply_types, deadline) => opened,
+            _ = connected.wait_for(|up| !up) => return Err(self.unavailable()),
+        }
+        .ok_or(BusError::Timeout(timeout.as_millis()))?;
+        if !self.is_connected() {
+            return Err(self.unavailable());
+        }
         let id = self.shared.next_id.fetch_add(1, Ordering::Relaxed);
         let correlation = format!("{}-{id}", self.shared.session);
         self.send_frame(self.frame(message, Some(&correlation)))
@@ -413,7 +421,7 @@ impl Bus {
             .outgoing
             .lock()
             .unwrap_or_else(|e| e.into_inner()) = Some(tx);
-        self.shared.connected.store(true, Ordering::SeqCst);
+        self.shared.connected.send_replace(true);
         loop {
             tokio::select! {
                 incoming = source.next() => match incoming {
@@ -439,7 +447,7 @@ impl Bus {
                 },
             }
         }
-        self.shared.connected.store(false, Ordering::SeqCst);
+        self.shared.connected.send_replace(false);
         *self
             .shared
             .outgoing
