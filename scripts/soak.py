@@ -1,4 +1,5 @@
-"""scripts/soak.py: the soak test that scripts/soak runs (see its header for the command).
+"""scripts/soak.py: the soak test that scripts/soak runs (see its header for the command); the
+traffic is scripts/soak_traffic.py.
 
 It starts, all on 127.0.0.1 with free ports and in a private temp dir: the Open Voice OS message
 bus (`ovos-messagebus` from the venv) with the test stand-in for ovos-core and skill-rest-api on
@@ -42,12 +43,8 @@ With --kill-server the growth bounds are judged on the longest-lived voicegate p
 import argparse
 import collections
 import csv
-import datetime
-import hashlib
-import hmac
 import json
 import os
-import random
 import shutil
 import signal
 import socket
@@ -60,41 +57,15 @@ import time
 
 import requests
 
+from soak_traffic import (DATASET, EMAIL, PASSWORD, REQUEST_TIMEOUT, USER, Recorder, Shared, events_thread,
+                          load_thread)
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 RESPONDER = os.path.join(ROOT, "crates", "testkit", "python", "ovos_responder.py")
 API_KEY = "soak-shared-with-the-skill"
-USER, EMAIL, PASSWORD = "soak", "soak@example.org", "soak-password-%d" % os.getpid()
 GRACE = 15.0
-REQUEST_TIMEOUT = 30.0
 MIB = 1024 * 1024
-
-DATASET = {
-    "language": "en",
-    "intents": {
-        "turnLightOn": {"utterances": [
-            {"data": [{"text": "turn on the lights in the "},
-                      {"text": "kitchen", "entity": "room", "slot_name": "room"}]},
-            {"data": [{"text": "switch the "}, {"text": "bedroom", "entity": "room", "slot_name": "room"},
-                      {"text": " lights on"}]},
-            {"data": [{"text": "lights on in the "},
-                      {"text": "living room", "entity": "room", "slot_name": "room"}, {"text": " please"}]},
-        ]},
-        "setTemperature": {"utterances": [
-            {"data": [{"text": "set the temperature to "},
-                      {"text": "twenty", "entity": "snips/number", "slot_name": "degrees"},
-                      {"text": " degrees"}]},
-            {"data": [{"text": "make it "}, {"text": "18", "entity": "snips/number", "slot_name": "degrees"},
-                      {"text": " degrees in here"}]},
-        ]},
-    },
-    "entities": {
-        "room": {"data": [{"value": "kitchen", "synonyms": []}, {"value": "bedroom", "synonyms": []},
-                          {"value": "living room", "synonyms": []}],
-                 "use_synonyms": True, "automatically_extensible": True, "matching_strictness": 1.0},
-        "snips/number": {},
-    },
-}
 
 
 def log(text):
@@ -188,6 +159,8 @@ class Stack:
     def start_bus(self):
         self.procs.start("bus", [os.path.join(self.venv_bin, "ovos-messagebus")], env=self.bus_env())
         wait_port(self.bus_port, 30, "ovos-messagebus")
+
+    def start_responder(self):
         proc = self.procs.start("responder", [self.args.python, RESPONDER, "--port", str(self.bus_port),
                                               "--api-key", API_KEY], env=self.bus_env(), stdout=subprocess.PIPE)
         deadline = time.monotonic() + 60
@@ -279,267 +252,23 @@ class Stack:
         die("voicegate did not connect to the bus within %d s" % seconds)
 
 
-class Recorder:
-    """Every answer: (start, end, peer, route, status); status 0 when none came."""
-
-    def __init__(self):
-        self.lock = threading.Lock()
-        self.rows = []
-        self.writes = 0
-        self.heavy_writes = 0
-
-    def add(self, row):
-        with self.lock:
-            self.rows.append(row)
-
-    def wrote(self, heavy=False):
-        with self.lock:
-            self.writes += 1
-            self.heavy_writes += 1 if heavy else 0
-
-
-class Client:
-    """One load thread's view of the server: its connection, the shared credentials."""
-
-    def __init__(self, shared, recorder, rng):
-        self.shared, self.rec, self.rng = shared, recorder, rng
-        self.http = requests.Session()
-
-    def call(self, peer, route, method, path, cred="bearer", **kw):
-        """One request (`cred` "bearer": with the login token; None: with what `kw` carries),
-        recorded with its route's peer."""
-        headers = kw.pop("headers", {})
-        if cred == "bearer":
-            headers["Authorization"] = "Bearer " + self.shared.token()
-        t0 = time.monotonic()
-        try:
-            r = self.http.request(method, self.shared.base + path, headers=headers, timeout=REQUEST_TIMEOUT, **kw)
-            status = r.status_code
-            if status == 401 and cred == "bearer":
-                self.shared.relogin()
-        except requests.RequestException:
-            r, status = None, 0
-        self.rec.add((t0, time.monotonic(), peer, route, status))
-        return r
-
-    def ok(self, r):
-        return r is not None and r.status_code < 300
-
-
-class Shared:
-    """What the load threads share: the server's address, the login, the HK session, the
-    assistant, the voice account."""
-
-    def __init__(self, stack):
-        self.stack = stack
-        self.base = stack.base
-        self.lock = threading.Lock()
-        self._token = None
-        self.hk_session = None
-        self.last_training = 0.0
-        self.last_build = 0.0
-        self.oauth_token, self.oauth_at = None, 0.0
-
-    def relogin(self):
-        for _ in range(10):
-            try:
-                r = requests.post(self.base + "/v1/auth/tokens", json={"user": USER, "password": PASSWORD},
-                                  timeout=REQUEST_TIMEOUT)
-                if r.status_code == 200:
-                    with self.lock:
-                        self._token = r.json()["access_token"]
-                    return
-            except requests.RequestException:
-                pass
-            time.sleep(1)
-
-    def token(self):
-        with self.lock:
-            token = self._token
-        if token is None:
-            self.relogin()
-            with self.lock:
-                token = self._token
-        return token or ""
-
-
-def sign(secret, method, path, query, body=b""):
-    nonce = os.urandom(12).hex()
-    timestamp = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None).isoformat()
-    digest = hashlib.sha256(("%s\n%s\n%s\n%s\n%s\n%s" % (
-        method, path, query, nonce, hashlib.sha256(body).hexdigest(), timestamp)).encode("latin-1")).hexdigest()
-    signature = hmac.new(secret.encode("latin-1"), digest.encode("latin-1"), "sha256").hexdigest()
-    return "signature=%s, nonce=%s, timestamp=%s" % (signature, nonce, timestamp)
-
-
-# --- the actions ----------------------------------------------------------------------------------
-def ovos(c):
-    choice = c.rng.randrange(6)
-    if choice == 0:
-        c.call("bus", "ovos speak", "POST", "/v1/voice/speech", json={"utterance": "soak test"})
-    elif choice == 1:
-        c.call("bus", "ovos stop", "DELETE", "/v1/voice/speech")
-    elif choice == 2:
-        c.call("bus", "ovos mic", "GET", "/v1/voice/microphone")
-    elif choice == 3:
-        c.call("bus", "ovos info", "GET", "/v1/system/info")
-    elif choice == 4:
-        c.call("bus", "ovos skills", "GET", "/v1/skills")
-    else:
-        c.call("bus", "ovos volume", "GET", "/v1/voice/volume")
-
-
-def hk(c):
-    s = c.shared
-    with s.lock:
-        session = s.hk_session
-    if session is None:
-        r = c.call("snap", "hk init_session", "GET", "/api/v1/init_session")
-        if c.ok(r):
-            with s.lock:
-                s.hk_session = session = r.json()["SessionToken"]
-        return
-    verb, more = c.rng.choice([
-        ("device_list", {}), ("get_volume", {}), ("set_volume", {"Volume": str(c.rng.randrange(5, 30))}),
-        ("play_tts_party_mode", {"Text": "Soak test."}), ("playback_status", {}), ("is_playing", {})])
-    params = {"SessionToken": session}
-    params.update(more)
-    r = c.call("snap", "hk " + verb, "GET", "/api/v1/" + verb, params=params)
-    if r is not None and r.status_code == 404:
-        with s.lock:
-            if s.hk_session == session:
-                s.hk_session = None
-
-
-def voices(c):
-    s = c.shared
-    choice = c.rng.randrange(10)
-    if choice < 3:
-        c.call(None, "voices list", "GET", "/api/v1/external/voices/list/")
-    elif choice < 5:
-        voice = c.rng.choice(["espeak:en-us", "flite:slt"])
-        c.call(None, "voices synthesis", "GET", "/api/v1/external/synthesis/",
-               params={"download_token": voice, "script": "This is a soak test sentence.", "pitch": "1", "rate": "1"})
-    elif choice < 7:
-        with open(s.wav, "rb") as f:
-            r = c.call(None, "voices recording", "POST", "/api/v1/external/recording/save/",
-                       files={"file": ("sample.wav", f, "audio/wav")},
-                       data={"data": json.dumps({"account_id": s.account, "sentence": "this is a sample"})})
-        if c.ok(r):
-            c.rec.wrote()
-    elif choice == 7:
-        c.call(None, "voices account", "GET", "/api/v1/external/account/info/", params={"account_id": s.account})
-    elif choice == 8:
-        c.call(None, "voices build status", "GET", "/api/v1/external/build/status/")
-        with s.lock:
-            due = time.monotonic() - s.last_build > 60
-            if due:
-                s.last_build = time.monotonic()
-        if due:
-            r = c.call(None, "voices build", "POST", "/api/v1/external/build/new/", json={"account_id": s.account})
-            if c.ok(r):
-                c.rec.wrote(heavy=True)
-    else:
-        c.call(None, "voices licence", "GET", "/api/v1/external/licenses/espeak:en-us",
-               params={"device_id": s.device})
-
-
-def oauth(c):
-    s = c.shared
-    with s.lock:
-        token = s.oauth_token if time.monotonic() - s.oauth_at < 20 else None
-        if token is None:
-            s.oauth_at = time.monotonic()
-    if token is None:
-        r = c.call(None, "oauth token", "POST", "/oauth/token", cred=None, auth=(s.client_id, s.client_secret),
-                   data={"grant_type": "client_credentials", "scope": "user:info"})
-        if c.ok(r):
-            c.rec.wrote()
-            with s.lock:
-                s.oauth_token = token = r.json()["access_token"]
-        return
-    if c.rng.randrange(4) == 0:
-        c.call(None, "oauth introspect", "POST", "/oauth/introspect", cred=None,
-               auth=(s.client_id, s.client_secret), data={"token": token})
-    else:
-        c.call(None, "oauth user info", "GET", "/api/v1/external/user/info/", cred=None,
-               headers={"Authorization": "Bearer " + token})
-
-
-def signed(c):
-    s = c.shared
-    path, query = "/api/v1/external/voices/list/", "api_key=" + s.api_key
-    r = c.call(None, "hmac voices list", "GET", path + "?" + query, cred=None,
-               headers={"Authorization": sign(s.api_secret, "GET", path, query)})
-    if c.ok(r):
-        c.rec.wrote()
-
-
-def console(c):
-    s = c.shared
-    headers = {"Authorization": "JWT " + s.alias_token}
-    choice = c.rng.randrange(10)
-    if choice < 6:
-        c.call(None, "snips parse", "POST", "/v3/assistant/%s/parse" % s.assistant, cred=None, headers=headers,
-               json={"text": c.rng.choice(["turn on the lights in the kitchen", "make it 20 degrees in here"])})
-    elif choice < 9:
-        c.call(None, "snips status", "GET", "/v3/assistant/%s/status" % s.assistant, cred=None, headers=headers)
-    else:
-        with s.lock:
-            due = time.monotonic() - s.last_training > 60
-            if due:
-                s.last_training = time.monotonic()
-        if not due:
-            return
-        dataset = json.loads(json.dumps(DATASET))
-        if c.rng.randrange(2):
-            dataset["intents"]["turnLightOn"]["utterances"].append({"data": [{"text": "lights on please"}]})
-        r = c.call(None, "snips replace", "PUT", "/v3/assistant/%s" % s.assistant, cred=None, headers=headers,
-                   json={"dataset": dataset})
-        if c.ok(r):
-            c.rec.wrote()
-        r = c.call(None, "snips training", "POST", "/v1/training", cred=None, headers=headers,
-                   json={"assistantId": s.assistant})
-        if c.ok(r):
-            c.rec.wrote(heavy=True)
-
-
-ACTIONS = [(ovos, 5), (hk, 5), (voices, 4), (oauth, 1), (signed, 2), (console, 3)]
-
-
-def load_thread(n, shared, recorder, stop, seed):
-    c = Client(shared, recorder, random.Random(seed * 1000 + n))
-    actions = [a for a, weight in ACTIONS for _ in range(weight)]
-    while not stop.is_set():
-        c.rng.choice(actions)(c)
-        stop.wait(0.01)
-
-
-def events_thread(shared, recorder, stop):
-    http = requests.Session()
-    while not stop.is_set():
-        t0 = time.monotonic()
-        try:
-            with http.get(shared.base + "/v1/events", stream=True, timeout=(5, 35),
-                          headers={"Authorization": "Bearer " + shared.token()}) as r:
-                recorder.add((t0, time.monotonic(), None, "events stream", r.status_code))
-                until = time.monotonic() + 30
-                for _ in r.iter_lines(chunk_size=1):
-                    if stop.is_set() or time.monotonic() > until:
-                        break
-        except requests.RequestException:
-            pass
-        stop.wait(0.5)
-
-
 # --- faults and samples ---------------------------------------------------------------------------
 class Faults:
     def __init__(self, stack, shared, kinds, interval, stop):
         self.stack, self.shared, self.kinds, self.interval, self.stop = stack, shared, kinds, interval, stop
-        self.windows = []  # (start, end, kind, back_after_s)
+        # (start, end, kind, back after s, voicegate connected to the new bus after s)
+        self.windows = []
+        self.error = None
         self.lock = threading.Lock()
 
     def run(self):
+        try:
+            self.inject()
+        except (Exception, SystemExit) as e:  # a peer that did not come back
+            self.error = "fault injection stopped: %s" % (e,)
+            log(self.error)
+
+    def inject(self):
         n = 0
         if self.stop.wait(self.interval / 2):
             return
@@ -548,11 +277,15 @@ class Faults:
             n += 1
             start = time.monotonic()
             log("fault %d: killing %s (SIGKILL)" % (n, kind))
+            reconnected = None
             if kind == "bus":
                 self.stack.kill_bus()
                 time.sleep(5)
                 self.stack.start_bus()
+                listening = time.monotonic()
                 self.stack.wait_bus_connected(self.shared.token())
+                reconnected = time.monotonic() - listening
+                self.stack.start_responder()
             elif kind == "snap":
                 self.stack.kill_snapserver()
                 time.sleep(5)
@@ -563,9 +296,12 @@ class Faults:
                 self.stack.start_server()
                 self.stack.wait_bus_connected(self.shared.token())
             back = time.monotonic()
-            log("fault %d: %s back after %.1f s" % (n, kind, back - start))
+            log("fault %d: %s back after %.1f s%s" % (
+                n, kind, back - start,
+                "" if reconnected is None else " (voicegate connected %.2f s after the bus listened again; "
+                "then the ovos-core stand-in)" % reconnected))
             with self.lock:
-                self.windows.append((start, back + GRACE, kind, back - start))
+                self.windows.append((start, back + GRACE, kind, back - start, reconnected))
             if self.stop.wait(self.interval):
                 return
 
@@ -573,7 +309,7 @@ class Faults:
         t0, t1, peer, _, status = row
         with self.lock:
             windows = list(self.windows)
-        for start, end, kind, _ in windows:
+        for start, end, kind, _, _ in windows:
             if t1 < start or t0 > end:
                 continue
             if kind == "server":
@@ -706,7 +442,7 @@ def judge(recorder, faults, samples, started, ended):
     unexcused = [r for r in rows if (r[4] == 0 or r[4] >= 500) and not faults.excused(r)]
     excused = [r for r in rows if (r[4] == 0 or r[4] >= 500) and faults.excused(r)]
     print("\nFaults injected (window: kill until back + %d s):" % GRACE)
-    for start, end, kind, back in faults.windows:
+    for start, end, kind, back, reconnected in faults.windows:
         peer = {"bus": "bus", "snap": "snap"}.get(kind)
         mine = [r for r in rows if r[2] == peer or kind == "server"]
         # Recovered: the first success answered once the peer was back (and voicegate told so).
@@ -714,6 +450,9 @@ def judge(recorder, faults, samples, started, ended):
         in_window = [r for r in mine if r[0] <= end and r[1] >= start]
         failed = collections.Counter(r[4] or "no answer" for r in in_window if r[4] == 0 or r[4] >= 500)
         waits = [r[1] - max(r[0], start) for r in in_window if r[4] == 503]
+        if reconnected is not None:
+            print("  at %6.1f s: voicegate connected to the new bus %.2f s after it listened" % (
+                start - started, reconnected))
         print("  at %6.1f s: %-6s back after %.1f s; first success %s after that; %d requests of its routes "
               "in the window, failed: %s; longest wait for a 503 after the kill: %.0f ms" % (
                   start - started, kind, back,
@@ -725,6 +464,8 @@ def judge(recorder, faults, samples, started, ended):
                                                                  (r[1] - r[0]) * 1000))
     if unexcused:
         failures.append("%d 5xx or unanswered requests outside the fault windows" % len(unexcused))
+    if faults.error:
+        failures.append(faults.error)
 
     # Growth: within the longest-lived process.
     segments = {}
@@ -792,9 +533,11 @@ def main():
     tmp = tempfile.mkdtemp(prefix="voicegate-soak.")
     stack = Stack(args, tmp)
     stop = threading.Event()
+    failures = ["did not finish"]
     try:
         log("starting the bus, snapserver, two speakers (temp dir %s)" % tmp)
         stack.start_bus()
+        stack.start_responder()
         stack.write_snapserver_config()
         stack.start_snapserver()
         stack.start_speakers()
@@ -831,9 +574,15 @@ def main():
     finally:
         stop.set()
         stack.procs.stop_all()
+        if failures:
+            for name in ("voicegate", "snapserver", "bus", "responder"):
+                path = os.path.join(tmp, name + ".log")
+                if os.path.exists(path):
+                    shutil.copy(path, os.path.join(os.path.abspath(args.out), "soak-%s.log" % name))
         shutil.rmtree(tmp, ignore_errors=True)
     if failures:
         print("\nFAIL:\n  " + "\n  ".join(failures))
+        print("(the processes' logs: soak-*.log beside soak.csv)")
         return 1
     print("\nPASS")
     return 0
