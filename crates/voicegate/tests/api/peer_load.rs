@@ -238,7 +238,7 @@ pub fn slowest_503s(outcomes: &[Outcome], fault_at: Instant) -> Vec<(&'static st
             None => slowest.push((o.probe, wait)),
         }
     }
-    slowest.sort_by(|a, b| b.1.cmp(&a.1));
+    slowest.sort_by_key(|b| std::cmp::Reverse(b.1));
     slowest
 }
 
