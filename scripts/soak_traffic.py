@@ -100,6 +100,7 @@ class Shared:
         self.lock = threading.Lock()
         self._token = None
         self.hk_session = None
+        self.account_full = None
         self.last_training = 0.0
         self.last_build = 0.0
         self.oauth_token, self.oauth_at = None, 0.0
@@ -191,6 +192,21 @@ def voices(c):
                        data={"data": json.dumps({"account_id": s.account, "sentence": "this is a sample"})})
         if c.ok(r):
             c.rec.wrote()
+        elif r is not None and r.status_code == 429:
+            # The account holds its quota of recordings (quotas.recordings_per_account): the next
+            # ones go to a new account.
+            with s.lock:
+                full, due = s.account, s.account_full != s.account
+                s.account_full = s.account
+            if due:
+                r = c.call(None, "voices account register", "POST", "/api/v1/external/account/register/",
+                           json={"gender": "female", "age": "30"})
+                with s.lock:
+                    if c.ok(r) and s.account == full:
+                        c.rec.wrote()
+                        s.account = r.json()["account_id"]
+                    elif not c.ok(r):
+                        s.account_full = None  # asked again by the next refusal
     elif choice == 7:
         c.call(None, "voices account", "GET", "/api/v1/external/account/info/", params={"account_id": s.account})
     elif choice == 8:

@@ -9,7 +9,7 @@ use serde_json::json;
 use testkit::{Responder, Snapclient, Snapserver};
 use tokio::time::Instant;
 
-use crate::ovos::{API_KEY, setup};
+use crate::ovos::{API_KEY, setup, setup_with};
 use crate::peer_load::{
     Load, Phase, Probe, check_down, check_every_answer, check_up_and_recovered, slowest_503s,
 };
@@ -97,6 +97,39 @@ async fn the_ovos_bus_killed_under_load_answers_503_at_once_and_recovers_without
     assert!(
         reconnected <= RECONNECT_MAX + Duration::from_secs(1),
         "{reconnected:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_skill_list_asked_while_nobody_answered_does_not_take_a_later_requests_answer() {
+    // The bus is back but ovos-core is not on it yet (it starts again after the bus): a skill
+    // list asked now gets no answer of its own.
+    let s = setup_with(None, |config| config.ovos.request_timeout_ms = 15_000).await;
+    let early = {
+        let request = s.call("GET", "/v1/skills");
+        tokio::spawn(async move { request.send().await.unwrap().status() })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let _responder = Responder::start(&s.bus, API_KEY).await;
+    assert!(!early.is_finished(), "the early request still waits");
+
+    // ovos-core's list answers the request asked now at once, and the early one with it.
+    let started = Instant::now();
+    let later = s.json("GET", "/v1/skills", StatusCode::OK).await;
+    assert!(later["count"].as_u64().unwrap() > 0, "{later}");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(early.await.unwrap(), StatusCode::OK);
+    // And the next one has its own answer, not one owed down the line.
+    let started = Instant::now();
+    s.json("GET", "/v1/skills", StatusCode::OK).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
     );
 }
 
