@@ -47,6 +47,10 @@ pub struct SpeakersConfig {
     pub snapcast_control: String,
     /// How long a control request waits for snapserver's answer, in milliseconds.
     pub snapcast_timeout_ms: u64,
+    /// The longest wait between attempts to reconnect to snapserver's control port, in
+    /// milliseconds (the wait starts at 100 ms and doubles after each failed attempt): once
+    /// snapserver is back, the speakers routes answer again within about this long.
+    pub snapcast_reconnect_max_ms: u64,
     /// The loudest a device may be set, on the contract's 0–50 scale (`set_volume` asks above
     /// it are lowered to it).
     pub max_volume: u8,
@@ -115,6 +119,7 @@ impl Default for SpeakersConfig {
             announce_volume: 0,
             snapcast_control: "127.0.0.1:1705".into(),
             snapcast_timeout_ms: 2000,
+            snapcast_reconnect_max_ms: 5000,
             max_volume: 50,
             session_idle_secs: 3600,
             max_sessions_per_user: 16,
@@ -155,6 +160,12 @@ impl SpeakersConfig {
         }
         if self.snapcast_timeout_ms == 0 {
             return Some(("speakers.snapcast_timeout_ms", "must be at least 1"));
+        }
+        if !(100..=60_000).contains(&self.snapcast_reconnect_max_ms) {
+            return Some((
+                "speakers.snapcast_reconnect_max_ms",
+                "must be from 100 to 60000",
+            ));
         }
         if self.session_idle_secs == 0 {
             return Some(("speakers.session_idle_secs", "must be at least 1"));
@@ -361,6 +372,11 @@ mod tests {
             with(|c| c.snapcast_timeout_ms = 0),
             Some("speakers.snapcast_timeout_ms")
         );
+        assert_eq!(
+            with(|c| c.snapcast_reconnect_max_ms = 99),
+            Some("speakers.snapcast_reconnect_max_ms")
+        );
+        assert_eq!(with(|c| c.snapcast_reconnect_max_ms = 100), None);
         assert_eq!(
             with(|c| c.session_idle_secs = 0),
             Some("speakers.session_idle_secs")

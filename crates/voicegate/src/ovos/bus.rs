@@ -3,14 +3,15 @@
 //! Every frame on the bus is JSON `{"type", "data", "context"}` and reaches every client, the
 //! sender included. Requests register a waiter before they send: native replies (made with
 //! `message.response()`) keep the request's context, so a correlation id placed there finds exactly
-//! its request; replies that any request may take (the skill list) are matched by type, oldest
-//! waiter first, once. Answers of the skill-rest-api companion skill carry nothing to tell whose
+//! its request; a reply that any request may take (the skill list) answers every request waiting
+//! for one. Answers of the skill-rest-api companion skill carry nothing to tell whose
 //! they are and come several times: they go through [`Bus::exchange`], one exchange per reply type
 //! at a time (see [`crate::ovos::exchange`]). A lost connection fails every waiter and exchange at
-//! once (503) and is re-established with capped exponential backoff.
+//! once (503), those still queued for an exchange too, and is re-established with capped
+//! exponential backoff.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -18,7 +19,7 @@ use futures_util::{SinkExt, StreamExt};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use tokio::net::TcpStream;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio_tungstenite::tungstenite::Message as Frame;
 
 use crate::ovos::exchange::{Exchange, Exchanges};
@@ -57,7 +58,7 @@ pub enum ReplyMatch {
     /// The reply keeps the request's context: match the correlation id.
     Correlated,
     /// The reply may have a fresh context, and any reply of the type answers any request of it
-    /// (the skill list): match the type, oldest waiter first.
+    /// (the skill list): match the type; one reply answers every request waiting for the type.
     ByType,
 }
 
@@ -152,8 +153,12 @@ impl Waiters {
         self.by_id.insert(id, waiter);
     }
 
-    /// The waiter a message answers, if any, removed from the table.
-    fn take_for(&mut self, message: &BusMessage) -> Option<Waiter> {
+    /// The waiters a message answers, removed from the table: the request its correlation id
+    /// names, else every request waiting for any reply of its type. Any such reply answers all
+    /// of them: handed to one at a time, a reply whose request got none (sent while nobody
+    /// answered) would go to the next request, whose own would go to the one after, and the
+    /// last would wait in vain.
+    fn take_for(&mut self, message: &BusMessage) -> Vec<Waiter> {
         let correlation = message.context.get(CORRELATION_KEY).and_then(Value::as_str);
         if let Some(&id) = correlation.and_then(|c| self.by_correlation.get(c)) {
             let answers = self
@@ -161,17 +166,26 @@ impl Waiters {
                 .get(&id)
                 .is_some_and(|w| w.reply_types.contains(&message.msg_type));
             if answers {
-                return self.remove(id);
+                return self.remove(id).into_iter().collect();
             }
         }
-        let id = *self.by_type.get(&message.msg_type)?.front()?;
-        self.remove(id)
+        let waiting: Vec<u64> = self
+            .by_type
+            .get(&message.msg_type)
+            .map(|queue| queue.iter().copied().collect())
+            .unwrap_or_default();
+        waiting
+            .into_iter()
+            .filter_map(|id| self.remove(id))
+            .collect()
     }
 }
 
 struct Shared {
     settings: BusSettings,
-    connected: AtomicBool,
+    /// Whether the connection is up; requests queued for an exchange watch it to fail at once
+    /// when it drops.
+    connected: watch::Sender<bool>,
     outgoing: Mutex<Option<mpsc::Sender<String>>>,
     waiters: Mutex<Waiters>,
     exchanges: Arc<Exchanges<BusMessage>>,
@@ -196,7 +210,7 @@ impl Bus {
         Self {
             shared: Arc::new(Shared {
                 settings,
-                connected: AtomicBool::new(false),
+                connected: watch::Sender::new(false),
                 outgoing: Mutex::new(None),
                 waiters: Mutex::new(Waiters::default()),
                 exchanges,
@@ -209,7 +223,7 @@ impl Bus {
 
     /// Whether the connection is up now.
     pub fn is_connected(&self) -> bool {
-        self.shared.connected.load(Ordering::SeqCst)
+        *self.shared.connected.borrow()
     }
 
     /// The bus URL.
@@ -267,12 +281,17 @@ impl Bus {
         }
         let timeout = self.shared.settings.request_timeout;
         let deadline = tokio::time::Instant::now() + timeout;
-        let exchange = self
-            .shared
-            .exchanges
-            .open(reply_types, deadline)
-            .await
-            .ok_or(BusError::Timeout(timeout.as_millis()))?;
+        // Queued behind other exchanges, a request still fails at once when the connection
+        // drops: those ahead of it would each end, then drain, before its turn came.
+        let mut connected = self.shared.connected.subscribe();
+        let exchange = tokio::select! {
+            opened = self.shared.exchanges.open(reply_types, deadline) => opened,
+            _ = connected.wait_for(|up| !up) => return Err(self.unavailable()),
+        }
+        .ok_or(BusError::Timeout(timeout.as_millis()))?;
+        if !self.is_connected() {
+            return Err(self.unavailable());
+        }
         let id = self.shared.next_id.fetch_add(1, Ordering::Relaxed);
         let correlation = format!("{}-{id}", self.shared.session);
         self.send_frame(self.frame(message, Some(&correlation)))
@@ -413,7 +432,7 @@ impl Bus {
             .outgoing
             .lock()
             .unwrap_or_else(|e| e.into_inner()) = Some(tx);
-        self.shared.connected.store(true, Ordering::SeqCst);
+        self.shared.connected.send_replace(true);
         loop {
             tokio::select! {
                 incoming = source.next() => match incoming {
@@ -439,7 +458,7 @@ impl Bus {
                 },
             }
         }
-        self.shared.connected.store(false, Ordering::SeqCst);
+        self.shared.connected.send_replace(false);
         *self
             .shared
             .outgoing
@@ -457,14 +476,12 @@ impl Bus {
         for tap in &self.shared.taps {
             tap.deliver(&message);
         }
-        let waiter = self.lock_waiters().take_for(&message);
-        match waiter {
-            Some(waiter) => {
-                let _ = waiter.tx.send(message);
-            }
-            None => {
-                self.shared.exchanges.deliver(&message.msg_type, &message);
-            }
+        let waiters = self.lock_waiters().take_for(&message);
+        if waiters.is_empty() {
+            self.shared.exchanges.deliver(&message.msg_type, &message);
+        }
+        for waiter in waiters {
+            let _ = waiter.tx.send(message.clone());
         }
     }
 }
@@ -545,32 +562,34 @@ mod tests {
             data: json!({}),
             context: json!({CORRELATION_KEY: "s-2"}),
         };
-        assert_eq!(
-            waiters.take_for(&reply).map(|w| w.correlation),
-            Some("s-2".into())
-        );
+        let answered: Vec<String> = waiters
+            .take_for(&reply)
+            .into_iter()
+            .map(|w| w.correlation)
+            .collect();
+        assert_eq!(answered, ["s-2"]);
         // The echo of a request (same context, request type) answers nothing.
         let echo = BusMessage {
             msg_type: "x".into(),
             data: json!({}),
             context: json!({CORRELATION_KEY: "s-1"}),
         };
-        assert!(waiters.take_for(&echo).is_none());
+        assert!(waiters.take_for(&echo).is_empty());
 
+        // One answer of a type any request may take answers every request waiting for one
+        // (one of them may have been sent when nobody answered: it gets no answer of its own).
         let _c = waiter(&mut waiters, 3, "y.answer", true);
         let _d = waiter(&mut waiters, 4, "y.answer", true);
         let answer = BusMessage::new("y.answer", json!({}));
-        assert_eq!(
-            waiters.take_for(&answer).map(|w| w.correlation),
-            Some("s-3".into())
-        );
-        assert_eq!(
-            waiters.take_for(&answer).map(|w| w.correlation),
-            Some("s-4".into())
-        );
+        let answered: Vec<String> = waiters
+            .take_for(&answer)
+            .into_iter()
+            .map(|w| w.correlation)
+            .collect();
+        assert_eq!(answered, ["s-3", "s-4"]);
         assert!(
-            waiters.take_for(&answer).is_none(),
-            "each answer goes to one request, once"
+            waiters.take_for(&answer).is_empty(),
+            "a later answer finds nobody waiting"
         );
         assert!(waiters.by_type.is_empty());
     }

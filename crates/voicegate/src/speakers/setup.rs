@@ -101,6 +101,7 @@ fn local(config: &SpeakersConfig, events: &EventHub) -> (Arc<dyn SpeakerBackend>
 fn snapcast(config: &SpeakersConfig, events: &EventHub) -> (Arc<dyn SpeakerBackend>, Streams) {
     let mut settings = ControlSettings::new(config.snapcast_control.clone());
     settings.request_timeout = Duration::from_millis(config.snapcast_timeout_ms);
+    settings.reconnect_max = Duration::from_millis(config.snapcast_reconnect_max_ms);
     let control = SnapcastControl::start(settings);
     follow_snapcast(events.clone(), control.notifications());
     let sources = config.streams().unwrap_or_default();

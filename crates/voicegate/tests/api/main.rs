@@ -24,6 +24,8 @@ mod oauth;
 mod ovos;
 mod ovos_skill;
 mod ovos_stack;
+mod peer_faults;
+mod peer_load;
 mod postman;
 mod put_url;
 mod quotas;
