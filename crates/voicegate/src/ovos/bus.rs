@@ -49,6 +49,12 @@ impl BusMessage {
             context: json!({}),
         }
     }
+
+    /// Reads a frame the bus delivered: a JSON object with a text `type` (`data` and `context`
+    /// default to null). Anything else is `None`: the connection skips it.
+    pub fn from_frame(text: &str) -> Option<Self> {
+        serde_json::from_str(text).ok()
+    }
 }
 
 /// How a request's reply is recognised.
@@ -95,14 +101,19 @@ pub trait MessageTap: Send + Sync + 'static {
     fn deliver(&self, message: &BusMessage);
 }
 
-struct Waiter {
+/// A request waiting for its reply (public for the fuzz targets).
+#[doc(hidden)]
+pub struct Waiter {
     correlation: String,
     reply_types: Vec<String>,
     tx: oneshot::Sender<BusMessage>,
 }
 
+/// The requests waiting for their replies, and how a reply finds its request (public for the
+/// fuzz targets).
+#[doc(hidden)]
 #[derive(Default)]
-struct Waiters {
+pub struct Waiters {
     by_id: HashMap<u64, Waiter>,
     /// Type-matched waiters per reply type, oldest first.
     by_type: HashMap<String, VecDeque<u64>>,
@@ -110,8 +121,16 @@ struct Waiters {
     by_correlation: HashMap<String, u64>,
 }
 
+impl Waiter {
+    /// Hands the request its reply (nothing happens when the request has ended meanwhile).
+    pub fn answer(self, message: BusMessage) {
+        let _ = self.tx.send(message);
+    }
+}
+
 impl Waiters {
-    fn remove(&mut self, id: u64) -> Option<Waiter> {
+    /// Removes waiter `id` (its request ended), if it is still there.
+    pub fn remove(&mut self, id: u64) -> Option<Waiter> {
         let waiter = self.by_id.remove(&id)?;
         self.by_correlation.remove(&waiter.correlation);
         for reply_type in &waiter.reply_types {
@@ -127,7 +146,7 @@ impl Waiters {
 
     /// Adds waiter `id`, reachable by its correlation id and, for [`ReplyMatch::ByType`], by its
     /// reply types (behind the waiters already queued for them).
-    fn register(
+    pub fn register(
         &mut self,
         id: u64,
         correlation: &str,
@@ -153,7 +172,7 @@ impl Waiters {
     }
 
     /// The waiter a message answers, if any, removed from the table.
-    fn take_for(&mut self, message: &BusMessage) -> Option<Waiter> {
+    pub fn take_for(&mut self, message: &BusMessage) -> Option<Waiter> {
         let correlation = message.context.get(CORRELATION_KEY).and_then(Value::as_str);
         if let Some(&id) = correlation.and_then(|c| self.by_correlation.get(c)) {
             let answers = self
@@ -451,7 +470,7 @@ impl Bus {
     }
 
     fn dispatch(&self, text: &str) {
-        let Ok(message) = serde_json::from_str::<BusMessage>(text) else {
+        let Some(message) = BusMessage::from_frame(text) else {
             return;
         };
         for tap in &self.shared.taps {
@@ -459,9 +478,7 @@ impl Bus {
         }
         let waiter = self.lock_waiters().take_for(&message);
         match waiter {
-            Some(waiter) => {
-                let _ = waiter.tx.send(message);
-            }
+            Some(waiter) => waiter.answer(message),
             None => {
                 self.shared.exchanges.deliver(&message.msg_type, &message);
             }
