@@ -168,7 +168,10 @@ mod tests {
             let error = read_wav(&file, LIMITS).unwrap_err().to_string();
             assert!(error.contains("not numbers"), "{bad}: {error}");
             file[48..52].copy_from_slice(&0.5f32.to_le_bytes());
-            assert_eq!(read_wav(&file, LIMITS).unwrap().samples, [0.25, 0.5, -0.25, 0.0]);
+            assert_eq!(
+                read_wav(&file, LIMITS).unwrap().samples,
+                [0.25, 0.5, -0.25, 0.0]
+            );
         }
     }
 

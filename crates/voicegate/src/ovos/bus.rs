@@ -51,9 +51,13 @@ impl BusMessage {
     }
 
     /// Reads a frame the bus delivered: a JSON object with a text `type` (`data` and `context`
-    /// default to null). Anything else is `None`: the connection skips it.
+    /// default to null). Anything else (an array too, which serde would read field by field) is
+    /// `None`: the connection skips it.
     pub fn from_frame(text: &str) -> Option<Self> {
-        serde_json::from_str(text).ok()
+        let object = text
+            .trim_start_matches([' ', '\t', '\n', '\r'])
+            .starts_with('{');
+        object.then(|| serde_json::from_str(text).ok()).flatten()
     }
 }
 

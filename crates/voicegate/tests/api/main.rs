@@ -11,6 +11,7 @@ mod connections;
 mod docs;
 mod errors;
 mod events;
+mod fuzz_findings;
 mod hk_oauth;
 mod managed_snapserver;
 mod media;
