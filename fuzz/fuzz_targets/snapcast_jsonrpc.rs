@@ -66,12 +66,6 @@ fn check_line(line: &[u8]) {
             (got, item) => panic!("request {id}: {got:?} for {item:?}"),
         }
     }
-    let (tx, mut rx) = broadcast::channel(1024);
-    publish(line, &tx);
-    let mut published = Vec::new();
-    while let Ok(Notification::Event { method, params }) = rx.try_recv() {
-        published.push((method, params));
-    }
     let want: Vec<(String, Value)> = items
         .iter()
         .filter_map(|item| {
@@ -81,8 +75,14 @@ fn check_line(line: &[u8]) {
                 item.get("params").cloned().unwrap_or(Value::Null),
             ))
         })
-        .take(1024)
         .collect();
+    // Room for every notification of the line (a listener that lags misses some, on purpose).
+    let (tx, mut rx) = broadcast::channel(want.len().max(1));
+    publish(line, &tx);
+    let mut published = Vec::new();
+    while let Ok(Notification::Event { method, params }) = rx.try_recv() {
+        published.push((method, params));
+    }
     assert_eq!(published, want);
 }
 
