@@ -114,11 +114,14 @@ fuzz_target!(|data: &[u8]| {
         let Some(message) = BusMessage::from_frame(frame) else {
             continue;
         };
-        let value: Value = serde_json::from_str(frame).expect("a message is JSON");
-        assert_eq!(
-            value.get("type"),
-            Some(&Value::String(message.msg_type.clone()))
-        );
+        // (An unknown field is skipped unread, so it may hold what `Value` refuses, such as a
+        // number beyond f64's range.)
+        if let Ok(value) = serde_json::from_str::<Value>(frame) {
+            assert_eq!(
+                value.get("type"),
+                Some(&Value::String(message.msg_type.clone()))
+            );
+        }
         check_message(&message);
         let correlation = message.context.get(CORRELATION_KEY).and_then(Value::as_str);
         let owner = REQUESTS.iter().position(|(c, types, _)| {
