@@ -107,6 +107,12 @@ pub fn read_wav(bytes: &[u8], limits: ReadLimits) -> Result<Audio, SpeechError> 
                 .map_err(bad)?
         }
     };
+    // A float file may hold NaN or infinities: not sound, and poison for every measure after.
+    if interleaved.iter().any(|sample| !sample.is_finite()) {
+        return Err(SpeechError::BadAudio(
+            "the recording holds samples that are not numbers (NaN or infinite)".into(),
+        ));
+    }
     let samples = interleaved
         .chunks_exact(channels)
         .map(|frame| frame.iter().sum::<f32>() / channels as f32)
@@ -136,6 +142,37 @@ mod tests {
         let mut streamed = header(16000, None).to_vec();
         encode_pcm(&audio.samples, &mut streamed);
         assert_eq!(read_wav(&streamed, LIMITS).unwrap().samples, audio.samples);
+    }
+
+    /// Found by the `wav` fuzz target: a 32-bit float file with NaN and infinite samples was
+    /// read as a recording (its level check then measured NaN).
+    #[test]
+    fn refuses_samples_that_are_not_numbers() {
+        for bad in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
+            let mut file = Vec::new();
+            file.extend_from_slice(b"RIFF");
+            file.extend_from_slice(&(36u32 + 16).to_le_bytes());
+            file.extend_from_slice(b"WAVEfmt ");
+            file.extend_from_slice(&16u32.to_le_bytes());
+            file.extend_from_slice(&3u16.to_le_bytes()); // IEEE float
+            file.extend_from_slice(&1u16.to_le_bytes());
+            file.extend_from_slice(&8000u32.to_le_bytes());
+            file.extend_from_slice(&32000u32.to_le_bytes());
+            file.extend_from_slice(&4u16.to_le_bytes());
+            file.extend_from_slice(&32u16.to_le_bytes());
+            file.extend_from_slice(b"data");
+            file.extend_from_slice(&16u32.to_le_bytes());
+            for sample in [0.25, bad, -0.25, 0.0f32] {
+                file.extend_from_slice(&sample.to_le_bytes());
+            }
+            let error = read_wav(&file, LIMITS).unwrap_err().to_string();
+            assert!(error.contains("not numbers"), "{bad}: {error}");
+            file[48..52].copy_from_slice(&0.5f32.to_le_bytes());
+            assert_eq!(
+                read_wav(&file, LIMITS).unwrap().samples,
+                [0.25, 0.5, -0.25, 0.0]
+            );
+        }
     }
 
     #[test]

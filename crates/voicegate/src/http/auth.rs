@@ -2,6 +2,7 @@
 //! ([`BearerToken`], for the refresh route).
 
 use axum::extract::FromRequestParts;
+use axum::http::HeaderValue;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 
@@ -29,17 +30,22 @@ impl<S: Send + Sync> FromRequestParts<S> for BearerToken {
         let Some(value) = parts.headers.get(AUTHORIZATION) else {
             return Err(IdentityError::MissingCredentials.into());
         };
-        let value = value.to_str().map_err(|_| IdentityError::InvalidToken)?;
-        let (scheme, token) = value.split_once(' ').ok_or(IdentityError::InvalidToken)?;
-        let token = token.trim();
-        // `JWT <token>` is the Snips console's scheme for the same tokens.
-        let known_scheme =
-            scheme.eq_ignore_ascii_case("bearer") || scheme.eq_ignore_ascii_case("jwt");
-        if !known_scheme || token.is_empty() {
-            return Err(IdentityError::InvalidToken.into());
-        }
-        Ok(Self(token.to_string()))
+        Ok(Self(bearer_token(value)?.to_string()))
     }
+}
+
+/// The token of an `Authorization` value `Bearer <token>` or `JWT <token>` (the scheme in any
+/// case; the Snips console's scheme for the same tokens is `JWT`), without the white space around
+/// it. Anything else, or no token, is [`IdentityError::InvalidToken`].
+pub fn bearer_token(value: &HeaderValue) -> Result<&str, IdentityError> {
+    let value = value.to_str().map_err(|_| IdentityError::InvalidToken)?;
+    let (scheme, token) = value.split_once(' ').ok_or(IdentityError::InvalidToken)?;
+    let token = token.trim();
+    let known_scheme = scheme.eq_ignore_ascii_case("bearer") || scheme.eq_ignore_ascii_case("jwt");
+    if !known_scheme || token.is_empty() {
+        return Err(IdentityError::InvalidToken);
+    }
+    Ok(token)
 }
 
 /// The principal of a request that carried a valid access token, named token or signature.

@@ -151,10 +151,11 @@ impl JwtCodec {
         if claims.iss != self.issuer || claims.aud != self.audience {
             return Err(TokenError::WrongIssuer);
         }
-        if now > claims.exp + self.leeway {
+        // Saturating: a claim near the ends of the range must not overflow.
+        if now > claims.exp.saturating_add(self.leeway) {
             return Err(TokenError::Expired);
         }
-        if claims.iat > now + self.leeway {
+        if claims.iat > now.saturating_add(self.leeway) {
             return Err(TokenError::NotYetValid);
         }
         Ok(claims)
@@ -216,6 +217,25 @@ mod tests {
             codec.verify(&other.sign(&claims(1000)), 1000),
             Err(TokenError::BadSignature)
         );
+    }
+
+    /// Found with the `jwt` fuzz target's checks: a signed token whose `exp` is the largest
+    /// integer overflowed the expiry check (a panic where overflow is checked).
+    #[test]
+    fn claims_at_the_ends_of_the_range_do_not_overflow() {
+        let codec = codec();
+        let mut far = claims(1000);
+        far.exp = i64::MAX;
+        far.iat = i64::MIN;
+        let token = codec.sign(&far);
+        assert_eq!(codec.verify(&token, 1000), Ok(far.clone()));
+        far.iat = i64::MAX;
+        let token = codec.sign(&far);
+        assert_eq!(codec.verify(&token, 1000), Err(TokenError::NotYetValid));
+        far.exp = i64::MIN;
+        far.iat = 0;
+        let token = codec.sign(&far);
+        assert_eq!(codec.verify(&token, 1000), Err(TokenError::Expired));
     }
 
     #[test]

@@ -93,38 +93,43 @@ fn hex_into(bytes: &[u8], out: &mut [u8]) {
     }
 }
 
-/// Parses an ISO 8601 UTC timestamp, with or without `Z` (or `+00:00`) and fractional seconds,
-/// as Unix seconds.
+/// Parses an ISO 8601 UTC timestamp, `YYYY-MM-DDTHH:MM:SS` with an optional fraction of a
+/// second (`.` and digits) and an optional `Z` or `+00:00`, as Unix seconds. The date must exist
+/// (years 1 to 9999); a leap second (`:60`) is the next minute's first.
 pub fn parse_timestamp(text: &str) -> Option<UnixTime> {
     let text = text
         .strip_suffix('Z')
         .or_else(|| text.strip_suffix("+00:00"))
         .unwrap_or(text);
-    let (date, time) = text.split_once('T')?;
-    let mut date_parts = date.split('-');
-    let year: i64 = date_parts.next()?.parse().ok()?;
-    let month: i64 = date_parts.next()?.parse().ok()?;
-    let day: i64 = date_parts.next()?.parse().ok()?;
-    let time = time.split_once('.').map_or(time, |(whole, fraction)| {
-        if fraction.chars().all(|c| c.is_ascii_digit()) {
-            whole
-        } else {
-            ""
-        }
-    });
-    let mut time_parts = time.split(':');
-    let hour: i64 = time_parts.next()?.parse().ok()?;
-    let minute: i64 = time_parts.next()?.parse().ok()?;
-    let second: i64 = time_parts.next()?.parse().ok()?;
-    // Years 1 to 9999 only, as RFC 3339 has them: every sum below then stays far from overflow.
-    let valid = date_parts.next().is_none()
-        && time_parts.next().is_none()
-        && (1..=9999).contains(&year)
+    let (whole, fraction) = text.split_at_checked(19)?;
+    let fraction_ok = fraction.is_empty()
+        || fraction
+            .strip_prefix('.')
+            .is_some_and(|digits| !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()));
+    let bytes = whole.as_bytes();
+    let separators = bytes[4] == b'-'
+        && bytes[7] == b'-'
+        && bytes[10] == b'T'
+        && bytes[13] == b':'
+        && bytes[16] == b':';
+    if !fraction_ok || !separators {
+        return None;
+    }
+    let number = |at: std::ops::Range<usize>| {
+        bytes[at].iter().try_fold(0i64, |n, &digit| {
+            digit
+                .is_ascii_digit()
+                .then(|| n * 10 + i64::from(digit - b'0'))
+        })
+    };
+    let (year, month, day) = (number(0..4)?, number(5..7)?, number(8..10)?);
+    let (hour, minute, second) = (number(11..13)?, number(14..16)?, number(17..19)?);
+    let valid = year >= 1
         && (1..=12).contains(&month)
-        && (1..=31).contains(&day)
-        && (0..24).contains(&hour)
-        && (0..60).contains(&minute)
-        && (0..=60).contains(&second);
+        && (1..=days_in_month(year, month)).contains(&day)
+        && hour < 24
+        && minute < 60
+        && second <= 60;
     if !valid {
         return None;
     }
@@ -136,6 +141,16 @@ pub fn parse_timestamp(text: &str) -> Option<UnixTime> {
     let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
     let days = era * 146_097 + day_of_era - 719_468;
     Some(days * 86_400 + hour * 3600 + minute * 60 + second)
+}
+
+/// The days of `month` (1 to 12) in `year` (Gregorian).
+fn days_in_month(year: i64, month: i64) -> i64 {
+    match month {
+        2 if (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
 }
 
 /// The hex SHA-256 of the string the signature covers.
@@ -245,6 +260,37 @@ mod tests {
             "digest",
             &signature
         ));
+    }
+
+    /// Found by the `signature_header` fuzz target: a five-digit year and a one-digit month
+    /// passed as ISO 8601. Only `YYYY-MM-DDTHH:MM:SS` of a date that exists is one.
+    #[test]
+    fn only_iso_8601_dates_that_exist_are_timestamps() {
+        for bad in [
+            "00010-1-01T00:00:00.5+00:00",
+            "2026-1-01T00:00:00",
+            "2026-01-01T0:00:00",
+            "+2026-01-01T00:00:00",
+            "2026-+1-01T00:00:00",
+            "2026-02-29T00:00:00",
+            "2026-04-31T00:00:00",
+            "0000-01-01T00:00:00",
+            "2026-01-01T00:00:00.",
+            "2026-01-01T00:00:00.5.5",
+            "2026-01-01T00:00:00Z+00:00",
+        ] {
+            assert_eq!(parse_timestamp(bad), None, "{bad}");
+        }
+        assert_eq!(parse_timestamp("2024-02-29T00:00:00"), Some(1_709_164_800));
+        assert_eq!(parse_timestamp("2026-12-31T23:59:60Z"), Some(1_798_761_600));
+        assert_eq!(
+            parse_timestamp("0001-01-01T00:00:00"),
+            Some(-62_135_596_800)
+        );
+        assert_eq!(
+            parse_timestamp("9999-12-31T23:59:59"),
+            Some(253_402_300_799)
+        );
     }
 
     /// Any year, month, day and time of day, well-formed or not: parsing never overflows, and a

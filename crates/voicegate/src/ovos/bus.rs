@@ -50,6 +50,16 @@ impl BusMessage {
             context: json!({}),
         }
     }
+
+    /// Reads a frame the bus delivered: a JSON object with a text `type` (`data` and `context`
+    /// default to null). Anything else (an array too, which serde would read field by field) is
+    /// `None`: the connection skips it.
+    pub fn from_frame(text: &str) -> Option<Self> {
+        let object = text
+            .trim_start_matches([' ', '\t', '\n', '\r'])
+            .starts_with('{');
+        object.then(|| serde_json::from_str(text).ok()).flatten()
+    }
 }
 
 /// How a request's reply is recognised.
@@ -96,14 +106,19 @@ pub trait MessageTap: Send + Sync + 'static {
     fn deliver(&self, message: &BusMessage);
 }
 
-struct Waiter {
+/// A request waiting for its reply (public for the fuzz targets).
+#[doc(hidden)]
+pub struct Waiter {
     correlation: String,
     reply_types: Vec<String>,
     tx: oneshot::Sender<BusMessage>,
 }
 
+/// The requests waiting for their replies, and how a reply finds its request (public for the
+/// fuzz targets).
+#[doc(hidden)]
 #[derive(Default)]
-struct Waiters {
+pub struct Waiters {
     by_id: HashMap<u64, Waiter>,
     /// Type-matched waiters per reply type, oldest first.
     by_type: HashMap<String, VecDeque<u64>>,
@@ -111,8 +126,16 @@ struct Waiters {
     by_correlation: HashMap<String, u64>,
 }
 
+impl Waiter {
+    /// Hands the request its reply (nothing happens when the request has ended meanwhile).
+    pub fn answer(self, message: BusMessage) {
+        let _ = self.tx.send(message);
+    }
+}
+
 impl Waiters {
-    fn remove(&mut self, id: u64) -> Option<Waiter> {
+    /// Removes waiter `id` (its request ended), if it is still there.
+    pub fn remove(&mut self, id: u64) -> Option<Waiter> {
         let waiter = self.by_id.remove(&id)?;
         self.by_correlation.remove(&waiter.correlation);
         for reply_type in &waiter.reply_types {
@@ -128,7 +151,7 @@ impl Waiters {
 
     /// Adds waiter `id`, reachable by its correlation id and, for [`ReplyMatch::ByType`], by its
     /// reply types (behind the waiters already queued for them).
-    fn register(
+    pub fn register(
         &mut self,
         id: u64,
         correlation: &str,
@@ -158,7 +181,7 @@ impl Waiters {
     /// of them: handed to one at a time, a reply whose request got none (sent while nobody
     /// answered) would go to the next request, whose own would go to the one after, and the
     /// last would wait in vain.
-    fn take_for(&mut self, message: &BusMessage) -> Vec<Waiter> {
+    pub fn take_for(&mut self, message: &BusMessage) -> Vec<Waiter> {
         let correlation = message.context.get(CORRELATION_KEY).and_then(Value::as_str);
         if let Some(&id) = correlation.and_then(|c| self.by_correlation.get(c)) {
             let answers = self
@@ -470,7 +493,7 @@ impl Bus {
     }
 
     fn dispatch(&self, text: &str) {
-        let Ok(message) = serde_json::from_str::<BusMessage>(text) else {
+        let Some(message) = BusMessage::from_frame(text) else {
             return;
         };
         for tap in &self.shared.taps {
@@ -481,7 +504,7 @@ impl Bus {
             self.shared.exchanges.deliver(&message.msg_type, &message);
         }
         for waiter in waiters {
-            let _ = waiter.tx.send(message.clone());
+            waiter.answer(message.clone());
         }
     }
 }
@@ -498,99 +521,5 @@ impl Drop for WaiterGuard<'_> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn waiter(
-        waiters: &mut Waiters,
-        id: u64,
-        reply: &str,
-        by_type: bool,
-    ) -> oneshot::Receiver<BusMessage> {
-        let (tx, rx) = oneshot::channel();
-        let matching = if by_type {
-            ReplyMatch::ByType
-        } else {
-            ReplyMatch::Correlated
-        };
-        waiters.register(id, &format!("s-{id}"), &[reply], matching, tx);
-        rx
-    }
-
-    #[test]
-    fn frames_keep_the_callers_context_and_add_only_source_and_correlation() {
-        let bus = Bus::new(
-            BusSettings {
-                url: "ws://127.0.0.1:9/core".into(),
-                address: "127.0.0.1:9".into(),
-                request_timeout: Duration::from_secs(1),
-                reconnect_max: Duration::from_secs(1),
-                exchange_drain: Duration::ZERO,
-            },
-            Vec::new(),
-        );
-        let frame =
-            |message| serde_json::from_str::<Value>(&bus.frame(message, Some("c-1"))).unwrap();
-        // No destination unless the caller names one: a broadcast.
-        let broadcast = frame(BusMessage::new("mycroft.stop", json!({})));
-        assert_eq!(
-            broadcast["context"],
-            json!({"source": "voicegate", CORRELATION_KEY: "c-1"})
-        );
-        let addressed = frame(BusMessage {
-            context: json!({"destination": ["audio"], "session": {"session_id": "default"}}),
-            ..BusMessage::new("mycroft.mic.listen", json!({}))
-        });
-        assert_eq!(
-            addressed["context"],
-            json!({
-                "destination": ["audio"],
-                "session": {"session_id": "default"},
-                "source": "voicegate",
-                CORRELATION_KEY: "c-1",
-            })
-        );
-    }
-
-    #[test]
-    fn correlated_replies_find_their_own_request_and_type_matches_go_oldest_first() {
-        let mut waiters = Waiters::default();
-        let _a = waiter(&mut waiters, 1, "x.response", false);
-        let _b = waiter(&mut waiters, 2, "x.response", false);
-        let reply = BusMessage {
-            msg_type: "x.response".into(),
-            data: json!({}),
-            context: json!({CORRELATION_KEY: "s-2"}),
-        };
-        let answered: Vec<String> = waiters
-            .take_for(&reply)
-            .into_iter()
-            .map(|w| w.correlation)
-            .collect();
-        assert_eq!(answered, ["s-2"]);
-        // The echo of a request (same context, request type) answers nothing.
-        let echo = BusMessage {
-            msg_type: "x".into(),
-            data: json!({}),
-            context: json!({CORRELATION_KEY: "s-1"}),
-        };
-        assert!(waiters.take_for(&echo).is_empty());
-
-        // One answer of a type any request may take answers every request waiting for one
-        // (one of them may have been sent when nobody answered: it gets no answer of its own).
-        let _c = waiter(&mut waiters, 3, "y.answer", true);
-        let _d = waiter(&mut waiters, 4, "y.answer", true);
-        let answer = BusMessage::new("y.answer", json!({}));
-        let answered: Vec<String> = waiters
-            .take_for(&answer)
-            .into_iter()
-            .map(|w| w.correlation)
-            .collect();
-        assert_eq!(answered, ["s-3", "s-4"]);
-        assert!(
-            waiters.take_for(&answer).is_empty(),
-            "a later answer finds nobody waiting"
-        );
-        assert!(waiters.by_type.is_empty());
-    }
-}
+#[path = "bus_tests.rs"]
+mod tests;

@@ -4,6 +4,7 @@
 //! `delivery_routes`.
 
 use axum::Json;
+use axum::body::Bytes;
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -101,6 +102,44 @@ pub struct RecordingSaved {
     pub status: u16,
 }
 
+/// What a `recording/save` form carries, read from its parameters.
+#[derive(Debug)]
+pub struct RecordingUpload {
+    /// The account the recording is for (`account_id`).
+    pub account: AccountId,
+    /// The sentence read, trimmed (`sentence`).
+    pub sentence: String,
+    /// The file's bytes (`file`), not empty; not decoded yet.
+    pub wav: Bytes,
+}
+
+impl RecordingUpload {
+    /// Reads an upload from a multipart form (415 otherwise): `account_id` and `sentence` (at
+    /// most `max_sentence_chars` characters once trimmed) from the query, the form or its `data`
+    /// field, and the `file` part, taken out of `params`. A missing or bad field is a 400 naming it.
+    pub fn read(params: &mut Params, max_sentence_chars: usize) -> Result<Self, ApiError> {
+        params.require_multipart("a file field (WAV) and a data field (JSON)")?;
+        let account = AccountId::new(params.required_text("account_id")?);
+        let sentence = params.required_text("sentence")?.trim().to_string();
+        if sentence.chars().count() > max_sentence_chars {
+            return Err(ApiError::bad_request(format!(
+                "sentence: longer than {max_sentence_chars} characters"
+            )));
+        }
+        let file = params.take_part("file").ok_or_else(|| {
+            ApiError::bad_request("file: the form needs a file field holding a WAV recording")
+        })?;
+        if file.bytes.is_empty() {
+            return Err(ApiError::bad_request("file: the recording is empty"));
+        }
+        Ok(Self {
+            account,
+            sentence,
+            wav: file.bytes,
+        })
+    }
+}
+
 /// Uploads a recording (VocaliD `recording/save`): multipart with `file` (WAV) and `data` (JSON
 /// with account_id and sentence). Refused uploads store nothing.
 #[utoipa::path(post, path = "/api/v1/external/recording/save/", tag = "voices",
@@ -119,24 +158,15 @@ pub async fn save_recording(
     Authorized(principal, _): Authorized<ExternalAccountScope>,
     mut params: Params,
 ) -> Result<Json<RecordingSaved>, ApiError> {
-    params.require_multipart("a file field (WAV) and a data field (JSON)")?;
-    let account = AccountId::new(params.required_text("account_id")?);
-    let sentence = params.required_text("sentence")?.trim().to_string();
-    let max = state.voices.config().max_sentence_chars;
-    if sentence.chars().count() > max {
-        return Err(ApiError::bad_request(format!(
-            "sentence: longer than {max} characters"
-        )));
-    }
-    let file = params.take_part("file").ok_or_else(|| {
-        ApiError::bad_request("file: the form needs a file field holding a WAV recording")
-    })?;
-    if file.bytes.is_empty() {
-        return Err(ApiError::bad_request("file: the recording is empty"));
-    }
+    let upload = RecordingUpload::read(&mut params, state.voices.config().max_sentence_chars)?;
     let status = state
         .voices
-        .save_recording(principal.user_id, &account, &sentence, file.bytes.to_vec())
+        .save_recording(
+            principal.user_id,
+            &upload.account,
+            &upload.sentence,
+            upload.wav.to_vec(),
+        )
         .await?;
     Ok(Json(RecordingSaved {
         sentence_status: SentenceStatus {

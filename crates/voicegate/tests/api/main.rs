@@ -15,6 +15,7 @@ mod errors;
 mod events;
 mod faults;
 mod faults_support;
+mod fuzz_findings;
 mod hk_oauth;
 mod hostile;
 mod managed_snapserver;

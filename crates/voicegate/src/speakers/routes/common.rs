@@ -22,7 +22,7 @@ pub(crate) const DONE: Done = Done { result: "true" };
 
 /// The `Volume` parameter: a whole number from 0 to 50, as text (a query, a form) or a JSON
 /// number.
-pub(crate) fn volume(params: &Params) -> Result<u8, ApiError> {
+pub fn volume(params: &Params) -> Result<u8, ApiError> {
     let bad = || SpeakerError::BadRequest("Volume must be a whole number from 0 to 50".into());
     let volume = match params.get("Volume") {
         Some(Value::Number(n)) => n.as_u64(),
@@ -39,7 +39,7 @@ pub(crate) fn volume(params: &Params) -> Result<u8, ApiError> {
 }
 
 /// The `DeviceIDList` parameter: DeviceIDs separated by commas.
-pub(crate) fn device_id_list(params: &Params) -> Result<Vec<String>, ApiError> {
+pub fn device_id_list(params: &Params) -> Result<Vec<String>, ApiError> {
     let ids: Vec<String> = params
         .required_text("DeviceIDList")?
         .split(',')
@@ -54,13 +54,13 @@ pub(crate) fn device_id_list(params: &Params) -> Result<Vec<String>, ApiError> {
 }
 
 /// The `PersistentID` parameter: text, or a JSON number.
-pub(crate) fn persistent_id(params: &Params) -> Result<String, ApiError> {
+pub fn persistent_id(params: &Params) -> Result<String, ApiError> {
     optional_persistent_id(params)?
         .ok_or_else(|| SpeakerError::BadRequest("PersistentID is required".into()).into())
 }
 
 /// The `PersistentID` parameter if there is one.
-pub(crate) fn optional_persistent_id(params: &Params) -> Result<Option<String>, ApiError> {
+pub fn optional_persistent_id(params: &Params) -> Result<Option<String>, ApiError> {
     match params.get("PersistentID") {
         Some(Value::Number(n)) => Ok(Some(n.to_string())),
         _ => Ok(params.text("PersistentID")?.map(|id| id.trim().to_string())),

@@ -9,5 +9,8 @@ pub mod media;
 mod playback;
 
 pub use common::Done;
+/// The readers of the HK parameters every route shares (public for the fuzz targets).
+#[doc(hidden)]
+pub use common::{device_id_list, optional_persistent_id, persistent_id, volume};
 pub use devices::*;
 pub use playback::*;

@@ -20,7 +20,7 @@ use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use crate::speakers::snapcast::status::ServerStatus;
 
 /// Longest line accepted from snapserver (a full status of a large house is well below this).
-const MAX_LINE: usize = 4 * 1024 * 1024;
+pub const MAX_LINE: usize = 4 * 1024 * 1024;
 /// Requests waiting for the connection at most.
 const QUEUE: usize = 256;
 /// Notifications kept for a slow listener before it misses some (and is told so).
@@ -92,10 +92,12 @@ pub enum Notification {
 }
 
 /// Where a request's answer goes.
-type Answer = oneshot::Sender<Result<Value, SnapcastError>>;
+#[doc(hidden)]
+pub type Answer = oneshot::Sender<Result<Value, SnapcastError>>;
 
 /// The requests sent on a connection and not answered yet, by id, with their method.
-type Waiting = HashMap<u64, (String, Answer)>;
+#[doc(hidden)]
+pub type Waiting = HashMap<u64, (String, Answer)>;
 
 /// One request on its way to the connection.
 struct Call {
@@ -308,7 +310,8 @@ impl SnapcastControl {
 }
 
 /// A status answer (`{"server": {...}}`) as a [`ServerStatus`].
-fn parse_status(method: &str, result: Value) -> Result<ServerStatus, SnapcastError> {
+#[doc(hidden)]
+pub fn parse_status(method: &str, result: Value) -> Result<ServerStatus, SnapcastError> {
     let server = result
         .get("server")
         .cloned()
@@ -323,7 +326,8 @@ fn next_backoff(current: Duration, settings: &ControlSettings) -> Duration {
 
 /// Reads one line (without its end) into `line`; `Ok(false)` at the end of the stream. A line
 /// longer than [`MAX_LINE`] is an error: the connection is then dropped.
-async fn read_line<R: tokio::io::AsyncBufRead + Unpin>(
+#[doc(hidden)]
+pub async fn read_line<R: tokio::io::AsyncBufRead + Unpin>(
     reader: &mut R,
     line: &mut Vec<u8>,
 ) -> std::io::Result<bool> {
@@ -414,7 +418,8 @@ async fn serve_requests(
 
 /// Hands an answer line (one answer, or a batch of them) to the callers waiting for it; lines
 /// that answer nobody (notifications, late answers) are dropped.
-fn answer_waiting(line: &[u8], waiting: &mut Waiting) {
+#[doc(hidden)]
+pub fn answer_waiting(line: &[u8], waiting: &mut Waiting) {
     let Ok(value) = serde_json::from_slice::<Value>(line) else {
         return;
     };
@@ -494,7 +499,8 @@ async fn listen(
 }
 
 /// Publishes the notifications in one line.
-fn publish(line: &[u8], notifications: &broadcast::Sender<Notification>) {
+#[doc(hidden)]
+pub fn publish(line: &[u8], notifications: &broadcast::Sender<Notification>) {
     let Ok(value) = serde_json::from_slice::<Value>(line) else {
         return;
     };
