@@ -435,3 +435,91 @@ async fn the_cli_is_held_to_the_credential_quotas_too() {
     let listed: Value = serde_json::from_str(&listed.stdout).unwrap();
     assert_eq!(listed.as_array().unwrap().len(), 1);
 }
+
+/// Speakers sessions and assistants stop at their limits: the sessions one user may have open
+/// (429 `too_many_sessions`), the assistants one user may have (429 `quota_exceeded`), the body
+/// a dataset may take (413); nothing is created past them, and a closed session makes room.
+#[tokio::test]
+async fn sessions_and_assistants_stop_at_their_limits() {
+    let server = TestServer::start_with(|c| {
+        c.speakers.max_sessions_per_user = 2;
+        c.assistants.max_per_user = 1;
+        c.assistants.body_limit = 4096;
+    })
+    .await;
+    server.add_user("ann", "ann-password-1").await;
+    let (token, _) = tokens(&server, "ann", "ann-password-1").await;
+    let http = client();
+    let init = || {
+        http.get(server.url("/api/v1/init_session"))
+            .bearer_auth(&token)
+            .send()
+    };
+    let mut sessions = Vec::new();
+    for _ in 0..2 {
+        let opened = init().await.unwrap();
+        assert_eq!(opened.status(), StatusCode::OK);
+        let body: Value = opened.json().await.unwrap();
+        sessions.push(body["SessionToken"].as_str().unwrap().to_owned());
+    }
+    let refused = init().await.unwrap();
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(body["error"], "too_many_sessions", "{body}");
+    assert_eq!(body["Result"], "false", "{body}");
+    let closed = http
+        .get(server.url(&format!(
+            "/api/v1/close_session?SessionToken={}",
+            sessions[0]
+        )))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(closed.status(), StatusCode::OK);
+    assert_eq!(init().await.unwrap().status(), StatusCode::OK);
+
+    let create = |body: Vec<u8>| {
+        http.post(server.url("/v3/assistant"))
+            .bearer_auth(&token)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+    };
+    let dataset = |title: &str| {
+        serde_json::to_vec(&json!({"title": title, "dataset": crate::assistants::home_dataset()}))
+            .unwrap()
+    };
+    let mut big = dataset("big");
+    assert!(big.len() < 4096, "the dataset alone fits the limit");
+    big.splice(
+        1..1,
+        format!("\"padding\":\"{}\",", "x".repeat(4096)).into_bytes(),
+    );
+    let too_large = create(big).await.unwrap();
+    let (_, body) = error_body(too_large, StatusCode::PAYLOAD_TOO_LARGE).await;
+    assert_eq!(body["error"], "payload_too_large", "{body}");
+    assert_eq!(
+        create(dataset("first")).await.unwrap().status(),
+        StatusCode::CREATED
+    );
+    let over = create(dataset("second")).await.unwrap();
+    let (_, body) = error_body(over, StatusCode::TOO_MANY_REQUESTS).await;
+    assert_eq!(body["error"], "quota_exceeded", "{body}");
+    let listed: Value = http
+        .get(server.url("/v3/assistant"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let titles: Vec<&str> = listed["assistants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["title"].as_str().unwrap())
+        .collect();
+    assert_eq!(titles, ["first"]);
+}

@@ -52,7 +52,7 @@ const REACHED_ELSEWHERE: &[(&str, &[u16], &str)] = &[
     (
         "/api/v1/init_session",
         &[429],
-        "unverified: speakers.max_sessions_per_user",
+        "quotas::sessions_and_assistants_stop_at_their_limits",
     ),
     (
         "/api/v1/external/account/register/",
@@ -152,7 +152,8 @@ const REACHED_ELSEWHERE: &[(&str, &[u16], &str)] = &[
         &[400, 404, 409, 413, 429],
         "assistants::another_users_assistant_is_not_found_on_every_route, \
       assistants::bad_datasets_are_400s_naming_the_field, \
-      assistants_asr::bad_audio_and_unpronounceable_words_are_refused_clearly; 413/429: unverified",
+      assistants_asr::bad_audio_and_unpronounceable_words_are_refused_clearly, \
+      quotas::sessions_and_assistants_stop_at_their_limits",
     ),
 ];
 
