@@ -96,7 +96,10 @@ mod tests {
         let media = dir.path().join("media");
         fs::create_dir_all(&media).unwrap();
         fs::write(media.join(".tmp-999999999-song.mp3"), b"a household's file").unwrap();
-        assert_eq!(remove_orphans(dir.path(), &[media.clone()]).unwrap(), 3);
+        assert_eq!(
+            remove_orphans(dir.path(), std::slice::from_ref(&media)).unwrap(),
+            3
+        );
         assert!(media.join(".tmp-999999999-song.mp3").exists());
         let mut left: Vec<String> = fs::read_dir(&sub)
             .unwrap()
