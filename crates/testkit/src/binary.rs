@@ -50,10 +50,15 @@ impl Binary {
             .env_remove("SECRET")
             .env_remove("USERS_DB")
             .env_remove("API_KEY")
-            // The test kit's own variable is no configuration key of the server, which refuses
-            // unknown `VOICEGATE_` names.
-            .env_remove(crate::shared::SHARED_VAR)
             .kill_on_drop(true);
+        // The server reads every `VOICEGATE_` variable as configuration (and refuses unknown
+        // names, such as the test kit's own `VOICEGATE_SHARED`): a test sets what it needs, and
+        // nothing from the environment it runs in leaks into the server it starts.
+        for (key, _) in std::env::vars_os() {
+            if key.to_string_lossy().starts_with("VOICEGATE_") {
+                command.env_remove(&key);
+            }
+        }
         command
     }
 
