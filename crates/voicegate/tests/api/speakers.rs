@@ -707,8 +707,10 @@ async fn the_local_backend_plays_into_a_wav_file_at_its_volume() {
     until_stopped(&server, &token, &session).await;
     let both = read();
     let second = both.len() - first.len();
+    // espeak-ng's renders of the same words differ by a few milliseconds from call to
+    // call (0.6 % was seen); a cut-off or doubled play is far outside 2 %.
     assert!(
-        second.abs_diff(first.len()) * 200 < first.len(),
+        second.abs_diff(first.len()) * 50 < first.len(),
         "the second ({second} samples) as long as the first ({})",
         first.len()
     );
