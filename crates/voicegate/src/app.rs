@@ -71,7 +71,7 @@ pub async fn open_identity(
     clock: SharedClock,
 ) -> Result<(Db, Arc<IdentityService>, KeySource), StartError> {
     create_data_dir(config)?;
-    let db = Db::open_sqlite(&config.data_dir).await?;
+    let db = Db::open(config).await?;
     let (key, source) = signing_key::load(config)?;
     let identity = Arc::new(IdentityService::new(db.clone(), clock, config, &key).await?);
     Ok((db, identity, source))

@@ -25,10 +25,10 @@ impl AssistantsRepo {
     pub async fn asr_row(&self, id: &AssistantId) -> Result<AsrRow, AssistantsError> {
         let row = sqlx::query(
             "SELECT asr_job_id, asr_model_version, asr_model_sha256, asr_built_at
-             FROM assistants WHERE id = ?1",
+             FROM assistants WHERE id = $1",
         )
         .bind(id.as_str())
-        .fetch_optional(self.db().sqlite())
+        .fetch_optional(self.db().pool())
         .await?;
         let Some(row) = row else {
             return Ok(AsrRow::default());
@@ -43,10 +43,10 @@ impl AssistantsRepo {
 
     /// Records the assistant's latest language-model job.
     pub async fn set_asr_job(&self, id: &AssistantId, job: &str) -> Result<(), AssistantsError> {
-        sqlx::query("UPDATE assistants SET asr_job_id = ?2 WHERE id = ?1")
+        sqlx::query("UPDATE assistants SET asr_job_id = $2 WHERE id = $1")
             .bind(id.as_str())
             .bind(job)
-            .execute(self.db().sqlite())
+            .execute(self.db().pool())
             .await?;
         Ok(())
     }
@@ -61,14 +61,14 @@ impl AssistantsRepo {
         now: i64,
     ) -> Result<bool, AssistantsError> {
         let updated = sqlx::query(
-            "UPDATE assistants SET asr_model_version = ?2, asr_model_sha256 = ?3, asr_built_at = ?4
-             WHERE id = ?1 AND (asr_model_version IS NULL OR asr_model_version <= ?2)",
+            "UPDATE assistants SET asr_model_version = $2, asr_model_sha256 = $3, asr_built_at = $4
+             WHERE id = $1 AND (asr_model_version IS NULL OR asr_model_version <= $2)",
         )
         .bind(id.as_str())
         .bind(version)
         .bind(sha256)
         .bind(now)
-        .execute(self.db().sqlite())
+        .execute(self.db().pool())
         .await?
         .rows_affected();
         Ok(updated == 1)

@@ -2,7 +2,7 @@
 //! so another user's assistant is never seen or touched.
 
 use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
+use sqlx::any::AnyRow;
 
 use crate::assistants::error::AssistantsError;
 use crate::assistants::model::{AssistantId, AssistantRow};
@@ -53,7 +53,7 @@ pub struct AssistantsRepo {
     db: Db,
 }
 
-fn row_of(row: &SqliteRow) -> Result<AssistantRow, sqlx::Error> {
+fn row_of(row: &AnyRow) -> Result<AssistantRow, sqlx::Error> {
     Ok(AssistantRow {
         id: AssistantId::new(row.try_get::<String, _>("id")?),
         title: row.try_get("title")?,
@@ -84,8 +84,8 @@ impl AssistantsRepo {
     pub async fn create(&self, new: &DatasetWrite<'_>, max: u64) -> Result<bool, AssistantsError> {
         let inserted = sqlx::query(
             "INSERT INTO assistants (id, owner_id, title, language, dataset, created_at, updated_at)
-             SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?6
-             WHERE (SELECT COUNT(*) FROM assistants WHERE owner_id = ?2) < ?7",
+             SELECT $1, $2, $3, $4, $5, $6, $6
+             WHERE (SELECT COUNT(*) FROM assistants WHERE owner_id = $2) < $7",
         )
         .bind(new.id.as_str())
         .bind(new.owner.get())
@@ -94,7 +94,7 @@ impl AssistantsRepo {
         .bind(new.dataset)
         .bind(new.now)
         .bind(sql_integer(max))
-        .execute(self.db.sqlite())
+        .execute(self.db.pool())
         .await?
         .rows_affected();
         Ok(inserted == 1)
@@ -105,10 +105,10 @@ impl AssistantsRepo {
         let rows = sqlx::query(concat!(
             "SELECT ",
             assistant_columns!(),
-            " FROM assistants WHERE owner_id = ?1 ORDER BY created_at, id"
+            " FROM assistants WHERE owner_id = $1 ORDER BY created_at, id"
         ))
         .bind(owner.get())
-        .fetch_all(self.db.sqlite())
+        .fetch_all(self.db.pool())
         .await?;
         Ok(rows.iter().map(row_of).collect::<Result<_, _>>()?)
     }
@@ -122,11 +122,11 @@ impl AssistantsRepo {
         let row = sqlx::query(concat!(
             "SELECT ",
             assistant_columns!(),
-            " FROM assistants WHERE id = ?1 AND owner_id = ?2"
+            " FROM assistants WHERE id = $1 AND owner_id = $2"
         ))
         .bind(id.as_str())
         .bind(owner.get())
-        .fetch_optional(self.db.sqlite())
+        .fetch_optional(self.db.pool())
         .await?;
         Ok(row.as_ref().map(row_of).transpose()?)
     }
@@ -138,10 +138,10 @@ impl AssistantsRepo {
         id: &AssistantId,
     ) -> Result<Option<String>, AssistantsError> {
         Ok(
-            sqlx::query_scalar("SELECT dataset FROM assistants WHERE id = ?1 AND owner_id = ?2")
+            sqlx::query_scalar("SELECT dataset FROM assistants WHERE id = $1 AND owner_id = $2")
                 .bind(id.as_str())
                 .bind(owner.get())
-                .fetch_optional(self.db.sqlite())
+                .fetch_optional(self.db.pool())
                 .await?,
         )
     }
@@ -153,10 +153,10 @@ impl AssistantsRepo {
     ) -> Result<Option<StoredDataset>, AssistantsError> {
         let row = sqlx::query(
             "SELECT owner_id, dataset, dataset_version, nlu_model_version
-             FROM assistants WHERE id = ?1",
+             FROM assistants WHERE id = $1",
         )
         .bind(id.as_str())
-        .fetch_optional(self.db.sqlite())
+        .fetch_optional(self.db.pool())
         .await?;
         let Some(row) = row else {
             return Ok(None);
@@ -173,9 +173,9 @@ impl AssistantsRepo {
     /// grows by one. `false` when there is no such assistant of this owner.
     pub async fn replace_dataset(&self, write: &DatasetWrite<'_>) -> Result<bool, AssistantsError> {
         let updated = sqlx::query(
-            "UPDATE assistants SET title = ?3, language = ?4, dataset = ?5,
-                 dataset_version = dataset_version + 1, updated_at = ?6
-             WHERE id = ?1 AND owner_id = ?2",
+            "UPDATE assistants SET title = $3, language = $4, dataset = $5,
+                 dataset_version = dataset_version + 1, updated_at = $6
+             WHERE id = $1 AND owner_id = $2",
         )
         .bind(write.id.as_str())
         .bind(write.owner.get())
@@ -183,7 +183,7 @@ impl AssistantsRepo {
         .bind(write.language)
         .bind(write.dataset)
         .bind(write.now)
-        .execute(self.db.sqlite())
+        .execute(self.db.pool())
         .await?
         .rows_affected();
         Ok(updated == 1)
@@ -191,10 +191,10 @@ impl AssistantsRepo {
 
     /// Deletes the owner's assistant; `false` when there is no such assistant of this owner.
     pub async fn delete(&self, owner: UserId, id: &AssistantId) -> Result<bool, AssistantsError> {
-        let deleted = sqlx::query("DELETE FROM assistants WHERE id = ?1 AND owner_id = ?2")
+        let deleted = sqlx::query("DELETE FROM assistants WHERE id = $1 AND owner_id = $2")
             .bind(id.as_str())
             .bind(owner.get())
-            .execute(self.db.sqlite())
+            .execute(self.db.pool())
             .await?
             .rows_affected();
         Ok(deleted == 1)
@@ -206,10 +206,10 @@ impl AssistantsRepo {
         id: &AssistantId,
         job: &str,
     ) -> Result<(), AssistantsError> {
-        sqlx::query("UPDATE assistants SET nlu_job_id = ?2 WHERE id = ?1")
+        sqlx::query("UPDATE assistants SET nlu_job_id = $2 WHERE id = $1")
             .bind(id.as_str())
             .bind(job)
-            .execute(self.db.sqlite())
+            .execute(self.db.pool())
             .await?;
         Ok(())
     }
@@ -225,14 +225,14 @@ impl AssistantsRepo {
         now: i64,
     ) -> Result<bool, AssistantsError> {
         let updated = sqlx::query(
-            "UPDATE assistants SET nlu_model_version = ?2, nlu_model_sha256 = ?3, nlu_trained_at = ?4
-             WHERE id = ?1 AND (nlu_model_version IS NULL OR nlu_model_version <= ?2)",
+            "UPDATE assistants SET nlu_model_version = $2, nlu_model_sha256 = $3, nlu_trained_at = $4
+             WHERE id = $1 AND (nlu_model_version IS NULL OR nlu_model_version <= $2)",
         )
         .bind(id.as_str())
         .bind(version)
         .bind(sha256)
         .bind(now)
-        .execute(self.db.sqlite())
+        .execute(self.db.pool())
         .await?
         .rows_affected();
         Ok(updated == 1)
@@ -241,9 +241,9 @@ impl AssistantsRepo {
     /// The SHA-256 of the model in use, for whoever owns the assistant (the model files' tidy-up).
     pub async fn model_in_use(&self, id: &AssistantId) -> Result<Option<String>, AssistantsError> {
         Ok(
-            sqlx::query_scalar("SELECT nlu_model_sha256 FROM assistants WHERE id = ?1")
+            sqlx::query_scalar("SELECT nlu_model_sha256 FROM assistants WHERE id = $1")
                 .bind(id.as_str())
-                .fetch_optional(self.db.sqlite())
+                .fetch_optional(self.db.pool())
                 .await?
                 .flatten(),
         )

@@ -21,7 +21,7 @@ pub async fn run(config: &Config, clock: SharedClock) -> ExitCode {
         Ok((db, identity, key_source)) => {
             println!(
                 "ok    store: {} in {}",
-                db.backend(),
+                db.backend().name(),
                 config.data_dir.display()
             );
             let key = match key_source {

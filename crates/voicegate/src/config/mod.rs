@@ -22,7 +22,8 @@ mod speakers;
 
 pub use assistants::AssistantsConfig;
 pub use sections::{
-    AuthConfig, EventsConfig, HttpConfig, JobsConfig, OvosConfig, QuotasConfig, VoicesConfig,
+    AuthConfig, EventsConfig, HttpConfig, JobsConfig, OvosConfig, QuotasConfig, StoreConfig,
+    VoicesConfig,
 };
 pub use speakers::{LocalOutput, SpeakerBackendKind, SpeakersConfig};
 
@@ -34,6 +35,10 @@ pub struct Config {
     pub listen: SocketAddr,
     /// Directory holding the database, the generated signing and licence keys, and the blob store.
     pub data_dir: PathBuf,
+    /// The database: unset (the default) is SQLite in `data_dir`; `postgres://user@host/db` is
+    /// PostgreSQL, shared by every instance that names it (`DATABASE_URL` works too). With
+    /// PostgreSQL, `data_dir` must be one directory shared by those instances (blobs, keys).
+    pub database_url: Option<Secret>,
     /// Public base URL of this server (token issuer). Default: `http://` + `listen`.
     pub public_url: Option<String>,
     /// HS256 signing key for access tokens (the ovos-api `SECRET`). When unset, a random 256-bit
@@ -51,6 +56,8 @@ pub struct Config {
     pub auth: AuthConfig,
     /// The Open Voice OS message bus.
     pub ovos: OvosConfig,
+    /// The database connection.
+    pub store: StoreConfig,
     /// The background job queue and its workers.
     pub jobs: JobsConfig,
     /// The events hub behind `GET /v1/events`.
@@ -70,6 +77,7 @@ impl Default for Config {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 8000)),
             data_dir: PathBuf::from("./data"),
+            database_url: None,
             public_url: None,
             secret: None,
             secret_file: None,
@@ -78,6 +86,7 @@ impl Default for Config {
             http: HttpConfig::default(),
             auth: AuthConfig::default(),
             ovos: OvosConfig::default(),
+            store: StoreConfig::default(),
             jobs: JobsConfig::default(),
             events: EventsConfig::default(),
             voices: VoicesConfig::default(),
@@ -105,11 +114,13 @@ pub enum ConfigError {
 }
 
 /// Environment variables that hold secrets: read verbatim, never parsed as numbers or lists.
-const SECRET_VARS: [(&str, &str); 4] = [
+const SECRET_VARS: [(&str, &str); 6] = [
     ("VOICEGATE_SECRET", "secret"),
     ("SECRET", "secret"),
     ("VOICEGATE_OVOS__API_KEY", "api_key"),
     ("API_KEY", "api_key"),
+    ("VOICEGATE_DATABASE_URL", "database_url"),
+    ("DATABASE_URL", "database_url"),
 ];
 
 impl Config {
@@ -137,7 +148,7 @@ impl Config {
             }
             None => {}
         }
-        let secret_keys = ["secret", "ovos__api_key"];
+        let secret_keys = ["secret", "ovos__api_key", "database_url"];
         figment = figment
             .merge(
                 Env::raw()
@@ -167,6 +178,7 @@ impl Config {
                 let value = Some(Secret::new(value));
                 match *key {
                     "secret" => self.secret = value,
+                    "database_url" => self.database_url = value,
                     _ => self.ovos.api_key = value,
                 }
             }
@@ -250,6 +262,18 @@ impl Config {
         }
         if let Some((key, reason)) = self.assistants.invalid() {
             return invalid(key, reason);
+        }
+        if self.store.max_connections == 0 {
+            return invalid("store.max_connections", "must be at least 1");
+        }
+        if let Some(url) = &self.database_url
+            && !(url.expose().starts_with("postgres://")
+                || url.expose().starts_with("postgresql://"))
+        {
+            return invalid(
+                "database_url",
+                "must be a postgres:// URL (unset: SQLite in data_dir)",
+            );
         }
         if self.events.buffer == 0 {
             return invalid("events.buffer", "must be at least 1");

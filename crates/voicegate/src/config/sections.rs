@@ -143,6 +143,22 @@ pub struct JobsConfig {
     pub max_attempts: u32,
 }
 
+/// The database connection (the database itself is `database_url`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StoreConfig {
+    /// Connections to PostgreSQL this instance keeps at most (SQLite uses 4).
+    pub max_connections: u32,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        Self {
+            max_connections: 16,
+        }
+    }
+}
+
 /// The vocalid-api voices surface.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]

@@ -43,7 +43,7 @@ pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<Health>)
         status: if store_ok { "ok" } else { "degraded" },
         version: env!("CARGO_PKG_VERSION"),
         store: StoreHealth {
-            backend: state.db.backend(),
+            backend: state.db.backend().name(),
             status: if store_ok { "ok" } else { "unavailable" },
         },
     };

@@ -1,13 +1,13 @@
 //! SQL for named tokens and API keys: the credentials a user makes for scripts and devices.
 
 use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
+use sqlx::any::AnyRow;
 
 use crate::clock::UnixTime;
 use crate::identity::error::IdentityError;
 use crate::identity::repo::IdentityRepo;
 use crate::ids::UserId;
-use crate::store::sql_integer;
+use crate::store::{Backend, sql_integer};
 
 /// A stored named token with its user's name.
 #[derive(Debug, Clone)]
@@ -28,7 +28,7 @@ pub struct NamedTokenRow {
     pub expires_at: Option<UnixTime>,
 }
 
-fn named_token_from_row(row: &SqliteRow) -> Result<NamedTokenRow, sqlx::Error> {
+fn named_token_from_row(row: &AnyRow) -> Result<NamedTokenRow, sqlx::Error> {
     Ok(NamedTokenRow {
         user_id: UserId::new(row.try_get("user_id")?),
         user_name: row.try_get("name")?,
@@ -74,8 +74,8 @@ impl IdentityRepo {
     ) -> Result<bool, IdentityError> {
         let result = sqlx::query(
             "INSERT INTO named_tokens (user_id, alias, token_hash, scope, created_at, created_at_ms, expires_at)
-             SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7
-             WHERE (SELECT COUNT(*) FROM named_tokens WHERE user_id = ?1) < ?8",
+             SELECT $1, $2, $3, $4, $5, $6, $7
+             WHERE (SELECT COUNT(*) FROM named_tokens WHERE user_id = $1) < $8",
         )
         .bind(user_id.get())
         .bind(alias)
@@ -85,7 +85,7 @@ impl IdentityRepo {
         .bind(now_ms)
         .bind(expires_at)
         .bind(sql_integer(max))
-        .execute(self.db.sqlite())
+        .execute(self.db.pool())
         .await;
         match result {
             Ok(done) => Ok(done.rows_affected() == 1),
@@ -103,10 +103,10 @@ impl IdentityRepo {
     ) -> Result<Option<NamedTokenRow>, IdentityError> {
         let row = sqlx::query(
             "SELECT t.user_id, u.name, t.alias, t.scope, t.created_at, t.created_at_ms, t.expires_at
-             FROM named_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = ?",
+             FROM named_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = $1",
         )
         .bind(token_hash)
-        .fetch_optional(self.db.sqlite())
+        .fetch_optional(self.db.pool())
         .await?;
         Ok(row.as_ref().map(named_token_from_row).transpose()?)
     }
@@ -119,10 +119,10 @@ impl IdentityRepo {
         let rows = sqlx::query(
             "SELECT t.user_id, u.name, t.alias, t.scope, t.created_at, t.created_at_ms, t.expires_at
              FROM named_tokens t JOIN users u ON u.id = t.user_id
-             WHERE ?1 IS NULL OR t.user_id = ?1 ORDER BY u.name, t.alias",
+             WHERE $1 IS NULL OR t.user_id = $1 ORDER BY u.name, t.alias",
         )
         .bind(user_id.map(UserId::get))
-        .fetch_all(self.db.sqlite())
+        .fetch_all(self.db.pool())
         .await?;
         Ok(rows
             .iter()
@@ -136,10 +136,10 @@ impl IdentityRepo {
         user_id: UserId,
         alias: &str,
     ) -> Result<bool, IdentityError> {
-        let done = sqlx::query("DELETE FROM named_tokens WHERE user_id = ? AND alias = ?")
+        let done = sqlx::query("DELETE FROM named_tokens WHERE user_id = $1 AND alias = $2")
             .bind(user_id.get())
             .bind(alias)
-            .execute(self.db.sqlite())
+            .execute(self.db.pool())
             .await?;
         Ok(done.rows_affected() == 1)
     }
@@ -158,8 +158,8 @@ impl IdentityRepo {
         let sealed = self.sealer.seal(key_id.as_bytes(), secret_hash);
         let done = sqlx::query(
             "INSERT INTO api_keys (key_id, user_id, secret_hash, secret_sealed, scope, created_at)
-             SELECT ?1, ?2, X'', ?3, ?4, ?5
-             WHERE (SELECT COUNT(*) FROM api_keys WHERE user_id = ?2) < ?6",
+             SELECT $1, $2, X'', $3, $4, $5
+             WHERE (SELECT COUNT(*) FROM api_keys WHERE user_id = $2) < $6",
         )
         .bind(key_id)
         .bind(user_id.get())
@@ -167,7 +167,7 @@ impl IdentityRepo {
         .bind(scope)
         .bind(now)
         .bind(sql_integer(max))
-        .execute(self.db.sqlite())
+        .execute(self.db.pool())
         .await?;
         Ok(done.rows_affected() == 1)
     }
@@ -176,24 +176,25 @@ impl IdentityRepo {
     pub async fn seal_legacy_api_keys(&self) -> Result<usize, IdentityError> {
         let rows: Vec<(String, Vec<u8>)> =
             sqlx::query_as("SELECT key_id, secret_hash FROM api_keys WHERE secret_sealed IS NULL")
-                .fetch_all(self.db.sqlite())
+                .fetch_all(self.db.pool())
                 .await?;
         for (key_id, secret_hash) in &rows {
             let sealed = self.sealer.seal(key_id.as_bytes(), secret_hash);
             sqlx::query(
-                "UPDATE api_keys SET secret_sealed = ?, secret_hash = X''
-                 WHERE key_id = ? AND secret_sealed IS NULL",
+                "UPDATE api_keys SET secret_sealed = $1, secret_hash = X''
+                 WHERE key_id = $2 AND secret_sealed IS NULL",
             )
             .bind(sealed)
             .bind(key_id)
-            .execute(self.db.sqlite())
+            .execute(self.db.pool())
             .await?;
         }
-        if !rows.is_empty() {
-            // The clear values must not linger in freed pages or in the write-ahead log.
-            sqlx::query("VACUUM").execute(self.db.sqlite()).await?;
+        // Clear values exist only in SQLite databases from before sealing; they must not linger
+        // in freed pages or in the write-ahead log.
+        if !rows.is_empty() && self.db.backend() == Backend::Sqlite {
+            sqlx::query("VACUUM").execute(self.db.pool()).await?;
             sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
-                .execute(self.db.sqlite())
+                .execute(self.db.pool())
                 .await?;
         }
         Ok(rows.len())
@@ -206,7 +207,7 @@ impl IdentityRepo {
             "SELECT k.key_id, k.user_id, u.name, k.secret_hash, k.scope, k.created_at, k.secret_sealed
              FROM api_keys k JOIN users u ON u.id = k.user_id ORDER BY u.name, k.created_at",
         )
-        .fetch_all(self.db.sqlite())
+        .fetch_all(self.db.pool())
         .await?;
         let mut keys = Vec::with_capacity(rows.len());
         for row in &rows {
@@ -236,9 +237,9 @@ impl IdentityRepo {
 
     /// Deletes an API key; `false` when there is none of that id.
     pub async fn delete_api_key(&self, key_id: &str) -> Result<bool, IdentityError> {
-        let done = sqlx::query("DELETE FROM api_keys WHERE key_id = ?")
+        let done = sqlx::query("DELETE FROM api_keys WHERE key_id = $1")
             .bind(key_id)
-            .execute(self.db.sqlite())
+            .execute(self.db.pool())
             .await?;
         Ok(done.rows_affected() == 1)
     }

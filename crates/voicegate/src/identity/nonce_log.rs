@@ -76,10 +76,10 @@ impl NonceLog {
     /// The nonces still live at `now`, as (key id, nonce hash), in the order they were written.
     pub async fn live(&self, now: UnixTime) -> Result<Vec<(String, NonceHash)>, IdentityError> {
         let rows = sqlx::query(
-            "SELECT key_id, nonce_hashes FROM signature_nonces WHERE expires_at >= ? ORDER BY id",
+            "SELECT key_id, nonce_hashes FROM signature_nonces WHERE expires_at >= $1 ORDER BY id",
         )
         .bind(now)
-        .fetch_all(self.db.sqlite())
+        .fetch_all(self.db.pool())
         .await?;
         let mut live = Vec::with_capacity(rows.len());
         for row in &rows {
@@ -201,9 +201,9 @@ impl Purge {
         self.next = now + PURGE_EVERY_SECS;
         if !self.swept {
             self.swept = true;
-            sqlx::query("DELETE FROM signature_nonces WHERE expires_at < ?")
+            sqlx::query("DELETE FROM signature_nonces WHERE expires_at < $1")
                 .bind(now)
-                .execute(db.sqlite())
+                .execute(db.pool())
                 .await?;
         }
         self.noted.push_back((now, self.last_id));
@@ -215,9 +215,9 @@ impl Purge {
             self.noted.pop_front();
         }
         if let Some(id) = bound {
-            sqlx::query("DELETE FROM signature_nonces WHERE id <= ?")
+            sqlx::query("DELETE FROM signature_nonces WHERE id <= $1")
                 .bind(id)
-                .execute(db.sqlite())
+                .execute(db.pool())
                 .await?;
         }
         Ok(())
@@ -254,7 +254,7 @@ async fn append(db: &Db, batch: &[(String, NonceHash, UnixTime)]) -> Result<i64,
         run.hashes.extend_from_slice(hash);
         run.expires_at = run.expires_at.max(*expires_at);
     }
-    let mut tx = db.sqlite().begin().await?;
+    let mut tx = db.pool().begin().await?;
     let mut last_id = 0;
     let mut rest = runs.as_slice();
     for size in ROWS_PER_INSERT {
@@ -269,7 +269,13 @@ async fn append(db: &Db, batch: &[(String, NonceHash, UnixTime)]) -> Result<i64,
                     .bind(run.hashes.as_slice())
                     .bind(run.expires_at);
             }
-            last_id = insert.execute(&mut *tx).await?.last_insert_rowid();
+            let ids: Vec<i64> = insert
+                .fetch_all(&mut *tx)
+                .await?
+                .iter()
+                .map(|row| row.try_get(0))
+                .collect::<Result<_, _>>()?;
+            last_id = ids.into_iter().max().unwrap_or(last_id);
             rest = after;
         }
     }
@@ -277,10 +283,15 @@ async fn append(db: &Db, batch: &[(String, NonceHash, UnixTime)]) -> Result<i64,
     Ok(last_id)
 }
 
-/// `INSERT … VALUES (?, ?, ?), …` with `rows` rows.
+/// `INSERT … VALUES ($1, $2, $3), … RETURNING id` with `rows` rows.
 fn insert_sql(rows: usize) -> String {
-    let values = vec!["(?, ?, ?)"; rows].join(", ");
-    format!("INSERT INTO signature_nonces (key_id, nonce_hashes, expires_at) VALUES {values}")
+    let values = (0..rows)
+        .map(|row| format!("(${}, ${}, ${})", 3 * row + 1, 3 * row + 2, 3 * row + 3))
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!(
+        "INSERT INTO signature_nonces (key_id, nonce_hashes, expires_at) VALUES {values} RETURNING id"
+    )
 }
 
 #[cfg(test)]
@@ -308,7 +319,7 @@ mod tests {
             .collect();
         append(&db, &batch).await.unwrap();
         let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM signature_nonces")
-            .fetch_one(db.sqlite())
+            .fetch_one(db.pool())
             .await
             .unwrap();
         assert_eq!(rows, keys as i64);

@@ -47,7 +47,7 @@ impl std::fmt::Debug for ClientRow {
 const CLIENT_SELECT: &str = "SELECT c.client_id, c.name, c.secret_hash, c.owner_id, u.name, c.grants, c.redirect_uris, c.scope, c.pkce
      FROM oauth_clients c JOIN users u ON u.id = c.owner_id";
 
-fn client_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<ClientRow, sqlx::Error> {
+fn client_from_row(row: &sqlx::any::AnyRow) -> Result<ClientRow, sqlx::Error> {
     Ok(ClientRow {
         client_id: row.try_get(0)?,
         name: row.try_get(1)?,
@@ -95,8 +95,8 @@ impl IdentityRepo {
     ) -> Result<bool, IdentityError> {
         let done = sqlx::query(
             "INSERT INTO oauth_clients (client_id, name, secret_hash, owner_id, grants, redirect_uris, scope, created_at, pkce)
-             SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?10
-             WHERE (SELECT COUNT(*) FROM oauth_clients WHERE owner_id = ?4) < ?9",
+             SELECT $1, $2, $3, $4, $5, $6, $7, $8, $10
+             WHERE (SELECT COUNT(*) FROM oauth_clients WHERE owner_id = $4) < $9",
         )
         .bind(&client.client_id)
         .bind(&client.name)
@@ -108,7 +108,7 @@ impl IdentityRepo {
         .bind(now)
         .bind(sql_integer(max))
         .bind(client.pkce.as_str())
-        .execute(self.db.sqlite())
+        .execute(self.db.pool())
         .await?;
         Ok(done.rows_affected() == 1)
     }
@@ -116,10 +116,10 @@ impl IdentityRepo {
     /// The client with this id, if any.
     pub async fn find_client(&self, client_id: &str) -> Result<Option<ClientRow>, IdentityError> {
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "{CLIENT_SELECT} WHERE c.client_id = ?"
+            "{CLIENT_SELECT} WHERE c.client_id = $1"
         )))
         .bind(client_id)
-        .fetch_optional(self.db.sqlite())
+        .fetch_optional(self.db.pool())
         .await?;
         Ok(row.as_ref().map(client_from_row).transpose()?)
     }
@@ -129,7 +129,7 @@ impl IdentityRepo {
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
             "{CLIENT_SELECT} ORDER BY c.name"
         )))
-        .fetch_all(self.db.sqlite())
+        .fetch_all(self.db.pool())
         .await?;
         Ok(rows.iter().map(client_from_row).collect::<Result<_, _>>()?)
     }
@@ -140,13 +140,13 @@ impl IdentityRepo {
         client_id: &str,
         now: UnixTime,
     ) -> Result<bool, IdentityError> {
-        let mut tx = self.db.sqlite().begin().await?;
-        let done = sqlx::query("DELETE FROM oauth_clients WHERE client_id = ?")
+        let mut tx = self.db.pool().begin().await?;
+        let done = sqlx::query("DELETE FROM oauth_clients WHERE client_id = $1")
             .bind(client_id)
             .execute(&mut *tx)
             .await?;
         sqlx::query(
-            "UPDATE refresh_tokens SET revoked_at = ? WHERE client_id = ? AND revoked_at IS NULL",
+            "UPDATE refresh_tokens SET revoked_at = $1 WHERE client_id = $2 AND revoked_at IS NULL",
         )
         .bind(now)
         .bind(client_id)
@@ -162,10 +162,10 @@ impl IdentityRepo {
         jti: &str,
         expires_at: UnixTime,
     ) -> Result<(), IdentityError> {
-        sqlx::query("INSERT OR IGNORE INTO revoked_access_tokens (jti, expires_at) VALUES (?, ?)")
+        sqlx::query("INSERT INTO revoked_access_tokens (jti, expires_at) VALUES ($1, $2) ON CONFLICT DO NOTHING")
             .bind(jti)
             .bind(expires_at)
-            .execute(self.db.sqlite())
+            .execute(self.db.pool())
             .await?;
         Ok(())
     }
@@ -175,12 +175,12 @@ impl IdentityRepo {
         &self,
         now: UnixTime,
     ) -> Result<Vec<(String, UnixTime)>, IdentityError> {
-        sqlx::query("DELETE FROM revoked_access_tokens WHERE expires_at < ?")
+        sqlx::query("DELETE FROM revoked_access_tokens WHERE expires_at < $1")
             .bind(now)
-            .execute(self.db.sqlite())
+            .execute(self.db.pool())
             .await?;
         let rows = sqlx::query("SELECT jti, expires_at FROM revoked_access_tokens")
-            .fetch_all(self.db.sqlite())
+            .fetch_all(self.db.pool())
             .await?;
         rows.iter()
             .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
@@ -192,7 +192,7 @@ impl IdentityRepo {
     pub async fn insert_code(&self, code_hash: &[u8], code: &CodeRow) -> Result<(), IdentityError> {
         sqlx::query(
             "INSERT INTO authorization_codes (code_hash, client_id, user_id, redirect_uri, scope, code_challenge, expires_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(code_hash)
         .bind(&code.client_id)
@@ -201,7 +201,7 @@ impl IdentityRepo {
         .bind(&code.scope)
         .bind(&code.code_challenge)
         .bind(code.expires_at)
-        .execute(self.db.sqlite())
+        .execute(self.db.pool())
         .await?;
         Ok(())
     }
@@ -210,10 +210,10 @@ impl IdentityRepo {
     pub async fn find_code(&self, code_hash: &[u8]) -> Result<Option<CodeRow>, IdentityError> {
         let row = sqlx::query(
             "SELECT client_id, user_id, redirect_uri, scope, code_challenge, expires_at, used_at, issued_family, issued_jti, issued_exp
-             FROM authorization_codes WHERE code_hash = ?",
+             FROM authorization_codes WHERE code_hash = $1",
         )
         .bind(code_hash)
-        .fetch_optional(self.db.sqlite())
+        .fetch_optional(self.db.pool())
         .await?;
         let Some(row) = row else { return Ok(None) };
         let jti: Option<String> = row.try_get(8)?;
@@ -234,11 +234,11 @@ impl IdentityRepo {
     /// Marks a code used, once: `false` when it already was.
     pub async fn spend_code(&self, code_hash: &[u8], now: UnixTime) -> Result<bool, IdentityError> {
         let done = sqlx::query(
-            "UPDATE authorization_codes SET used_at = ? WHERE code_hash = ? AND used_at IS NULL",
+            "UPDATE authorization_codes SET used_at = $1 WHERE code_hash = $2 AND used_at IS NULL",
         )
         .bind(now)
         .bind(code_hash)
-        .execute(self.db.sqlite())
+        .execute(self.db.pool())
         .await?;
         Ok(done.rows_affected() == 1)
     }
@@ -251,12 +251,12 @@ impl IdentityRepo {
         jti: &str,
         exp: UnixTime,
     ) -> Result<(), IdentityError> {
-        sqlx::query("UPDATE authorization_codes SET issued_family = ?, issued_jti = ?, issued_exp = ? WHERE code_hash = ?")
+        sqlx::query("UPDATE authorization_codes SET issued_family = $1, issued_jti = $2, issued_exp = $3 WHERE code_hash = $4")
             .bind(family)
             .bind(jti)
             .bind(exp)
             .bind(code_hash)
-            .execute(self.db.sqlite())
+            .execute(self.db.pool())
             .await?;
         Ok(())
     }

@@ -3,14 +3,14 @@
 use std::sync::Arc;
 
 use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
+use sqlx::any::AnyRow;
 
 use crate::clock::UnixTime;
 use crate::identity::error::IdentityError;
 use crate::identity::model::{Role, User, UserSource};
 use crate::identity::sealed::Sealer;
 use crate::ids::UserId;
-use crate::store::Db;
+use crate::store::{Db, flag, get_flag};
 
 /// The columns [`user_from_row`] reads, as a literal for `concat!`.
 macro_rules! user_columns {
@@ -19,13 +19,13 @@ macro_rules! user_columns {
     };
 }
 
-fn user_from_row(row: &SqliteRow) -> Result<User, sqlx::Error> {
+fn user_from_row(row: &AnyRow) -> Result<User, sqlx::Error> {
     Ok(User {
         id: UserId::new(row.try_get("id")?),
         name: row.try_get("name")?,
         password_hash: row.try_get("password_hash")?,
         role: Role::parse(row.try_get::<&str, _>("role")?).unwrap_or(Role::User),
-        active: row.try_get("active")?,
+        active: get_flag(row, "active")?,
         source: UserSource::parse(row.try_get::<&str, _>("source")?),
         imported_hash: row.try_get("imported_hash")?,
         email: row.try_get("email")?,
@@ -53,12 +53,12 @@ pub struct NewUser<'a> {
 }
 
 async fn revoke_user_refresh(
-    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     user_id: UserId,
     now: UnixTime,
 ) -> Result<(), IdentityError> {
     sqlx::query(
-        "UPDATE refresh_tokens SET revoked_at = ? WHERE revoked_at IS NULL AND user_id = ?",
+        "UPDATE refresh_tokens SET revoked_at = $1 WHERE revoked_at IS NULL AND user_id = $2",
     )
     .bind(now)
     .bind(user_id.get())
@@ -137,10 +137,10 @@ impl IdentityRepo {
         let row = sqlx::query(concat!(
             "SELECT ",
             user_columns!(),
-            " FROM users WHERE name = ?"
+            " FROM users WHERE name = $1"
         ))
         .bind(name)
-        .fetch_optional(self.db.sqlite())
+        .fetch_optional(self.db.pool())
         .await?;
         Ok(row.as_ref().map(user_from_row).transpose()?)
     }
@@ -150,10 +150,10 @@ impl IdentityRepo {
         let row = sqlx::query(concat!(
             "SELECT ",
             user_columns!(),
-            " FROM users WHERE email = ?1 OR (name = ?1 AND NOT EXISTS (SELECT 1 FROM users WHERE email = ?1))"
+            " FROM users WHERE email = $1 OR (name = $1 AND NOT EXISTS (SELECT 1 FROM users WHERE email = $1))"
         ))
         .bind(login)
-        .fetch_optional(self.db.sqlite())
+        .fetch_optional(self.db.pool())
         .await?;
         Ok(row.as_ref().map(user_from_row).transpose()?)
     }
@@ -165,7 +165,7 @@ impl IdentityRepo {
             user_columns!(),
             " FROM users ORDER BY name"
         ))
-        .fetch_all(self.db.sqlite())
+        .fetch_all(self.db.pool())
         .await?;
         Ok(rows.iter().map(user_from_row).collect::<Result<_, _>>()?)
     }
@@ -173,7 +173,7 @@ impl IdentityRepo {
     /// How many users exist.
     pub async fn count_users(&self) -> Result<i64, IdentityError> {
         Ok(sqlx::query_scalar("SELECT COUNT(*) FROM users")
-            .fetch_one(self.db.sqlite())
+            .fetch_one(self.db.pool())
             .await?)
     }
 
@@ -185,20 +185,20 @@ impl IdentityRepo {
     ) -> Result<i64, IdentityError> {
         let result = sqlx::query(
             "INSERT INTO users (name, email, password_hash, imported_hash, role, active, source, tokens_valid_after, tokens_valid_after_ms, created_at, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8 * 1000, ?8, ?8)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8 * 1000, $8, $8) RETURNING id",
         )
         .bind(user.name)
         .bind(user.email)
         .bind(user.password_hash)
         .bind(user.imported_hash)
         .bind(user.role.as_str())
-        .bind(user.active)
+        .bind(flag(user.active))
         .bind(user.source.as_str())
         .bind(now)
-        .execute(self.db.sqlite())
+        .fetch_one(self.db.pool())
         .await;
         match result {
-            Ok(done) => Ok(done.last_insert_rowid()),
+            Ok(row) => Ok(row.try_get(0)?),
             Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
                 Err(IdentityError::UserExists(user.name.to_string()))
             }
@@ -216,18 +216,18 @@ impl IdentityRepo {
         now_ms: i64,
     ) -> Result<(), IdentityError> {
         let now = now_ms.div_euclid(1000);
-        let mut tx = self.db.sqlite().begin().await?;
+        let mut tx = self.db.pool().begin().await?;
         if active {
-            sqlx::query("UPDATE users SET active = 1, updated_at = ? WHERE id = ?")
+            sqlx::query("UPDATE users SET active = 1, updated_at = $1 WHERE id = $2")
                 .bind(now)
                 .bind(id.get())
                 .execute(&mut *tx)
                 .await?;
         } else {
             sqlx::query(
-                "UPDATE users SET active = 0, tokens_valid_after = ?1,
-                 tokens_valid_after_ms = MAX(?2, tokens_valid_after_ms + 1), updated_at = ?1
-                 WHERE id = ?3",
+                "UPDATE users SET active = 0, tokens_valid_after = $1,
+                 tokens_valid_after_ms = CASE WHEN $2 > tokens_valid_after_ms THEN $2 ELSE tokens_valid_after_ms + 1 END, updated_at = $1
+                 WHERE id = $3",
             )
             .bind(now)
             .bind(now_ms)
@@ -252,11 +252,11 @@ impl IdentityRepo {
         now_ms: i64,
     ) -> Result<(), IdentityError> {
         let now = now_ms.div_euclid(1000);
-        let mut tx = self.db.sqlite().begin().await?;
+        let mut tx = self.db.pool().begin().await?;
         sqlx::query(
-            "UPDATE users SET password_hash = ?1, imported_hash = ?2, tokens_valid_after = ?3,
-             tokens_valid_after_ms = MAX(?4, tokens_valid_after_ms + 1), updated_at = ?3
-             WHERE id = ?5",
+            "UPDATE users SET password_hash = $1, imported_hash = $2, tokens_valid_after = $3,
+             tokens_valid_after_ms = CASE WHEN $4 > tokens_valid_after_ms THEN $4 ELSE tokens_valid_after_ms + 1 END, updated_at = $3
+             WHERE id = $5",
         )
         .bind(password_hash)
         .bind(imported_hash)
@@ -278,11 +278,11 @@ impl IdentityRepo {
         old_hash: &str,
         new_hash: &str,
     ) -> Result<(), IdentityError> {
-        sqlx::query("UPDATE users SET password_hash = ? WHERE id = ? AND password_hash = ?")
+        sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2 AND password_hash = $3")
             .bind(new_hash)
             .bind(id.get())
             .bind(old_hash)
-            .execute(self.db.sqlite())
+            .execute(self.db.pool())
             .await?;
         Ok(())
     }
@@ -291,7 +291,7 @@ impl IdentityRepo {
     pub async fn identity_epoch(&self) -> Result<i64, IdentityError> {
         Ok(
             sqlx::query_scalar("SELECT value FROM identity_epoch WHERE id = 1")
-                .fetch_one(self.db.sqlite())
+                .fetch_one(self.db.pool())
                 .await?,
         )
     }
@@ -305,8 +305,8 @@ impl IdentityRepo {
     ) -> Result<bool, IdentityError> {
         let done = sqlx::query(
             "INSERT INTO refresh_tokens (token_hash, family, user_id, issued_at, expires_at, client_id, scope, family_expires_at)
-             SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8 FROM users
-             WHERE id = ?3 AND active = 1 AND tokens_valid_after_ms = ?9",
+             SELECT $1, $2, $3, $4, $5, $6, $7, $8 FROM users
+             WHERE id = $3 AND active = 1 AND tokens_valid_after_ms = $9",
         )
         .bind(token.token_hash)
         .bind(token.family)
@@ -317,7 +317,7 @@ impl IdentityRepo {
         .bind(token.scope)
         .bind(token.family_expires_at)
         .bind(token.user_valid_after_ms)
-        .execute(self.db.sqlite())
+        .execute(self.db.pool())
         .await?;
         Ok(done.rows_affected() == 1)
     }
@@ -330,17 +330,17 @@ impl IdentityRepo {
         let row = sqlx::query(
             "SELECT r.id, r.family, u.name, u.active, r.expires_at, r.spent_at, r.revoked_at,
                     r.client_id, r.scope, r.family_expires_at, r.issued_at
-             FROM refresh_tokens r JOIN users u ON u.id = r.user_id WHERE r.token_hash = ?",
+             FROM refresh_tokens r JOIN users u ON u.id = r.user_id WHERE r.token_hash = $1",
         )
         .bind(token_hash)
-        .fetch_optional(self.db.sqlite())
+        .fetch_optional(self.db.pool())
         .await?;
         let Some(row) = row else { return Ok(None) };
         Ok(Some(RefreshRow {
             id: row.try_get(0)?,
             family: row.try_get(1)?,
             user_name: row.try_get(2)?,
-            user_active: row.try_get(3)?,
+            user_active: row.try_get::<i64, _>(3)? != 0,
             expires_at: row.try_get(4)?,
             spent_at: row.try_get(5)?,
             revoked_at: row.try_get(6)?,
@@ -362,9 +362,9 @@ impl IdentityRepo {
         now: UnixTime,
         expires_at: UnixTime,
     ) -> Result<bool, IdentityError> {
-        let mut tx = self.db.sqlite().begin().await?;
+        let mut tx = self.db.pool().begin().await?;
         let spent = sqlx::query(
-            "UPDATE refresh_tokens SET spent_at = ? WHERE id = ? AND spent_at IS NULL AND revoked_at IS NULL",
+            "UPDATE refresh_tokens SET spent_at = $1 WHERE id = $2 AND spent_at IS NULL AND revoked_at IS NULL",
         )
         .bind(now)
         .bind(id)
@@ -376,7 +376,7 @@ impl IdentityRepo {
         }
         sqlx::query(
             "INSERT INTO refresh_tokens (token_hash, family, user_id, issued_at, expires_at, client_id, scope, family_expires_at)
-             SELECT ?, family, user_id, ?, ?, client_id, ?, family_expires_at FROM refresh_tokens WHERE id = ?",
+             SELECT $1, family, user_id, $2, $3, client_id, $4, family_expires_at FROM refresh_tokens WHERE id = $5",
         )
         .bind(new_hash)
         .bind(now)
@@ -395,10 +395,10 @@ impl IdentityRepo {
         since: UnixTime,
     ) -> Result<Vec<(Vec<u8>, UnixTime)>, IdentityError> {
         let rows = sqlx::query(
-            "SELECT family, MAX(revoked_at) FROM refresh_tokens WHERE revoked_at >= ? GROUP BY family",
+            "SELECT family, MAX(revoked_at) FROM refresh_tokens WHERE revoked_at >= $1 GROUP BY family",
         )
         .bind(since)
-        .fetch_all(self.db.sqlite())
+        .fetch_all(self.db.pool())
         .await?;
         rows.iter()
             .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
@@ -409,20 +409,20 @@ impl IdentityRepo {
     /// Revokes every token of a rotation family.
     pub async fn revoke_family(&self, family: &[u8], now: UnixTime) -> Result<u64, IdentityError> {
         let done = sqlx::query(
-            "UPDATE refresh_tokens SET revoked_at = ? WHERE family = ? AND revoked_at IS NULL",
+            "UPDATE refresh_tokens SET revoked_at = $1 WHERE family = $2 AND revoked_at IS NULL",
         )
         .bind(now)
         .bind(family)
-        .execute(self.db.sqlite())
+        .execute(self.db.pool())
         .await?;
         Ok(done.rows_affected())
     }
 
     /// Deletes refresh tokens that expired more than a day ago.
     pub async fn purge_expired_refresh(&self, now: UnixTime) -> Result<u64, IdentityError> {
-        let done = sqlx::query("DELETE FROM refresh_tokens WHERE expires_at < ?")
+        let done = sqlx::query("DELETE FROM refresh_tokens WHERE expires_at < $1")
             .bind(now - 86_400)
-            .execute(self.db.sqlite())
+            .execute(self.db.pool())
             .await?;
         Ok(done.rows_affected())
     }

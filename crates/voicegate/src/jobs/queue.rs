@@ -18,7 +18,7 @@ use futures_util::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
+use sqlx::any::AnyRow;
 use tokio::sync::Notify;
 
 use crate::clock::{SharedClock, SystemClock};
@@ -27,7 +27,7 @@ use crate::events::{Event, EventHub};
 use crate::identity::scopes::Scope;
 use crate::ids::{UserId, new_id};
 use crate::jobs::progress::{Progress, ProgressReporter};
-use crate::store::{Db, StoreError};
+use crate::store::{Backend, Db, StoreError};
 
 /// The columns of a [`Job`], in the order [`job_from_row`] reads them.
 macro_rules! job_columns {
@@ -275,7 +275,7 @@ impl Jobs {
         let now = self.now_ms();
         sqlx::query(
             "INSERT INTO jobs (id, kind, payload, owner_id, max_attempts, created_at, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
+             VALUES ($1, $2, $3, $4, $5, $6, $6)",
         )
         .bind(id.as_str())
         .bind(kind)
@@ -283,7 +283,7 @@ impl Jobs {
         .bind(owner.map(UserId::get))
         .bind(i64::from(self.inner.max_attempts))
         .bind(now)
-        .execute(self.inner.db.sqlite())
+        .execute(self.inner.db.pool())
         .await?;
         self.inner.wake.notify_waiters();
         self.publish(JobChange {
@@ -303,35 +303,54 @@ impl Jobs {
     /// allowed attempt are failed ("abandoned after N attempts") instead.
     pub async fn claim(&self, kinds: &[&str], lease: Duration) -> Result<Option<Job>, JobError> {
         let now = self.now_ms();
-        let pool = self.inner.db.sqlite();
+        let pool = self.inner.db.pool();
         sqlx::query(
-            "UPDATE jobs SET status = 'failed', lease_until = NULL, updated_at = ?1,
+            "UPDATE jobs SET status = 'failed', lease_until = NULL, updated_at = $1,
                  error = 'abandoned after ' || attempts || ' attempts'
-             WHERE status = 'running' AND lease_until <= ?1 AND attempts >= max_attempts",
+             WHERE status = 'running' AND lease_until <= $1 AND attempts >= max_attempts",
         )
         .bind(now)
         .execute(pool)
         .await?;
         let kinds = serde_json::to_string(kinds).expect("a list of strings serializes");
         let lease_until = now.saturating_add(i64::try_from(lease.as_millis()).unwrap_or(i64::MAX));
-        let row = sqlx::query(concat!(
-            "UPDATE jobs SET status = 'running', attempts = attempts + 1, progress = 0,
-                 lease_until = ?1, updated_at = ?2
-             WHERE id = (
-                 SELECT id FROM jobs
-                 WHERE kind IN (SELECT value FROM json_each(?3))
-                   AND (status = 'queued'
-                        OR (status = 'running' AND lease_until <= ?2 AND attempts < max_attempts))
-                 ORDER BY created_at, rowid
-                 LIMIT 1)
-             RETURNING ",
-            job_columns!()
-        ))
-        .bind(lease_until)
-        .bind(now)
-        .bind(kinds)
-        .fetch_optional(pool)
-        .await?;
+        // SQLite has one writer at a time; on PostgreSQL the row is locked as it is chosen and
+        // rows other instances are claiming are skipped, so each job is claimed once.
+        let sql = match self.inner.db.backend() {
+            Backend::Sqlite => concat!(
+                "UPDATE jobs SET status = 'running', attempts = attempts + 1, progress = 0,
+                     lease_until = $1, updated_at = $2
+                 WHERE id = (
+                     SELECT id FROM jobs
+                     WHERE kind IN (SELECT value FROM json_each($3))
+                       AND (status = 'queued'
+                            OR (status = 'running' AND lease_until <= $2 AND attempts < max_attempts))
+                     ORDER BY created_at, rowid
+                     LIMIT 1)
+                 RETURNING ",
+                job_columns!()
+            ),
+            Backend::Postgres => concat!(
+                "UPDATE jobs SET status = 'running', attempts = attempts + 1, progress = 0,
+                     lease_until = $1, updated_at = $2
+                 WHERE id = (
+                     SELECT id FROM jobs
+                     WHERE kind IN (SELECT json_array_elements_text($3::json))
+                       AND (status = 'queued'
+                            OR (status = 'running' AND lease_until <= $2 AND attempts < max_attempts))
+                     ORDER BY created_at, rowid
+                     LIMIT 1
+                     FOR UPDATE SKIP LOCKED)
+                 RETURNING ",
+                job_columns!()
+            ),
+        };
+        let row = sqlx::query(sql)
+            .bind(lease_until)
+            .bind(now)
+            .bind(kinds)
+            .fetch_optional(pool)
+            .await?;
         let job = row.as_ref().map(job_from_row).transpose()?;
         if let Some(job) = &job {
             self.publish(JobChange {
@@ -367,10 +386,10 @@ impl Jobs {
         let row = sqlx::query(concat!(
             "SELECT ",
             job_columns!(),
-            " FROM jobs WHERE id = ?1"
+            " FROM jobs WHERE id = $1"
         ))
         .bind(id.as_str())
-        .fetch_optional(self.inner.db.sqlite())
+        .fetch_optional(self.inner.db.pool())
         .await?;
         row.as_ref().map(job_from_row).transpose()
     }
@@ -387,8 +406,8 @@ impl Jobs {
         let now = self.now_ms();
         let lease = i64::try_from(self.inner.lease.as_millis()).unwrap_or(i64::MAX);
         let row = sqlx::query(
-            "UPDATE jobs SET progress = ?1, phase = ?2, lease_until = ?3, updated_at = ?4
-             WHERE id = ?5 AND status = 'running' AND (?6 IS NULL OR attempts = ?6)
+            "UPDATE jobs SET progress = $1, phase = $2, lease_until = $3, updated_at = $4
+             WHERE id = $5 AND status = 'running' AND ($6 IS NULL OR attempts = $6)
              RETURNING kind, owner_id",
         )
         .bind(i64::from(progress.percent))
@@ -397,7 +416,7 @@ impl Jobs {
         .bind(now)
         .bind(id.as_str())
         .bind(attempt.map(i64::from))
-        .fetch_optional(self.inner.db.sqlite())
+        .fetch_optional(self.inner.db.pool())
         .await?;
         let Some(row) = row else {
             return self.why_unchanged(id).await;
@@ -430,9 +449,9 @@ impl Jobs {
             Err(message) => ("failed", None, Some(message.to_string()), None),
         };
         let row = sqlx::query(
-            "UPDATE jobs SET status = ?1, result = ?2, error = ?3,
-                 progress = COALESCE(?4, progress), lease_until = NULL, updated_at = ?5
-             WHERE id = ?6 AND status = 'running' AND (?7 IS NULL OR attempts = ?7)
+            "UPDATE jobs SET status = $1, result = $2, error = $3,
+                 progress = COALESCE($4, progress), lease_until = NULL, updated_at = $5
+             WHERE id = $6 AND status = 'running' AND ($7 IS NULL OR attempts = $7)
              RETURNING kind, owner_id, progress, phase",
         )
         .bind(status)
@@ -442,7 +461,7 @@ impl Jobs {
         .bind(self.now_ms())
         .bind(id.as_str())
         .bind(attempt.map(i64::from))
-        .fetch_optional(self.inner.db.sqlite())
+        .fetch_optional(self.inner.db.pool())
         .await?;
         let Some(row) = row else {
             return self.why_unchanged(id).await;
@@ -465,13 +484,13 @@ impl Jobs {
     pub(super) async fn release(&self, id: &JobId, attempt: u32) -> Result<(), JobError> {
         let updated = sqlx::query(
             "UPDATE jobs SET status = 'queued', attempts = attempts - 1, progress = 0,
-                 lease_until = NULL, updated_at = ?1
-             WHERE id = ?2 AND status = 'running' AND attempts = ?3",
+                 lease_until = NULL, updated_at = $1
+             WHERE id = $2 AND status = 'running' AND attempts = $3",
         )
         .bind(self.now_ms())
         .bind(id.as_str())
         .bind(i64::from(attempt))
-        .execute(self.inner.db.sqlite())
+        .execute(self.inner.db.pool())
         .await?
         .rows_affected();
         if updated > 0 {
@@ -531,7 +550,7 @@ struct JobChange<'a> {
     error: Option<&'a str>,
 }
 
-fn owner_of(row: &SqliteRow) -> Result<Option<UserId>, JobError> {
+fn owner_of(row: &AnyRow) -> Result<Option<UserId>, JobError> {
     Ok(row.try_get::<Option<i64>, _>("owner_id")?.map(UserId::new))
 }
 
@@ -539,7 +558,7 @@ fn percent_of(stored: i64) -> u8 {
     u8::try_from(stored.clamp(0, 100)).unwrap_or(100)
 }
 
-fn job_from_row(row: &SqliteRow) -> Result<Job, JobError> {
+fn job_from_row(row: &AnyRow) -> Result<Job, JobError> {
     let id: String = row.try_get("id")?;
     let corrupt = |column, reason: String| JobError::Corrupt {
         id: id.clone(),

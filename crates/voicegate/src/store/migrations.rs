@@ -1,9 +1,9 @@
 //! A small migration runner: each migration runs once, in order, inside a transaction, and is
 //! recorded in `schema_migrations`.
 
-use sqlx::sqlite::SqlitePool;
+use sqlx::AnyConnection;
 
-use super::StoreError;
+use super::{Backend, Db, StoreError};
 
 /// A schema change: its number, file name and SQL.
 struct Migration {
@@ -116,37 +116,90 @@ const SQLITE: &[Migration] = &[
     },
 ];
 
+/// The PostgreSQL migrations: PostgreSQL starts at schema 20 with one file equal to SQLite's
+/// 1 to 20; every later migration has a file per backend with the same number.
+const POSTGRES: &[Migration] = &[Migration {
+    version: 20,
+    name: "0020_schema.sql",
+    sql: include_str!("../../migrations/postgres/0020_schema.sql"),
+}];
+
 /// Applies the migrations the database does not have yet.
-pub(super) async fn run(pool: &SqlitePool) -> Result<(), StoreError> {
-    sqlx::query(
-        "CREATE TABLE IF NOT EXISTS schema_migrations (
-             version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)",
-    )
-    .execute(pool)
-    .await?;
-    let known = SQLITE.last().map_or(0, |m| m.version);
-    for migration in SQLITE {
-        // BEGIN IMMEDIATE takes the write lock first, so two processes starting together do not
-        // both apply the same migration.
-        let mut conn = pool.acquire().await?;
-        sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
-        let result = apply(&mut conn, migration, known).await;
-        let end = if result.is_ok() { "COMMIT" } else { "ROLLBACK" };
-        sqlx::query(end).execute(&mut *conn).await?;
-        result?;
+pub(super) async fn run(db: &Db) -> Result<(), StoreError> {
+    let mut conn = db.pool().acquire().await?;
+    match db.backend() {
+        Backend::Sqlite => {
+            create_table(&mut conn).await?;
+            for migration in SQLITE {
+                // BEGIN IMMEDIATE takes the write lock first, so two processes starting
+                // together do not both apply the same migration.
+                in_transaction(&mut conn, "BEGIN IMMEDIATE", migration, SQLITE).await?;
+            }
+        }
+        Backend::Postgres => {
+            // A session lock (key: "vgmigr" in ASCII): instances starting together wait here
+            // and then find the migrations applied.
+            sqlx::raw_sql("DO $$ BEGIN PERFORM pg_advisory_lock(130186589333362); END $$")
+                .execute(&mut *conn)
+                .await?;
+            let result = migrate_postgres(&mut conn).await;
+            sqlx::raw_sql("DO $$ BEGIN PERFORM pg_advisory_unlock(130186589333362); END $$")
+                .execute(&mut *conn)
+                .await?;
+            result?;
+        }
     }
     Ok(())
 }
 
-async fn apply(
-    conn: &mut sqlx::SqliteConnection,
+async fn migrate_postgres(conn: &mut AnyConnection) -> Result<(), StoreError> {
+    create_table(conn).await?;
+    for migration in POSTGRES {
+        in_transaction(conn, "BEGIN", migration, POSTGRES).await?;
+    }
+    Ok(())
+}
+
+async fn create_table(conn: &mut AnyConnection) -> Result<(), StoreError> {
+    sqlx::query(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (
+             version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)",
+    )
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+async fn in_transaction(
+    conn: &mut AnyConnection,
+    begin: &str,
     migration: &Migration,
-    known: i64,
+    all: &[Migration],
 ) -> Result<(), StoreError> {
+    let known = all.last().map_or(0, |m| m.version);
+    sqlx::raw_sql(sqlx::AssertSqlSafe(begin))
+        .execute(&mut *conn)
+        .await?;
+    let result = apply(conn, migration, known).await;
+    let end = if result.is_ok() { "COMMIT" } else { "ROLLBACK" };
+    sqlx::raw_sql(end).execute(&mut *conn).await?;
+    result
+}
+
+/// The highest migration a database has (0 for none).
+pub(super) async fn version(conn: &mut AnyConnection) -> Result<i64, StoreError> {
     let found: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM schema_migrations")
         .fetch_one(&mut *conn)
         .await?;
-    let found = found.unwrap_or(0);
+    Ok(found.unwrap_or(0))
+}
+
+async fn apply(
+    conn: &mut AnyConnection,
+    migration: &Migration,
+    known: i64,
+) -> Result<(), StoreError> {
+    let found = version(conn).await?;
     if found > known {
         return Err(StoreError::TooNew { found, known });
     }
@@ -161,9 +214,13 @@ async fn apply(
             name: migration.name,
             source,
         })?;
-    sqlx::query("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, strftime('%s','now'))")
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    sqlx::query("INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)")
         .bind(migration.version)
         .bind(migration.name)
+        .bind(super::sql_integer(now))
         .execute(&mut *conn)
         .await?;
     Ok(())
@@ -171,10 +228,8 @@ async fn apply(
 
 #[cfg(test)]
 mod tests {
-    use std::str::FromStr;
-
     use sqlx::Row;
-    use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
+    use sqlx::any::AnyPoolOptions;
 
     use super::*;
 
@@ -182,15 +237,17 @@ mod tests {
     /// client stays PKCE-required, and a code may then be stored without a challenge.
     #[tokio::test]
     async fn client_pkce_keeps_existing_clients_strict_and_codes_intact() {
-        let options = SqliteConnectOptions::from_str("sqlite::memory:")
-            .unwrap()
-            .foreign_keys(true);
-        let pool = SqlitePoolOptions::new()
+        sqlx::any::install_default_drivers();
+        let pool = AnyPoolOptions::new()
             .max_connections(1)
-            .connect_with(options)
+            .connect("sqlite::memory:")
             .await
             .unwrap();
         let mut conn = pool.acquire().await.unwrap();
+        sqlx::query("PRAGMA foreign_keys = ON")
+            .execute(&mut *conn)
+            .await
+            .unwrap();
         sqlx::query("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)")
             .execute(&mut *conn)
             .await

@@ -1,8 +1,8 @@
 //! The store: the database behind every domain service.
 //!
-//! SQLite (WAL, foreign keys, busy timeout) in `data_dir` is the embedded default. PostgreSQL
-//! arrives with the scale-out work as a second variant of [`Db`]; migrations are kept per backend
-//! under `migrations/<backend>/` for that reason. Large bytes live beside it in the content-addressed
+//! SQLite (WAL, foreign keys, busy timeout) in `data_dir` is the embedded default; PostgreSQL
+//! (`database_url`) serves several instances. Migrations are kept per backend under
+//! `migrations/<backend>/`. Large bytes live beside it in the content-addressed
 //! [`blobs`] directory; background work goes through the job queue (`crate::jobs`).
 
 pub mod backup;
@@ -12,13 +12,15 @@ mod migrations;
 pub mod restore;
 pub mod temporaries;
 
-use std::path::Path;
-use std::str::FromStr;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
+use sqlx::AnyPool;
+use sqlx::Row;
+use sqlx::any::{Any, AnyPoolOptions, AnyRow};
+
+use crate::config::Config;
+use crate::secret::Secret;
 
 /// The SQLite database's file name in the data directory (beside it SQLite keeps `-wal` and
 /// `-shm` files).
@@ -40,6 +42,9 @@ pub enum StoreError {
         /// The database's error.
         source: sqlx::Error,
     },
+    /// The SQLite file's path is not UTF-8 (the driver takes a URL).
+    #[error("database path {0:?} is not UTF-8")]
+    Path(PathBuf),
     /// The database holds migrations newer than this binary knows.
     #[error(
         "the database was migrated by a newer voicegate (schema {found}, this binary knows {known})"
@@ -58,19 +63,23 @@ impl StoreError {
     pub fn is_disk_full(&self) -> bool {
         match self {
             Self::Database(e) | Self::Migration { source: e, .. } => sqlx_disk_full(e),
-            Self::TooNew { .. } => false,
+            Self::TooNew { .. } | Self::Path(_) => false,
         }
     }
 }
 
 /// SQLite's result code for "database or disk is full".
 const SQLITE_FULL: &str = "13";
+/// PostgreSQL's SQLSTATE for "disk full".
+const POSTGRES_DISK_FULL: &str = "53100";
 
 /// Whether a database error is the disk being full: `SQLITE_FULL`, or an I/O error of a full
 /// disk (or of a full disk quota).
 pub fn sqlx_disk_full(e: &sqlx::Error) -> bool {
     match e {
-        sqlx::Error::Database(db) => db.code().as_deref() == Some(SQLITE_FULL),
+        sqlx::Error::Database(db) => {
+            matches!(db.code().as_deref(), Some(SQLITE_FULL | POSTGRES_DISK_FULL))
+        }
         sqlx::Error::Io(io) => io_disk_full(io),
         _ => false,
     }
@@ -90,42 +99,119 @@ pub fn sql_integer(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
 
-/// The database handle shared by every service. Cheap to clone.
-#[derive(Debug, Clone)]
-pub struct Db {
-    pool: SqlitePool,
+/// Which database a [`Db`] talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// SQLite in `data_dir`: one machine, the embedded default.
+    Sqlite,
+    /// PostgreSQL: one database shared by every instance.
+    Postgres,
 }
 
+impl Backend {
+    /// The backend's name, for `/health` and `doctor`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Sqlite => "sqlite",
+            Self::Postgres => "postgres",
+        }
+    }
+}
+
+/// The database handle shared by every service. Cheap to clone.
+///
+/// Repositories write one SQL text for both backends through sqlx's `Any` driver: `$1`-style
+/// placeholders (SQLite takes them too), integers and flags as `i64`, bytes as blobs.
+#[derive(Debug, Clone)]
+pub struct Db {
+    pool: AnyPool,
+    backend: Backend,
+    url: Option<Secret>,
+}
+
+/// SQLite settings for every connection: write-ahead log, foreign keys, a busy timeout (a
+/// second process, such as the CLI, may hold the write lock for a moment).
+const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+     PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;";
+
 impl Db {
+    /// Opens the configured database: PostgreSQL when `database_url` is set, else SQLite in
+    /// `data_dir`; runs the migrations.
+    pub async fn open(config: &Config) -> Result<Self, StoreError> {
+        match &config.database_url {
+            Some(url) => Self::open_postgres(url, config.store.max_connections).await,
+            None => Self::open_sqlite(&config.data_dir).await,
+        }
+    }
+
     /// Opens (creating if needed) the SQLite database `voicegate.db` in `data_dir` and runs the
     /// migrations. Safe while another process (the CLI, a second server) has it open.
     pub async fn open_sqlite(data_dir: &Path) -> Result<Self, StoreError> {
-        let path = data_dir.join(DB_FILE);
-        let options = SqliteConnectOptions::from_str("sqlite:")?
-            .filename(path)
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
-            .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(5));
-        let pool = SqlitePoolOptions::new()
+        sqlx::any::install_default_drivers();
+        let path = std::path::absolute(data_dir.join(DB_FILE))
+            .map_err(|_| StoreError::Path(data_dir.join(DB_FILE)))?;
+        let url = sqlite_url(&path)?;
+        let pool = AnyPoolOptions::new()
             .max_connections(4)
             .min_connections(1)
-            .connect_with(options)
+            .after_connect(|conn, _| {
+                Box::pin(async move {
+                    sqlx::raw_sql(SQLITE_PRAGMAS).execute(conn).await?;
+                    Ok(())
+                })
+            })
+            .connect(&url)
             .await?;
-        let db = Self { pool };
-        migrations::run(&db.pool).await?;
+        let db = Self {
+            pool,
+            backend: Backend::Sqlite,
+            url: None,
+        };
+        migrations::run(&db).await?;
         Ok(db)
     }
 
-    /// The SQLite pool, for repositories.
-    pub fn sqlite(&self) -> &SqlitePool {
+    /// Connects to PostgreSQL at `url` with at most `max_connections` and runs the migrations
+    /// (under an advisory lock: instances starting together migrate once).
+    pub async fn open_postgres(url: &Secret, max_connections: u32) -> Result<Self, StoreError> {
+        sqlx::any::install_default_drivers();
+        let pool = AnyPoolOptions::new()
+            .max_connections(max_connections.max(1))
+            .min_connections(1)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect(url.expose())
+            .await?;
+        let db = Self {
+            pool,
+            backend: Backend::Postgres,
+            url: Some(url.clone()),
+        };
+        migrations::run(&db).await?;
+        Ok(db)
+    }
+
+    /// The pool, for repositories.
+    pub fn pool(&self) -> &AnyPool {
         &self.pool
     }
 
-    /// The backend's name, for `/health` and `doctor`.
-    pub fn backend(&self) -> &'static str {
-        "sqlite"
+    /// Which database this is.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// The PostgreSQL URL (for its listener connection and `pg_dump`); none for SQLite.
+    pub fn postgres_url(&self) -> Option<&Secret> {
+        self.url.as_ref()
+    }
+
+    /// Starts a transaction that will write: on SQLite it takes the write lock at once
+    /// (`BEGIN IMMEDIATE`), so two writers never deadlock upgrading a read lock.
+    pub async fn begin_write(&self) -> Result<sqlx::Transaction<'static, Any>, sqlx::Error> {
+        match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
+            Backend::Postgres => self.pool.begin().await,
+        }
     }
 
     /// A round trip to the database, for `/health`.
@@ -138,6 +224,33 @@ impl Db {
     pub async fn close(&self) {
         self.pool.close().await;
     }
+}
+
+/// The `Any` driver's URL of the SQLite file at the absolute `path`, created when missing. The
+/// driver percent-decodes the path, so `%`, `?` and `#` in it are encoded.
+fn sqlite_url(path: &Path) -> Result<String, StoreError> {
+    let text = path.to_str().ok_or_else(|| StoreError::Path(path.into()))?;
+    let mut url = String::from("sqlite:");
+    for c in text.chars() {
+        match c {
+            '%' => url.push_str("%25"),
+            '?' => url.push_str("%3F"),
+            '#' => url.push_str("%23"),
+            c => url.push(c),
+        }
+    }
+    url.push_str("?mode=rwc");
+    Ok(url)
+}
+
+/// A flag as both backends store it: an integer, 0 or 1.
+pub fn flag(value: bool) -> i64 {
+    i64::from(value)
+}
+
+/// Reads a flag column (an integer; anything but 0 is set).
+pub fn get_flag(row: &AnyRow, column: &str) -> Result<bool, sqlx::Error> {
+    Ok(row.try_get::<i64, _>(column)? != 0)
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! lock), what a user's recordings count and weigh, what a build reads, and the sizes of
 //! recordings stored before sizes were kept.
 
-use sqlx::{Row, Sqlite, Transaction};
+use sqlx::{Any, Row, Transaction};
 
 use crate::clock::UnixTime;
 use crate::ids::UserId;
@@ -55,7 +55,7 @@ pub struct RecordingUsage {
 /// A recording's row inserted in a write transaction that is still open: committed once its
 /// file is stored, rolled back when dropped.
 pub struct PendingRecording {
-    tx: Transaction<'static, Sqlite>,
+    tx: Transaction<'static, Any>,
 }
 
 impl PendingRecording {
@@ -67,11 +67,11 @@ impl PendingRecording {
 }
 
 const USAGE: &str = "SELECT \
-     (SELECT COUNT(*) FROM voice_recordings WHERE account_id = ?1) AS in_account, \
-     (SELECT COALESCE(SUM(r.bytes), 0) FROM voice_recordings r \
-      JOIN voice_accounts a ON a.id = r.account_id WHERE a.owner_id = ?2) AS user_bytes";
+     (SELECT COUNT(*) FROM voice_recordings WHERE account_id = $1) AS in_account, \
+     (SELECT CAST(COALESCE(SUM(r.bytes), 0) AS BIGINT) FROM voice_recordings r \
+      JOIN voice_accounts a ON a.id = r.account_id WHERE a.owner_id = $2) AS user_bytes";
 
-fn usage_of(row: &sqlx::sqlite::SqliteRow) -> RecordingUsage {
+fn usage_of(row: &sqlx::any::AnyRow) -> RecordingUsage {
     let unsigned = |n: i64| u64::try_from(n).unwrap_or(0);
     RecordingUsage {
         in_account: unsigned(row.get("in_account")),
@@ -89,7 +89,7 @@ impl VoicesRepo {
         let row = sqlx::query(USAGE)
             .bind(account.as_str())
             .bind(owner.get())
-            .fetch_one(self.db.sqlite())
+            .fetch_one(self.db.pool())
             .await?;
         Ok(usage_of(&row))
     }
@@ -103,7 +103,7 @@ impl VoicesRepo {
         new: &NewRecording<'_>,
         admit: impl FnOnce(RecordingUsage) -> Result<(), VoicesError>,
     ) -> Result<PendingRecording, VoicesError> {
-        let mut tx = self.db.sqlite().begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.db.begin_write().await?;
         let row = sqlx::query(USAGE)
             .bind(new.account.as_str())
             .bind(new.owner.get())
@@ -113,7 +113,7 @@ impl VoicesRepo {
         sqlx::query(
             "INSERT INTO voice_recordings \
              (account_id, sentence, blob, bytes, sample_rate, duration_ms, level, created_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .bind(new.account.as_str())
         .bind(new.sentence)
@@ -131,10 +131,10 @@ impl VoicesRepo {
     /// Distinct sentences with a recording at a good level.
     pub async fn sentences_recorded(&self, account: &AccountId) -> Result<i64, VoicesError> {
         Ok(sqlx::query(
-            "SELECT COUNT(DISTINCT sentence) AS n FROM voice_recordings WHERE account_id = ? AND level = 'OK'",
+            "SELECT COUNT(DISTINCT sentence) AS n FROM voice_recordings WHERE account_id = $1 AND level = 'OK'",
         )
         .bind(account.as_str())
-        .fetch_one(self.db.sqlite())
+        .fetch_one(self.db.pool())
         .await?
         .get("n"))
     }
@@ -145,10 +145,10 @@ impl VoicesRepo {
         account: &AccountId,
     ) -> Result<Vec<RecordingRow>, VoicesError> {
         Ok(sqlx::query(
-            "SELECT sentence, blob FROM voice_recordings WHERE account_id = ? AND level = 'OK' ORDER BY id",
+            "SELECT sentence, blob FROM voice_recordings WHERE account_id = $1 AND level = 'OK' ORDER BY id",
         )
         .bind(account.as_str())
-        .fetch_all(self.db.sqlite())
+        .fetch_all(self.db.pool())
         .await?
         .iter()
         .map(|row| RecordingRow {
@@ -162,7 +162,7 @@ impl VoicesRepo {
     pub async fn blobs_without_size(&self) -> Result<Vec<String>, VoicesError> {
         Ok(
             sqlx::query("SELECT DISTINCT blob FROM voice_recordings WHERE bytes IS NULL")
-                .fetch_all(self.db.sqlite())
+                .fetch_all(self.db.pool())
                 .await?
                 .iter()
                 .map(|row| row.get("blob"))
@@ -172,10 +172,10 @@ impl VoicesRepo {
 
     /// Records the size of a file for the recordings that have none.
     pub async fn set_blob_size(&self, blob: &str, bytes: u64) -> Result<(), VoicesError> {
-        sqlx::query("UPDATE voice_recordings SET bytes = ? WHERE blob = ? AND bytes IS NULL")
+        sqlx::query("UPDATE voice_recordings SET bytes = $1 WHERE blob = $2 AND bytes IS NULL")
             .bind(sql_integer(bytes))
             .bind(blob)
-            .execute(self.db.sqlite())
+            .execute(self.db.pool())
             .await?;
         Ok(())
     }

@@ -67,7 +67,7 @@ pub struct VoicesRepo {
     pub(super) db: Db,
 }
 
-fn voice_row(row: &sqlx::sqlite::SqliteRow) -> VoiceRow {
+fn voice_row(row: &sqlx::any::AnyRow) -> VoiceRow {
     VoiceRow {
         id: VoiceId::new(row.get::<String, _>("id")),
         account_id: row
@@ -84,7 +84,7 @@ fn voice_row(row: &sqlx::sqlite::SqliteRow) -> VoiceRow {
     }
 }
 
-fn build_row(row: &sqlx::sqlite::SqliteRow) -> Result<BuildRow, VoicesError> {
+fn build_row(row: &sqlx::any::AnyRow) -> Result<BuildRow, VoicesError> {
     let status: String = row.get("status");
     Ok(BuildRow {
         id: BuildId::new(row.get::<String, _>("id")),
@@ -118,8 +118,8 @@ impl VoicesRepo {
     ) -> Result<bool, VoicesError> {
         let done = sqlx::query(
             "INSERT INTO voice_accounts (id, owner_id, gender, age, created_at) \
-             SELECT ?1, ?2, ?3, ?4, ?5 \
-             WHERE (SELECT COUNT(*) FROM voice_accounts WHERE owner_id = ?2) < ?6",
+             SELECT $1, $2, $3, $4, $5 \
+             WHERE (SELECT COUNT(*) FROM voice_accounts WHERE owner_id = $2) < $6",
         )
         .bind(id.as_str())
         .bind(owner.get())
@@ -127,7 +127,7 @@ impl VoicesRepo {
         .bind(age)
         .bind(now)
         .bind(sql_integer(max))
-        .execute(self.db.sqlite())
+        .execute(self.db.pool())
         .await?;
         Ok(done.rows_affected() == 1)
     }
@@ -139,11 +139,11 @@ impl VoicesRepo {
         id: &AccountId,
     ) -> Result<Option<Gender>, VoicesError> {
         Ok(sqlx::query(
-            "SELECT gender FROM voice_accounts WHERE id = ?1 AND (?2 IS NULL OR owner_id = ?2)",
+            "SELECT gender FROM voice_accounts WHERE id = $1 AND ($2 IS NULL OR owner_id = $2)",
         )
         .bind(id.as_str())
         .bind(owner.map(UserId::get))
-        .fetch_optional(self.db.sqlite())
+        .fetch_optional(self.db.pool())
         .await?
         .map(|row| Gender::parse(row.get("gender")).unwrap_or(Gender::Other)))
     }
@@ -158,24 +158,24 @@ impl VoicesRepo {
     ) -> Result<bool, VoicesError> {
         let result = sqlx::query(
             "INSERT INTO voice_builds (id, account_id, owner_id, status, created_at, updated_at) \
-             VALUES (?, ?, ?, 'PENDING', ?, ?) ON CONFLICT DO NOTHING",
+             VALUES ($1, $2, $3, 'PENDING', $4, $5) ON CONFLICT DO NOTHING",
         )
         .bind(id.as_str())
         .bind(account.as_str())
         .bind(owner.get())
         .bind(now)
         .bind(now)
-        .execute(self.db.sqlite())
+        .execute(self.db.pool())
         .await?;
         Ok(result.rows_affected() == 1)
     }
 
     /// Records the job that runs a build.
     pub async fn set_build_job(&self, id: &BuildId, job: &str) -> Result<(), VoicesError> {
-        sqlx::query("UPDATE voice_builds SET job_id = ? WHERE id = ?")
+        sqlx::query("UPDATE voice_builds SET job_id = $1 WHERE id = $2")
             .bind(job)
             .bind(id.as_str())
-            .execute(self.db.sqlite())
+            .execute(self.db.pool())
             .await?;
         Ok(())
     }
@@ -183,10 +183,10 @@ impl VoicesRepo {
     /// A build by id (any owner: for the build job).
     pub async fn build(&self, id: &BuildId) -> Result<Option<(BuildRow, UserId)>, VoicesError> {
         sqlx::query(
-            "SELECT id, account_id, status, error, voice_id, owner_id FROM voice_builds WHERE id = ?",
+            "SELECT id, account_id, status, error, voice_id, owner_id FROM voice_builds WHERE id = $1",
         )
         .bind(id.as_str())
-        .fetch_optional(self.db.sqlite())
+        .fetch_optional(self.db.pool())
         .await?
         .map(|row| Ok((build_row(&row)?, UserId::new(row.get("owner_id")))))
         .transpose()
@@ -201,15 +201,15 @@ impl VoicesRepo {
         status: Option<BuildStatus>,
     ) -> Result<Vec<BuildRow>, VoicesError> {
         sqlx::query(
-            "SELECT id, account_id, status, error, voice_id FROM voice_builds WHERE owner_id = ? \
-             AND (?2 IS NULL OR account_id = ?2) AND (?3 IS NULL OR id = ?3) \
-             AND (?4 IS NULL OR status = ?4) ORDER BY created_at DESC, rowid DESC",
+            "SELECT id, account_id, status, error, voice_id FROM voice_builds WHERE owner_id = $1 \
+             AND ($2 IS NULL OR account_id = $2) AND ($3 IS NULL OR id = $3) \
+             AND ($4 IS NULL OR status = $4) ORDER BY created_at DESC, rowid DESC",
         )
         .bind(owner.get())
         .bind(account.map(AccountId::as_str))
         .bind(build.map(BuildId::as_str))
         .bind(status.map(BuildStatus::as_str))
-        .fetch_all(self.db.sqlite())
+        .fetch_all(self.db.pool())
         .await?
         .iter()
         .map(build_row)
@@ -224,12 +224,12 @@ impl VoicesRepo {
         now: UnixTime,
     ) -> Result<(), VoicesError> {
         sqlx::query(
-            "UPDATE voice_builds SET status = 'ERROR', error = ?, updated_at = ? WHERE id = ? AND status = 'PENDING'",
+            "UPDATE voice_builds SET status = 'ERROR', error = $1, updated_at = $2 WHERE id = $3 AND status = 'PENDING'",
         )
         .bind(error)
         .bind(now)
         .bind(id.as_str())
-        .execute(self.db.sqlite())
+        .execute(self.db.pool())
         .await?;
         Ok(())
     }
@@ -244,10 +244,10 @@ impl VoicesRepo {
         voice: &VoiceRow,
         now: UnixTime,
     ) -> Result<(), VoicesError> {
-        let mut tx = self.db.sqlite().begin().await?;
+        let mut tx = self.db.pool().begin().await?;
         let updated = sqlx::query(
-            "UPDATE voice_builds SET status = 'COMPLETE', voice_id = ?, updated_at = ? \
-             WHERE id = ? AND status = 'PENDING'",
+            "UPDATE voice_builds SET status = 'COMPLETE', voice_id = $1, updated_at = $2 \
+             WHERE id = $3 AND status = 'PENDING'",
         )
         .bind(voice.id.as_str())
         .bind(now)
@@ -259,7 +259,7 @@ impl VoicesRepo {
         }
         sqlx::query(
             "INSERT INTO voices (id, owner_id, account_id, build_id, name, base_voice, profile, download_token, created_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
         .bind(voice.id.as_str())
         .bind(owner.get())
@@ -282,10 +282,10 @@ impl VoicesRepo {
         account: &AccountId,
     ) -> Result<Option<PendingBuild>, VoicesError> {
         Ok(sqlx::query(
-            "SELECT id, job_id, created_at FROM voice_builds WHERE account_id = ? AND status = 'PENDING'",
+            "SELECT id, job_id, created_at FROM voice_builds WHERE account_id = $1 AND status = 'PENDING'",
         )
         .bind(account.as_str())
-        .fetch_optional(self.db.sqlite())
+        .fetch_optional(self.db.pool())
         .await?
         .map(|row| PendingBuild {
             id: BuildId::new(row.get::<String, _>("id")),
@@ -297,11 +297,11 @@ impl VoicesRepo {
     /// The owner's voices, oldest first.
     pub async fn voices(&self, owner: UserId) -> Result<Vec<VoiceRow>, VoicesError> {
         let sql = format!(
-            "SELECT {VOICE_COLUMNS} FROM voices WHERE owner_id = ? ORDER BY created_at, id"
+            "SELECT {VOICE_COLUMNS} FROM voices WHERE owner_id = $1 ORDER BY created_at, id"
         );
         Ok(sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(owner.get())
-            .fetch_all(self.db.sqlite())
+            .fetch_all(self.db.pool())
             .await?
             .iter()
             .map(voice_row)
@@ -314,12 +314,13 @@ impl VoicesRepo {
         owner: UserId,
         token: &str,
     ) -> Result<Option<VoiceRow>, VoicesError> {
-        let sql =
-            format!("SELECT {VOICE_COLUMNS} FROM voices WHERE owner_id = ? AND download_token = ?");
+        let sql = format!(
+            "SELECT {VOICE_COLUMNS} FROM voices WHERE owner_id = $1 AND download_token = $2"
+        );
         Ok(sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(owner.get())
             .bind(token)
-            .fetch_optional(self.db.sqlite())
+            .fetch_optional(self.db.pool())
             .await?
             .as_ref()
             .map(voice_row))
@@ -327,9 +328,9 @@ impl VoicesRepo {
 
     /// Counts one synthesis of a user voice.
     pub async fn count_synthesis(&self, voice: &VoiceId) -> Result<(), VoicesError> {
-        sqlx::query("UPDATE voices SET synthesis_count = synthesis_count + 1 WHERE id = ?")
+        sqlx::query("UPDATE voices SET synthesis_count = synthesis_count + 1 WHERE id = $1")
             .bind(voice.as_str())
-            .execute(self.db.sqlite())
+            .execute(self.db.pool())
             .await?;
         Ok(())
     }
@@ -341,12 +342,12 @@ impl VoicesRepo {
         voice: &VoiceId,
     ) -> Result<(), VoicesError> {
         sqlx::query(
-            "INSERT INTO builtin_voice_usage (owner_id, voice_id, synthesis_count) VALUES (?, ?, 1) \
+            "INSERT INTO builtin_voice_usage (owner_id, voice_id, synthesis_count) VALUES ($1, $2, 1) \
              ON CONFLICT (owner_id, voice_id) DO UPDATE SET synthesis_count = synthesis_count + 1",
         )
         .bind(owner.get())
         .bind(voice.as_str())
-        .execute(self.db.sqlite())
+        .execute(self.db.pool())
         .await?;
         Ok(())
     }
@@ -354,10 +355,10 @@ impl VoicesRepo {
     /// `owner`'s synthesis counts of built-in voices.
     pub async fn builtin_usage(&self, owner: UserId) -> Result<Vec<(String, i64)>, VoicesError> {
         Ok(sqlx::query(
-            "SELECT voice_id, synthesis_count FROM builtin_voice_usage WHERE owner_id = ?",
+            "SELECT voice_id, synthesis_count FROM builtin_voice_usage WHERE owner_id = $1",
         )
         .bind(owner.get())
-        .fetch_all(self.db.sqlite())
+        .fetch_all(self.db.pool())
         .await?
         .iter()
         .map(|row| (row.get("voice_id"), row.get("synthesis_count")))
@@ -375,15 +376,15 @@ impl VoicesRepo {
         max: u64,
     ) -> Result<bool, VoicesError> {
         let done = sqlx::query(
-            "INSERT INTO voice_devices (id, owner_id, name, created_at) SELECT ?1, ?2, ?3, ?4 \
-             WHERE (SELECT COUNT(*) FROM voice_devices WHERE owner_id = ?2) < ?5",
+            "INSERT INTO voice_devices (id, owner_id, name, created_at) SELECT $1, $2, $3, $4 \
+             WHERE (SELECT COUNT(*) FROM voice_devices WHERE owner_id = $2) < $5",
         )
         .bind(id.as_str())
         .bind(owner.get())
         .bind(name)
         .bind(now)
         .bind(sql_integer(max))
-        .execute(self.db.sqlite())
+        .execute(self.db.pool())
         .await?;
         Ok(done.rows_affected() == 1)
     }
@@ -391,10 +392,10 @@ impl VoicesRepo {
     /// Whether `owner` registered the device.
     pub async fn device_owned(&self, owner: UserId, id: &DeviceId) -> Result<bool, VoicesError> {
         Ok(
-            sqlx::query("SELECT 1 FROM voice_devices WHERE id = ? AND owner_id = ?")
+            sqlx::query("SELECT 1 FROM voice_devices WHERE id = $1 AND owner_id = $2")
                 .bind(id.as_str())
                 .bind(owner.get())
-                .fetch_optional(self.db.sqlite())
+                .fetch_optional(self.db.pool())
                 .await?
                 .is_some(),
         )

@@ -96,7 +96,7 @@ impl Quotas {
     /// Rows of `table` (a table name of this file's own).
     async fn rows(&self, table: &str) -> i64 {
         sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}")))
-            .fetch_one(self.server.state.db.sqlite())
+            .fetch_one(self.server.state.db.pool())
             .await
             .unwrap()
     }
@@ -271,14 +271,14 @@ async fn recordings_past_the_users_bytes_get_507_and_earlier_ones_are_measured_a
     assert_eq!((q.rows("voice_recordings").await, q.blob_files()), (3, 3));
     // Recordings stored before sizes were kept count too, once the server has measured them.
     sqlx::query("UPDATE voice_recordings SET bytes = NULL")
-        .execute(q.server.state.db.sqlite())
+        .execute(q.server.state.db.pool())
         .await
         .unwrap();
     q.server.restart().await;
     q.token = tokens(&q.server, "alice", "alice-password-1").await.0;
     let without_size: i64 =
         sqlx::query_scalar("SELECT COUNT(*) FROM voice_recordings WHERE bytes IS NULL")
-            .fetch_one(q.server.state.db.sqlite())
+            .fetch_one(q.server.state.db.pool())
             .await
             .unwrap();
     assert_eq!(without_size, 0);

@@ -190,8 +190,10 @@ async fn a_stopped_snapserver_fails_requests_at_once_and_is_found_again() {
     }
     let started = tokio::time::Instant::now();
     assert_eq!(control.status().await, Err(SnapcastError::Unavailable));
+    // Far below any timeout (a call waiting for an answer would take seconds), with room for
+    // a loaded machine: 100 ms was once exceeded while the whole suite ran.
     assert!(
-        started.elapsed() < Duration::from_millis(100),
+        started.elapsed() < Duration::from_millis(1000),
         "{:?}",
         started.elapsed()
     );

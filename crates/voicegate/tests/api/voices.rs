@@ -984,7 +984,7 @@ async fn devices_download_voices_and_signed_licences() {
     let alice = alice.iter().find(|u| u.name == "alice").unwrap().id;
     sqlx::query(
         "INSERT INTO voices (id, owner_id, name, base_voice, profile, download_token, can_download, created_at) \
-         VALUES ('kept', ?, 'kept voice', 'espeak:en-us', ?, 'vgv_kept', 0, 0)",
+         VALUES ('kept', $1, 'kept voice', 'espeak:en-us', $2, 'vgv_kept', 0, 0)",
     )
     .bind(alice.get())
     .bind(
@@ -992,7 +992,7 @@ async fn devices_download_voices_and_signed_licences() {
                "syllables_per_second": 4.0, "pitch": 1.0, "range": 1.0, "rate": 1.0, "recordings": 3})
         .to_string(),
     )
-    .execute(v.server.state.db.sqlite())
+    .execute(v.server.state.db.pool())
     .await
     .unwrap();
     for route in ["voices/download", "licenses"] {

@@ -166,7 +166,7 @@ async fn each_change_is_published_for_the_owner_with_the_kind_scope() {
     sqlx::query(
         "INSERT INTO users (id, name, password_hash, created_at, updated_at) VALUES (7, 'ann', 'x', 0, 0)",
     )
-    .execute(jobs.inner.db.sqlite())
+    .execute(jobs.inner.db.pool())
     .await
     .unwrap();
     let owner = Some(UserId::new(7));
