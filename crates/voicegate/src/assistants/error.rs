@@ -1,7 +1,7 @@
 //! The assistants surface's one error type; the HTTP edge maps it to status codes.
 
 use crate::jobs::JobError;
-use crate::store::{StoreError, io_disk_full, sqlx_disk_full};
+use crate::store::{BAD_TEXT, StoreError, io_disk_full, sqlx_bad_text, sqlx_disk_full};
 
 /// What can go wrong on the assistants surface.
 #[derive(Debug, thiserror::Error)]
@@ -42,6 +42,9 @@ impl AssistantsError {
 
 impl From<StoreError> for AssistantsError {
     fn from(e: StoreError) -> Self {
+        if e.is_bad_text() {
+            return Self::BadRequest(BAD_TEXT.into());
+        }
         let full = e.is_disk_full();
         Self::store(e, full)
     }
@@ -49,6 +52,9 @@ impl From<StoreError> for AssistantsError {
 
 impl From<sqlx::Error> for AssistantsError {
     fn from(e: sqlx::Error) -> Self {
+        if sqlx_bad_text(&e) {
+            return Self::BadRequest(BAD_TEXT.into());
+        }
         let full = sqlx_disk_full(&e);
         Self::store(e, full)
     }

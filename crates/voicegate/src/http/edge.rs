@@ -63,6 +63,10 @@ pub async fn edge(State(timeout): State<Duration>, request: Request, next: Next)
         path = %request.uri().path(),
     );
     let answered = span.clone();
+    if has_encoded_nul(request.uri()) {
+        let refused = ApiError::bad_request("the URL holds a NUL character (%00)").into_response();
+        return finish(refused, id, &answered);
+    }
     let response = match tokio::time::timeout(timeout, next.run(request).instrument(span)).await {
         Ok(response) => json_errors(response).await,
         Err(_) => ApiError::new(
@@ -72,10 +76,25 @@ pub async fn edge(State(timeout): State<Duration>, request: Request, next: Next)
         )
         .into_response(),
     };
-    answered.in_scope(|| tracing::debug!(status = response.status().as_u16(), "answered"));
-    let mut response = response;
+    finish(response, id, &answered)
+}
+
+/// Logs the status and sets the request id on the answer.
+fn finish(mut response: Response, id: HeaderValue, span: &tracing::Span) -> Response {
+    span.in_scope(|| tracing::debug!(status = response.status().as_u16(), "answered"));
     response.headers_mut().insert(REQUEST_ID.clone(), id);
     response
+}
+
+/// Whether the path or query holds `%00`: no name, id or value has a NUL character, and some
+/// stores (PostgreSQL's text) cannot even hold one.
+fn has_encoded_nul(uri: &axum::http::Uri) -> bool {
+    let bytes = uri
+        .path_and_query()
+        .map_or(&b""[..], |pq| pq.as_str().as_bytes());
+    bytes
+        .windows(3)
+        .any(|w| w[0] == b'%' && w[1] == b'0' && w[2] == b'0')
 }
 
 /// Most of an extractor's plain-text rejection that is kept as the error's detail.
@@ -114,6 +133,20 @@ async fn json_errors(response: Response) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_encoded_nul_anywhere_in_the_url_is_found() {
+        for (uri, nul) in [
+            ("/v3/assistant/a%00b/status", true),
+            ("/x?name=%00", true),
+            ("/x?name=a%2500", false),
+            ("/x?name=100%25", false),
+            ("/v1/skills", false),
+        ] {
+            let uri: axum::http::Uri = uri.parse().unwrap();
+            assert_eq!(has_encoded_nul(&uri), nul, "{uri}");
+        }
+    }
 
     #[test]
     fn sane_ids_are_kept_and_others_replaced() {

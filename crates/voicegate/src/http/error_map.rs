@@ -10,6 +10,7 @@ use crate::identity::oauth_error::OAuthError;
 use crate::ovos::OvosError;
 use crate::ovos::bus::BusError;
 use crate::speakers::error::SpeakerError;
+use crate::store::BAD_TEXT;
 use crate::voices::VoicesError;
 
 /// The answer when the disk under the store is full: 507, nothing stored, the server goes on
@@ -89,6 +90,7 @@ impl From<IdentityError> for ApiError {
                 "validation_failed",
                 detail,
             ),
+            E::Store(store) if store.is_bad_text() => Self::bad_request(BAD_TEXT),
             E::Store(store) if store.is_disk_full() => disk_full(&detail),
             E::Store(store) => {
                 tracing::error!(error = %store, "store failure");

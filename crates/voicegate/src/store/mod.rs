@@ -58,6 +58,14 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// Whether the failure is text the database cannot store (a NUL character): bad input.
+    pub fn is_bad_text(&self) -> bool {
+        match self {
+            Self::Database(e) => sqlx_bad_text(e),
+            _ => false,
+        }
+    }
+
     /// Whether the failure is the disk being full (SQLite's `SQLITE_FULL`, or `ENOSPC` below
     /// it): a condition that passes when space is freed, answered 507 at the edge.
     pub fn is_disk_full(&self) -> bool {
@@ -67,6 +75,18 @@ impl StoreError {
         }
     }
 }
+
+/// Whether a database error is text the database cannot store (PostgreSQL refuses a NUL
+/// character in text, SQLSTATE 22021 or 22P05): bad input, answered 400 by the domains.
+pub fn sqlx_bad_text(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Database(db) => matches!(db.code().as_deref(), Some("22021" | "22P05")),
+        _ => false,
+    }
+}
+
+/// The detail of a 400 for text the database cannot store.
+pub const BAD_TEXT: &str = "a value holds a NUL character, which is never stored";
 
 /// SQLite's result code for "database or disk is full".
 const SQLITE_FULL: &str = "13";

@@ -3,7 +3,7 @@
 use crate::engines::EnginesError;
 use crate::jobs::JobError;
 use crate::store::blobs::BlobError;
-use crate::store::{StoreError, sqlx_disk_full};
+use crate::store::{BAD_TEXT, StoreError, sqlx_bad_text, sqlx_disk_full};
 use crate::voices::put_url::PutUrlError;
 
 /// What can go wrong on the voices surface.
@@ -70,7 +70,9 @@ impl From<PutUrlError> for VoicesError {
 
 impl From<StoreError> for VoicesError {
     fn from(e: StoreError) -> Self {
-        if e.is_disk_full() {
+        if e.is_bad_text() {
+            VoicesError::BadRequest(BAD_TEXT.into())
+        } else if e.is_disk_full() {
             VoicesError::DiskFull(e.to_string())
         } else {
             VoicesError::Store(e.to_string())
@@ -80,7 +82,9 @@ impl From<StoreError> for VoicesError {
 
 impl From<sqlx::Error> for VoicesError {
     fn from(e: sqlx::Error) -> Self {
-        if sqlx_disk_full(&e) {
+        if sqlx_bad_text(&e) {
+            VoicesError::BadRequest(BAD_TEXT.into())
+        } else if sqlx_disk_full(&e) {
             VoicesError::DiskFull(e.to_string())
         } else {
             VoicesError::Store(e.to_string())

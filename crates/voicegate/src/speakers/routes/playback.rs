@@ -54,10 +54,14 @@ async fn speaking_voice(
             "Voice: no voice {id:?} (a voice_id from /api/v1/external/voices/list/, or an engine voice id such as espeak:en-us)"
         ))
         .into()),
-        Err(VoicesError::Forbidden(why)) => {
+        Err(VoicesError::Forbidden(why) | VoicesError::BadRequest(why)) => {
             Err(SpeakerError::BadRequest(format!("Voice: {why}")).into())
         }
-        Err(e) => Err(SpeakerError::Speech(e.to_string()).into()),
+        Err(e) => {
+            // The store's own words stay in the log.
+            tracing::error!(error = %e, "a voice could not be read");
+            Err(SpeakerError::Speech("the voice could not be read".into()).into())
+        }
     }
 }
 
