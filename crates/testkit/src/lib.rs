@@ -4,6 +4,7 @@
 //! stack, with a tap that records the bus's frames, Snapcast, a throwaway PostgreSQL cluster and
 //! an nginx load balancer.
 
+pub mod balancer;
 mod binary;
 mod browser;
 mod bus_tap;
@@ -16,6 +17,7 @@ mod shared;
 mod snapcast;
 mod tied;
 
+pub use balancer::Nginx;
 pub use binary::{Binary, CliOutput, ServeProcess, free_port};
 pub use browser::{Browser, callback_listener};
 pub use bus_tap::{BusTap, TAP_WAIT, summary};

@@ -95,7 +95,7 @@ async fn cluster_in_a_child() {
     let cluster = Cluster::shared().await.expect("PostgreSQL is here");
     let database = cluster.database().await;
     let name = database.rsplit('/').next().unwrap().to_string();
-    let _busy = psql_command(
+    let mut busy = psql_command(
         cluster.bin_dir(),
         cluster.port(),
         &name,
@@ -114,6 +114,8 @@ async fn cluster_in_a_child() {
     writeln!(out, "CLUSTER {} {}", cluster.pid(), cluster.dir().display()).unwrap();
     out.flush().unwrap();
     std::thread::sleep(Duration::from_secs(60));
+    let _ = busy.kill();
+    let _ = busy.wait();
 }
 
 #[test]

@@ -133,6 +133,7 @@ impl Drop for TiedChild {
 }
 
 /// The user id process `pid` runs as (its real uid), if it runs.
+#[cfg(test)]
 pub(crate) fn uid_of(pid: u32) -> Option<u32> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     status
@@ -143,6 +144,7 @@ pub(crate) fn uid_of(pid: u32) -> Option<u32> {
 }
 
 /// Whether process `pid` is gone (or a zombie: dead, waiting to be reaped).
+#[cfg(test)]
 pub(crate) fn is_gone(pid: u32) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
         // The state follows the command name in parentheses, which may itself hold spaces.
