@@ -53,13 +53,29 @@ fn repository() -> PathBuf {
     root.canonicalize().unwrap_or(root)
 }
 
+/// Whether this run is CI (`CI=true` or `CI=1`): a missing peer fails the test there.
+pub(crate) fn is_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
+}
+
+/// A peer the test needs is missing (`what` says which and how to install it): under CI a panic
+/// with that message; elsewhere one `skipped: …` line on standard error, and the caller returns
+/// `None` so the test returns early and passes.
+pub(crate) fn skip_or_fail(what: &str) {
+    if is_ci() {
+        panic!("{what}");
+    }
+    // Straight to standard error, not through `eprintln!`, which the test harness captures.
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "skipped: {what}");
+}
+
 /// The peer-data file `relative` for a test: `Some(path)` when it is there; `None` (after one
 /// line on standard error) when it is missing outside CI, so the test returns early and passes;
 /// a panic naming the file when it is missing under `CI=true`.
 pub fn shared_file(relative: &str) -> Option<PathBuf> {
     let shared = std::env::var(SHARED_VAR).ok();
-    let ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
-    match locate(relative, shared.as_deref(), ci, &repository()) {
+    match locate(relative, shared.as_deref(), is_ci(), &repository()) {
         Located::Found(path) => Some(path),
         Located::Skip(line) => {
             // Straight to standard error, not through `eprintln!`, which the test harness
