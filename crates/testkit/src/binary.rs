@@ -50,6 +50,7 @@ impl Binary {
             .env_remove("SECRET")
             .env_remove("USERS_DB")
             .env_remove("API_KEY")
+            .env_remove("DATABASE_URL")
             .kill_on_drop(true);
         // The server reads every `VOICEGATE_` variable as configuration (and refuses unknown
         // names, such as the test kit's own `VOICEGATE_SHARED`): a test sets what it needs, and

@@ -25,6 +25,6 @@ pub use ovos::{OvosBus, Responder, ResponderOptions, SkillState};
 pub use ovos_stack::{OvosStack, STACK_MODULES, START_DEADLINE};
 pub use postgres::Cluster;
 pub use python::{python, python_bcrypt_check, python_bcrypt_hash, run_python};
-pub use server::{TestServer, test_config};
+pub use server::{BACKEND_VAR, TestServer, backend_database, on_postgres, test_config};
 pub use shared::{Located, SHARED_VAR, locate, shared_file};
 pub use snapcast::{PCM_BYTES_PER_SECOND, Snapclient, Snapserver, sine_pcm};

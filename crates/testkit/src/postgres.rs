@@ -138,13 +138,24 @@ impl Cluster {
             "vg_{}",
             self.next_database.fetch_add(1, Ordering::Relaxed) + 1
         );
-        if let Err(error) = self
-            .psql("postgres", &format!("CREATE DATABASE {name}"))
-            .await
-        {
-            panic!("CREATE DATABASE {name} failed: {error}");
+        // PostgreSQL refuses to copy the template while another session uses it, and a
+        // CREATE DATABASE is such a session: one at a time, and a retry for anything else.
+        static CREATING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+        let _one = CREATING.lock().await;
+        let mut tries = 0;
+        loop {
+            match self
+                .psql("postgres", &format!("CREATE DATABASE {name}"))
+                .await
+            {
+                Ok(_) => return self.url(&name),
+                Err(error) if tries < 20 && error.contains("being accessed by other users") => {
+                    tries += 1;
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Err(error) => panic!("CREATE DATABASE {name} failed: {error}"),
+            }
         }
-        self.url(&name)
     }
 
     /// Runs `sql` with `psql` in `database` as the superuser (stopping at the first error) and
@@ -339,7 +350,11 @@ fn launch(bin_dir: &Path, dir: &Path) -> Result<(TiedChild, u16, bool), String> 
             "fsync=off",
             "synchronous_commit=off",
             "full_page_writes=off",
-            "max_connections=200",
+            "max_connections=300",
+            // A test's runtime ends without closing its server's pool, whose connections then
+            // stay open, idle, until the test process ends: the server ends them instead (a
+            // live pool checks a connection before use and opens a new one).
+            "idle_session_timeout=10s",
         ] {
             command.args(["-c", setting]);
         }

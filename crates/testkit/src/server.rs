@@ -21,7 +21,35 @@ pub fn test_config(data_dir: &Path) -> Config {
     };
     config.auth.state_poll_ms = 100;
     config.auth.hash_concurrency = Some(2);
+    // Many test servers share one PostgreSQL cluster when the suite runs on it.
+    config.store.max_connections = 4;
     config
+}
+
+/// The variable that puts the suite on PostgreSQL: `TESTKIT_BACKEND=postgres` gives each test
+/// server a fresh database of the throwaway cluster ([`crate::Cluster`]); unset (or `sqlite`),
+/// each has SQLite in its data directory.
+pub const BACKEND_VAR: &str = "TESTKIT_BACKEND";
+
+/// Whether this run puts test servers on PostgreSQL ([`BACKEND_VAR`]). Tests of what only
+/// SQLite has (its file, its online backup) skip with one line when it does.
+pub fn on_postgres() -> bool {
+    match std::env::var(BACKEND_VAR).as_deref() {
+        Ok("postgres") => true,
+        Ok("sqlite") | Ok("") | Err(_) => false,
+        Ok(other) => panic!("{BACKEND_VAR}={other}: postgres or sqlite"),
+    }
+}
+
+/// A fresh PostgreSQL database for a test server when the run is on PostgreSQL.
+pub async fn backend_database() -> Option<String> {
+    if !on_postgres() {
+        return None;
+    }
+    let cluster = crate::Cluster::shared()
+        .await
+        .expect("TESTKIT_BACKEND=postgres needs PostgreSQL's server programs");
+    Some(cluster.database().await)
 }
 
 /// The server running in this test's runtime.
@@ -49,6 +77,9 @@ impl TestServer {
     pub async fn start_with(adjust: impl FnOnce(&mut Config)) -> Self {
         let data_dir = tempfile::tempdir().expect("a temp dir");
         let mut config = test_config(data_dir.path());
+        if let Some(url) = backend_database().await {
+            config.database_url = Some(voicegate::secret::Secret::new(url));
+        }
         adjust(&mut config);
         let clock = ManualClock::new();
         let (base, state, shutdown, serving) = launch(&config, &clock).await;
@@ -79,6 +110,32 @@ impl TestServer {
         self.state = state;
         self.shutdown = Some(shutdown);
         self.serving = Some(serving);
+    }
+
+    /// Everything the database holds, as bytes to search for a value that must not be stored:
+    /// SQLite's file and its write-ahead log, or PostgreSQL's `pg_dump` of the server's database
+    /// (where bytes appear as hex: search for both forms).
+    pub async fn stored_bytes(&self) -> Vec<u8> {
+        match &self.config.database_url {
+            None => {
+                let mut bytes = Vec::new();
+                for file in ["voicegate.db", "voicegate.db-wal"] {
+                    bytes
+                        .extend(std::fs::read(self.data_dir.path().join(file)).unwrap_or_default());
+                }
+                bytes
+            }
+            Some(url) => {
+                let cluster = crate::Cluster::shared().await.expect("the cluster runs");
+                let output = tokio::process::Command::new(cluster.bin_dir().join("pg_dump"))
+                    .args(["--no-owner", "-d", url.expose()])
+                    .output()
+                    .await
+                    .expect("pg_dump runs");
+                assert!(output.status.success(), "pg_dump: {:?}", output);
+                output.stdout
+            }
+        }
     }
 
     /// The absolute URL of `path`.

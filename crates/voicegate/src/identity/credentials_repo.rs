@@ -158,7 +158,7 @@ impl IdentityRepo {
         let sealed = self.sealer.seal(key_id.as_bytes(), secret_hash);
         let done = sqlx::query(
             "INSERT INTO api_keys (key_id, user_id, secret_hash, secret_sealed, scope, created_at)
-             SELECT $1, $2, X'', $3, $4, $5
+             SELECT $1, $2, $7, $3, $4, $5
              WHERE (SELECT COUNT(*) FROM api_keys WHERE user_id = $2) < $6",
         )
         .bind(key_id)
@@ -167,6 +167,8 @@ impl IdentityRepo {
         .bind(scope)
         .bind(now)
         .bind(sql_integer(max))
+        // The clear value is never stored: an empty one in its column.
+        .bind(&[][..])
         .execute(self.db.pool())
         .await?;
         Ok(done.rows_affected() == 1)
@@ -181,11 +183,12 @@ impl IdentityRepo {
         for (key_id, secret_hash) in &rows {
             let sealed = self.sealer.seal(key_id.as_bytes(), secret_hash);
             sqlx::query(
-                "UPDATE api_keys SET secret_sealed = $1, secret_hash = X''
+                "UPDATE api_keys SET secret_sealed = $1, secret_hash = $3
                  WHERE key_id = $2 AND secret_sealed IS NULL",
             )
             .bind(sealed)
             .bind(key_id)
+            .bind(&[][..])
             .execute(self.db.pool())
             .await?;
         }

@@ -343,7 +343,8 @@ impl VoicesRepo {
     ) -> Result<(), VoicesError> {
         sqlx::query(
             "INSERT INTO builtin_voice_usage (owner_id, voice_id, synthesis_count) VALUES ($1, $2, 1) \
-             ON CONFLICT (owner_id, voice_id) DO UPDATE SET synthesis_count = synthesis_count + 1",
+             ON CONFLICT (owner_id, voice_id) DO UPDATE \
+             SET synthesis_count = builtin_voice_usage.synthesis_count + 1",
         )
         .bind(owner.get())
         .bind(voice.as_str())

@@ -343,15 +343,7 @@ async fn a_disabled_user_loses_tokens_and_refresh_and_a_new_password_ends_old_to
 async fn refresh_tokens_are_stored_only_as_hashes() {
     let server = server_with_user().await;
     let (_, refresh) = tokens(&server, "ovos", PASSWORD).await;
-    let db = std::fs::read(server.data_dir.path().join("voicegate.db")).expect("the database file");
-    let wal = std::fs::read(server.data_dir.path().join("voicegate.db-wal")).expect("the WAL file");
-    for bytes in [db, wal] {
-        assert!(
-            !bytes
-                .windows(refresh.len())
-                .any(|w| w == refresh.as_bytes())
-        );
-    }
+    crate::support::assert_not_stored_by(&server, &refresh).await;
 }
 
 #[tokio::test]

@@ -73,6 +73,25 @@ pub fn assert_not_stored(data_dir: &std::path::Path, secret: &str) {
     }
 }
 
+/// Asserts that `secret` is nowhere in what a test server's database holds, as text or as the
+/// hex of its bytes (SQLite's files, or PostgreSQL's dump).
+pub async fn assert_not_stored_by(server: &testkit::TestServer, secret: &str) {
+    assert!(secret.len() >= 16, "a secret long enough to search for");
+    let bytes = server.stored_bytes().await;
+    assert!(
+        bytes.len() > 1000,
+        "the store was read ({} bytes)",
+        bytes.len()
+    );
+    let hex: String = secret.bytes().map(|b| format!("{b:02x}")).collect();
+    for needle in [secret.as_bytes(), hex.as_bytes()] {
+        assert!(
+            !bytes.windows(needle.len()).any(|w| w == needle),
+            "the secret is stored"
+        );
+    }
+}
+
 /// The field names of a JSON object, sorted.
 pub fn keys(value: &Value) -> Vec<&str> {
     let mut keys: Vec<&str> = value

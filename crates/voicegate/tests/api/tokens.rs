@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 use testkit::TestServer;
 use voicegate::identity::Role;
 
-use crate::support::{assert_not_stored, client, error_body, get_bearer, keys};
+use crate::support::{assert_not_stored_by, client, error_body, get_bearer, keys};
 
 async fn server_with_console_user() -> TestServer {
     let server = TestServer::start().await;
@@ -252,7 +252,7 @@ async fn named_tokens_never_exceed_the_role_and_die_with_disable_or_a_new_passwo
         keys(&listed[0]),
         ["alias", "created_at", "expires_at", "scopes", "user"]
     );
-    assert_not_stored(server.data_dir.path(), &token);
+    assert_not_stored_by(&server, &token).await;
 
     server.clock.advance(3600);
     assert_eq!(
