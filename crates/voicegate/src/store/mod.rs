@@ -13,6 +13,7 @@ pub mod restore;
 pub mod temporaries;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::AnyPool;
@@ -147,6 +148,7 @@ pub struct Db {
     pool: AnyPool,
     backend: Backend,
     url: Option<Secret>,
+    instance: Arc<str>,
 }
 
 /// SQLite settings for every connection: write-ahead log, foreign keys, a busy timeout (a
@@ -186,6 +188,7 @@ impl Db {
             pool,
             backend: Backend::Sqlite,
             url: None,
+            instance: new_instance_id(),
         };
         migrations::run(&db).await?;
         Ok(db)
@@ -205,9 +208,17 @@ impl Db {
             pool,
             backend: Backend::Postgres,
             url: Some(url.clone()),
+            instance: new_instance_id(),
         };
         migrations::run(&db).await?;
         Ok(db)
+    }
+
+    /// This process's id among the instances sharing the database: new at every start
+    /// (16 hex digits), written where an instance owns something (a playback session, an
+    /// event it published).
+    pub fn instance_id(&self) -> &str {
+        &self.instance
     }
 
     /// The pool, for repositories.
@@ -244,6 +255,10 @@ impl Db {
     pub async fn close(&self) {
         self.pool.close().await;
     }
+}
+
+fn new_instance_id() -> Arc<str> {
+    crate::ids::new_hex_id()[..16].into()
 }
 
 /// The `Any` driver's URL of the SQLite file at the absolute `path`, created when missing. The
