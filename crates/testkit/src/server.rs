@@ -60,7 +60,8 @@ pub struct TestServer {
     pub clock: ManualClock,
     /// The server's services.
     pub state: AppState,
-    /// The data directory (removed on drop).
+    /// The data directory (removed on drop). An instance started beside another uses that one's
+    /// and leaves this one empty.
     pub data_dir: TempDir,
     config: Config,
     shutdown: Option<oneshot::Sender<()>>,
@@ -80,6 +81,27 @@ impl TestServer {
         if let Some(url) = backend_database().await {
             config.database_url = Some(voicegate::secret::Secret::new(url));
         }
+        adjust(&mut config);
+        let clock = ManualClock::new();
+        let (base, state, shutdown, serving) = launch(&config, &clock).await;
+        Self {
+            base,
+            clock,
+            state,
+            data_dir,
+            config,
+            shutdown: Some(shutdown),
+            serving: Some(serving),
+        }
+    }
+
+    /// Starts a second instance beside `other`: the same database and the same data directory
+    /// (blobs, signing and sealing keys), as instances behind a balancer share them, with the
+    /// test configuration changed by `adjust`. Its own clock starts at the real time.
+    pub async fn start_beside(other: &TestServer, adjust: impl FnOnce(&mut Config)) -> Self {
+        let data_dir = tempfile::tempdir().expect("a temp dir");
+        let mut config = other.config.clone();
+        config.listen = "127.0.0.1:0".parse().expect("a socket address");
         adjust(&mut config);
         let clock = ManualClock::new();
         let (base, state, shutdown, serving) = launch(&config, &clock).await;

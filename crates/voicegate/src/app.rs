@@ -165,6 +165,7 @@ struct Shared {
 impl Shared {
     fn new(config: &Config, db: &Db, clock: SharedClock) -> Self {
         let events = EventHub::new(config.events.buffer);
+        crate::events::relay::start(db, &events);
         Self {
             jobs: Jobs::with_clock(db.clone(), &config.jobs, events.clone(), clock),
             engines: Arc::new(Engines::new(

@@ -14,13 +14,14 @@
 //! | `speakers.*` | `speakers` | the speakers surface |
 //! | `assistants.*` | `assistant` | the assistants surface |
 
+pub mod relay;
 pub mod routes;
 pub mod stream;
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use serde::Serialize;
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, mpsc};
 
 use crate::identity::scopes::Scope;
 use crate::ids::UserId;
@@ -79,6 +80,8 @@ pub const FAMILIES: &[(&str, Scope)] = &[
 #[derive(Clone)]
 pub struct EventHub {
     sender: broadcast::Sender<Arc<Event>>,
+    /// Where events go for the other instances, when several share the database.
+    relay: Arc<OnceLock<mpsc::Sender<Arc<Event>>>>,
 }
 
 impl std::fmt::Debug for EventHub {
@@ -95,17 +98,38 @@ impl EventHub {
     pub fn new(buffer: usize) -> Self {
         Self {
             sender: broadcast::Sender::new(buffer.max(1)),
+            relay: Arc::default(),
         }
     }
 
-    /// Publishes an event to every current subscriber (none: it is dropped).
+    /// Publishes an event to every current subscriber (none: it is dropped), and to the other
+    /// instances' subscribers when it is relayed ([`relay`]; bus events are not: every instance
+    /// hears the bus).
     pub fn publish(&self, event: Event) {
+        let event = Arc::new(event);
+        if let Some(relay) = self.relay.get()
+            && !event.under("ovos")
+            && relay.try_send(Arc::clone(&event)).is_err()
+        {
+            tracing::warn!(topic = %event.topic, "the relay to other instances is behind: an event was not relayed");
+        }
+        let _ = self.sender.send(event);
+    }
+
+    /// Publishes an event to this instance's subscribers only (one another instance relayed).
+    pub fn publish_here(&self, event: Event) {
         let _ = self.sender.send(Arc::new(event));
     }
 
-    /// Whether anybody listens (so that publishers can skip making events nobody sees).
+    /// Sends every event published from now on to `outbox` too (set once).
+    fn relay_to(&self, outbox: mpsc::Sender<Arc<Event>>) {
+        let _ = self.relay.set(outbox);
+    }
+
+    /// Whether anybody may listen (so that publishers can skip making events nobody sees).
     pub fn has_subscribers(&self) -> bool {
-        self.sender.receiver_count() > 0
+        // Other instances' subscribers are not counted here: a relaying hub always listens.
+        self.sender.receiver_count() > 0 || self.relay.get().is_some()
     }
 
     /// A new subscription to every event published from now on.

@@ -9,6 +9,7 @@ use std::time::Duration;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use tokio::sync::Semaphore;
+use tokio::sync::broadcast::error::RecvError;
 
 use crate::clock::{SharedClock, UnixTime};
 use crate::config::{AuthConfig, Config, QuotasConfig};
@@ -24,6 +25,7 @@ use crate::identity::sealed::{SEALING_KEY_FILE, Sealer};
 use crate::identity::user_states::{ApiKeyEntry, UserState, UserStates};
 use crate::key_file;
 use crate::store::Db;
+use crate::store::notifications::{INVALIDATE, Notice};
 
 /// The rate-limit key of a client address: the address itself for IPv4, its /64 network for
 /// IPv6 (one host usually holds a whole /64).
@@ -309,9 +311,19 @@ impl IdentityService {
             let period = Duration::from_millis(service.auth.state_poll_ms.max(50));
             let mut ticker = tokio::time::interval(period);
             ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            // Other instances on PostgreSQL announce their changes: refresh at once then, and
+            // keep the poll behind it for anything a lost connection missed.
+            let mut notices = service.repo.db.notifications();
             let mut next_purge = 0;
             loop {
-                ticker.tick().await;
+                tokio::select! {
+                    _ = ticker.tick() => {}
+                    notice = notices.recv() => match notice {
+                        Ok(Notice::Message { channel, .. }) if channel != INVALIDATE => continue,
+                        Ok(_) | Err(RecvError::Lagged(_)) => {}
+                        Err(RecvError::Closed) => notices = service.repo.db.notifications(),
+                    },
+                }
                 service.refresh_state().await;
                 let now = service.clock.now();
                 if now >= next_purge {

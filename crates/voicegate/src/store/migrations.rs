@@ -114,15 +114,27 @@ const SQLITE: &[Migration] = &[
         name: "0020_assistant_language_models.sql",
         sql: include_str!("../../migrations/sqlite/0020_assistant_language_models.sql"),
     },
+    Migration {
+        version: 24,
+        name: "0024_events_relay.sql",
+        sql: include_str!("../../migrations/sqlite/0024_events_relay.sql"),
+    },
 ];
 
 /// The PostgreSQL migrations: PostgreSQL starts at schema 20 with one file equal to SQLite's
 /// 1 to 20; every later migration has a file per backend with the same number.
-const POSTGRES: &[Migration] = &[Migration {
-    version: 20,
-    name: "0020_schema.sql",
-    sql: include_str!("../../migrations/postgres/0020_schema.sql"),
-}];
+const POSTGRES: &[Migration] = &[
+    Migration {
+        version: 20,
+        name: "0020_schema.sql",
+        sql: include_str!("../../migrations/postgres/0020_schema.sql"),
+    },
+    Migration {
+        version: 24,
+        name: "0024_events_relay.sql",
+        sql: include_str!("../../migrations/postgres/0024_events_relay.sql"),
+    },
+];
 
 /// Applies the migrations the database does not have yet.
 pub(super) async fn run(db: &Db) -> Result<(), StoreError> {
@@ -203,7 +215,14 @@ async fn apply(
     if found > known {
         return Err(StoreError::TooNew { found, known });
     }
-    if found >= migration.version {
+    // Each migration is looked up by its number, so one merged in below the highest applied
+    // still runs.
+    let applied: Option<i64> =
+        sqlx::query_scalar("SELECT version FROM schema_migrations WHERE version = $1")
+            .bind(migration.version)
+            .fetch_optional(&mut *conn)
+            .await?;
+    if applied.is_some() {
         return Ok(());
     }
     sqlx::raw_sql(migration.sql)

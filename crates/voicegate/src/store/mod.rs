@@ -9,6 +9,7 @@ pub mod backup;
 pub mod blobs;
 pub mod data_lock;
 mod migrations;
+pub mod notifications;
 pub mod restore;
 pub mod temporaries;
 
@@ -149,6 +150,7 @@ pub struct Db {
     backend: Backend,
     url: Option<Secret>,
     instance: Arc<str>,
+    listener: Arc<notifications::Listener>,
 }
 
 /// SQLite settings for every connection: write-ahead log, foreign keys, a busy timeout (a
@@ -189,6 +191,7 @@ impl Db {
             backend: Backend::Sqlite,
             url: None,
             instance: new_instance_id(),
+            listener: notifications::listener(),
         };
         migrations::run(&db).await?;
         Ok(db)
@@ -209,6 +212,7 @@ impl Db {
             backend: Backend::Postgres,
             url: Some(url.clone()),
             instance: new_instance_id(),
+            listener: notifications::listener(),
         };
         migrations::run(&db).await?;
         Ok(db)
