@@ -15,6 +15,8 @@ pub struct Binary {
     pub work_dir: TempDir,
     /// The data directory passed as `--data-dir`.
     pub data_dir: PathBuf,
+    /// Variables set for every command and server it runs (`VOICEGATE_DATABASE_URL`, …).
+    pub env: Vec<(String, String)>,
 }
 
 /// The result of a CLI command.
@@ -37,6 +39,7 @@ impl Binary {
             path: path.into(),
             work_dir,
             data_dir,
+            env: Vec::new(),
         }
     }
 
@@ -59,6 +62,9 @@ impl Binary {
             if key.to_string_lossy().starts_with("VOICEGATE_") {
                 command.env_remove(&key);
             }
+        }
+        for (key, value) in &self.env {
+            command.env(key, value);
         }
         command
     }

@@ -275,7 +275,12 @@ impl App {
             .state
             .jobs
             .start_workers(self.state.config.jobs.workers);
-        tracing::info!(address = %self.local_addr(), "voicegate listening");
+        tracing::info!(
+            address = %self.local_addr(),
+            store = self.state.db.backend().name(),
+            instance = self.state.db.instance_id(),
+            "voicegate listening"
+        );
         let http_config = &self.state.config.http;
         let limits = http::connections::ConnectionLimits::from_config(http_config);
         // Validated when the configuration was loaded.

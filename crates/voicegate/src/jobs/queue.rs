@@ -319,7 +319,7 @@ impl Jobs {
         let sql = match self.inner.db.backend() {
             Backend::Sqlite => concat!(
                 "UPDATE jobs SET status = 'running', attempts = attempts + 1, progress = 0,
-                     lease_until = $1, updated_at = $2
+                     lease_until = $1, updated_at = $2, claimed_by = $4
                  WHERE id = (
                      SELECT id FROM jobs
                      WHERE kind IN (SELECT value FROM json_each($3))
@@ -332,7 +332,7 @@ impl Jobs {
             ),
             Backend::Postgres => concat!(
                 "UPDATE jobs SET status = 'running', attempts = attempts + 1, progress = 0,
-                     lease_until = $1, updated_at = $2
+                     lease_until = $1, updated_at = $2, claimed_by = $4
                  WHERE id = (
                      SELECT id FROM jobs
                      WHERE kind IN (SELECT json_array_elements_text($3::json))
@@ -349,6 +349,7 @@ impl Jobs {
             .bind(lease_until)
             .bind(now)
             .bind(kinds)
+            .bind(self.inner.db.instance_id())
             .fetch_optional(pool)
             .await?;
         let job = row.as_ref().map(job_from_row).transpose()?;

@@ -119,6 +119,11 @@ const SQLITE: &[Migration] = &[
         name: "0024_events_relay.sql",
         sql: include_str!("../../migrations/sqlite/0024_events_relay.sql"),
     },
+    Migration {
+        version: 25,
+        name: "0025_job_claimed_by.sql",
+        sql: include_str!("../../migrations/sqlite/0025_job_claimed_by.sql"),
+    },
 ];
 
 /// The PostgreSQL migrations: PostgreSQL starts at schema 20 with one file equal to SQLite's
@@ -133,6 +138,11 @@ const POSTGRES: &[Migration] = &[
         version: 24,
         name: "0024_events_relay.sql",
         sql: include_str!("../../migrations/postgres/0024_events_relay.sql"),
+    },
+    Migration {
+        version: 25,
+        name: "0025_job_claimed_by.sql",
+        sql: include_str!("../../migrations/postgres/0025_job_claimed_by.sql"),
     },
 ];
 
