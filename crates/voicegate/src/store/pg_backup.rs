@@ -369,7 +369,7 @@ mod tests {
     #[test]
     fn errors_of_the_programs_never_show_the_password() {
         let target = PgTarget {
-            url: Secret::new("postgres://vg:hunter2@db.lan/vg".into()),
+            url: Secret::new("postgres://vg:hunter2@db.lan/vg"),
             bin_dir: None,
         };
         let text = target.scrub(
@@ -383,7 +383,7 @@ mod tests {
     fn a_missing_program_names_the_command_to_run_by_hand() {
         let dir = tempfile::tempdir().unwrap();
         let target = PgTarget {
-            url: Secret::new("postgres://vg@db.lan/vg".into()),
+            url: Secret::new("postgres://vg@db.lan/vg"),
             bin_dir: Some(dir.path().into()),
         };
         let err = backup(&target, &dir.path().join("data"), &dir.path().join("b"), 22)
