@@ -29,6 +29,7 @@ use crate::speakers::snapcast::managed::ManagedSnapserver;
 use crate::state::{AppState, Services};
 use crate::store::blobs::{BLOB_DIR, Blobs};
 use crate::store::data_lock::{DataDirLock, LockError};
+use crate::store::instances::Instances;
 use crate::store::temporaries;
 use crate::store::{Db, StoreError};
 use crate::voices::licence::LicenceKey;
@@ -142,7 +143,8 @@ async fn remove_orphan_temporaries(config: &Config) -> Result<(), StartError> {
     Ok(())
 }
 
-fn create_data_dir(config: &Config) -> Result<(), StartError> {
+/// Creates the data directory (mode 0700) when missing.
+pub fn create_data_dir(config: &Config) -> Result<(), StartError> {
     use std::os::unix::fs::DirBuilderExt;
     let dir = &config.data_dir;
     std::fs::DirBuilder::new()
@@ -265,10 +267,16 @@ impl App {
     }
 
     /// Serves until `shutdown` completes, then finishes in-flight requests and closes the store.
+    /// The instance's row in `instances` is written before it listens, renewed every
+    /// `store.heartbeat_ms` while it serves, and deleted when it stops.
     pub async fn serve(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
+        let beat = Duration::from_millis(self.state.config.store.heartbeat_ms);
+        let heartbeat = Instances::start(self.state.db.clone(), beat)
+            .await
+            .map_err(std::io::Error::other)?;
         let maintenance = self.state.identity.spawn_maintenance();
         let bus = self.state.ovos.bus().spawn_connection();
         let workers = self
@@ -297,6 +305,7 @@ impl App {
             snapserver.stop().await;
         }
         self.state.identity.flush().await;
+        heartbeat.stop().await;
         self.state.db.close().await;
         tracing::info!("voicegate stopped");
         result

@@ -8,6 +8,9 @@ use crate::app;
 use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::identity::signing_key::KeySource;
+use crate::store::Db;
+use crate::store::instances::Instances;
+use crate::store::pg_tools;
 
 /// Runs every check, prints one line per check, and fails if any check failed.
 pub async fn run(config: &Config, clock: SharedClock) -> ExitCode {
@@ -19,11 +22,7 @@ pub async fn run(config: &Config, clock: SharedClock) -> ExitCode {
     );
     match app::open_identity(config, clock).await {
         Ok((db, identity, key_source)) => {
-            println!(
-                "ok    store: {} in {}",
-                db.backend().name(),
-                config.data_dir.display()
-            );
+            failed |= !store_checks(config, &db).await;
             let key = match key_source {
                 KeySource::Configured => "from SECRET",
                 KeySource::File => "from secret_file",
@@ -73,6 +72,65 @@ pub async fn run(config: &Config, clock: SharedClock) -> ExitCode {
     } else {
         ExitCode::SUCCESS
     }
+}
+
+/// The store's lines: the backend and schema, the instances seen recently, and on PostgreSQL
+/// the notification delay. Answers whether all passed.
+async fn store_checks(config: &Config, db: &Db) -> bool {
+    let mut passed = true;
+    let where_ = crate::cli::migrate::describe(config);
+    match db.schema_version().await {
+        Ok(version) => println!(
+            "ok    store: backend {}, {where_}, schema version {version}",
+            db.backend().name()
+        ),
+        Err(e) => {
+            passed = false;
+            println!("fail  store: {where_}: reading the schema version: {e}");
+        }
+    }
+    let within = Duration::from_millis(config.store.heartbeat_ms)
+        .saturating_mul(crate::store::instances::STALE_BEATS);
+    match Instances::alive(db, within).await {
+        Ok(rows) if rows.is_empty() => println!(
+            "ok    no instance seen within {} s (no server running)",
+            within.as_secs()
+        ),
+        Ok(rows) => {
+            println!(
+                "ok    {} instance(s) seen within {} s:",
+                rows.len(),
+                within.as_secs()
+            );
+            for row in rows {
+                println!(
+                    "      instance {} host {} pid {} version {} seen {:.1} s ago",
+                    row.id,
+                    row.host,
+                    row.pid,
+                    row.version,
+                    row.seen_ms_ago as f64 / 1000.0
+                );
+            }
+        }
+        Err(e) => {
+            passed = false;
+            println!("fail  reading the instances: {e}");
+        }
+    }
+    if let Some(url) = db.postgres_url() {
+        match pg_tools::notification_delay(url, Duration::from_secs(5)).await {
+            Ok(delay) => println!(
+                "ok    notification channel: LISTEN/NOTIFY delay {:.1} ms",
+                delay.as_secs_f64() * 1000.0
+            ),
+            Err(e) => {
+                passed = false;
+                println!("fail  notification channel: {e}");
+            }
+        }
+    }
+    passed
 }
 
 /// Connects to the bus, sends a message and waits for the bus to relay it back.

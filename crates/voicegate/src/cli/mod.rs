@@ -3,6 +3,7 @@
 
 mod backup;
 mod doctor;
+mod migrate;
 mod nlu_bench;
 mod password_input;
 
@@ -35,7 +36,7 @@ pub struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run the server.
+    /// Run the server (it applies the migrations the database lacks first, as `migrate` does).
     Serve {
         /// Address to listen on (default 127.0.0.1:8000).
         #[arg(long, value_name = "ADDR")]
@@ -64,8 +65,10 @@ enum Command {
         /// The file.
         file: PathBuf,
     },
-    /// Check the configuration, the data directory, the store and the peers.
+    /// Check the configuration, the data directory, the store, the instances and the peers.
     Doctor,
+    /// Apply the migrations to the configured database and print its backend and schema version.
+    Migrate,
     /// Print the OpenAPI document the server serves at /openapi.json (or, with --scopes-table,
     /// the route table of docs/scopes.md made from it).
     Openapi {
@@ -77,11 +80,11 @@ enum Command {
     /// `--test` (2017 nlu-benchmark files or folders, merged, or Snips datasets); prints accuracy,
     /// slot F1, training time, parse latency and model size.
     NluBench(nlu_bench::NluBenchArgs),
-    /// Back up the data directory (the database by SQLite's online backup, and every file
-    /// beside it) into one file, while the server runs.
+    /// Back up the data directory (the database by SQLite's online backup, or PostgreSQL's by
+    /// pg_dump, and every file beside it) into one file, while the server runs.
     Backup(backup::BackupArgs),
-    /// Restore a backup into the data directory (refused over existing data or a running
-    /// server unless --force).
+    /// Restore a backup into the data directory and database (refused over existing data or a
+    /// running server unless --force).
     Restore(backup::RestoreArgs),
 }
 
@@ -323,8 +326,9 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Doctor => Ok(doctor::run(&config, clock).await),
-        Command::Backup(args) => backup::backup(&config.data_dir, args).await,
-        Command::Restore(args) => backup::restore(&config.data_dir, args).await,
+        Command::Migrate => migrate::run(&config).await,
+        Command::Backup(args) => backup::backup(&config, args).await,
+        Command::Restore(args) => backup::restore(&config, args).await,
         Command::ImportUsers { file } => {
             init_logging("warn");
             let (_, identity, _) = app::open_identity(&config, clock)

@@ -149,12 +149,20 @@ pub struct JobsConfig {
 pub struct StoreConfig {
     /// Connections to PostgreSQL this instance keeps at most (SQLite uses 4).
     pub max_connections: u32,
+    /// How often a serving instance marks its row in `instances` as seen (ms, 100 to
+    /// 600000); a row not seen for ten of these is an instance gone.
+    pub heartbeat_ms: u64,
+    /// The folder of `pg_dump` and `pg_restore` for `backup`/`restore` on PostgreSQL (default:
+    /// found on `PATH`).
+    pub pg_bin_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for StoreConfig {
     fn default() -> Self {
         Self {
             max_connections: 16,
+            heartbeat_ms: 5_000,
+            pg_bin_dir: None,
         }
     }
 }

@@ -144,7 +144,7 @@ fn skipped(relative: &Path, name: &str) -> bool {
 }
 
 /// Files linked into a staging folder, removed when dropped.
-struct Staging {
+pub(crate) struct Staging {
     root: PathBuf,
     files: BTreeSet<PathBuf>,
 }
@@ -156,8 +156,19 @@ impl Drop for Staging {
 }
 
 impl Staging {
+    /// A new, empty staging folder inside `data_dir` (links need the same file system).
+    pub(crate) fn new(data_dir: &Path) -> Result<Self, BackupError> {
+        let staging = Self {
+            root: data_dir.join(temporary_name()),
+            files: BTreeSet::new(),
+        };
+        fs::create_dir(&staging.root)
+            .map_err(io_error(format!("creating {}", staging.root.display())))?;
+        Ok(staging)
+    }
+
     /// Links (or copies) every file of `dir` (relative path `relative`) not staged yet.
-    fn add(&mut self, data_dir: &Path, relative: &Path) -> Result<(), BackupError> {
+    pub(crate) fn add(&mut self, data_dir: &Path, relative: &Path) -> Result<(), BackupError> {
         let dir = data_dir.join(relative);
         let entries = match fs::read_dir(&dir) {
             Ok(entries) => entries,
@@ -244,12 +255,7 @@ pub fn backup(data_dir: &Path, file: &Path) -> Result<Summary, BackupError> {
 }
 
 fn write_backup(data_dir: &Path, database: &Path, out: &Path) -> Result<Summary, BackupError> {
-    let mut staging = Staging {
-        root: data_dir.join(temporary_name()),
-        files: BTreeSet::new(),
-    };
-    fs::create_dir(&staging.root)
-        .map_err(io_error(format!("creating {}", staging.root.display())))?;
+    let mut staging = Staging::new(data_dir)?;
     staging.add(data_dir, Path::new(""))?;
     let source = Connection::open_with_flags(database, OpenFlags::SQLITE_OPEN_READ_WRITE)
         .map_err(sql_error("opening the database"))?;
@@ -274,7 +280,7 @@ fn write_backup(data_dir: &Path, database: &Path, out: &Path) -> Result<Summary,
             |row| row.get(0),
         )
         .map_err(sql_error("reading the schema version"))?;
-    let summary = store_files(&mut backup, &staging, schema)?;
+    let summary = store_files(&mut backup, &staging, schema, FORMAT)?;
     check_integrity(&backup, "the backup")?;
     backup
         .close()
@@ -285,10 +291,13 @@ fn write_backup(data_dir: &Path, database: &Path, out: &Path) -> Result<Summary,
     Ok(summary)
 }
 
-fn store_files(
+/// Writes the staged files into `backup_files` and the description into `backup_meta`, with
+/// `format` as the format.
+pub(crate) fn store_files(
     backup: &mut Connection,
     staging: &Staging,
     schema: i64,
+    format: &str,
 ) -> Result<Summary, BackupError> {
     backup
         .pragma_update(None, "journal_mode", "DELETE")
@@ -327,7 +336,7 @@ fn store_files(
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
     for (key, value) in [
-        ("format", FORMAT.to_string()),
+        ("format", format.to_string()),
         ("created_at", now.to_string()),
         ("voicegate", env!("CARGO_PKG_VERSION").to_string()),
         ("schema", schema.to_string()),

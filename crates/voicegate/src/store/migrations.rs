@@ -115,6 +115,11 @@ const SQLITE: &[Migration] = &[
         sql: include_str!("../../migrations/sqlite/0020_assistant_language_models.sql"),
     },
     Migration {
+        version: 22,
+        name: "0022_instances.sql",
+        sql: include_str!("../../migrations/sqlite/0022_instances.sql"),
+    },
+    Migration {
         version: 24,
         name: "0024_events_relay.sql",
         sql: include_str!("../../migrations/sqlite/0024_events_relay.sql"),
@@ -135,6 +140,11 @@ const POSTGRES: &[Migration] = &[
         sql: include_str!("../../migrations/postgres/0020_schema.sql"),
     },
     Migration {
+        version: 22,
+        name: "0022_instances.sql",
+        sql: include_str!("../../migrations/postgres/0022_instances.sql"),
+    },
+    Migration {
         version: 24,
         name: "0024_events_relay.sql",
         sql: include_str!("../../migrations/postgres/0024_events_relay.sql"),
@@ -145,6 +155,14 @@ const POSTGRES: &[Migration] = &[
         sql: include_str!("../../migrations/postgres/0025_job_claimed_by.sql"),
     },
 ];
+
+/// The schema version this binary migrates to (the same on both backends).
+pub fn latest() -> i64 {
+    let sqlite = SQLITE.last().map_or(0, |m| m.version);
+    let postgres = POSTGRES.last().map_or(0, |m| m.version);
+    debug_assert_eq!(sqlite, postgres, "both backends end at the same migration");
+    sqlite.max(postgres)
+}
 
 /// Applies the migrations the database does not have yet.
 pub(super) async fn run(db: &Db) -> Result<(), StoreError> {

@@ -8,8 +8,12 @@
 pub mod backup;
 pub mod blobs;
 pub mod data_lock;
+pub mod instances;
 mod migrations;
+pub use migrations::latest as latest_schema;
 pub mod notifications;
+pub mod pg_backup;
+pub mod pg_tools;
 pub mod restore;
 pub mod temporaries;
 
@@ -253,6 +257,12 @@ impl Db {
     pub async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
+    }
+
+    /// The last migration applied (0 for none).
+    pub async fn schema_version(&self) -> Result<i64, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        migrations::version(&mut conn).await
     }
 
     /// Closes the pool, waiting for connections to finish.

@@ -81,7 +81,7 @@ pub fn restore(file: &Path, data_dir: &Path, force: bool) -> Result<Summary, Bac
     })
 }
 
-fn create_dir(dir: &Path) -> Result<(), BackupError> {
+pub(crate) fn create_dir(dir: &Path) -> Result<(), BackupError> {
     use std::os::unix::fs::DirBuilderExt;
     fs::DirBuilder::new()
         .recursive(true)
@@ -107,7 +107,12 @@ fn target(data_dir: &Path, name: &str) -> Result<PathBuf, BackupError> {
     Ok(data_dir.join(path))
 }
 
-fn restore_files(backup: &Connection, data_dir: &Path) -> Result<(usize, u64), BackupError> {
+/// Writes every file of the backup into `data_dir`, each checked and written whole; answers
+/// how many and their bytes.
+pub(crate) fn restore_files(
+    backup: &Connection,
+    data_dir: &Path,
+) -> Result<(usize, u64), BackupError> {
     let mut rows = backup
         .prepare("SELECT path, mode, sha256, content FROM backup_files ORDER BY path")
         .map_err(sql_error("reading the files"))?;

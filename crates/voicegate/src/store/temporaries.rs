@@ -3,21 +3,41 @@
 //! folder, then renamed into place. A process killed in between leaves the temporary behind;
 //! the server removes those at start.
 //!
-//! A temporary is named `.tmp-<pid>-<random>`, so that one whose writer still runs (another
-//! process on the same data directory) is told apart from one whose writer is gone.
+//! A temporary is named `.tmp-<pid>.<host>-<random>` (`<host>`: 8 hex digits of the SHA-256 of
+//! the machine's host name), so that one whose writer still runs (another process on the same
+//! data directory) is told apart from one whose writer is gone; one written on another machine
+//! (a data directory shared by instances on several hosts) is never judged here.
 
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
 use crate::ids::new_hex_id;
+use crate::store::instances::host_name;
+
+/// This machine's tag in temporary names.
+fn host_tag() -> &'static str {
+    static TAG: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    TAG.get_or_init(|| {
+        use sha2::Digest;
+        sha2::Sha256::digest(host_name().as_bytes())[..4]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    })
+}
 
 /// The prefix of every temporary's name.
 pub const PREFIX: &str = ".tmp-";
 
 /// A new temporary's name for this process.
 pub fn temporary_name() -> String {
-    format!("{PREFIX}{}-{}", std::process::id(), new_hex_id())
+    format!(
+        "{PREFIX}{}.{}-{}",
+        std::process::id(),
+        host_tag(),
+        new_hex_id()
+    )
 }
 
 /// Whether `name` is a temporary's name.
@@ -26,12 +46,21 @@ pub fn is_temporary(name: &str) -> bool {
 }
 
 /// Whether the process that wrote the temporary `name` is gone. A name without a process id
-/// (written by an older version) counts as gone; where `/proc` cannot tell, nothing is.
+/// (written by an older version) counts as gone; one of another host is never gone here; where
+/// `/proc` cannot tell, nothing is.
 fn writer_gone(name: &str) -> bool {
     let Some(rest) = name.strip_prefix(PREFIX) else {
         return false;
     };
-    let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else {
+    let writer = rest.split('-').next().unwrap_or_default();
+    let (pid, host) = match writer.split_once('.') {
+        Some((pid, host)) => (pid, Some(host)),
+        None => (writer, None),
+    };
+    if host.is_some_and(|host| host != host_tag()) {
+        return false;
+    }
+    let Ok(pid) = pid.parse::<u32>() else {
         return true;
     };
     if pid == std::process::id() {
@@ -90,6 +119,14 @@ mod tests {
         fs::create_dir_all(sub.join(".tmp-999999999-folder")).unwrap();
         fs::write(sub.join(".tmp-999999999-file"), b"half").unwrap();
         fs::write(sub.join(".tmp-oldstyle"), b"half").unwrap();
+        fs::write(
+            sub.join(format!(".tmp-999999999.{}-x", host_tag())),
+            b"half",
+        )
+        .unwrap();
+        // Another machine's write in progress on a shared data directory.
+        let elsewhere = ".tmp-999999999.0badf00d-blob".to_string();
+        fs::write(sub.join(&elsewhere), b"being written").unwrap();
         let mine = temporary_name();
         fs::write(sub.join(&mine), b"being written").unwrap();
         fs::write(sub.join("kept"), b"whole").unwrap();
@@ -98,7 +135,7 @@ mod tests {
         fs::write(media.join(".tmp-999999999-song.mp3"), b"a household's file").unwrap();
         assert_eq!(
             remove_orphans(dir.path(), std::slice::from_ref(&media)).unwrap(),
-            3
+            4
         );
         assert!(media.join(".tmp-999999999-song.mp3").exists());
         let mut left: Vec<String> = fs::read_dir(&sub)
@@ -106,7 +143,7 @@ mod tests {
             .map(|e| e.unwrap().file_name().into_string().unwrap())
             .collect();
         left.sort();
-        let mut expected = vec!["kept".to_string(), mine];
+        let mut expected = vec!["kept".to_string(), mine, elsewhere];
         expected.sort();
         assert_eq!(left, expected);
         assert_eq!(remove_orphans(&dir.path().join("absent"), &[]).unwrap(), 0);

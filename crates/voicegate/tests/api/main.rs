@@ -24,6 +24,7 @@ mod managed_snapserver;
 mod media;
 mod memory;
 mod oauth;
+mod operations_pg;
 mod ovos;
 mod ovos_skill;
 mod ovos_stack;
