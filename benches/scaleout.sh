@@ -108,12 +108,12 @@ stop_all() {
     if [[ -n "$PG_PID" ]]; then
         stop_pid "$PG_PID" INT   # fast shutdown
         local shmid
-        shmid="$(sed -n 7p "$TMP/pg/data/postmaster.pid" 2>/dev/null | awk '{print $2}')"
+        shmid="$(sed -n 7p "$TMP/pg/data/postmaster.pid" 2>/dev/null | awk '{print $2}')" || true
         [[ -z "$shmid" ]] || ipcrm -m "$shmid" 2>/dev/null || true
         PG_PID=""
     fi
 }
-trap 'status=$?; stop_all; (exit "$status"); bench_cleanup' EXIT
+trap 'status=$?; set +e; stop_all; (exit "$status"); bench_cleanup' EXIT
 
 # --- PostgreSQL -----------------------------------------------------------------------------------
 PG_SETTINGS=(
