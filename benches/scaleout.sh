@@ -37,7 +37,7 @@
 # Run from anywhere, as root or as a user who can run postgres (needs cargo, curl, python3, wrk,
 # nginx, espeak-ng, PostgreSQL's server programs with pg_stat_statements):
 #     benches/scaleout.sh
-# Optional environment: WRK_DURATION (default 10s), REVOCATIONS (50), JOBS (40). About 6 min.
+# Optional environment: WRK_DURATION (default 10s), REVOCATIONS (50), JOBS (40). About 4 min.
 # Exit status: 0 when the report was produced; non-zero when something broke.
 # Notes: everything shares the machine's cores (wrk, nginx, PostgreSQL, the instances), so the
 # figures show overhead and the saturated resource, not the speed-up of more machines.
