@@ -225,8 +225,12 @@ impl App {
             config: config.assistants.clone(),
         }));
         crate::assistants::register_jobs(&shared.jobs, assistants.clone());
-        let (speakers, snapserver) =
-            speakers::setup::open(&config, shared.engines.clone(), shared.events.clone(), db.clone())?;
+        let (speakers, snapserver) = speakers::setup::open(
+            &config,
+            shared.engines.clone(),
+            shared.events.clone(),
+            db.clone(),
+        )?;
         let speakers = Arc::new(speakers);
         let state = AppState::new(Services {
             ovos: Arc::new(OvosService::new(&config.ovos, shared.events.clone())),

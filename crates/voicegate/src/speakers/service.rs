@@ -11,7 +11,6 @@ use std::time::Duration;
 use speech::{Modifiers, SampleRate, SynthesisRequest};
 
 use crate::config::SpeakersConfig;
-use crate::store::Db;
 use crate::engines::Engines;
 use crate::events::EventHub;
 use crate::ids::UserId;
@@ -25,6 +24,7 @@ use crate::speakers::forward::Commands;
 use crate::speakers::media::Media;
 use crate::speakers::sessions::{Sessions, session_key};
 use crate::speakers::streams::Streams;
+use crate::store::Db;
 
 /// Which speakers a play request is for.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -236,7 +236,14 @@ impl SpeakersService {
 
     /// Publishes the playback on stream `at` (its state changes, from its `plays`th track or
     /// announcement on) to `user` until it ends or another takes its place.
-    pub(super) fn follow(&self, user: UserId, at: usize, devices: &[Device], feeder: &Feeder, plays: u64) {
+    pub(super) fn follow(
+        &self,
+        user: UserId,
+        at: usize,
+        devices: &[Device],
+        feeder: &Feeder,
+        plays: u64,
+    ) {
         follow_playback(
             self.events.clone(),
             user,
@@ -349,7 +356,6 @@ impl SpeakersService {
         let devices = self.devices(user, token).await?;
         find(devices, device_id)
     }
-
 
     /// Adds a device to the session.
     pub async fn add_device(

@@ -139,11 +139,12 @@ impl Sessions {
             .execute(&mut *tx)
             .await
             .map_err(|e| store_failed(&e))?;
-        let open: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM speaker_sessions WHERE user_id = $1")
-            .bind(owner.get())
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(|e| store_failed(&e))?;
+        let open: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM speaker_sessions WHERE user_id = $1")
+                .bind(owner.get())
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(|e| store_failed(&e))?;
         if usize::try_from(open).unwrap_or(usize::MAX) >= self.max_per_user {
             return Err(SpeakerError::TooManySessions(self.max_per_user));
         }
@@ -172,14 +173,14 @@ impl Sessions {
              WHERE id = $2 AND user_id = $3 AND used_at > $4
              RETURNING id, user_id, owner_instance, owner_lease_until, devices",
         )
-            .bind(now)
-            .bind(key)
-            .bind(owner.get())
-            .bind(self.idle_since(now))
-            .fetch_optional(self.db.pool())
-            .await
-            .map_err(|e| store_failed(&e))?
-            .ok_or(SpeakerError::UnknownSession)?;
+        .bind(now)
+        .bind(key)
+        .bind(owner.get())
+        .bind(self.idle_since(now))
+        .fetch_optional(self.db.pool())
+        .await
+        .map_err(|e| store_failed(&e))?
+        .ok_or(SpeakerError::UnknownSession)?;
         read(&row).map_err(|e| store_failed(&e))
     }
 
@@ -297,19 +298,37 @@ mod tests {
         let token = sessions.open(ana).await.unwrap();
         assert!(token.starts_with("r:") && token.len() > 40, "{token}");
         let key = session_key(&token);
-        sessions.set_devices(ana, &key, &["kitchen".into()]).await.unwrap();
+        sessions
+            .set_devices(ana, &key, &["kitchen".into()])
+            .await
+            .unwrap();
         let session = sessions.get(ana, &key).await.unwrap();
         assert_eq!(session.devices, ["kitchen"]);
         assert_eq!(session.instance, sessions.instance());
         assert!(session.owner_alive(now_ms()));
-        assert_eq!(sessions.get(bob, &key).await, Err(SpeakerError::UnknownSession));
-        assert_eq!(sessions.close(bob, &key).await, Err(SpeakerError::UnknownSession));
+        assert_eq!(
+            sessions.get(bob, &key).await,
+            Err(SpeakerError::UnknownSession)
+        );
+        assert_eq!(
+            sessions.close(bob, &key).await,
+            Err(SpeakerError::UnknownSession)
+        );
         sessions.open(ana).await.unwrap();
-        assert_eq!(sessions.open(ana).await, Err(SpeakerError::TooManySessions(2)));
+        assert_eq!(
+            sessions.open(ana).await,
+            Err(SpeakerError::TooManySessions(2))
+        );
         sessions.close(ana, &key).await.unwrap();
-        assert_eq!(sessions.get(ana, &key).await, Err(SpeakerError::UnknownSession));
+        assert_eq!(
+            sessions.get(ana, &key).await,
+            Err(SpeakerError::UnknownSession)
+        );
         let idle = session_key(&sessions.open(ana).await.unwrap());
         tokio::time::sleep(Duration::from_millis(250)).await;
-        assert_eq!(sessions.get(ana, &idle).await, Err(SpeakerError::UnknownSession));
+        assert_eq!(
+            sessions.get(ana, &idle).await,
+            Err(SpeakerError::UnknownSession)
+        );
     }
 }

@@ -72,7 +72,10 @@ async fn call(
 async fn state(server: &TestServer, token: &str, session: &str) -> String {
     let (status, body) = call(server, token, session, "playback_status", &[]).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    body["PlaybackState"].as_str().unwrap_or_default().to_string()
+    body["PlaybackState"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
 }
 
 /// Waits (at most `within`) until `server` reports `want`; how long it took.
@@ -108,7 +111,10 @@ async fn a_session_is_played_by_its_owner_from_any_instance_and_stops_when_the_o
     let (token, _) = tokens(&b, "ana", "ana-password-1").await;
     let (status, opened) = hk(&a, &token, "init_session", &[]).await;
     assert_eq!(status, StatusCode::OK, "{opened}");
-    let session = opened["SessionToken"].as_str().expect("a token").to_string();
+    let session = opened["SessionToken"]
+        .as_str()
+        .expect("a token")
+        .to_string();
     let s = session.as_str();
 
     // Played through B, heard on A: A owns the session's playback.
@@ -150,7 +156,11 @@ async fn a_session_is_played_by_its_owner_from_any_instance_and_stops_when_the_o
     assert!(took < bound, "stopped after {took:?}");
     let asked = Instant::now();
     let (status, body) = call(&b, &token, s, "pause_play", &[]).await;
-    assert!(asked.elapsed() < Duration::from_secs(2), "{:?}", asked.elapsed());
+    assert!(
+        asked.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        asked.elapsed()
+    );
     assert_eq!(
         (status, body["error"].as_str(), body["Result"].as_str()),
         (StatusCode::CONFLICT, Some("owner_gone"), Some("false")),
@@ -159,10 +169,21 @@ async fn a_session_is_played_by_its_owner_from_any_instance_and_stops_when_the_o
     let detail = body["detail"].as_str().unwrap_or_default();
     assert!(detail.contains("is gone"), "{detail}");
     let (status, _) = call(&b, &token, s, "stop_play", &[]).await;
-    assert_eq!(status, StatusCode::OK, "a gone owner's session is stopped already");
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "a gone owner's session is stopped already"
+    );
 
     // A new play is taken over by B and heard on B's speaker.
-    let (status, body) = call(&b, &token, s, "play_tts_party_mode", &[("Text", "Here now.")]).await;
+    let (status, body) = call(
+        &b,
+        &token,
+        s,
+        "play_tts_party_mode",
+        &[("Text", "Here now.")],
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     grows(&wav_b, 0).await;
     let (status, body) = call(&b, &token, s, "close_session", &[]).await;
