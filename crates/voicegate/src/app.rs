@@ -228,8 +228,12 @@ impl App {
             config: config.assistants.clone(),
         }));
         crate::assistants::register_jobs(&shared.jobs, assistants.clone());
-        let (speakers, snapserver) =
-            speakers::setup::open(&config, shared.engines.clone(), shared.events.clone())?;
+        let (speakers, snapserver) = speakers::setup::open(
+            &config,
+            shared.engines.clone(),
+            shared.events.clone(),
+            db.clone(),
+        )?;
         let speakers = Arc::new(speakers);
         let state = AppState::new(Services {
             ovos: Arc::new(OvosService::new(&config.ovos, shared.events.clone())),
@@ -279,6 +283,7 @@ impl App {
             .map_err(std::io::Error::other)?;
         let maintenance = self.state.identity.spawn_maintenance();
         let bus = self.state.ovos.bus().spawn_connection();
+        let speakers_owner = speakers::routing::spawn_owner(self.state.speakers.clone());
         let workers = self
             .state
             .jobs
@@ -294,10 +299,18 @@ impl App {
         // Validated when the configuration was loaded.
         let proxies = AddressBlocks::parse(&http_config.trusted_proxies).unwrap_or_default();
         let forwarded = Arc::new(ForwardedFor::new(proxies));
+        // A stopping instance stops playing its speakers sessions at once (their leases lapse,
+        // and the other instances report them stopped) rather than after the drain.
+        let owner = speakers_owner.abort_handle();
+        let shutdown = async move {
+            shutdown.await;
+            owner.abort();
+        };
         let result =
             http::connections::serve(self.listener, self.router, limits, forwarded, shutdown).await;
         maintenance.abort();
         bus.abort();
+        speakers_owner.abort();
         for workers in workers {
             workers.shutdown().await;
         }

@@ -58,6 +58,16 @@ pub struct SpeakersConfig {
     pub session_idle_secs: u64,
     /// Open sessions per user at most; past it `init_session` answers 429.
     pub max_sessions_per_user: usize,
+    /// How long a command for a session played by another instance waits for that instance's
+    /// answer, in milliseconds (then 503).
+    pub forward_timeout_ms: u64,
+    /// How long an instance's claim on the sessions it plays lasts unless renewed (it renews
+    /// three times as often), in milliseconds: an instance gone this long has its sessions
+    /// stopped.
+    pub owner_lease_ms: u64,
+    /// How often an instance looks for commands forwarded to it (while it plays sessions), and
+    /// a forwarding instance for the answer, in milliseconds.
+    pub command_poll_ms: u64,
     /// The stream sources sessions play into, each `NAME=tcp://HOST:PORT` as snapserver's
     /// config declares it (`source = tcp://HOST:PORT?name=NAME&mode=server`); one session
     /// plays on each at a time. Empty with `manage_snapserver` (the managed snapserver's
@@ -123,6 +133,9 @@ impl Default for SpeakersConfig {
             max_volume: 50,
             session_idle_secs: 3600,
             max_sessions_per_user: 16,
+            forward_timeout_ms: 3000,
+            owner_lease_ms: 3000,
+            command_poll_ms: 50,
             snapcast_streams: Vec::new(),
             buffer_ms: 1000,
             tts_voice: "espeak:en-us".into(),
@@ -172,6 +185,15 @@ impl SpeakersConfig {
         }
         if self.max_sessions_per_user == 0 {
             return Some(("speakers.max_sessions_per_user", "must be at least 1"));
+        }
+        if !(1..=60_000).contains(&self.forward_timeout_ms) {
+            return Some(("speakers.forward_timeout_ms", "must be from 1 to 60000"));
+        }
+        if !(100..=600_000).contains(&self.owner_lease_ms) {
+            return Some(("speakers.owner_lease_ms", "must be from 100 to 600000"));
+        }
+        if !(1..=1000).contains(&self.command_poll_ms) {
+            return Some(("speakers.command_poll_ms", "must be from 1 to 1000"));
         }
         if self.max_tts_chars == 0 {
             return Some(("speakers.max_tts_chars", "must be at least 1"));

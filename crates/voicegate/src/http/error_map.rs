@@ -187,6 +187,11 @@ impl From<SpeakerError> for ApiError {
             SpeakerError::MediaUnavailable(_) => {
                 Self::new(StatusCode::FAILED_DEPENDENCY, "media_unavailable", detail)
             }
+            SpeakerError::OwnerGone(_) => Self::new(StatusCode::CONFLICT, "owner_gone", detail),
+            SpeakerError::OwnerSilent(..) => {
+                Self::new(StatusCode::SERVICE_UNAVAILABLE, "owner_unavailable", detail)
+                    .with_retry_after(1)
+            }
             SpeakerError::NothingPaused => {
                 Self::new(StatusCode::CONFLICT, "nothing_paused", detail)
             }

@@ -3,7 +3,7 @@
 use crate::speakers::snapcast::control::SnapcastError;
 
 /// A speakers operation's failure.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, serde::Serialize, serde::Deserialize)]
 pub enum SpeakerError {
     /// A parameter is missing or out of range (the text says which).
     #[error("{0}")]
@@ -42,6 +42,19 @@ pub enum SpeakerError {
     /// The speaker system cannot be reached now.
     #[error("the speakers are not reachable now ({0})")]
     Unavailable(String),
+    /// The instance that was playing the session is gone (its lease lapsed): its playback
+    /// stopped with it.
+    #[error(
+        "the voicegate instance that was playing this session ({0}) is gone, so its playback \
+         stopped: play something again to continue on another instance"
+    )]
+    OwnerGone(String),
+    /// The instance playing the session did not answer a forwarded command in time.
+    #[error(
+        "the voicegate instance playing this session ({0}) did not answer within {1} ms \
+         (speakers.forward_timeout_ms)"
+    )]
+    OwnerSilent(String, u64),
     /// The speaker system refused or garbled an operation.
     #[error("the speaker system failed: {0}")]
     Backend(String),

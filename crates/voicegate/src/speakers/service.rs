@@ -1,4 +1,9 @@
 //! `SpeakersService`: the HK Omni operations over a speaker backend and the sessions.
+//!
+//! Operations that need a session's feeder (plays, pause, resume, stop, its status) run on the
+//! instance owning the session: their public forms are in `routing.rs`, which forwards them
+//! there; the `*_here` forms in this file and `playback.rs` run them on this instance, for a
+//! session named by its key ([`session_key`]).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,12 +20,15 @@ use crate::speakers::device::{Device, MAX_WIRE_VOLUME, wire_to_percent};
 use crate::speakers::error::SpeakerError;
 use crate::speakers::events::follow_playback;
 use crate::speakers::feeder::{FeedState, Feeder};
+use crate::speakers::forward::Commands;
 use crate::speakers::media::Media;
-use crate::speakers::sessions::Sessions;
+use crate::speakers::sessions::{Sessions, session_key};
 use crate::speakers::streams::Streams;
+use crate::store::Db;
 
 /// Which speakers a play request is for.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Speakers {
     /// The session's own.
     Session,
@@ -40,7 +48,7 @@ pub struct Voice {
 }
 
 /// A session's playback as the contract reports it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Playback {
     /// Playing, paused or stopped.
     pub state: FeedState,
@@ -50,31 +58,38 @@ pub struct Playback {
 
 /// The speakers surface's operations.
 pub struct SpeakersService {
-    backend: Arc<dyn SpeakerBackend>,
+    pub(super) backend: Arc<dyn SpeakerBackend>,
     engines: Arc<Engines>,
-    events: EventHub,
+    pub(super) events: EventHub,
     pub(super) sessions: Sessions,
-    streams: Streams,
+    /// Commands forwarded to the instances owning sessions, and from others to this one.
+    pub(super) commands: Commands,
+    pub(super) streams: Streams,
     /// Hub and web media.
     pub(super) media: Media,
     max_volume: u8,
     tts_voice: String,
     max_tts_chars: usize,
     /// How far behind the writing the speakers play.
-    latency: Duration,
+    pub(super) latency: Duration,
+    /// How long a command forwarded to the session's owner waits for its answer.
+    pub(super) forward_timeout: Duration,
+    /// How often the owner looks for forwarded commands, and the forwarder for answers.
+    pub(super) command_poll: Duration,
     /// Announcements' volume (0–50) when the request gives none; 0 leaves the volumes.
     announce_volume: u8,
 }
 
 impl SpeakersService {
     /// The service over `backend` and its `streams`, speaking with `engines`, publishing on
-    /// `events`, playing `media`, with the limits of `config`.
+    /// `events`, playing `media`, its sessions in `db`, with the limits of `config`.
     pub fn new(
         backend: Arc<dyn SpeakerBackend>,
         streams: Streams,
         engines: Arc<Engines>,
         events: EventHub,
         media: Media,
+        db: Db,
         config: &SpeakersConfig,
     ) -> Self {
         Self {
@@ -83,10 +98,15 @@ impl SpeakersService {
             engines,
             events,
             media,
+            commands: Commands::new(db.clone()),
             sessions: Sessions::new(
+                db,
                 Duration::from_secs(config.session_idle_secs),
                 config.max_sessions_per_user,
+                Duration::from_millis(config.owner_lease_ms),
             ),
+            forward_timeout: Duration::from_millis(config.forward_timeout_ms),
+            command_poll: Duration::from_millis(config.command_poll_ms),
             max_volume: config.max_volume.min(MAX_WIRE_VOLUME),
             tts_voice: config.tts_voice.clone(),
             max_tts_chars: config.max_tts_chars,
@@ -95,7 +115,8 @@ impl SpeakersService {
         }
     }
 
-    /// Plays `audio` on `speakers`, replacing what the session was playing.
+    /// Plays `audio` on `speakers` through this instance's streams, replacing what the
+    /// session was playing.
     pub async fn play(
         &self,
         user: UserId,
@@ -103,20 +124,21 @@ impl SpeakersService {
         audio: Audio,
         speakers: Speakers,
     ) -> Result<(), SpeakerError> {
-        self.play_as(user, token, audio, None, speakers).await
+        self.play_as(user, &session_key(token), audio, None, speakers)
+            .await
     }
 
     /// [`Self::play`], noting what the track is (`hub:<PersistentID>`, `web`).
     pub(crate) async fn play_as(
         &self,
         user: UserId,
-        token: &str,
+        key: &str,
         audio: Audio,
         label: Option<String>,
         speakers: Speakers,
     ) -> Result<(), SpeakerError> {
-        let devices = self.targets(user, token, speakers).await?;
-        let (at, stream) = self.streams.take(token)?;
+        let devices = self.targets(user, key, speakers).await?;
+        let (at, stream) = self.streams.take(key)?;
         self.backend.join(&stream, &devices).await?;
         self.streams.set_paused_at(at, None);
         self.streams.set_label(at, label);
@@ -130,10 +152,10 @@ impl SpeakersService {
     /// playing or paused) it is an announcement: the track holds its place, and once the
     /// announcement has been heard the track's speakers are the session's again and it
     /// continues (a paused one stays paused).
-    pub async fn play_tts(
+    pub(crate) async fn play_tts_here(
         &self,
         user: UserId,
-        token: &str,
+        key: &str,
         text: &str,
         voice: Option<Voice>,
         volume: Option<u8>,
@@ -154,14 +176,14 @@ impl SpeakersService {
                 self.max_tts_chars
             )));
         }
-        let before = self.sessions.get(user, token)?.devices;
-        let devices = self.targets(user, token, speakers).await?;
+        let before = self.sessions.get(user, key).await?.devices;
+        let devices = self.targets(user, key, speakers).await?;
         let voice = voice.unwrap_or_else(|| Voice {
             engine: self.tts_voice.clone(),
             modifiers: Modifiers::default(),
         });
         let pcm = self.speak(text, voice).await?;
-        let (at, stream) = self.streams.take(token)?;
+        let (at, stream) = self.streams.take(key)?;
         let feeder = self.streams.feeder(at);
         let status = feeder.status();
         let over_track = status.has_track && status.state != FeedState::Stopped;
@@ -188,8 +210,7 @@ impl SpeakersService {
         if moved {
             // The track's speakers are the session's again, and get it back once the
             // announcement has been heard.
-            self.sessions
-                .update(user, token, |s| s.devices = before.clone())?;
+            self.sessions.set_devices(user, key, &before).await?;
             let all = self.backend.devices().await?;
             rejoin = Some(
                 all.into_iter()
@@ -215,7 +236,14 @@ impl SpeakersService {
 
     /// Publishes the playback on stream `at` (its state changes, from its `plays`th track or
     /// announcement on) to `user` until it ends or another takes its place.
-    fn follow(&self, user: UserId, at: usize, devices: &[Device], feeder: &Feeder, plays: u64) {
+    pub(super) fn follow(
+        &self,
+        user: UserId,
+        at: usize,
+        devices: &[Device],
+        feeder: &Feeder,
+        plays: u64,
+    ) {
         follow_playback(
             self.events.clone(),
             user,
@@ -227,16 +255,16 @@ impl SpeakersService {
     }
 
     /// The devices a play request is for; the session's devices become them.
-    async fn targets(
+    pub(super) async fn targets(
         &self,
         user: UserId,
-        token: &str,
+        key: &str,
         speakers: Speakers,
     ) -> Result<Vec<Device>, SpeakerError> {
-        let all = self.devices(user, token).await?;
+        let all = self.devices_here(user, key).await?;
         let chosen: Vec<Device> = match speakers {
             Speakers::Session => {
-                let session = self.sessions.get(user, token)?;
+                let session = self.sessions.get(user, key).await?;
                 all.into_iter()
                     .filter(|d| session.devices.contains(&d.backend_id))
                     .collect()
@@ -258,7 +286,7 @@ impl SpeakersService {
             return Err(SpeakerError::NoSpeakers);
         }
         let ids: Vec<String> = chosen.iter().map(|d| d.backend_id.clone()).collect();
-        self.sessions.update(user, token, |s| s.devices = ids)?;
+        self.sessions.set_devices(user, key, &ids).await?;
         Ok(chosen)
     }
 
@@ -297,124 +325,21 @@ impl SpeakersService {
         Ok(Pcm(samples.into()))
     }
 
-    /// The session's feeder, if it holds a stream.
-    fn feeder_of(&self, token: &str) -> Option<Feeder> {
-        self.streams
-            .held_by(token)
-            .map(|(at, _)| self.streams.feeder(at))
-    }
-
-    /// Pauses the session's playback, keeping the place heard: the speakers are muted at once
-    /// (the audio already on its way to them is not heard) and the feeder stops writing.
-    pub async fn pause_play(&self, user: UserId, token: &str) -> Result<(), SpeakerError> {
-        self.sessions.get(user, token)?;
-        if let Some((at, stream)) = self.streams.held_by(token) {
-            let feeder = self.streams.feeder(at);
-            if feeder.status().state == FeedState::Playing {
-                self.backend.mute(&stream, true).await?;
-                feeder.pause().await;
-                self.streams
-                    .set_paused_at(at, Some(tokio::time::Instant::now()));
-            }
-        }
-        Ok(())
-    }
-
-    /// Continues the session's paused playback from the place heard, on `speakers`. The
-    /// speakers are unmuted once what was muted at the pause has drained from their buffers.
-    /// With `persistent_id`, hub media other than the paused track (or with nothing paused)
-    /// plays from its start instead.
-    pub async fn resume(
-        &self,
-        user: UserId,
-        token: &str,
-        persistent_id: Option<&str>,
-        speakers: Speakers,
-    ) -> Result<(), SpeakerError> {
-        self.sessions.get(user, token)?;
-        let held = self.streams.held_by(token).and_then(|(at, stream)| {
-            let feeder = self.streams.feeder(at);
-            let state = feeder.status().state;
-            (state != FeedState::Stopped).then_some((at, stream, feeder, state))
-        });
-        if let Some(id) = persistent_id {
-            let other = held.as_ref().is_none_or(|(at, ..)| {
-                self.streams
-                    .label(*at)
-                    .is_some_and(|label| label.starts_with("hub:") && label[4..] != *id)
-            });
-            if other {
-                return self.play_hub_media(user, token, id, speakers).await;
-            }
-        }
-        let Some((at, stream, feeder, state)) = held else {
-            return Err(SpeakerError::NothingPaused);
-        };
-        let devices = self.targets(user, token, speakers).await?;
-        if state == FeedState::Paused {
-            feeder.resume().await;
-            if let Some(paused_at) = self.streams.paused_at(at) {
-                tokio::time::sleep_until(paused_at + self.latency).await;
-            }
-            self.streams.set_paused_at(at, None);
-        }
-        self.follow(user, at, &devices, &feeder, 0);
-        self.backend.join(&stream, &devices).await
-    }
-
-    /// Stops the session's playback and frees its stream.
-    pub async fn stop_play(&self, user: UserId, token: &str) -> Result<(), SpeakerError> {
-        self.sessions.get(user, token)?;
-        self.stop_stream(token).await;
-        Ok(())
-    }
-
-    async fn stop_stream(&self, token: &str) {
-        if let Some(feeder) = self.feeder_of(token) {
-            feeder.stop().await;
-        }
-        self.streams.release(token);
-    }
-
-    /// The session's playback state and the seconds heard so far.
-    pub async fn playback(&self, user: UserId, token: &str) -> Result<Playback, SpeakerError> {
-        self.sessions.get(user, token)?;
-        let status = self.feeder_of(token).map(|feeder| feeder.status());
-        Ok(match status {
-            Some(status) if status.state != FeedState::Stopped => Playback {
-                state: status.state,
-                elapsed: Some(status.seconds() as u64),
-            },
-            _ => Playback {
-                state: FeedState::Stopped,
-                elapsed: None,
-            },
-        })
-    }
-
-    /// Opens a session for `user`.
-    pub fn init_session(&self, user: UserId) -> Result<String, SpeakerError> {
-        self.sessions.open(user)
-    }
-
-    /// Ends a session and its playback.
-    pub async fn close_session(&self, user: UserId, token: &str) -> Result<(), SpeakerError> {
-        self.sessions.close(user, token)?;
-        self.stop_stream(token).await;
-        Ok(())
-    }
-
     /// Every device (the session must be the user's).
     pub async fn devices(&self, user: UserId, token: &str) -> Result<Vec<Device>, SpeakerError> {
-        self.sessions.get(user, token)?;
+        self.devices_here(user, &session_key(token)).await
+    }
+
+    /// Every device, the session named by its key.
+    async fn devices_here(&self, user: UserId, key: &str) -> Result<Vec<Device>, SpeakerError> {
+        self.sessions.get(user, key).await?;
         let mut devices = self.backend.devices().await?;
-        let playing: Vec<String> = self
-            .streams
-            .held()
-            .into_iter()
-            .filter(|(_, feeder)| feeder.status().state == FeedState::Playing)
-            .flat_map(|(session, _)| self.sessions.devices_of(&session))
-            .collect();
+        let mut playing: Vec<String> = Vec::new();
+        for (session, feeder) in self.streams.held() {
+            if feeder.status().state == FeedState::Playing {
+                playing.extend(self.sessions.devices_of(&session).await);
+            }
+        }
         for device in &mut devices {
             device.playing = playing.contains(&device.backend_id);
         }
@@ -440,12 +365,12 @@ impl SpeakersService {
         device_id: &str,
     ) -> Result<(), SpeakerError> {
         let device = self.device(user, token, device_id).await?;
-        self.sessions.update(user, token, |session| {
-            if !session.devices.contains(&device.backend_id) {
-                session.devices.push(device.backend_id.clone());
-            }
-        })?;
-        Ok(())
+        let key = session_key(token);
+        let mut devices = self.sessions.get(user, &key).await?.devices;
+        if !devices.contains(&device.backend_id) {
+            devices.push(device.backend_id);
+        }
+        self.sessions.set_devices(user, &key, &devices).await
     }
 
     /// Takes a device out of the session.
@@ -456,19 +381,19 @@ impl SpeakersService {
         device_id: &str,
     ) -> Result<(), SpeakerError> {
         let device = self.device(user, token, device_id).await?;
-        self.sessions.update(user, token, |session| {
-            session.devices.retain(|id| *id != device.backend_id);
-        })?;
-        Ok(())
+        let key = session_key(token);
+        let mut devices = self.sessions.get(user, &key).await?.devices;
+        devices.retain(|id| *id != device.backend_id);
+        self.sessions.set_devices(user, &key, &devices).await
     }
 
     /// Puts every device in the session.
     pub async fn party_mode(&self, user: UserId, token: &str) -> Result<(), SpeakerError> {
         let devices = self.devices(user, token).await?;
-        self.sessions.update(user, token, |session| {
-            session.devices = devices.into_iter().map(|d| d.backend_id).collect();
-        })?;
-        Ok(())
+        let ids: Vec<String> = devices.into_iter().map(|d| d.backend_id).collect();
+        self.sessions
+            .set_devices(user, &session_key(token), &ids)
+            .await
     }
 
     /// The session's devices.
@@ -477,7 +402,7 @@ impl SpeakersService {
         user: UserId,
         token: &str,
     ) -> Result<Vec<Device>, SpeakerError> {
-        let session = self.sessions.get(user, token)?;
+        let session = self.sessions.get(user, &session_key(token)).await?;
         let devices = self.backend.devices().await?;
         Ok(devices
             .into_iter()
@@ -530,7 +455,7 @@ impl SpeakersService {
         self.backend.set_volume(&device, percent).await
     }
 
-    fn percent(&self, volume: u8) -> Result<u8, SpeakerError> {
+    pub(super) fn percent(&self, volume: u8) -> Result<u8, SpeakerError> {
         if volume > MAX_WIRE_VOLUME {
             return Err(SpeakerError::BadRequest(
                 "Volume must be a whole number from 0 to 50".into(),

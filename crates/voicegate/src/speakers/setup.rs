@@ -22,6 +22,7 @@ use crate::speakers::snapcast::backend::SnapcastBackend;
 use crate::speakers::snapcast::control::{ControlSettings, SnapcastControl};
 use crate::speakers::snapcast::managed::{ManagedError, ManagedSettings, ManagedSnapserver};
 use crate::speakers::streams::Streams;
+use crate::store::Db;
 
 /// Why the speakers surface could not be set up.
 #[derive(Debug, thiserror::Error)]
@@ -34,12 +35,13 @@ pub enum SetupError {
     WebMediaList(#[from] AllowEntryError),
 }
 
-/// The speakers service `config` describes, publishing on `events`, and the snapserver it
-/// runs when it manages one. The hub media folder defaults to one in `data_dir`.
+/// The speakers service `config` describes, publishing on `events`, its sessions in `db`, and
+/// the snapserver it runs when it manages one. The hub media folder defaults to one in `data_dir`.
 pub fn open(
     config: &Config,
     engines: Arc<Engines>,
     events: EventHub,
+    db: Db,
 ) -> Result<(SpeakersService, Option<ManagedSnapserver>), SetupError> {
     let media = Media::new(&config.speakers, &config.data_dir)?;
     let managed = if config.speakers.manage_snapserver {
@@ -53,7 +55,7 @@ pub fn open(
         SpeakerBackendKind::Local => local(&config, &events),
         SpeakerBackendKind::Snapcast => snapcast(&config, &events),
     };
-    let service = SpeakersService::new(backend, streams, engines, events, media, &config);
+    let service = SpeakersService::new(backend, streams, engines, events, media, db, &config);
     Ok((service, managed))
 }
 

@@ -120,6 +120,11 @@ const SQLITE: &[Migration] = &[
         sql: include_str!("../../migrations/sqlite/0022_instances.sql"),
     },
     Migration {
+        version: 23,
+        name: "0023_speaker_sessions.sql",
+        sql: include_str!("../../migrations/sqlite/0023_speaker_sessions.sql"),
+    },
+    Migration {
         version: 24,
         name: "0024_events_relay.sql",
         sql: include_str!("../../migrations/sqlite/0024_events_relay.sql"),
@@ -143,6 +148,11 @@ const POSTGRES: &[Migration] = &[
         version: 22,
         name: "0022_instances.sql",
         sql: include_str!("../../migrations/postgres/0022_instances.sql"),
+    },
+    Migration {
+        version: 23,
+        name: "0023_speaker_sessions.sql",
+        sql: include_str!("../../migrations/postgres/0023_speaker_sessions.sql"),
     },
     Migration {
         version: 24,

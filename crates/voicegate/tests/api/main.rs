@@ -38,6 +38,7 @@ mod schema_fuzz;
 mod signatures;
 mod snapcast;
 mod speakers;
+mod speakers_instances;
 mod speakers_support;
 mod support;
 mod tokens;

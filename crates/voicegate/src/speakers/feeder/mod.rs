@@ -60,7 +60,8 @@ fn frames_in(duration: Duration) -> u64 {
 }
 
 /// What a feeder is doing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum FeedState {
     /// Nothing to play (never started, finished, stopped, or failed).
     Stopped,

@@ -20,20 +20,22 @@ impl SpeakersService {
         user: UserId,
         token: &str,
     ) -> Result<Vec<MediaItem>, SpeakerError> {
-        self.sessions.get(user, token)?;
+        self.sessions
+            .get(user, &crate::speakers::sessions::session_key(token))
+            .await?;
         Ok(self.media.library.scan().await)
     }
 
-    /// Plays the hub media file `persistent_id` on `speakers`, replacing what the session was
-    /// playing.
-    pub async fn play_hub_media(
+    /// Plays the hub media file `persistent_id` on `speakers`, replacing what the session (named
+    /// by its key) was playing.
+    pub(crate) async fn play_hub_media_here(
         &self,
         user: UserId,
-        token: &str,
+        key: &str,
         persistent_id: &str,
         speakers: Speakers,
     ) -> Result<(), SpeakerError> {
-        self.check_speakers(user, token, &speakers)?;
+        self.check_speakers(user, key, &speakers).await?;
         let item = self
             .media
             .library
@@ -42,20 +44,20 @@ impl SpeakersService {
             .ok_or_else(|| SpeakerError::UnknownMedia(persistent_id.to_string()))?;
         let opened = self.open_file(&item).await;
         let label = format!("hub:{}", item.persistent_id);
-        self.play_opened(user, token, opened, label, speakers).await
+        self.play_opened(user, key, opened, label, speakers).await
     }
 
     /// Plays the http or https media at `url` on `speakers` while it downloads, replacing what
-    /// the session was playing.
-    pub async fn play_web_media(
+    /// the session (named by its key) was playing.
+    pub(crate) async fn play_web_media_here(
         &self,
         user: UserId,
-        token: &str,
+        key: &str,
         url: &str,
         speakers: Speakers,
     ) -> Result<(), SpeakerError> {
         crate::speakers::media::web::parse(url)?;
-        self.check_speakers(user, token, &speakers)?;
+        self.check_speakers(user, key, &speakers).await?;
         let opened = match self.media.web.open(url).await {
             Ok(download) => decode::open(
                 Source::Stream(Box::new(download.body)),
@@ -66,19 +68,19 @@ impl SpeakersService {
             .map_err(SpeakerError::BadMedia),
             Err(e) => Err(e),
         };
-        self.play_opened(user, token, opened, "web".into(), speakers)
+        self.play_opened(user, key, opened, "web".into(), speakers)
             .await
     }
 
     /// Fails at once (before any media is opened) when the session is not the user's, or
     /// when it is to play on its own speakers and has none.
-    fn check_speakers(
+    async fn check_speakers(
         &self,
         user: UserId,
-        token: &str,
+        key: &str,
         speakers: &Speakers,
     ) -> Result<(), SpeakerError> {
-        let session = self.sessions.get(user, token)?;
+        let session = self.sessions.get(user, key).await?;
         if *speakers == Speakers::Session && session.devices.is_empty() {
             return Err(SpeakerError::NoSpeakers);
         }
@@ -109,18 +111,18 @@ impl SpeakersService {
     async fn play_opened(
         &self,
         user: UserId,
-        token: &str,
+        key: &str,
         opened: Result<PcmStream, SpeakerError>,
         label: String,
         speakers: Speakers,
     ) -> Result<(), SpeakerError> {
         match opened {
             Ok(stream) => {
-                self.play_as(user, token, Audio::Stream(stream), Some(label), speakers)
+                self.play_as(user, key, Audio::Stream(stream), Some(label), speakers)
                     .await
             }
             Err(e) => {
-                self.stop_play(user, token).await?;
+                self.stop_here(user, key).await?;
                 Err(e)
             }
         }

@@ -116,7 +116,7 @@ pub async fn init_session(
     State(state): State<AppState>,
     Authorized(principal, _): Authorized<SpeakersScope>,
 ) -> Result<Json<SessionOpened>, ApiError> {
-    let session_token = state.speakers.init_session(principal.user_id)?;
+    let session_token = state.speakers.init_session(principal.user_id).await?;
     Ok(Json(SessionOpened {
         response_of: "init_session",
         session_token,
