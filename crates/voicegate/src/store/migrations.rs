@@ -114,15 +114,27 @@ const SQLITE: &[Migration] = &[
         name: "0020_assistant_language_models.sql",
         sql: include_str!("../../migrations/sqlite/0020_assistant_language_models.sql"),
     },
+    Migration {
+        version: 21,
+        name: "0021_nonce_claims.sql",
+        sql: include_str!("../../migrations/sqlite/0021_nonce_claims.sql"),
+    },
 ];
 
 /// The PostgreSQL migrations: PostgreSQL starts at schema 20 with one file equal to SQLite's
 /// 1 to 20; every later migration has a file per backend with the same number.
-const POSTGRES: &[Migration] = &[Migration {
-    version: 20,
-    name: "0020_schema.sql",
-    sql: include_str!("../../migrations/postgres/0020_schema.sql"),
-}];
+const POSTGRES: &[Migration] = &[
+    Migration {
+        version: 20,
+        name: "0020_schema.sql",
+        sql: include_str!("../../migrations/postgres/0020_schema.sql"),
+    },
+    Migration {
+        version: 21,
+        name: "0021_nonce_claims.sql",
+        sql: include_str!("../../migrations/postgres/0021_nonce_claims.sql"),
+    },
+];
 
 /// Applies the migrations the database does not have yet.
 pub(super) async fn run(db: &Db) -> Result<(), StoreError> {

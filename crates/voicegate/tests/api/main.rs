@@ -18,6 +18,7 @@ mod faults_support;
 mod fuzz_findings;
 mod hk_oauth;
 mod hostile;
+mod instances;
 mod managed_snapserver;
 mod media;
 mod memory;
