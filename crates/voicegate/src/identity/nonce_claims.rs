@@ -5,12 +5,12 @@
 //! request gets the same 401 as any replay.
 //!
 //! The in-memory check ([`crate::identity::nonce_store`]) stays in front, so a replay to the same
-//! instance costs no round trip, and only correctly signed requests reach the database. One task
-//! per instance owns a connection of its own and claims what the requests hand it: whatever is
-//! waiting when the previous statement returns goes in the next one (one multi-row `INSERT` of up
-//! to [`BATCH`] rows, one round trip), so a busy instance claims many nonces per round trip and an
-//! idle one adds one round trip to a signed request. That connection commits with
-//! `synchronous_commit = off`: a claim is visible to every other session as soon as it commits,
+//! instance costs no round trip, and only correctly signed requests reach the database.
+//! [`CLAIMERS`] tasks per instance, each with a connection of its own, claim what the requests
+//! hand them: a claimer takes whatever is waiting and inserts it in one statement (a multi-row
+//! `INSERT` of up to [`BATCH`] rows, one round trip) while the other gathers what arrives
+//! meanwhile, so a busy instance claims many nonces per round trip and an idle one adds one round
+//! trip to a signed request. Those connections commit with `synchronous_commit = off`: a claim is visible to every other session as soon as it commits,
 //! and what a crash of PostgreSQL itself can lose is the claims of its last few hundred
 //! milliseconds (as SQLite's log can lose its last 10 ms).
 //!
@@ -19,11 +19,11 @@
 //! clocks differ by less than that do not delete rows another still needs.
 
 use std::collections::HashMap;
-use std::sync::OnceLock;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use sqlx::{Connection, Row};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Mutex, mpsc, oneshot};
 
 use crate::clock::{SharedClock, UnixTime};
 use crate::identity::error::IdentityError;
@@ -33,6 +33,10 @@ use crate::store::{Backend, Db};
 /// A nonce's stored form (the first 16 bytes of its SHA-256, as the log stores it).
 type NonceHash = [u8; 16];
 
+/// Claimers per instance, each with its connection: while one waits for the database, the next
+/// gathers the claims arriving meanwhile (a single claimer left a busy instance waiting on its
+/// round trips).
+const CLAIMERS: usize = 2;
 /// Nonces claimed in one statement at most.
 const BATCH: usize = 64;
 /// Requests waiting for the claimer at most; more wait for room.
@@ -107,24 +111,58 @@ impl NonceClaims {
 
     fn start_claimer(&self) -> mpsc::Sender<Claim> {
         let (tx, rx) = mpsc::channel(QUEUE);
-        tokio::spawn(claim_batches(
-            self.db.clone(),
-            self.url.clone(),
-            self.clock.clone(),
-            rx,
-        ));
+        let rx = Arc::new(Mutex::new(rx));
+        let purges = Arc::new(Purges::default());
+        for _ in 0..CLAIMERS {
+            tokio::spawn(claim_batches(
+                self.db.clone(),
+                self.url.clone(),
+                self.clock.clone(),
+                rx.clone(),
+                purges.clone(),
+            ));
+        }
         tx
     }
 }
 
-/// The claimer: takes every claim waiting, inserts them in one statement, answers each, and
-/// starts a purge when one is due. Ends when the claims are dropped.
-async fn claim_batches(db: Db, url: Secret, clock: SharedClock, mut rx: mpsc::Receiver<Claim>) {
+/// When the claimers purge next, and whether a purge runs.
+#[derive(Default)]
+struct Purges {
+    next: AtomicI64,
+    running: AtomicBool,
+}
+
+impl Purges {
+    /// Starts a purge in the background when one is due at `now` and none runs.
+    fn start_if_due(self: &Arc<Self>, db: &Db, now: UnixTime) {
+        if now < self.next.load(Ordering::Acquire) || self.running.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        self.next.store(now + PURGE_EVERY_SECS, Ordering::Release);
+        let (db, purges) = (db.clone(), Arc::clone(self));
+        tokio::spawn(async move {
+            if let Err(e) = purge(&db, now - PURGE_SLACK_SECS).await {
+                tracing::warn!(error = %e, "could not purge expired nonces");
+            }
+            purges.running.store(false, Ordering::Release);
+        });
+    }
+}
+
+/// One claimer: takes every claim waiting (while it holds the queue), inserts them in one
+/// statement, answers each, and starts a purge when one is due. Ends when the claims are
+/// dropped.
+async fn claim_batches(
+    db: Db,
+    url: Secret,
+    clock: SharedClock,
+    rx: Arc<Mutex<mpsc::Receiver<Claim>>>,
+    purges: Arc<Purges>,
+) {
     let mut conn: Option<sqlx::AnyConnection> = None;
     let mut batch = Vec::with_capacity(BATCH);
-    let mut next_purge = 0;
-    let purging = std::sync::Arc::new(AtomicBool::new(false));
-    while rx.recv_many(&mut batch, BATCH).await > 0 {
+    while rx.lock().await.recv_many(&mut batch, BATCH).await > 0 {
         let answers = match claim_on(&mut conn, &url, &batch).await {
             Ok(firsts) => firsts.into_iter().map(Ok).collect(),
             Err(e) => {
@@ -137,17 +175,7 @@ async fn claim_batches(db: Db, url: Secret, clock: SharedClock, mut rx: mpsc::Re
         for (claim, answer) in batch.drain(..).zip(answers) {
             let _ = claim.answer.send(answer);
         }
-        let now = clock.now();
-        if now >= next_purge && !purging.swap(true, Ordering::AcqRel) {
-            next_purge = now + PURGE_EVERY_SECS;
-            let (db, purging) = (db.clone(), purging.clone());
-            tokio::spawn(async move {
-                if let Err(e) = purge(&db, now - PURGE_SLACK_SECS).await {
-                    tracing::warn!(error = %e, "could not purge expired nonces");
-                }
-                purging.store(false, Ordering::Release);
-            });
-        }
+        purges.start_if_due(&db, clock.now());
     }
 }
 
