@@ -40,7 +40,9 @@
 # Run from anywhere (needs cargo, curl, python3, wrk; installs the Debian `wrk` package when
 # missing and running as root):
 #     benches/auth-load.sh
-# Optional environment: WRK_DURATION (default 10s; at most 120 s, so that the signed requests
+# Optional environment: BENCH_BIN (a voicegate binary to use instead of building the release
+# one), DATABASE_URL (run the server on that PostgreSQL database, which must be empty),
+# WRK_DURATION (default 10s; at most 120 s, so that the signed requests
 # stay inside the +-300 s window and a round stays under the server's nonce limit), ROUNDS
 # (default 3) and QUIET_WAIT (default 60). Takes about 50 s per round, plus any wait.
 #
@@ -91,9 +93,14 @@ python3 -c 'import sys; sys.exit(0 if 1 <= float(sys.argv[1]) <= 120 else 1)' "$
     || die "WRK_DURATION must be between 1 s and 120 s (the signed requests' timestamp window)"
 
 # --- build --------------------------------------------------------------------------------------
-log "building the release binary (cargo build --release -p voicegate)"
-(cd "$ROOT" && timeout 1800 cargo build --release -p voicegate) || die "cargo build failed"
-BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/voicegate"
+if [[ -n "${BENCH_BIN:-}" ]]; then
+    BIN="$BENCH_BIN"
+    log "using the binary $BIN (BENCH_BIN; not built here)"
+else
+    log "building the release binary (cargo build --release -p voicegate)"
+    (cd "$ROOT" && timeout 1800 cargo build --release -p voicegate) || die "cargo build failed"
+    BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/voicegate"
+fi
 [[ -x "$BIN" ]] || die "no binary at $BIN"
 
 # --- temp dir, cleanup ----------------------------------------------------------------------------
@@ -140,6 +147,8 @@ VG_ENV=(
     VOICEGATE_AUTH__MAX_FAILURES_PER_USER=100000000
     VOICEGATE_AUTH__MAX_NONCES_PER_KEY=100000000
 )
+# On PostgreSQL when DATABASE_URL is set (an empty database: the bench adds its user and keys).
+[[ -n "${DATABASE_URL:-}" ]] && VG_ENV+=(DATABASE_URL="$DATABASE_URL")
 vg() {  # vg ARGS...: the CLI on the bench's data dir, clean environment, bounded in time
     (cd "$WORKDIR" && env -i "${VG_ENV[@]}" timeout 60 "$BIN" --data-dir "$DATA" "$@")
 }

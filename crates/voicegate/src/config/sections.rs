@@ -56,6 +56,8 @@ pub struct AuthConfig {
     /// Failed logins per user name within `failure_window_secs` before that name gets 429.
     pub max_failures_per_user: u32,
     /// Failed credential checks per client IP within `failure_window_secs` before that IP gets 429.
+    /// This and the other counters are kept by each instance: behind N instances an address
+    /// gets up to N times the limit.
     pub max_failures_per_ip: u32,
     /// Credential checks (failed or not) per client IP within `failure_window_secs`.
     pub max_attempts_per_ip: u32,
@@ -71,7 +73,9 @@ pub struct AuthConfig {
     pub state_poll_ms: u64,
     /// Signed requests (nonces) one API key may make per 20 minutes (two timestamp windows, as
     /// long as a nonce is kept); past it that key gets 401 until its older nonces expire, so one
-    /// key cannot fill the nonce store for the others.
+    /// key cannot fill the nonce store for the others. Each instance counts its own: several
+    /// instances on one PostgreSQL let a key spend up to their number times this (they share
+    /// the nonces themselves, not the count).
     pub max_nonces_per_key: u64,
 }
 

@@ -201,13 +201,16 @@ impl IdentityService {
         self.load_spent_nonces().await?;
         let (principal, nonce) =
             self.verify_signature(request, &header, sent_at, key, state, now)?;
-        // The store gets the nonce right behind the answer: a starting server loads the live
-        // ones, so a captured request does not replay after a restart.
+        // The store gets the nonce: right behind the answer on SQLite (a starting server loads
+        // the live ones, so a captured request does not replay after a restart); before it on
+        // PostgreSQL, where a nonce another instance spent is a replay here too.
         let key_id = request.api_key.unwrap_or_default();
         let expires_at = principal.issued_at + WINDOW_SECS + 1;
-        let stored = self.nonce_log.append(key_id, nonce, expires_at).await;
-        // Stored or not, the failure was not the client's.
-        self.limits.failures_by_ip.release(&ip_key);
+        let stored = self.nonce_log.spend(key_id, nonce, expires_at).await;
+        // Stored or not, the failure was not the client's; a replay was.
+        if !matches!(stored, Err(IdentityError::InvalidSignature)) {
+            self.limits.failures_by_ip.release(&ip_key);
+        }
         stored.map(|()| principal)
     }
 

@@ -15,6 +15,7 @@ mod error;
 pub mod jwt;
 pub mod model;
 mod named_tokens;
+mod nonce_claims;
 mod nonce_log;
 mod nonce_store;
 pub mod oauth;

@@ -1,6 +1,10 @@
 //! The store's log of spent nonces: a starting server loads the live ones into its memory, so a
 //! captured request does not replay after a restart.
 //!
+//! This is SQLite's way: a SQLite store serves one machine (one instance), whose memory decides.
+//! On PostgreSQL, where several instances share the database, each spent nonce is claimed in the
+//! database before the answer instead ([`crate::identity::nonce_claims`]), and nothing is loaded.
+//!
 //! Uniqueness is decided in memory ([`crate::identity::nonce_store`]); the log is append-only
 //! and written behind the answers: one writer task gathers the nonces of 10 ms and appends them
 //! in one transaction, one row per key holding that key's nonces end to end, and a stopping
@@ -20,6 +24,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::clock::{SharedClock, UnixTime};
 use crate::identity::error::IdentityError;
+use crate::identity::nonce_claims::NonceClaims;
 use crate::identity::signatures::WINDOW_SECS;
 use crate::store::Db;
 
@@ -56,25 +61,33 @@ enum Pending {
     Flush(oneshot::Sender<()>),
 }
 
-/// Appends spent nonces to the store. The writer starts at the first signed request.
+/// Records spent nonces in the store: appended behind the answers on SQLite (the writer starts
+/// at the first signed request), claimed before them on PostgreSQL.
 pub struct NonceLog {
     db: Db,
     clock: SharedClock,
     writer: OnceLock<mpsc::Sender<Pending>>,
+    /// On PostgreSQL: the claims shared with the other instances.
+    claims: Option<NonceClaims>,
 }
 
 impl NonceLog {
     /// A log over `db`.
     pub fn new(db: Db, clock: SharedClock) -> Self {
         Self {
+            claims: NonceClaims::new(&db, clock.clone()),
             db,
             clock,
             writer: OnceLock::new(),
         }
     }
 
-    /// The nonces still live at `now`, as (key id, nonce hash), in the order they were written.
+    /// The nonces still live at `now`, as (key id, nonce hash), in the order they were written;
+    /// none on PostgreSQL, where the database decides each claim.
     pub async fn live(&self, now: UnixTime) -> Result<Vec<(String, NonceHash)>, IdentityError> {
+        if self.claims.is_some() {
+            return Ok(Vec::new());
+        }
         let rows = sqlx::query(
             "SELECT key_id, nonce_hashes FROM signature_nonces WHERE expires_at >= $1 ORDER BY id",
         )
@@ -93,14 +106,22 @@ impl NonceLog {
         Ok(live)
     }
 
-    /// Hands a spent nonce, kept until `expires_at`, to the writer (waiting only when the
-    /// writer is a whole queue behind).
-    pub async fn append(
+    /// Records a nonce this instance accepted, kept until `expires_at`. On SQLite it is handed
+    /// to the writer (waiting only when the writer is a whole queue behind). On PostgreSQL it is
+    /// claimed in the database first: [`IdentityError::InvalidSignature`] when another instance
+    /// (or this one before a restart) spent it already.
+    pub async fn spend(
         &self,
         key_id: &str,
         nonce_hash: NonceHash,
         expires_at: UnixTime,
     ) -> Result<(), IdentityError> {
+        if let Some(claims) = &self.claims {
+            return match claims.claim(key_id, nonce_hash, expires_at).await? {
+                true => Ok(()),
+                false => Err(IdentityError::InvalidSignature),
+            };
+        }
         let pending = Pending::Nonce {
             key_id: key_id.to_string(),
             nonce_hash,
@@ -333,7 +354,7 @@ mod tests {
         assert_eq!(log.live(now + 301).await.unwrap().len(), 2 * keys);
         assert!(log.live(now + 302).await.unwrap().is_empty());
         // Through the writer too: appended, flushed, loaded.
-        log.append("vgk_late", nonce_hash("late"), now + 301)
+        log.spend("vgk_late", nonce_hash("late"), now + 301)
             .await
             .unwrap();
         log.flush().await;

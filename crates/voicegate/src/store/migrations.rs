@@ -115,6 +115,11 @@ const SQLITE: &[Migration] = &[
         sql: include_str!("../../migrations/sqlite/0020_assistant_language_models.sql"),
     },
     Migration {
+        version: 21,
+        name: "0021_nonce_claims.sql",
+        sql: include_str!("../../migrations/sqlite/0021_nonce_claims.sql"),
+    },
+    Migration {
         version: 22,
         name: "0022_instances.sql",
         sql: include_str!("../../migrations/sqlite/0022_instances.sql"),
@@ -143,6 +148,11 @@ const POSTGRES: &[Migration] = &[
         version: 20,
         name: "0020_schema.sql",
         sql: include_str!("../../migrations/postgres/0020_schema.sql"),
+    },
+    Migration {
+        version: 21,
+        name: "0021_nonce_claims.sql",
+        sql: include_str!("../../migrations/postgres/0021_nonce_claims.sql"),
     },
     Migration {
         version: 22,

@@ -18,6 +18,7 @@ mod faults_support;
 mod fuzz_findings;
 mod hk_oauth;
 mod hostile;
+mod instances;
 mod instances_balanced;
 mod instances_notify;
 mod managed_snapserver;

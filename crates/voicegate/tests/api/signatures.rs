@@ -26,7 +26,9 @@ signature = hmac.new(bytes(secret, 'latin-1'), bytes(data, 'latin-1'), hashlib.s
 print("signature={}, nonce={}, timestamp={}".format(signature, nonce, timestamp))
 "#;
 
-struct Signed {
+/// A request to sign: what the signature covers, and the timestamp (Unix seconds, written in
+/// `datetime.isoformat()` form followed by `suffix`).
+pub(crate) struct Signed {
     method: &'static str,
     path: &'static str,
     query: String,
@@ -36,7 +38,8 @@ struct Signed {
     suffix: &'static str,
 }
 
-fn header(secret: &str, s: &Signed) -> String {
+/// The `Authorization` value for `s` signed with `secret` by the contract's procedure.
+pub(crate) fn header(secret: &str, s: &Signed) -> String {
     run_python(
         SIGNER,
         &[
@@ -52,7 +55,12 @@ fn header(secret: &str, s: &Signed) -> String {
     )
 }
 
-async fn send(server: &TestServer, s: &Signed, authorization: &str) -> reqwest::Response {
+/// Sends `s` to `server` with `authorization`.
+pub(crate) async fn send(
+    server: &TestServer,
+    s: &Signed,
+    authorization: &str,
+) -> reqwest::Response {
     let method = reqwest::Method::from_bytes(s.method.as_bytes()).unwrap();
     let url = if s.query.is_empty() {
         server.url(s.path)
@@ -89,7 +97,8 @@ async fn setup_with(scope: Option<&str>, max_failures_per_ip: u32) -> (TestServe
     (server, key)
 }
 
-fn info_request(key: &NewApiKey, at: i64, nonce: &str) -> Signed {
+/// The user-info GET signed with `key` at `at` with `nonce`.
+pub(crate) fn info_request(key: &NewApiKey, at: i64, nonce: &str) -> Signed {
     Signed {
         method: "GET",
         path: "/api/v1/external/user/info/",
