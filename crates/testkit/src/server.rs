@@ -82,17 +82,7 @@ impl TestServer {
             config.database_url = Some(voicegate::secret::Secret::new(url));
         }
         adjust(&mut config);
-        let clock = ManualClock::new();
-        let (base, state, shutdown, serving) = launch(&config, &clock).await;
-        Self {
-            base,
-            clock,
-            state,
-            data_dir,
-            config,
-            shutdown: Some(shutdown),
-            serving: Some(serving),
-        }
+        Self::launched(data_dir, config).await
     }
 
     /// Starts a second instance beside `other`: the same database and the same data directory
@@ -103,6 +93,11 @@ impl TestServer {
         let mut config = other.config.clone();
         config.listen = "127.0.0.1:0".parse().expect("a socket address");
         adjust(&mut config);
+        Self::launched(data_dir, config).await
+    }
+
+    /// A server on `config` with a fresh clock, keeping `data_dir` for as long as it lives.
+    async fn launched(data_dir: TempDir, config: Config) -> Self {
         let clock = ManualClock::new();
         let (base, state, shutdown, serving) = launch(&config, &clock).await;
         Self {

@@ -14,19 +14,19 @@ use crate::support::{binary_with_user, client, error_body, tokens};
 
 /// One server-sent event.
 #[derive(Debug)]
-struct Sse {
-    name: String,
-    data: Value,
+pub(crate) struct Sse {
+    pub(crate) name: String,
+    pub(crate) data: Value,
 }
 
 /// An open `/v1/events` stream and what it has sent so far.
-struct Stream {
+pub(crate) struct Stream {
     response: reqwest::Response,
     buffer: String,
 }
 
 impl Stream {
-    async fn open(base: &str, token: &str, query: &str) -> Self {
+    pub(crate) async fn open(base: &str, token: &str, query: &str) -> Self {
         let response = client()
             .get(format!("{base}/v1/events{query}"))
             .bearer_auth(token)
@@ -41,7 +41,7 @@ impl Stream {
     }
 
     /// The next event within `wait`, `None` if the stream ended; panics when nothing comes.
-    async fn next(&mut self, wait: Duration) -> Option<Sse> {
+    pub(crate) async fn next(&mut self, wait: Duration) -> Option<Sse> {
         let deadline = tokio::time::Instant::now() + wait;
         loop {
             while let Some(end) = self.buffer.find("\n\n") {

@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 use testkit::{Cluster, TestServer};
 use voicegate::secret::Secret;
 
+use crate::events::Stream;
 use crate::support::{client, get_bearer, tokens};
 
 /// A poll far slower than anything the tests wait for: what arrives in time came by NOTIFY.
@@ -77,8 +78,8 @@ async fn an_events_stream_on_one_instance_carries_what_the_other_published() {
     a.add_user("bob", "bob-password-1").await;
     let (ann, _) = tokens(&a, "ann", "ann-password-1").await;
     let (bob, _) = tokens(&a, "bob", "bob-password-1").await;
-    let mut stream = open_events(&a.base, &ann).await;
-    let mut bobs = open_events(&a.base, &bob).await;
+    let mut stream = Stream::open(&a.base, &ann, "?topics=assistants").await;
+    let mut bobs = Stream::open(&a.base, &bob, "?topics=assistants").await;
 
     // Made through the other instance.
     let body = json!({"title": "Home", "dataset": crate::assistants::home_dataset()});
@@ -95,9 +96,9 @@ async fn an_events_stream_on_one_instance_carries_what_the_other_published() {
         .unwrap()
         .to_string();
     let started = Instant::now();
-    let (name, data) = next_event(&mut stream, Duration::from_secs(5)).await;
+    let event = stream.next(Duration::from_secs(5)).await.expect("an event");
     assert_eq!(
-        (name.as_str(), data),
+        (event.name.as_str(), event.data),
         ("assistants.created", json!({"assistantId": id}))
     );
     assert!(
@@ -108,47 +109,8 @@ async fn an_events_stream_on_one_instance_carries_what_the_other_published() {
     // Another user's stream stays quiet: the owner travels with the event.
     let quiet = tokio::time::timeout(
         Duration::from_millis(500),
-        next_event(&mut bobs, Duration::from_secs(5)),
+        bobs.next(Duration::from_secs(5)),
     )
     .await;
     assert!(quiet.is_err(), "bob saw {quiet:?}");
-}
-
-async fn open_events(base: &str, token: &str) -> (reqwest::Response, String) {
-    let response = client()
-        .get(format!("{base}/v1/events?topics=assistants"))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
-    (response, String::new())
-}
-
-/// The next event (name, data) of an open stream within `wait`.
-async fn next_event(
-    (response, buffer): &mut (reqwest::Response, String),
-    wait: Duration,
-) -> (String, Value) {
-    let deadline = tokio::time::Instant::now() + wait;
-    loop {
-        while let Some(end) = buffer.find("\n\n") {
-            let block: String = buffer.drain(..end + 2).collect();
-            let field = |name: &str| {
-                block
-                    .lines()
-                    .find_map(|l| l.strip_prefix(name))
-                    .map(str::to_string)
-            };
-            if let (Some(name), Some(data)) = (field("event: "), field("data: ")) {
-                return (name, serde_json::from_str(&data).unwrap());
-            }
-        }
-        let chunk = tokio::time::timeout_at(deadline, response.chunk())
-            .await
-            .expect("an event in time")
-            .expect("the stream goes on")
-            .expect("the stream is open");
-        buffer.push_str(std::str::from_utf8(&chunk).unwrap());
-    }
 }
