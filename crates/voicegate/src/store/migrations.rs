@@ -1,5 +1,5 @@
 //! A small migration runner: each migration runs once, in order, inside a transaction, and is
-//! recorded in `schema_migrations`.
+//! recorded in `schema_migrations`. [`latest`] is the schema this binary migrates to.
 
 use sqlx::AnyConnection;
 

@@ -64,7 +64,7 @@ async fn migrate_and_doctor_report_backend_schema_instances_and_the_notify_delay
     assert!(
         out.stdout.contains(&format!(
             "(backend postgres), schema version {}",
-            voicegate::store::latest_schema()
+            voicegate::store::migrations::latest()
         )),
         "{}",
         out.stdout
@@ -77,7 +77,7 @@ async fn migrate_and_doctor_report_backend_schema_instances_and_the_notify_delay
     let sql = "SELECT MAX(version) FROM schema_migrations";
     assert_eq!(
         scalar(cluster, &db, sql).await,
-        voicegate::store::latest_schema().to_string()
+        voicegate::store::migrations::latest().to_string()
     );
 
     let users = bin
@@ -109,7 +109,7 @@ async fn migrate_and_doctor_report_backend_schema_instances_and_the_notify_delay
     assert!(
         text.contains(&format!(
             "schema version {}",
-            voicegate::store::latest_schema()
+            voicegate::store::migrations::latest()
         )),
         "{text}"
     );
@@ -186,7 +186,7 @@ async fn backup_and_restore_round_trip_the_database_and_the_shared_files() {
     assert!(
         out.stdout.contains(&format!(
             "the PostgreSQL database by pg_dump (schema {})",
-            voicegate::store::latest_schema()
+            voicegate::store::migrations::latest()
         )),
         "{}",
         out.stdout

@@ -53,6 +53,9 @@ async fn stage() -> Option<Stage> {
         _turn: turn,
     };
     stage.wait_connected().await;
+    stage
+        .json_when_ready("/v1/skills", Duration::from_secs(30))
+        .await;
     Some(stage)
 }
 
@@ -72,6 +75,24 @@ impl Stage {
         let response = self.call(method, path).send().await.unwrap();
         assert_eq!(response.status(), expected, "{method} {path}");
         response.json().await.unwrap()
+    }
+
+    /// `GET path` until it answers 200 (a 504 is asked again), within `limit`: ovos-core answers
+    /// skill lists once its skill manager has loaded the skills, which may come after the bus is
+    /// up.
+    async fn json_when_ready(&self, path: &str, limit: Duration) -> Value {
+        let deadline = Instant::now() + limit;
+        loop {
+            let response = self.call("GET", path).send().await.unwrap();
+            if response.status() == StatusCode::OK {
+                return response.json().await.unwrap();
+            }
+            assert_eq!(response.status(), StatusCode::GATEWAY_TIMEOUT, "GET {path}");
+            assert!(
+                Instant::now() < deadline,
+                "GET {path}: no answer within {limit:?}"
+            );
+        }
     }
 
     async fn wait_connected(&self) {
@@ -289,7 +310,9 @@ async fn an_utterance_is_handled_by_the_intent_service() {
 async fn ovos_core_lists_deactivates_and_activates_skills() {
     let Some(s) = stage().await else { return };
     let mark = s.tap.mark();
-    let skills = s.json("GET", "/v1/skills", StatusCode::OK).await;
+    let skills = s
+        .json_when_ready("/v1/skills", Duration::from_secs(30))
+        .await;
     assert_eq!(skills["results"][HELLO]["active"], true, "{skills}");
     s.tap.wait_for(mark, "mycroft.skills.list", |_| true).await;
     s.report("GET /v1/skills", mark);
