@@ -266,6 +266,9 @@ impl Config {
         if self.store.max_connections == 0 {
             return invalid("store.max_connections", "must be at least 1");
         }
+        if !(100..=60_000).contains(&self.store.acquire_timeout_ms) {
+            return invalid("store.acquire_timeout_ms", "must be from 100 to 60000");
+        }
         if !(100..=600_000).contains(&self.store.heartbeat_ms) {
             return invalid("store.heartbeat_ms", "must be from 100 to 600000");
         }

@@ -153,6 +153,9 @@ pub struct JobsConfig {
 pub struct StoreConfig {
     /// Connections to PostgreSQL this instance keeps at most (SQLite uses 4).
     pub max_connections: u32,
+    /// How long a request waits for a PostgreSQL connection (ms, 100 to 60000): with the
+    /// database down, requests that need it answer 503 after this.
+    pub acquire_timeout_ms: u64,
     /// How often a serving instance marks its row in `instances` as seen (ms, 100 to
     /// 600000); a row not seen for ten of these is an instance gone.
     pub heartbeat_ms: u64,
@@ -165,6 +168,7 @@ impl Default for StoreConfig {
     fn default() -> Self {
         Self {
             max_connections: 16,
+            acquire_timeout_ms: 2_000,
             heartbeat_ms: 5_000,
             pg_bin_dir: None,
         }

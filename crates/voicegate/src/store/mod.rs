@@ -24,7 +24,7 @@ use sqlx::AnyPool;
 use sqlx::Row;
 use sqlx::any::{Any, AnyPoolOptions, AnyRow};
 
-use crate::config::Config;
+use crate::config::{Config, StoreConfig};
 use crate::secret::Secret;
 
 /// The SQLite database's file name in the data directory (beside it SQLite keeps `-wal` and
@@ -166,7 +166,7 @@ impl Db {
     /// `data_dir`; runs the migrations.
     pub async fn open(config: &Config) -> Result<Self, StoreError> {
         match &config.database_url {
-            Some(url) => Self::open_postgres(url, config.store.max_connections).await,
+            Some(url) => Self::open_postgres(url, &config.store).await,
             None => Self::open_sqlite(&config.data_dir).await,
         }
     }
@@ -200,14 +200,14 @@ impl Db {
         Ok(db)
     }
 
-    /// Connects to PostgreSQL at `url` with at most `max_connections` and runs the migrations
+    /// Connects to PostgreSQL at `url` with the pool `store` sets and runs the migrations
     /// (under an advisory lock: instances starting together migrate once).
-    pub async fn open_postgres(url: &Secret, max_connections: u32) -> Result<Self, StoreError> {
+    pub async fn open_postgres(url: &Secret, store: &StoreConfig) -> Result<Self, StoreError> {
         sqlx::any::install_default_drivers();
         let pool = AnyPoolOptions::new()
-            .max_connections(max_connections.max(1))
+            .max_connections(store.max_connections.max(1))
             .min_connections(1)
-            .acquire_timeout(Duration::from_secs(10))
+            .acquire_timeout(Duration::from_millis(store.acquire_timeout_ms))
             .connect(url.expose())
             .await?;
         let db = Self {
@@ -305,6 +305,29 @@ pub fn get_flag(row: &AnyRow, column: &str) -> Result<bool, sqlx::Error> {
 mod tests {
     use super::*;
     use sqlx::Connection;
+
+    #[test]
+    fn the_database_settings_are_checked() {
+        let mut config = Config::default();
+        assert_eq!(config.store.acquire_timeout_ms, 2_000);
+        assert!(config.validate().is_ok());
+        for bad in [0, 99, 60_001] {
+            config.store.acquire_timeout_ms = bad;
+            let err = config.validate().unwrap_err().to_string();
+            assert!(err.contains("store.acquire_timeout_ms"), "{bad}: {err}");
+        }
+        config.store.acquire_timeout_ms = 100;
+        config.store.max_connections = 0;
+        let err = config.validate().unwrap_err().to_string();
+        assert!(err.contains("store.max_connections"), "{err}");
+        config.store.max_connections = 1;
+        config.database_url = Some(Secret::new("mysql://db.lan/voicegate"));
+        let err = config.validate().unwrap_err().to_string();
+        assert!(err.contains("database_url"), "{err}");
+        assert!(!err.contains("db.lan"), "the URL is not echoed: {err}");
+        config.database_url = Some(Secret::new("postgres://u:p@db.lan/voicegate"));
+        assert!(config.validate().is_ok());
+    }
 
     #[tokio::test]
     async fn a_full_database_or_disk_is_told_apart_from_other_failures() {
