@@ -163,19 +163,42 @@ async fn claim_batches(
     let mut conn: Option<sqlx::AnyConnection> = None;
     let mut batch = Vec::with_capacity(BATCH);
     while rx.lock().await.recv_many(&mut batch, BATCH).await > 0 {
-        let answers = match claim_on(&mut conn, &url, &batch).await {
+        let mut result = claim_on(&mut conn, &url, &batch).await;
+        if let Err(e) = &result
+            && conn_lost(e)
+        {
+            // The server ended the connection (a restart, an idle-session timeout) before the
+            // statement ran: once more on a new one.
+            conn = None;
+            result = claim_on(&mut conn, &url, &batch).await;
+        }
+        let answers = match result {
             Ok(firsts) => firsts.into_iter().map(Ok).collect(),
             Err(e) => {
                 tracing::warn!(error = %e, count = batch.len(), "could not claim signed-request nonces");
                 // A connection that failed is opened again for the next batch.
                 conn = None;
-                vec![Err(format!("the nonce store failed: {e}")); batch.len()]
+                // The database's own words stay in the log.
+                vec![Err("the nonce store is unavailable".to_string()); batch.len()]
             }
         };
         for (claim, answer) in batch.drain(..).zip(answers) {
             let _ = claim.answer.send(answer);
         }
         purges.start_if_due(&db, clock.now());
+    }
+}
+
+/// Whether `e` says the connection was gone before the statement ran: an I/O failure, or
+/// PostgreSQL's connection exceptions (SQLSTATE class 08) and operator interventions (57:
+/// shutdown, idle-session timeout).
+fn conn_lost(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Io(_) => true,
+        sqlx::Error::Database(db) => db
+            .code()
+            .is_some_and(|code| code.starts_with("08") || code.starts_with("57P")),
+        _ => false,
     }
 }
 

@@ -117,6 +117,54 @@ async fn a_nonce_spent_on_one_instance_is_refused_by_the_other() {
     }
 }
 
+/// Every connection of the instance ended by the server (a PostgreSQL restart, an idle-session
+/// timeout): the next signed request and login still work, on new connections.
+#[tokio::test]
+async fn connections_the_database_ends_are_opened_again() {
+    let Some(cluster) = testkit::Cluster::shared().await else {
+        return;
+    };
+    let url = cluster.database().await;
+    let Some((a, _b)) = two_instances_on(&url, |_| {}).await else {
+        return;
+    };
+    let key = a.state.identity.create_api_key("ovos", None).await.unwrap();
+    let secret = key.secret.expose();
+    let now = a.clock_now();
+    // One after another: the instance's claim connections take turns, so each is open.
+    let signed = |nonce: String| {
+        let request = info_request(&key, now, &nonce);
+        let authorization = header(secret, &request);
+        let a = &a;
+        async move { send(a, &request, &authorization).await.status() }
+    };
+    let before =
+        futures_util::future::join_all((0..8).map(|i| signed(format!("before-{i}")))).await;
+    assert!(before.iter().all(|s| *s == StatusCode::OK), "{before:?}");
+    let database = url.rsplit('/').next().unwrap();
+    let ended = cluster
+        .psql(
+            "postgres",
+            &format!(
+                "SELECT COUNT(pg_terminate_backend(pid)) FROM pg_stat_activity \
+                 WHERE datname = '{database}'"
+            ),
+        )
+        .await
+        .unwrap();
+    assert!(ended.trim().parse::<u32>().unwrap() >= 2, "{ended}");
+    let mut after = Vec::new();
+    for i in 0..4 {
+        after.push(signed(format!("after-{i}")).await);
+    }
+    assert!(after.iter().all(|s| *s == StatusCode::OK), "{after:?}");
+    let request = info_request(&key, now, "after-0");
+    let authorization = header(secret, &request);
+    let replay = send(&a, &request, &authorization).await;
+    assert_eq!(replay.status(), StatusCode::UNAUTHORIZED);
+    tokens(&a, "ovos", PASSWORD).await;
+}
+
 /// Claims live until their timestamp has left the window (and a minute of slack for clocks);
 /// then the next purge deletes them and keeps the live ones.
 #[tokio::test]
