@@ -58,9 +58,12 @@ impl Browser {
             "--disable-sync".into(),
             format!("--user-data-dir={}", profile.path().display()),
         ];
+        // Element lookups wait (up to 10 s) for the element to appear: after a click that
+        // submits a form, the next page may still be on its way.
         let capabilities = serde_json::json!({"capabilities": {"alwaysMatch": {
             "browserName": "chrome",
             "goog:chromeOptions": {"binary": "/usr/bin/chromium", "args": args},
+            "timeouts": {"implicit": 10000},
         }}});
         let answer: serde_json::Value = http
             .post(format!("{endpoint}/session"))
