@@ -82,7 +82,7 @@ impl AssistantsRepo {
     /// Stores a new assistant unless its owner has `max` already (counted in the same
     /// statement); `false` when the quota refused it.
     pub async fn create(&self, new: &DatasetWrite<'_>, max: u64) -> Result<bool, AssistantsError> {
-        let inserted = sqlx::query(
+        let inserted = self.db.insert_below_quota(new.owner.get(), sqlx::query(
             "INSERT INTO assistants (id, owner_id, title, language, dataset, created_at, updated_at)
              SELECT $1, $2, $3, $4, $5, $6, $6
              WHERE (SELECT COUNT(*) FROM assistants WHERE owner_id = $2) < $7",
@@ -93,8 +93,7 @@ impl AssistantsRepo {
         .bind(new.language)
         .bind(new.dataset)
         .bind(new.now)
-        .bind(sql_integer(max))
-        .execute(self.db.pool())
+        .bind(sql_integer(max)))
         .await?
         .rows_affected();
         Ok(inserted == 1)

@@ -72,7 +72,7 @@ impl IdentityRepo {
         expires_at: Option<UnixTime>,
         max: u64,
     ) -> Result<bool, IdentityError> {
-        let result = sqlx::query(
+        let result = self.db.insert_below_quota(user_id.get(), sqlx::query(
             "INSERT INTO named_tokens (user_id, alias, token_hash, scope, created_at, created_at_ms, expires_at)
              SELECT $1, $2, $3, $4, $5, $6, $7
              WHERE (SELECT COUNT(*) FROM named_tokens WHERE user_id = $1) < $8",
@@ -84,8 +84,7 @@ impl IdentityRepo {
         .bind(now_ms.div_euclid(1000))
         .bind(now_ms)
         .bind(expires_at)
-        .bind(sql_integer(max))
-        .execute(self.db.pool())
+        .bind(sql_integer(max)))
         .await;
         match result {
             Ok(done) => Ok(done.rows_affected() == 1),
@@ -156,7 +155,7 @@ impl IdentityRepo {
         max: u64,
     ) -> Result<bool, IdentityError> {
         let sealed = self.sealer.seal(key_id.as_bytes(), secret_hash);
-        let done = sqlx::query(
+        let done = self.db.insert_below_quota(user_id.get(), sqlx::query(
             "INSERT INTO api_keys (key_id, user_id, secret_hash, secret_sealed, scope, created_at)
              SELECT $1, $2, $7, $3, $4, $5
              WHERE (SELECT COUNT(*) FROM api_keys WHERE user_id = $2) < $6",
@@ -168,8 +167,7 @@ impl IdentityRepo {
         .bind(now)
         .bind(sql_integer(max))
         // The clear value is never stored: an empty one in its column.
-        .bind(&[][..])
-        .execute(self.db.pool())
+        .bind(&[][..]))
         .await?;
         Ok(done.rows_affected() == 1)
     }

@@ -93,7 +93,7 @@ impl IdentityRepo {
         now: UnixTime,
         max: u64,
     ) -> Result<bool, IdentityError> {
-        let done = sqlx::query(
+        let done = self.db.insert_below_quota(client.owner_id.get(), sqlx::query(
             "INSERT INTO oauth_clients (client_id, name, secret_hash, owner_id, grants, redirect_uris, scope, created_at, pkce)
              SELECT $1, $2, $3, $4, $5, $6, $7, $8, $10
              WHERE (SELECT COUNT(*) FROM oauth_clients WHERE owner_id = $4) < $9",
@@ -107,8 +107,7 @@ impl IdentityRepo {
         .bind(&client.scope)
         .bind(now)
         .bind(sql_integer(max))
-        .bind(client.pkce.as_str())
-        .execute(self.db.pool())
+        .bind(client.pkce.as_str()))
         .await?;
         Ok(done.rows_affected() == 1)
     }

@@ -252,6 +252,32 @@ impl Db {
         }
     }
 
+    /// Runs `insert`, a statement that counts `owner`'s rows and inserts only below a quota, so
+    /// that concurrent ones for one owner never pass the quota together. SQLite has one writer
+    /// at a time; PostgreSQL (read committed) lets two counts see the same rows, so there the
+    /// statement runs in a transaction holding an advisory lock for the owner.
+    pub async fn insert_below_quota<'q>(
+        &self,
+        owner: i64,
+        insert: sqlx::query::Query<'q, Any, sqlx::any::AnyArguments>,
+    ) -> Result<sqlx::any::AnyQueryResult, sqlx::Error> {
+        match self.backend {
+            Backend::Sqlite => insert.execute(&self.pool).await,
+            Backend::Postgres => {
+                let mut tx = self.pool.begin().await?;
+                // The key: "QUOT" in the high half, the owner in the low half.
+                let key = (0x5155_4f54_i64 << 32) | (owner & 0xffff_ffff);
+                sqlx::query("SELECT COUNT(*) FROM (SELECT pg_advisory_xact_lock($1)) AS locked")
+                    .bind(key)
+                    .execute(&mut *tx)
+                    .await?;
+                let done = insert.execute(&mut *tx).await?;
+                tx.commit().await?;
+                Ok(done)
+            }
+        }
+    }
+
     /// A round trip to the database, for `/health`.
     pub async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;

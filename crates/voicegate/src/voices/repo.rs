@@ -116,19 +116,23 @@ impl VoicesRepo {
         now: UnixTime,
         max: u64,
     ) -> Result<bool, VoicesError> {
-        let done = sqlx::query(
-            "INSERT INTO voice_accounts (id, owner_id, gender, age, created_at) \
+        let done = self
+            .db
+            .insert_below_quota(
+                owner.get(),
+                sqlx::query(
+                    "INSERT INTO voice_accounts (id, owner_id, gender, age, created_at) \
              SELECT $1, $2, $3, $4, $5 \
              WHERE (SELECT COUNT(*) FROM voice_accounts WHERE owner_id = $2) < $6",
-        )
-        .bind(id.as_str())
-        .bind(owner.get())
-        .bind(gender.as_str())
-        .bind(age)
-        .bind(now)
-        .bind(sql_integer(max))
-        .execute(self.db.pool())
-        .await?;
+                )
+                .bind(id.as_str())
+                .bind(owner.get())
+                .bind(gender.as_str())
+                .bind(age)
+                .bind(now)
+                .bind(sql_integer(max)),
+            )
+            .await?;
         Ok(done.rows_affected() == 1)
     }
 
@@ -376,7 +380,7 @@ impl VoicesRepo {
         now: UnixTime,
         max: u64,
     ) -> Result<bool, VoicesError> {
-        let done = sqlx::query(
+        let done = self.db.insert_below_quota(owner.get(), sqlx::query(
             "INSERT INTO voice_devices (id, owner_id, name, created_at) SELECT $1, $2, $3, $4 \
              WHERE (SELECT COUNT(*) FROM voice_devices WHERE owner_id = $2) < $5",
         )
@@ -384,8 +388,7 @@ impl VoicesRepo {
         .bind(owner.get())
         .bind(name)
         .bind(now)
-        .bind(sql_integer(max))
-        .execute(self.db.pool())
+        .bind(sql_integer(max)))
         .await?;
         Ok(done.rows_affected() == 1)
     }
