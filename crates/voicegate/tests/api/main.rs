@@ -25,6 +25,7 @@ mod managed_snapserver;
 mod media;
 mod memory;
 mod oauth;
+mod packaging;
 mod operations_pg;
 mod ovos;
 mod ovos_skill;
