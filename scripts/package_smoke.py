@@ -2,7 +2,7 @@
 """The packaged server's smoke test: serve, create a user with the CLI, log in, synthesize a
 sentence with espeak-ng and with flite over HTTP, check the WAV files, stop with SIGTERM.
 
-    package_smoke.py --unit /lib/systemd/system/voicegate.service
+    package_smoke.py --unit /usr/lib/systemd/system/voicegate.service
         runs ExecStart as the unit would (scripts/package-test): as its User and Group with its
         SupplementaryGroups, its WorkingDirectory, Environment, UMask, NoNewPrivileges and
         MemoryDenyWriteExecute, and, as root, ProtectSystem=strict, ProtectHome and PrivateTmp
