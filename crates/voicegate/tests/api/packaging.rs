@@ -27,7 +27,10 @@ fn packaged_file() -> String {
 
 fn is_key(text: &str) -> bool {
     text.split_once(" = ").is_some_and(|(key, _)| {
-        !key.is_empty() && key.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        !key.is_empty()
+            && key
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
     })
 }
 
@@ -71,7 +74,8 @@ fn key_lines(file: &str) -> Vec<KeyLine> {
 
 /// The file with the chosen key lines uncommented (sections kept).
 fn uncommented(file: &str, keep: impl Fn(&KeyLine) -> bool) -> String {
-    let lines: BTreeMap<usize, KeyLine> = key_lines(file).into_iter().map(|k| (k.index, k)).collect();
+    let lines: BTreeMap<usize, KeyLine> =
+        key_lines(file).into_iter().map(|k| (k.index, k)).collect();
     let mut out = String::new();
     for (index, line) in file.lines().enumerate() {
         let text = line.trim();
@@ -129,24 +133,48 @@ fn the_packaged_configuration_documents_every_key_with_its_default() {
     let file = packaged_file();
     let lines = key_lines(&file);
     let defaults = values(&Config::default());
-    assert!(defaults.len() > 100, "{} keys read from Config's Debug", defaults.len());
+    assert!(
+        defaults.len() > 100,
+        "{} keys read from Config's Debug",
+        defaults.len()
+    );
 
     let documented: BTreeSet<&str> = lines.iter().map(|k| k.path.as_str()).collect();
     let keys: BTreeSet<&str> = defaults.keys().map(String::as_str).collect();
     let missing: Vec<_> = keys.difference(&documented).collect();
-    assert!(missing.is_empty(), "keys debian/voicegate.toml does not document: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "keys debian/voicegate.toml does not document: {missing:?}"
+    );
     let unknown: Vec<_> = documented.difference(&keys).collect();
-    assert!(unknown.is_empty(), "keys debian/voicegate.toml names but Config lacks: {unknown:?}");
-    let active: Vec<_> = lines.iter().filter(|k| !k.commented).map(|k| k.path.as_str()).collect();
-    assert_eq!(active, PACKAGE_SETTINGS, "the keys the file sets (the others are commented out)");
+    assert!(
+        unknown.is_empty(),
+        "keys debian/voicegate.toml names but Config lacks: {unknown:?}"
+    );
+    let active: Vec<_> = lines
+        .iter()
+        .filter(|k| !k.commented)
+        .map(|k| k.path.as_str())
+        .collect();
+    assert_eq!(
+        active, PACKAGE_SETTINGS,
+        "the keys the file sets (the others are commented out)"
+    );
 
     // As installed, the file parses and holds, and only the package's settings differ from the
     // built-in defaults.
     let installed: Config = toml::from_str(&file).expect("the installed file parses");
     installed.validate().expect("the installed file is valid");
     let installed = values(&installed);
-    let changed: Vec<_> = keys.iter().filter(|k| installed[**k] != defaults[**k]).collect();
-    assert_eq!(changed, [&PACKAGE_SETTINGS[0]], "keys the installed file changes");
+    let changed: Vec<_> = keys
+        .iter()
+        .filter(|k| installed[**k] != defaults[**k])
+        .collect();
+    assert_eq!(
+        changed,
+        [&PACKAGE_SETTINGS[0]],
+        "keys the installed file changes"
+    );
 
     // Each commented line states the default: uncommented, nothing changes.
     let stated = uncommented(&file, |k| !k.example);
@@ -155,7 +183,12 @@ fn the_packaged_configuration_documents_every_key_with_its_default() {
     let wrong: Vec<_> = keys
         .iter()
         .filter(|k| !PACKAGE_SETTINGS.contains(k) && stated[**k] != defaults[**k])
-        .map(|k| format!("{k}: the file says {}, the default is {}", stated[*k], defaults[*k]))
+        .map(|k| {
+            format!(
+                "{k}: the file says {}, the default is {}",
+                stated[*k], defaults[*k]
+            )
+        })
         .collect();
     assert!(wrong.is_empty(), "defaults stated wrongly: {wrong:#?}");
 
@@ -163,7 +196,11 @@ fn the_packaged_configuration_documents_every_key_with_its_default() {
     let examples = uncommented(&file, |_| true);
     let examples: Config = toml::from_str(&examples).expect("the examples parse");
     examples.validate().expect("the examples are valid");
-    let example_keys: BTreeSet<_> = lines.iter().filter(|k| k.example).map(|k| k.path.clone()).collect();
+    let example_keys: BTreeSet<_> = lines
+        .iter()
+        .filter(|k| k.example)
+        .map(|k| k.path.clone())
+        .collect();
     let set = values(&examples);
     for key in &example_keys {
         assert_ne!(set[key], defaults[key], "{key}: the example is not applied");
