@@ -100,6 +100,16 @@ def mdwe_supported():
     return subprocess.run([sys.executable, "-c", probe], check=False).returncode == 0
 
 
+def mount_namespaces():
+    """Whether this process may make a mount namespace and remount in it (root with
+    CAP_SYS_ADMIN)."""
+    probe = ["unshare", "--mount", "--", "mount", "--make-rprivate", "/"]
+    try:
+        return subprocess.run(probe, check=False, capture_output=True).returncode == 0
+    except OSError:
+        return False
+
+
 class UnitRunner:
     """Runs commands the way the unit runs ExecStart."""
 
@@ -132,10 +142,11 @@ class UnitRunner:
             print("package smoke test: this kernel lacks PR_SET_MDWE; "
                   "MemoryDenyWriteExecute not applied")
             self.mdwe = False
-        self.sandbox = (
-            os.geteuid() == 0
-            and unit_value(self.settings, "ProtectSystem") == "strict"
-        )
+        self.sandbox = unit_value(self.settings, "ProtectSystem") == "strict"
+        if self.sandbox and not mount_namespaces():
+            print("package smoke test: no mount namespace here (not root, or a container "
+                  "without CAP_SYS_ADMIN); ProtectSystem, ProtectHome, PrivateTmp not applied")
+            self.sandbox = False
 
     def environment(self, port):
         env = {
