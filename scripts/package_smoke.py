@@ -17,9 +17,10 @@ Every wait is bounded; the first failure ends the test with a message and a non-
 import argparse
 import ctypes
 import json
+import grp
+import io
 import os
 import pwd
-import grp
 import shlex
 import signal
 import socket
@@ -264,21 +265,15 @@ def check_wav(name, data, rate):
     riff_size = int.from_bytes(data[4:8], "little")
     if riff_size in (0, 0xFFFFFFFF) or riff_size != len(data) - 8:
         fail(f"{name}: RIFF size {riff_size:#x} for {len(data)} bytes")
-    path = f"/tmp/voicegate-smoke-{os.getpid()}-{name}.wav"
-    with open(path, "wb") as out:
-        out.write(data)
-    try:
-        with wave.open(path, "rb") as audio:
-            frames = audio.getnframes()
-            if audio.getframerate() != rate:
-                fail(f"{name}: rate {audio.getframerate()}, expected {rate}")
-            if audio.getsampwidth() != 2 or audio.getnchannels() != 1:
-                fail(f"{name}: {audio.getsampwidth()} bytes x {audio.getnchannels()} channels")
-            if frames == 0 or frames == 0xFFFFFFFF // 2:
-                fail(f"{name}: {frames} frames")
-            samples = audio.readframes(frames)
-    finally:
-        os.unlink(path)
+    with wave.open(io.BytesIO(data), "rb") as audio:
+        frames = audio.getnframes()
+        if audio.getframerate() != rate:
+            fail(f"{name}: rate {audio.getframerate()}, expected {rate}")
+        if audio.getsampwidth() != 2 or audio.getnchannels() != 1:
+            fail(f"{name}: {audio.getsampwidth()} bytes x {audio.getnchannels()} channels")
+        if frames == 0 or frames == 0xFFFFFFFF // 2:
+            fail(f"{name}: {frames} frames")
+        samples = audio.readframes(frames)
     peak = max(abs(int.from_bytes(samples[i : i + 2], "little", signed=True))
                for i in range(0, len(samples), 2))
     if peak < 1000:
