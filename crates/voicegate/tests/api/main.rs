@@ -29,6 +29,7 @@ mod operations_pg;
 mod ovos;
 mod ovos_skill;
 mod ovos_stack;
+mod packaging;
 mod peer_faults;
 mod peer_load;
 mod postman;
