@@ -60,8 +60,8 @@ pub enum StartError {
     /// The speakers surface (the managed snapserver, the web media lists).
     #[error("speakers: {0}")]
     Speakers(#[from] SetupError),
-    /// The data directory is being restored.
-    #[error("data directory: {0} (a restore is running)")]
+    /// The data directory's lock: held by a restore, or its file cannot be opened.
+    #[error("data directory: {0}")]
     Locked(#[from] LockError),
 }
 

@@ -19,7 +19,7 @@ pub struct DataDirLock {
 #[derive(Debug, thiserror::Error)]
 pub enum LockError {
     /// Another process holds it the other way (a server for a restore, a restore for a server).
-    #[error("{0} is locked by another voicegate process")]
+    #[error("{0} is locked by another voicegate process (a restore, or a server during one)")]
     Held(String),
     /// The lock file could not be opened.
     #[error("{0}: {1}")]
