@@ -8,10 +8,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use serde_json::json;
-use tokio::io::{AsyncWriteExt, BufReader};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 use crate::wyoming::codec::{self, FrameError};
 use crate::wyoming::context::WyomingContext;
@@ -26,6 +26,10 @@ const OUTBOX: usize = 32;
 
 /// Syntheses waiting for the speaker (a streamed text's sentences).
 const SPEECH_QUEUE: usize = 64;
+
+/// How long, and how much, a connection's input is drained before it is closed.
+const DRAIN_TIME: Duration = Duration::from_secs(1);
+const DRAIN_BYTES: u64 = 1 << 20;
 
 /// Work for the speaker, in the order it was asked for.
 enum SpeechJob {
@@ -47,10 +51,15 @@ pub async fn serve(stream: TcpStream, ctx: Arc<WyomingContext>) {
     let (out_tx, out_rx) = mpsc::channel(OUTBOX);
     let (jobs_tx, jobs_rx) = mpsc::channel(SPEECH_QUEUE);
     let in_flight = Arc::new(AtomicUsize::new(0));
+    let (done_tx, done_rx) = oneshot::channel::<()>();
     let reading = async {
-        read_events(read, &ctx, events_tx).await;
-        // Reading is over; the rest ends the connection.
-        std::future::pending::<()>().await;
+        let after_bad_frame = tokio::select! {
+            bad = read_events(read, &ctx, events_tx) => bad,
+            _ = done_rx => None,
+        };
+        if let Some(reader) = after_bad_frame {
+            drain(reader).await;
+        }
     };
     let speaking = speak_jobs(&ctx, jobs_rx, out_tx.clone(), in_flight.clone());
     let mut dispatcher = Dispatcher {
@@ -64,28 +73,43 @@ pub async fn serve(stream: TcpStream, ctx: Arc<WyomingContext>) {
     let work = async {
         tokio::join!(speaking, async move { dispatcher.run(events_rx).await });
     };
-    tokio::select! {
-        _ = async { tokio::join!(work, write_events(write, out_rx)) } => {}
-        () = reading => {}
-    }
+    let rest = async {
+        tokio::join!(work, write_events(write, out_rx));
+        let _ = done_tx.send(());
+    };
+    tokio::join!(reading, rest);
 }
 
-/// Reads events until the connection ends or a frame is bad (which is passed on, and ends it).
+/// Reads and drops what a client still sends, until it closes or for at most a second and a
+/// megabyte: closing a socket with unread bytes resets the connection, and the client could
+/// then lose the `error` event sent just before.
+pub async fn drain<R: AsyncRead + Unpin>(reader: R) {
+    let mut limited = reader.take(DRAIN_BYTES);
+    let _ = tokio::time::timeout(DRAIN_TIME, tokio::io::copy(&mut limited, &mut tokio::io::sink()))
+        .await;
+}
+
+/// Reads events until the connection ends, or a frame is bad: that one is passed on, and the
+/// reader given back to be drained.
 async fn read_events(
     read: OwnedReadHalf,
     ctx: &WyomingContext,
     events: mpsc::Sender<Result<Event, FrameError>>,
-) {
+) -> Option<BufReader<OwnedReadHalf>> {
     let mut reader = BufReader::new(read);
     let limits = ctx.limits();
     loop {
-        let (event, last) = match codec::read_event(&mut reader, limits).await {
-            Ok(Some(event)) => (Ok(event), false),
-            Ok(None) => return,
-            Err(e) => (Err(e), true),
-        };
-        if events.send(event).await.is_err() || last {
-            return;
+        match codec::read_event(&mut reader, limits).await {
+            Ok(Some(event)) => {
+                if events.send(Ok(event)).await.is_err() {
+                    return None;
+                }
+            }
+            Ok(None) => return None,
+            Err(e) => {
+                let _ = events.send(Err(e)).await;
+                return Some(reader);
+            }
         }
     }
 }

@@ -97,11 +97,15 @@ impl WyomingServer {
 }
 
 /// Tells a refused client why, then closes.
-async fn refuse(mut stream: TcpStream, refusal: Refusal) {
+async fn refuse(stream: TcpStream, refusal: Refusal) {
     let bytes = codec::encode(&Event::error(&refusal));
-    let _ = tokio::time::timeout(REFUSAL_WRITE, async {
-        stream.write_all(&bytes).await?;
-        stream.shutdown().await
+    let (read, mut write) = stream.into_split();
+    let written = tokio::time::timeout(REFUSAL_WRITE, async {
+        write.write_all(&bytes).await?;
+        write.shutdown().await
     })
     .await;
+    if matches!(written, Ok(Ok(()))) {
+        connection::drain(read).await;
+    }
 }

@@ -45,3 +45,4 @@ mod support;
 mod tokens;
 mod users_import;
 mod voices;
+mod wyoming;
