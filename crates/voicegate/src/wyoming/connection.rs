@@ -85,8 +85,11 @@ pub async fn serve(stream: TcpStream, ctx: Arc<WyomingContext>) {
 /// then lose the `error` event sent just before.
 pub async fn drain<R: AsyncRead + Unpin>(reader: R) {
     let mut limited = reader.take(DRAIN_BYTES);
-    let _ = tokio::time::timeout(DRAIN_TIME, tokio::io::copy(&mut limited, &mut tokio::io::sink()))
-        .await;
+    let _ = tokio::time::timeout(
+        DRAIN_TIME,
+        tokio::io::copy(&mut limited, &mut tokio::io::sink()),
+    )
+    .await;
 }
 
 /// Reads events until the connection ends, or a frame is bad: that one is passed on, and the

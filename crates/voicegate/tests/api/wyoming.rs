@@ -75,7 +75,11 @@ fn audio_of(cycle: &Value) -> (u32, Vec<i16>) {
     let start = &cycle["start"];
     assert_eq!(start[1], 2, "width: {start}");
     assert_eq!(start[2], 1, "channels: {start}");
-    assert_eq!(cycle["chunk_formats"], json!([start]), "every chunk as audio-start says");
+    assert_eq!(
+        cycle["chunk_formats"],
+        json!([start]),
+        "every chunk as audio-start says"
+    );
     let rate = start[0].as_u64().unwrap() as u32;
     let samples = samples(cycle);
     assert!(rms(&samples) > 500.0, "not silent: rms {}", rms(&samples));
@@ -97,7 +101,10 @@ async fn describe_lists_the_voices_and_synthesis_speaks_like_the_http_route() {
     server.add_user("ann", "ann-password-1").await;
     let (token, _) = tokens(&server, "ann", "ann-password-1").await;
 
-    assert_eq!(wyoming(port, &["ping", "hello"]).await, json!({"pong": "hello"}));
+    assert_eq!(
+        wyoming(port, &["ping", "hello"]).await,
+        json!({"pong": "hello"})
+    );
 
     let info = wyoming(port, &["describe"]).await;
     let tts = &info["info"]["tts"][0];
@@ -139,7 +146,11 @@ async fn describe_lists_the_voices_and_synthesis_speaks_like_the_http_route() {
         .await
         .unwrap();
     assert_eq!(http.status(), StatusCode::OK);
-    let wav = read_wav(&http.bytes().await.unwrap(), ReadLimits { max_seconds: 60.0 }).unwrap();
+    let wav = read_wav(
+        &http.bytes().await.unwrap(),
+        ReadLimits { max_seconds: 60.0 },
+    )
+    .unwrap();
     let seconds = audio.len() as f64 / f64::from(rate);
     let http_seconds = wav.duration_secs();
     assert!(seconds > 2.0, "{seconds} s");
@@ -150,7 +161,10 @@ async fn describe_lists_the_voices_and_synthesis_speaks_like_the_http_route() {
 
     // The default voice (`wyoming.default_voice`) when none is named, and a Flite voice at its rate.
     let by_default = wyoming(port, &["synthesize", "Good morning."]).await;
-    assert_eq!(by_default["cycles"][0]["start"][0], speech::espeak::SAMPLE_RATE);
+    assert_eq!(
+        by_default["cycles"][0]["start"][0],
+        speech::espeak::SAMPLE_RATE
+    );
     let flite_spoken = wyoming(port, &["synthesize", "Good morning.", "flite:slt"]).await;
     let (flite_rate, _) = audio_of(&flite_spoken["cycles"][0]);
     assert_eq!(flite_rate, speech::flite::SAMPLE_RATE);
@@ -188,7 +202,10 @@ async fn streamed_synthesis_speaks_each_sentence_then_stops() {
         durations.push(audio.len() as f64 / f64::from(rate));
     }
     // The longest sentence is the longest audio.
-    assert!(durations[1] > durations[0] && durations[1] > durations[2], "{durations:?}");
+    assert!(
+        durations[1] > durations[0] && durations[1] > durations[2],
+        "{durations:?}"
+    );
 }
 
 /// Builds a voice for `token`'s user from three espeak-ng recordings; its voice id.
@@ -213,7 +230,9 @@ async fn built_voice(server: &TestServer, token: &str) -> String {
             .file_name("r.wav")
             .mime_str("audio/wav")
             .unwrap();
-        let form = Form::new().text("data", data.to_string()).part("file", file);
+        let form = Form::new()
+            .text("data", data.to_string())
+            .part("file", file);
         let saved = post("/api/v1/external/recording/save/")
             .multipart(form)
             .send()
@@ -369,16 +388,32 @@ async fn bad_frames_get_an_error_event() {
     // An unknown event is refused and the connection goes on; data may sit in the header.
     let unknown = raw(port, b"{\"type\":\"dance\"}\n", true).await;
     assert_eq!(unknown[0]["data"]["code"], "unknown-event", "{unknown}");
-    assert_eq!(unknown[1], json!({"type": "pong", "data": {"text": "again"}}));
-    let inline = raw(port, b"{\"type\":\"ping\",\"data\":{\"text\":\"inline\"}}\n", true).await;
-    assert_eq!(inline[0], json!({"type": "pong", "data": {"text": "inline"}}));
-    let merged = b"{\"type\":\"ping\",\"data\":{\"text\":\"a\"},\"data_length\":15}\n{\"text\":\"both\"}";
+    assert_eq!(
+        unknown[1],
+        json!({"type": "pong", "data": {"text": "again"}})
+    );
+    let inline = raw(
+        port,
+        b"{\"type\":\"ping\",\"data\":{\"text\":\"inline\"}}\n",
+        true,
+    )
+    .await;
+    assert_eq!(
+        inline[0],
+        json!({"type": "pong", "data": {"text": "inline"}})
+    );
+    let merged =
+        b"{\"type\":\"ping\",\"data\":{\"text\":\"a\"},\"data_length\":15}\n{\"text\":\"both\"}";
     assert_eq!(raw(port, merged, true).await[0]["data"]["text"], "both");
 
     // Audio out of order, and audio in a format the recogniser cannot take.
     let chunk = b"{\"type\":\"audio-chunk\",\"data\":{\"rate\":16000,\"width\":2,\"channels\":1},\"payload_length\":2}\n\x00\x00";
-    assert_eq!(raw(port, chunk, true).await[0]["data"]["code"], "out-of-order");
-    let start = b"{\"type\":\"audio-start\",\"data\":{\"rate\":16000,\"width\":4,\"channels\":1}}\n";
+    assert_eq!(
+        raw(port, chunk, true).await[0]["data"]["code"],
+        "out-of-order"
+    );
+    let start =
+        b"{\"type\":\"audio-start\",\"data\":{\"rate\":16000,\"width\":4,\"channels\":1}}\n";
     assert_eq!(raw(port, start, true).await[0]["data"]["code"], "bad-audio");
 
     // A connection that sends nothing is told so and closed after wyoming.idle_timeout_secs.
@@ -396,5 +431,8 @@ async fn a_client_outside_the_allowlist_is_refused() {
     assert_eq!(events[1], json!({"closed": true}), "{events}");
     // A server whose allowlist names loopback lets the same client in.
     let (_open, open_port) = wyoming_server(|c| c.wyoming.allow = vec!["127.0.0.1".into()]).await;
-    assert_eq!(wyoming(open_port, &["ping", "in"]).await, json!({"pong": "in"}));
+    assert_eq!(
+        wyoming(open_port, &["ping", "in"]).await,
+        json!({"pong": "in"})
+    );
 }
