@@ -436,3 +436,30 @@ async fn a_client_outside_the_allowlist_is_refused() {
         json!({"pong": "in"})
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_past_the_connection_cap_is_told_busy() {
+    let (_server, port) = wyoming_server(|c| c.wyoming.max_connections = 1).await;
+    let held = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    let events = raw(port, b"{\"type\":\"describe\"}\n", false).await;
+    assert_eq!(events[0]["data"]["code"], "busy", "{events}");
+    assert_eq!(events[1], json!({"closed": true}), "{events}");
+    // Once the held connection ends, its place is free again.
+    drop(held);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let events = raw(
+            port,
+            b"{\"type\":\"ping\",\"data\":{\"text\":\"x\"}}\n",
+            true,
+        )
+        .await;
+        if events[0]["type"] == "pong" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "still busy: {events}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
