@@ -161,6 +161,20 @@ impl AddressBlocks {
         self.0.is_empty()
     }
 
+    /// Whether every listed block lies inside loopback (`127.0.0.0/8`, `::1`): nothing but this
+    /// machine is let in (also when none is listed).
+    pub fn only_loopback(&self) -> bool {
+        self.0.iter().all(|block| match block.addr {
+            IpAddr::V4(v4) => v4.is_loopback() && block.prefix >= 8,
+            IpAddr::V6(v6) => v6.is_loopback() && block.prefix == 128,
+        })
+    }
+
+    /// Whether a block is the whole address space (`0.0.0.0/0`, `::/0`).
+    pub fn has_everything(&self) -> bool {
+        self.0.iter().any(|block| block.prefix == 0)
+    }
+
     /// Whether a block holds the address (an IPv4-mapped IPv6 address also as IPv4).
     pub fn contains(&self, ip: IpAddr) -> bool {
         let canonical = ip.to_canonical();

@@ -36,6 +36,7 @@ use crate::voices::licence::LicenceKey;
 use crate::voices::put_url::PutUrl;
 use crate::voices::repo::VoicesRepo;
 use crate::voices::{VoicesParts, VoicesService};
+use crate::wyoming::{WyomingContext, WyomingServer};
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -157,6 +158,34 @@ pub fn create_data_dir(config: &Config) -> Result<(), StartError> {
         })
 }
 
+/// The Wyoming server over the shared services, bound, when `[wyoming] enabled`.
+async fn open_wyoming(
+    config: &Config,
+    voices: &Arc<VoicesService>,
+    assistants: &Arc<AssistantsService>,
+    engines: &Arc<Engines>,
+) -> Result<Option<WyomingServer>, StartError> {
+    if !config.wyoming.enabled {
+        return Ok(None);
+    }
+    let context = WyomingContext {
+        voices: voices.clone(),
+        assistants: assistants.clone(),
+        engines: engines.clone(),
+        config: config.wyoming.clone(),
+        max_audio_secs: config.assistants.asr_max_audio_secs,
+        drain_timeout: Duration::from_secs(config.http.request_timeout_secs),
+        public_url: config.public_url(),
+    };
+    WyomingServer::bind(context)
+        .await
+        .map(Some)
+        .map_err(|source| StartError::Io {
+            what: format!("listening on {} (wyoming.listen)", config.wyoming.listen),
+            source,
+        })
+}
+
 /// The services every surface shares: the events hub, the job queue and the speech engines.
 struct Shared {
     events: EventHub,
@@ -185,6 +214,7 @@ pub struct App {
     router: Router,
     state: AppState,
     snapserver: Option<ManagedSnapserver>,
+    wyoming: Option<WyomingServer>,
     _lock: DataDirLock,
 }
 
@@ -235,6 +265,7 @@ impl App {
             db.clone(),
         )?;
         let speakers = Arc::new(speakers);
+        let wyoming = open_wyoming(&config, &voices, &assistants, &shared.engines).await?;
         let state = AppState::new(Services {
             ovos: Arc::new(OvosService::new(&config.ovos, shared.events.clone())),
             voices,
@@ -254,6 +285,7 @@ impl App {
             router,
             state,
             snapserver,
+            wyoming,
             _lock: lock,
         })
     }
@@ -263,6 +295,11 @@ impl App {
         self.listener
             .local_addr()
             .expect("a bound socket has an address")
+    }
+
+    /// The address the Wyoming server listens on, when it is enabled.
+    pub fn wyoming_addr(&self) -> Option<SocketAddr> {
+        self.wyoming.as_ref().and_then(|w| w.local_addr().ok())
     }
 
     /// The shared state (tests reach services through it).
@@ -302,15 +339,24 @@ impl App {
         // A stopping instance stops playing its speakers sessions at once (their leases lapse,
         // and the other instances report them stopped) rather than after the drain.
         let owner = speakers_owner.abort_handle();
+        let wyoming = self.wyoming.map(WyomingServer::spawn);
+        let wyoming_stop = wyoming.as_ref().map(|task| task.abort_handle());
         let shutdown = async move {
             shutdown.await;
             owner.abort();
+            // Wyoming's exchanges are short: they end with the server rather than drain.
+            if let Some(wyoming) = wyoming_stop {
+                wyoming.abort();
+            }
         };
         let result =
             http::connections::serve(self.listener, self.router, limits, forwarded, shutdown).await;
         maintenance.abort();
         bus.abort();
         speakers_owner.abort();
+        if let Some(wyoming) = wyoming {
+            wyoming.abort();
+        }
         for workers in workers {
             workers.shutdown().await;
         }

@@ -23,6 +23,7 @@ pub mod speakers;
 pub mod state;
 pub mod store;
 pub mod voices;
+pub mod wyoming;
 
 /// Installs the TLS crypto provider (ring) that every HTTP client of the process uses; harmless
 /// when it is already installed. Call before building a `reqwest::Client`.

@@ -20,7 +20,42 @@ pub struct AsrRow {
     pub built_at: Option<i64>,
 }
 
+/// An assistant whose language model is built: what a recogniser is offered as.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecognizerRow {
+    /// The assistant.
+    pub id: AssistantId,
+    /// Its title.
+    pub title: String,
+    /// Its language.
+    pub language: String,
+}
+
 impl AssistantsRepo {
+    /// Every user's assistants with a built language model, by title then id, at most `limit`.
+    /// For a protocol without users (Wyoming), which offers what the configuration exposes.
+    pub async fn with_language_model(
+        &self,
+        limit: i64,
+    ) -> Result<Vec<RecognizerRow>, AssistantsError> {
+        let rows = sqlx::query(
+            "SELECT id, title, language FROM assistants WHERE asr_model_sha256 IS NOT NULL
+             ORDER BY title, id LIMIT $1",
+        )
+        .bind(limit)
+        .fetch_all(self.db().pool())
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(RecognizerRow {
+                    id: AssistantId::new(row.try_get::<String, _>("id")?),
+                    title: row.try_get("title")?,
+                    language: row.try_get("language")?,
+                })
+            })
+            .collect()
+    }
+
     /// The assistant's language-model state (default when it is gone).
     pub async fn asr_row(&self, id: &AssistantId) -> Result<AsrRow, AssistantsError> {
         let row = sqlx::query(

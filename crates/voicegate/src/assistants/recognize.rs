@@ -5,13 +5,18 @@
 use std::path::PathBuf;
 
 use serde_json::{Value, json};
-use speech::pocketsphinx::{DecoderConfig, LanguageModelFile, SAMPLE_RATE};
+use speech::pocketsphinx::{DecoderConfig, Hypothesis, LanguageModelFile, SAMPLE_RATE};
 
 use crate::assistants::asr_files::{ARPA, DICTIONARY, GRAMMAR};
+use crate::assistants::asr_repo::RecognizerRow;
 use crate::assistants::error::AssistantsError;
 use crate::assistants::model::AssistantId;
 use crate::assistants::service::AssistantsService;
+use crate::config::Exposure;
 use crate::ids::UserId;
+
+/// The most recognisers offered at once.
+const MAX_RECOGNIZERS: i64 = 1000;
 
 /// How the audio of a request comes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,13 +41,7 @@ pub fn read_audio(
         AudioFormat::Wav => {
             let limits = speech::wav::ReadLimits { max_seconds };
             let audio = speech::wav::read_wav(bytes, limits).map_err(|e| bad(e.to_string()))?;
-            let resampled =
-                speech::resample::resample(&audio.samples, audio.sample_rate, SAMPLE_RATE)
-                    .map_err(|e| bad(e.to_string()))?;
-            resampled
-                .into_iter()
-                .map(speech::audio::f32_to_i16)
-                .collect()
+            at_recognizer_rate(&audio.samples, audio.sample_rate)?
         }
         AudioFormat::RawPcm => {
             if !bytes.len().is_multiple_of(2) {
@@ -69,6 +68,16 @@ pub fn read_audio(
     Ok(samples)
 }
 
+/// Samples at `rate` resampled to the recogniser's 16 kHz, as 16-bit samples.
+pub fn at_recognizer_rate(samples: &[f32], rate: u32) -> Result<Vec<i16>, AssistantsError> {
+    let resampled = speech::resample::resample(samples, rate, SAMPLE_RATE)
+        .map_err(|e| AssistantsError::BadRequest(format!("audio: {e}")))?;
+    Ok(resampled
+        .into_iter()
+        .map(speech::audio::f32_to_i16)
+        .collect())
+}
+
 impl AssistantsService {
     /// `POST /v3/assistant/{id}/recognize`: the text heard, its confidence, and the NLU parse of
     /// it. A conflict when no language model (or no NLU model) was built.
@@ -87,8 +96,59 @@ impl AssistantsService {
             )));
         };
         let nlu = self.model(&row).await?;
+        let samples = read_audio(audio, format, self.parts.config.asr_max_audio_secs)?;
+        let heard = self.decode(id, sha256, samples).await?;
+        let intent = serde_json::to_value(nlu.model.parse(&heard.text))
+            .map_err(|e| AssistantsError::Model(e.to_string()))?;
+        Ok(json!({
+            "text": heard.text,
+            "confidence": heard.confidence,
+            "intent": intent,
+        }))
+    }
+
+    /// The assistants offered as recognisers to clients without a user (the Wyoming server):
+    /// those with a built language model that `exposed` names, by title.
+    pub async fn recognizers(
+        &self,
+        exposed: &Exposure,
+    ) -> Result<Vec<RecognizerRow>, AssistantsError> {
+        if exposed.is_none() {
+            return Ok(Vec::new());
+        }
+        let rows = self.parts.repo.with_language_model(MAX_RECOGNIZERS).await?;
+        Ok(rows
+            .into_iter()
+            .filter(|row| exposed.exposes(row.id.as_str()))
+            .collect())
+    }
+
+    /// What the recogniser of assistant `id` hears in 16 kHz samples, for a client without a
+    /// user (the Wyoming server, which offers the assistants its configuration exposes). Not
+    /// found when the assistant is gone or has no language model.
+    pub async fn transcribe(
+        &self,
+        id: &AssistantId,
+        samples: Vec<i16>,
+    ) -> Result<Hypothesis, AssistantsError> {
+        let Some(sha256) = self.parts.repo.asr_row(id).await?.sha256 else {
+            return Err(AssistantsError::NotFound(format!(
+                "assistant {:?} has no language model",
+                id.as_str()
+            )));
+        };
+        self.decode(id, sha256, samples).await
+    }
+
+    /// The samples decoded by the assistant's recogniser (its model `sha256`), with a decoder of
+    /// the pool, on the blocking pool.
+    async fn decode(
+        &self,
+        id: &AssistantId,
+        sha256: String,
+        samples: Vec<i16>,
+    ) -> Result<Hypothesis, AssistantsError> {
         let config = &self.parts.config;
-        let samples = read_audio(audio, format, config.asr_max_audio_secs)?;
         let dir: PathBuf = self.parts.asr.model_dir(id, &sha256);
         let decoder_config = DecoderConfig {
             acoustic_model: config.asr_acoustic_model.clone(),
@@ -103,7 +163,7 @@ impl AssistantsService {
         };
         let (decoders, max, assistant) =
             (self.decoders.clone(), config.asr_max_decoders, id.clone());
-        let heard = tokio::task::spawn_blocking(move || {
+        tokio::task::spawn_blocking(move || {
             let decoder = decoders.get(&assistant, &sha256, max, &decoder_config)?;
             let mut decoder = decoder.lock().unwrap_or_else(|e| e.into_inner());
             decoder
@@ -111,13 +171,6 @@ impl AssistantsService {
                 .map_err(|e| AssistantsError::Model(e.to_string()))
         })
         .await
-        .map_err(|e| AssistantsError::Store(e.to_string()))??;
-        let intent = serde_json::to_value(nlu.model.parse(&heard.text))
-            .map_err(|e| AssistantsError::Model(e.to_string()))?;
-        Ok(json!({
-            "text": heard.text,
-            "confidence": heard.confidence,
-            "intent": intent,
-        }))
+        .map_err(|e| AssistantsError::Store(e.to_string()))?
     }
 }

@@ -19,6 +19,7 @@ use crate::secret::Secret;
 mod assistants;
 mod sections;
 mod speakers;
+mod wyoming;
 
 pub use assistants::AssistantsConfig;
 pub use sections::{
@@ -26,6 +27,7 @@ pub use sections::{
     VoicesConfig,
 };
 pub use speakers::{LocalOutput, SpeakerBackendKind, SpeakersConfig};
+pub use wyoming::{Exposure, WyomingConfig};
 
 /// The whole server configuration.
 #[derive(Debug, Clone, Deserialize)]
@@ -70,6 +72,8 @@ pub struct Config {
     pub speakers: SpeakersConfig,
     /// The Snips console assistants surface.
     pub assistants: AssistantsConfig,
+    /// The Wyoming protocol server (Home Assistant).
+    pub wyoming: WyomingConfig,
 }
 
 impl Default for Config {
@@ -93,6 +97,7 @@ impl Default for Config {
             quotas: QuotasConfig::default(),
             speakers: SpeakersConfig::default(),
             assistants: AssistantsConfig::default(),
+            wyoming: WyomingConfig::default(),
         }
     }
 }
@@ -262,6 +267,9 @@ impl Config {
         }
         if let Some((key, reason)) = self.assistants.invalid() {
             return invalid(key, reason);
+        }
+        if let Some((key, reason)) = self.wyoming.invalid() {
+            return invalid(key, &reason);
         }
         if self.store.max_connections == 0 {
             return invalid("store.max_connections", "must be at least 1");

@@ -78,7 +78,7 @@ impl VoicesService {
         Ok(entries)
     }
 
-    fn builtin_listed(&self, id: &str) -> bool {
+    pub(super) fn builtin_listed(&self, id: &str) -> bool {
         self.parts.config.builtin_voices.is_empty()
             || self.parts.config.builtin_voices.iter().any(|pattern| {
                 match pattern.strip_suffix('*') {

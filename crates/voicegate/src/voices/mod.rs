@@ -9,6 +9,7 @@ pub mod devices;
 pub mod error;
 pub mod licence;
 pub mod model;
+pub mod offered;
 pub mod put_url;
 pub mod recordings_repo;
 pub mod repo;

@@ -312,6 +312,41 @@ impl VoicesRepo {
             .collect())
     }
 
+    /// Voices of every user that may be used for synthesis, oldest first, at most `limit`:
+    /// those listed by id, or all of them (`ids` `None`). For a protocol without users
+    /// (Wyoming), which offers what the configuration exposes.
+    pub async fn streamable_voices(
+        &self,
+        ids: Option<&[String]>,
+        limit: i64,
+    ) -> Result<Vec<VoiceRow>, VoicesError> {
+        let sql = format!(
+            "SELECT {VOICE_COLUMNS} FROM voices WHERE can_stream = 1 ORDER BY created_at, id \
+             LIMIT $1"
+        );
+        let Some(ids) = ids else {
+            return Ok(sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(limit)
+                .fetch_all(self.db.pool())
+                .await?
+                .iter()
+                .map(voice_row)
+                .collect());
+        };
+        let sql = format!("SELECT {VOICE_COLUMNS} FROM voices WHERE can_stream = 1 AND id = $1");
+        let mut rows = Vec::new();
+        for id in ids.iter().take(usize::try_from(limit).unwrap_or(0)) {
+            if let Some(row) = sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
+                .bind(id.as_str())
+                .fetch_optional(self.db.pool())
+                .await?
+            {
+                rows.push(voice_row(&row));
+            }
+        }
+        Ok(rows)
+    }
+
     /// The owner's voice with this download token.
     pub async fn voice_by_token(
         &self,

@@ -46,3 +46,4 @@ mod support;
 mod tokens;
 mod users_import;
 mod voices;
+mod wyoming;
