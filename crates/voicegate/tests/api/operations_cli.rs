@@ -242,4 +242,31 @@ async fn doctor_fails_naming_the_fix_when_the_bus_and_snapserver_are_missing() {
     // The engines and the store do not depend on the peers.
     assert!(text.contains("ok    speech engines: "), "{text}");
     assert!(text.contains("ok    store: backend "), "{text}");
+
+    // A managed snapserver: its program must be there; not running is fine (serve starts it).
+    let control = testkit::free_port();
+    std::fs::write(
+        bin.work_dir.path().join("voicegate.toml"),
+        format!(
+            "[speakers]\nmanage_snapserver = true\nsnapserver_program = \"/nonexistent/snapserver\"\n\
+             snapserver_control_address = \"127.0.0.1:{control}\"\n"
+        ),
+    )
+    .unwrap();
+    let out = bin.run(&["doctor"], "").await;
+    for expected in [
+        "fail  managed snapserver: /nonexistent/snapserver is not found\n      fix: install \
+         snapserver (Debian: snapserver), set speakers.snapserver_program, or set \
+         speakers.manage_snapserver = false"
+            .to_string(),
+        format!(
+            "ok    managed snapserver not running at 127.0.0.1:{control} (voicegate serve starts it)"
+        ),
+    ] {
+        assert!(
+            out.stdout.contains(&expected),
+            "{expected:?} not in:\n{}",
+            out.stdout
+        );
+    }
 }
