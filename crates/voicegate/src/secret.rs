@@ -26,13 +26,13 @@ impl Secret {
 
 impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("[redacted]")
+        f.write_str(REDACTED)
     }
 }
 
 impl fmt::Display for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("[redacted]")
+        f.write_str(REDACTED)
     }
 }
 
@@ -41,6 +41,22 @@ impl fmt::Display for Secret {
 impl serde::Serialize for Secret {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(&self.0)
+    }
+}
+
+/// The text a redacted secret serializes as.
+pub const REDACTED: &str = "[redacted]";
+
+/// Serializes a configured secret as `"[redacted]"` (and an unset one as none), never its
+/// value: what `#[serde(serialize_with)]` names on every secret of the configuration, so
+/// printing the configuration (`voicegate config show`) cannot leak one.
+pub fn serialize_redacted<S: serde::Serializer>(
+    value: &Option<Secret>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match value {
+        Some(_) => serializer.serialize_str(REDACTED),
+        None => serializer.serialize_none(),
     }
 }
 

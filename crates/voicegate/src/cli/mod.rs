@@ -2,7 +2,9 @@
 //! `--config` and `--data-dir`, so the CLI works on the data directory of a running server.
 
 mod backup;
+mod config_show;
 mod doctor;
+mod logging;
 mod migrate;
 mod nlu_bench;
 mod password_input;
@@ -65,8 +67,12 @@ enum Command {
         /// The file.
         file: PathBuf,
     },
-    /// Check the configuration, the data directory, the store, the instances and the peers.
+    /// Check the configuration, the data directory, the store, the instances and every
+    /// configured peer (bus, Snapcast, engines, disk), saying what to fix; fails if a check fails.
     Doctor,
+    /// Show the effective configuration.
+    #[command(subcommand)]
+    Config(config_show::ConfigCommand),
     /// Apply the migrations to the configured database and print its backend and schema version.
     Migrate,
     /// Print the OpenAPI document the server serves at /openapi.json (or, with --scopes-table,
@@ -273,23 +279,6 @@ fn load_config(cli: &Cli) -> Result<Config, String> {
     Ok(config)
 }
 
-fn init_logging(filter: &str) {
-    let targets: tracing_subscriber::filter::Targets = filter.parse().unwrap_or_else(|_| {
-        eprintln!("warning: log_level {filter:?} is not a valid filter; using info");
-        "info".parse().expect("a valid filter")
-    });
-    use tracing_subscriber::layer::SubscriberExt;
-    use tracing_subscriber::util::SubscriberInitExt;
-    let _ = tracing_subscriber::registry()
-        .with(
-            tracing_subscriber::fmt::layer()
-                .with_writer(std::io::stderr)
-                .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())),
-        )
-        .with(targets)
-        .try_init();
-}
-
 async fn run(cli: Cli) -> Result<ExitCode, String> {
     if let Command::Openapi { scopes_table } = &cli.command {
         let document = crate::http::router::document();
@@ -311,6 +300,9 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
         println!("{hash}");
         return Ok(ExitCode::SUCCESS);
     }
+    if let Command::Config(command) = &cli.command {
+        return config_show::run(cli.config.as_deref(), cli.data_dir.as_deref(), command);
+    }
     let mut config = load_config(&cli)?;
     let clock: SharedClock = Arc::new(SystemClock);
     match cli.command {
@@ -318,7 +310,7 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
             if let Some(listen) = listen {
                 config.listen = listen;
             }
-            init_logging(&config.log_level);
+            logging::init(&config.log_level);
             let app = App::build(config, clock).await.map_err(|e| e.to_string())?;
             app.serve(app::shutdown_signal())
                 .await
@@ -330,7 +322,7 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
         Command::Backup(args) => backup::backup(&config, args).await,
         Command::Restore(args) => backup::restore(&config, args).await,
         Command::ImportUsers { file } => {
-            init_logging("warn");
+            logging::init("warn");
             let (_, identity, _) = app::open_identity(&config, clock)
                 .await
                 .map_err(|e| e.to_string())?;
@@ -348,7 +340,7 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
             Ok(ExitCode::SUCCESS)
         }
         admin => {
-            init_logging("warn");
+            logging::init("warn");
             let (_, identity, _) = app::open_identity(&config, clock)
                 .await
                 .map_err(|e| e.to_string())?;

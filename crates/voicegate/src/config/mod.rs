@@ -8,20 +8,21 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use figment::Figment;
-use figment::providers::{Env, Format, Toml};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::address_policy::{AddressBlocks, Allowlist};
 use crate::outbound::resolve::parse_nameserver;
 use crate::secret::Secret;
+use layers::SECRET_VARS;
 
 mod assistants;
+mod layers;
 mod sections;
 mod speakers;
 mod wyoming;
 
 pub use assistants::AssistantsConfig;
+pub use layers::{Layers, Source};
 pub use sections::{
     AuthConfig, EventsConfig, HttpConfig, JobsConfig, OvosConfig, QuotasConfig, StoreConfig,
     VoicesConfig,
@@ -30,7 +31,7 @@ pub use speakers::{LocalOutput, SpeakerBackendKind, SpeakersConfig};
 pub use wyoming::{Exposure, WyomingConfig};
 
 /// The whole server configuration.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// Address the HTTP server listens on. Loopback only unless told otherwise.
@@ -40,11 +41,13 @@ pub struct Config {
     /// The database: unset (the default) is SQLite in `data_dir`; `postgres://user@host/db` is
     /// PostgreSQL, shared by every instance that names it (`DATABASE_URL` works too). With
     /// PostgreSQL, `data_dir` must be one directory shared by those instances (blobs, keys).
+    #[serde(serialize_with = "crate::secret::serialize_redacted")]
     pub database_url: Option<Secret>,
     /// Public base URL of this server (token issuer). Default: `http://` + `listen`.
     pub public_url: Option<String>,
     /// HS256 signing key for access tokens (the ovos-api `SECRET`). When unset, a random 256-bit
     /// key is generated once and kept in `data_dir`.
+    #[serde(serialize_with = "crate::secret::serialize_redacted")]
     pub secret: Option<Secret>,
     /// A file holding the signing key, as an alternative to `secret`.
     pub secret_file: Option<PathBuf>,
@@ -118,60 +121,25 @@ pub enum ConfigError {
     },
 }
 
-/// Environment variables that hold secrets: read verbatim, never parsed as numbers or lists.
-const SECRET_VARS: [(&str, &str); 6] = [
-    ("VOICEGATE_SECRET", "secret"),
-    ("SECRET", "secret"),
-    ("VOICEGATE_OVOS__API_KEY", "api_key"),
-    ("API_KEY", "api_key"),
-    ("VOICEGATE_DATABASE_URL", "database_url"),
-    ("DATABASE_URL", "database_url"),
-];
-
 impl Config {
     /// Loads the layers: defaults, then the TOML file (if given, it must exist; otherwise
     /// `voicegate.toml` in the working directory if present), then `.env` in the working directory
     /// (never overriding variables already set), then the environment.
     pub fn load(toml_path: Option<&Path>) -> Result<Self, ConfigError> {
-        // Variables already set win over .env: dotenvy never overrides.
-        match dotenvy::from_path(".env") {
-            Ok(()) => {}
-            Err(e) if e.not_found() => {}
-            Err(e) => return Err(ConfigError::Load(format!(".env: {e}"))),
-        }
-        let mut figment = Figment::new();
-        match toml_path {
-            Some(path) if !path.exists() => {
-                return Err(ConfigError::Load(format!(
-                    "{}: no such file",
-                    path.display()
-                )));
-            }
-            Some(path) => figment = figment.merge(Toml::file_exact(path)),
-            None if Path::new("voicegate.toml").exists() => {
-                figment = figment.merge(Toml::file_exact("voicegate.toml"));
-            }
-            None => {}
-        }
-        let secret_keys = ["secret", "ovos__api_key", "database_url"];
-        figment = figment
-            .merge(
-                Env::raw()
-                    .only(&["ws_host", "ws_port", "users_db"])
-                    .map(|key| match key.as_str().to_ascii_lowercase().as_str() {
-                        "ws_host" => "ovos__ws_host".into(),
-                        "ws_port" => "ovos__ws_port".into(),
-                        _ => key.into(),
-                    })
-                    .split("__"),
-            )
-            .merge(Env::prefixed("VOICEGATE_").ignore(&secret_keys).split("__"));
-        let mut config: Config = figment
+        Self::load_with_layers(toml_path).map(|(config, _)| config)
+    }
+
+    /// Loads as [`Config::load`] does, and answers the layers too, which tell where each value
+    /// came from.
+    pub fn load_with_layers(toml_path: Option<&Path>) -> Result<(Self, Layers), ConfigError> {
+        let layers = Layers::read(toml_path).map_err(ConfigError::Load)?;
+        let mut config: Config = layers
+            .figment()
             .extract()
             .map_err(|e| ConfigError::Load(e.to_string()))?;
         config.apply_secret_env(|name| std::env::var(name).ok());
         config.validate()?;
-        Ok(config)
+        Ok((config, layers))
     }
 
     /// Secrets come from the environment verbatim (the generic layer would turn `0123` into 123).
@@ -373,6 +341,8 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use figment::Figment;
+    use figment::providers::{Format, Toml};
 
     #[test]
     fn unknown_toml_key_is_named() {

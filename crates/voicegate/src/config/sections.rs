@@ -1,12 +1,12 @@
 //! The sections of the configuration (`[http]`, `[auth]`, `[ovos]`, `[jobs]`, `[events]`,
 //! `[voices]`, `[quotas]`) with their built-in defaults; [`super::Config`] holds one of each.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::secret::Secret;
 
 /// HTTP limits.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct HttpConfig {
     /// Largest JSON request body, in bytes; larger bodies get 413.
@@ -30,7 +30,7 @@ pub struct HttpConfig {
 }
 
 /// Token lifetimes, login protection and password rules.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AuthConfig {
     /// Access-token lifetime in seconds (ovos-api: 30 minutes).
@@ -80,7 +80,7 @@ pub struct AuthConfig {
 }
 
 /// The Open Voice OS message bus.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct OvosConfig {
     /// Bus host (`WS_HOST`).
@@ -88,6 +88,7 @@ pub struct OvosConfig {
     /// Bus port (`WS_PORT`).
     pub ws_port: u16,
     /// Key shared with the skill-rest-api companion skill (`API_KEY`).
+    #[serde(serialize_with = "crate::secret::serialize_redacted")]
     pub api_key: Option<Secret>,
     /// How long a request waits for the bus's reply before 504, in milliseconds.
     pub request_timeout_ms: u64,
@@ -118,7 +119,7 @@ pub struct OvosConfig {
 }
 
 /// The events hub behind `GET /v1/events`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct EventsConfig {
     /// Events buffered for each subscriber; one that falls further behind is disconnected.
@@ -132,7 +133,7 @@ impl Default for EventsConfig {
 }
 
 /// The background job queue (voice builds, training) and its workers.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct JobsConfig {
     /// How long a claimed job stays leased to its worker without a renewal, in milliseconds. A
@@ -148,7 +149,7 @@ pub struct JobsConfig {
 }
 
 /// The database connection (the database itself is `database_url`).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct StoreConfig {
     /// Connections to PostgreSQL this instance keeps at most (SQLite uses 4).
@@ -176,7 +177,7 @@ impl Default for StoreConfig {
 }
 
 /// The vocalid-api voices surface.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct VoicesConfig {
     /// Destinations a `put_url` upload may reach although they are not public addresses: host
@@ -239,7 +240,7 @@ pub struct VoicesConfig {
 /// Per-user quotas: how much one user may create and keep. Past a count the answer is 429
 /// `quota_exceeded`, past the bytes of recordings 507 `insufficient_storage`; nothing already
 /// stored is touched.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct QuotasConfig {
     /// Voice accounts (`account/register`) per user.

@@ -4,12 +4,12 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::address_policy::Allowlist;
 
 /// The speaker system behind the surface.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SpeakerBackendKind {
     /// This machine's sound output, one speaker (`local_output`).
@@ -30,7 +30,7 @@ pub enum LocalOutput {
 }
 
 /// The speakers surface.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SpeakersConfig {
     /// `local` (this machine, the default) or `snapcast`.

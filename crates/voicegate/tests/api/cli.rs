@@ -362,39 +362,6 @@ async fn users_db_is_synced_at_every_start() {
 }
 
 #[tokio::test]
-async fn doctor_reports_whether_the_bus_answers() {
-    let bin = binary();
-    let bus = testkit::OvosBus::start().await;
-    let toml = bin.work_dir.path().join("voicegate.toml");
-    std::fs::write(
-        &toml,
-        format!("[ovos]\nws_port = {}\napi_key = \"k\"\n", bus.port),
-    )
-    .unwrap();
-    let out = bin.run(&["doctor"], "").await;
-    assert!(out.success, "{}{}", out.stdout, out.stderr);
-    assert!(
-        out.stdout.contains("ok    OVOS message bus answers"),
-        "{}",
-        out.stdout
-    );
-    assert!(out.stdout.contains("warn  no users"), "{}", out.stdout);
-
-    std::fs::write(
-        &toml,
-        format!("[ovos]\nws_port = {}\n", testkit::free_port()),
-    )
-    .unwrap();
-    let out = bin.run(&["doctor"], "").await;
-    assert!(
-        out.stdout.contains("warn  OVOS message bus"),
-        "{}",
-        out.stdout
-    );
-    assert!(out.stdout.contains("API_KEY is not set"), "{}", out.stdout);
-}
-
-#[tokio::test]
 async fn token_commands_create_list_and_revoke_named_tokens() {
     let bin = binary();
     assert!(

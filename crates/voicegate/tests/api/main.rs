@@ -25,6 +25,7 @@ mod managed_snapserver;
 mod media;
 mod memory;
 mod oauth;
+mod operations_cli;
 mod operations_pg;
 mod ovos;
 mod ovos_skill;
