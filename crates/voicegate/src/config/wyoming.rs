@@ -5,13 +5,13 @@
 
 use std::net::SocketAddr;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::address_policy::AddressBlocks;
 
 /// Which of a kind of things (users' built voices, assistants) the Wyoming server offers: none,
 /// all, or the ones listed by id.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(untagged)]
 pub enum Exposure {
     /// `false`: none; `true`: every one.
@@ -39,7 +39,7 @@ impl Exposure {
 }
 
 /// The Wyoming protocol server.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct WyomingConfig {
     /// Whether the server runs.

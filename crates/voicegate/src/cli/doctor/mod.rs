@@ -38,8 +38,7 @@ pub async fn run(config: &Config, clock: SharedClock) -> ExitCode {
     report.show(speakers::check(config).await);
     report.show(engines::check(&config.assistants).await);
     report.show(disk::check(&config.data_dir).await);
-    // The Wyoming port, once `[wyoming]` is configured:
-    // report.show(wyoming::check(config.wyoming.enabled, config.wyoming.listen).await);
+    report.show(wyoming::check(config.wyoming.enabled, config.wyoming.listen).await);
     println!("{}", report.summary());
     if report.failed() {
         ExitCode::FAILURE

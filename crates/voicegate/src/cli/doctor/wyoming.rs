@@ -1,7 +1,6 @@
 //! The Wyoming server's port: free for `serve` to bind, or already served by voicegate.
 //!
-//! Wired by `[wyoming]`'s `enabled` and `listen` (`check(config.wyoming.enabled,
-//! config.wyoming.listen)` in `doctor::run`).
+//! Run by `doctor::run` with `[wyoming]`'s `enabled` and `listen`.
 
 use std::io::ErrorKind;
 use std::net::{SocketAddr, TcpListener};
@@ -21,8 +20,6 @@ const MAX_READ: u64 = 1 << 20;
 /// Whether the Wyoming server can listen at `listen`: off is fine; the port free (`serve`
 /// binds it) or held by a running voicegate (its `describe` answer names voicegate) is fine;
 /// held by anything else, or not bindable at all, fails.
-// Wired when the `[wyoming]` section lands (see the module's documentation).
-#[allow(dead_code)]
 pub async fn check(enabled: bool, listen: SocketAddr) -> Vec<Finding> {
     if !enabled {
         return vec![Finding::ok("Wyoming server off (wyoming.enabled = false)")];
