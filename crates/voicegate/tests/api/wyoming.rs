@@ -12,7 +12,7 @@ use reqwest::StatusCode;
 use reqwest::multipart::{Form, Part};
 use serde_json::{Value, json};
 use speech::wav::{ReadLimits, read_wav};
-use testkit::{TestServer, free_port, python};
+use testkit::{Binary, TestServer, free_port, python};
 use voicegate::config::{Config, Exposure};
 
 use crate::assistants_asr::{assistant_with_models, commands_dataset, speak};
@@ -462,4 +462,37 @@ async fn a_client_past_the_connection_cap_is_told_busy() {
         assert!(Instant::now() < deadline, "still busy: {events}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+#[tokio::test]
+async fn doctor_sees_the_running_server_and_a_port_held_by_another_program() {
+    let (_server, port) = wyoming_server(|_| {}).await;
+    let mut bin = Binary::new(env!("CARGO_BIN_EXE_voicegate"));
+    bin.env
+        .push(("VOICEGATE_WYOMING__ENABLED".into(), "true".into()));
+    bin.env.push((
+        "VOICEGATE_WYOMING__LISTEN".into(),
+        format!("127.0.0.1:{port}"),
+    ));
+    let out = bin.run(&["doctor"], "").await;
+    let served = format!("ok    Wyoming port 127.0.0.1:{port} is served by voicegate");
+    assert!(out.stdout.contains(&served), "{}", out.stdout);
+
+    // A port held by something that does not speak Wyoming: a failure naming the key.
+    let other = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let held = other.local_addr().unwrap().port();
+    bin.env.pop();
+    bin.env.push((
+        "VOICEGATE_WYOMING__LISTEN".into(),
+        format!("127.0.0.1:{held}"),
+    ));
+    let out = bin.run(&["doctor"], "").await;
+    assert!(!out.success, "{}", out.stdout);
+    let line = out
+        .stdout
+        .lines()
+        .find(|l| l.contains(&format!("127.0.0.1:{held}")))
+        .unwrap_or_else(|| panic!("no Wyoming line in:\n{}", out.stdout));
+    assert!(line.starts_with("fail  "), "{line}");
+    assert!(out.stdout.contains("wyoming.listen"), "{}", out.stdout);
 }
