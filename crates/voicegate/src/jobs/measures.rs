@@ -1,16 +1,11 @@
-//! How the queue is doing, for `GET /metrics`: how long this process's workers ran their jobs, by
-//! kind and outcome, and how many jobs wait or run now, by kind (read from the table when asked,
-//! so it counts every instance's jobs).
+//! How the queue's runs went, for `GET /metrics`: how long this process's workers ran their
+//! jobs, by kind and outcome (the depth of the queue is read from its table: `depth.rs`).
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::Histogram;
-use sqlx::Row;
-
-use crate::jobs::queue::{JobError, JobStatus, Jobs};
 
 /// Upper bounds of the run-time buckets, in seconds (jobs run from seconds to many minutes).
 pub const RUN_BUCKETS: [f64; 12] = [
@@ -82,38 +77,5 @@ impl JobMeasures {
             outcome: outcome.as_str(),
         };
         self.runs.get_or_create(&labels).observe(took.as_secs_f64());
-    }
-}
-
-impl Jobs {
-    /// The queue's instruments.
-    pub fn measures(&self) -> &JobMeasures {
-        &self.inner.measures
-    }
-
-    /// Jobs queued and running now, by kind and state (`queued`, `running`), across every
-    /// instance sharing the database; every kind registered here appears, with zeros.
-    pub async fn depth(&self) -> Result<BTreeMap<(String, &'static str), i64>, JobError> {
-        let mut depth = BTreeMap::new();
-        for (kind, _) in self.registered() {
-            depth.insert((kind.clone(), JobStatus::Queued.as_str()), 0);
-            depth.insert((kind, JobStatus::Running.as_str()), 0);
-        }
-        let rows = sqlx::query(
-            "SELECT kind, status, CAST(COUNT(*) AS BIGINT) AS jobs FROM jobs
-             WHERE status IN ('queued', 'running') GROUP BY kind, status",
-        )
-        .fetch_all(self.inner.db.pool())
-        .await?;
-        for row in rows {
-            let status: String = row.try_get("status")?;
-            let status = match status.as_str() {
-                "queued" => JobStatus::Queued,
-                _ => JobStatus::Running,
-            }
-            .as_str();
-            depth.insert((row.try_get("kind")?, status), row.try_get("jobs")?);
-        }
-        Ok(depth)
     }
 }
