@@ -142,16 +142,19 @@ for family in text_string_to_metric_families(text):
 print(json.dumps(families))
 "#;
 
+/// A family as the Python snippet prints it: name, type, samples (name, labels, value).
+type PythonFamily = (
+    String,
+    String,
+    Vec<(String, BTreeMap<String, String>, Value)>,
+);
+
 /// The families Python's parser reads: name → (type, samples).
 fn python_families(text: &str) -> BTreeMap<String, (String, Vec<Sample>)> {
     let file = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(file.path(), text).unwrap();
     let out = run_python(PYTHON_PARSE, &[file.path().to_str().unwrap()]);
-    let families: Vec<(
-        String,
-        String,
-        Vec<(String, BTreeMap<String, String>, Value)>,
-    )> = serde_json::from_str(&out).unwrap();
+    let families: Vec<PythonFamily> = serde_json::from_str(&out).unwrap();
     families
         .into_iter()
         .map(|(name, kind, samples)| {
