@@ -22,6 +22,7 @@ use crate::http::client_addr::ForwardedFor;
 use crate::identity::signing_key::{self, KeySource};
 use crate::identity::{IdentityError, IdentityService, UserSource};
 use crate::jobs::Jobs;
+use crate::metrics::registry::{Metrics, Sources};
 use crate::ovos::OvosService;
 use crate::speakers;
 use crate::speakers::setup::SetupError;
@@ -266,8 +267,19 @@ impl App {
         )?;
         let speakers = Arc::new(speakers);
         let wyoming = open_wyoming(&config, &voices, &assistants, &shared.engines).await?;
+        let ovos = Arc::new(OvosService::new(&config.ovos, shared.events.clone()));
+        let metrics = config.metrics.enabled.then(|| {
+            Arc::new(Metrics::new(Sources {
+                ovos: ovos.clone(),
+                speakers: speakers.clone(),
+                events: shared.events.clone(),
+                engines: shared.engines.clone(),
+                jobs: shared.jobs.clone(),
+            }))
+        });
         let state = AppState::new(Services {
-            ovos: Arc::new(OvosService::new(&config.ovos, shared.events.clone())),
+            ovos,
+            metrics,
             voices,
             speakers,
             assistants,

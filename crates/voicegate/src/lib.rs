@@ -16,6 +16,7 @@ pub mod identity;
 pub mod ids;
 pub mod jobs;
 pub mod key_file;
+pub mod metrics;
 pub mod outbound;
 pub mod ovos;
 pub mod secret;

@@ -11,6 +11,7 @@ use crate::engines::Engines;
 use crate::events::EventHub;
 use crate::identity::IdentityService;
 use crate::jobs::Jobs;
+use crate::metrics::registry::Metrics;
 use crate::ovos::OvosService;
 use crate::speakers::SpeakersService;
 use crate::store::Db;
@@ -58,6 +59,8 @@ pub struct Services {
     pub db: Db,
     /// The server's clock.
     pub clock: SharedClock,
+    /// The metrics `GET /metrics` shows (`None` while `metrics.enabled` is false).
+    pub metrics: Option<Arc<Metrics>>,
     /// The configuration in force.
     pub config: Arc<Config>,
 }

@@ -24,8 +24,8 @@ mod wyoming;
 pub use assistants::AssistantsConfig;
 pub use layers::{Layers, Source};
 pub use sections::{
-    AuthConfig, EventsConfig, HttpConfig, JobsConfig, OvosConfig, QuotasConfig, StoreConfig,
-    VoicesConfig,
+    AuthConfig, EventsConfig, HttpConfig, JobsConfig, MetricsConfig, OvosConfig, QuotasConfig,
+    StoreConfig, VoicesConfig,
 };
 pub use speakers::{LocalOutput, SpeakerBackendKind, SpeakersConfig};
 pub use wyoming::{Exposure, WyomingConfig};
@@ -67,6 +67,8 @@ pub struct Config {
     pub jobs: JobsConfig,
     /// The events hub behind `GET /v1/events`.
     pub events: EventsConfig,
+    /// `GET /metrics`.
+    pub metrics: MetricsConfig,
     /// The vocalid-api voices surface.
     pub voices: VoicesConfig,
     /// Per-user quotas.
@@ -96,6 +98,7 @@ impl Default for Config {
             store: StoreConfig::default(),
             jobs: JobsConfig::default(),
             events: EventsConfig::default(),
+            metrics: MetricsConfig::default(),
             voices: VoicesConfig::default(),
             quotas: QuotasConfig::default(),
             speakers: SpeakersConfig::default(),

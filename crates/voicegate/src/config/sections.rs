@@ -132,6 +132,21 @@ impl Default for EventsConfig {
     }
 }
 
+/// `GET /metrics`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// Whether the metrics are kept and served (open from this machine, otherwise to tokens with
+    /// the `admin` scope); when false, `/metrics` answers 404 and requests are not counted.
+    pub enabled: bool,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        Self { enabled: true }
+    }
+}
+
 /// The background job queue (voice builds, training) and its workers.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]

@@ -3,13 +3,17 @@
 //! speaks does not pay their memory, and bounded by synthesis slots, so that a burst of requests
 //! queues for a while and then answers "busy" instead of taking every core.
 
+pub mod measures;
 pub mod stream;
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use speech::Synthesizer;
+use speech::synth::SynthesisRequest;
+use speech::{Audio, SpeechError, Synthesizer};
 use tokio::sync::{OnceCell, OwnedSemaphorePermit, Semaphore};
+
+use crate::engines::measures::SynthesisMeasures;
 
 /// Why the engines cannot take a synthesis now.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -22,17 +26,44 @@ pub enum EnginesError {
     Busy,
 }
 
-/// A held synthesis slot; dropping it frees the slot.
+/// A held synthesis slot; dropping it frees the slot. A synthesis that finishes says how much
+/// audio it made ([`SynthesisSlot::finished`], or [`SynthesisSlot::render`]), and its time in
+/// the slot is measured.
 #[derive(Debug)]
 pub struct SynthesisSlot {
     _permit: OwnedSemaphorePermit,
+    taken: Instant,
+    measures: SynthesisMeasures,
+}
+
+impl SynthesisSlot {
+    /// Records a finished synthesis of `audio_secs` seconds of audio, timed from when the slot
+    /// was taken, and frees the slot.
+    pub fn finished(self, audio_secs: f64) {
+        self.measures.observe(self.taken.elapsed(), audio_secs);
+    }
+
+    /// Renders `request` whole in this slot (on the calling thread: call it on the blocking
+    /// pool), records it and frees the slot.
+    pub fn render(
+        self,
+        synth: &Synthesizer,
+        request: &SynthesisRequest<'_>,
+    ) -> Result<Audio, SpeechError> {
+        let audio = synth.render(request)?;
+        let rate = f64::from(audio.sample_rate.max(1));
+        self.finished(audio.samples.len() as f64 / rate);
+        Ok(audio)
+    }
 }
 
 /// The engines and their synthesis slots.
 pub struct Engines {
     synth: OnceCell<Result<Arc<Synthesizer>, String>>,
     slots: Arc<Semaphore>,
+    max_concurrent: usize,
     queue_wait: Duration,
+    measures: SynthesisMeasures,
 }
 
 impl std::fmt::Debug for Engines {
@@ -52,8 +83,21 @@ impl Engines {
         Self {
             synth: OnceCell::new(),
             slots: Arc::new(Semaphore::new(max_concurrent.max(1))),
+            max_concurrent: max_concurrent.max(1),
             queue_wait,
+            measures: SynthesisMeasures::default(),
         }
+    }
+
+    /// How syntheses went: their times, audio lengths and real-time factors.
+    pub fn measures(&self) -> &SynthesisMeasures {
+        &self.measures
+    }
+
+    /// Synthesis slots taken now.
+    pub fn slots_in_use(&self) -> usize {
+        self.max_concurrent
+            .saturating_sub(self.slots.available_permits())
     }
 
     /// The engines, started on the blocking pool at the first call; the same answer afterwards
@@ -81,7 +125,11 @@ impl Engines {
     /// A synthesis slot: waits at most the queueing time, then answers busy.
     pub async fn slot(&self) -> Result<SynthesisSlot, EnginesError> {
         match tokio::time::timeout(self.queue_wait, self.slots.clone().acquire_owned()).await {
-            Ok(Ok(permit)) => Ok(SynthesisSlot { _permit: permit }),
+            Ok(Ok(permit)) => Ok(SynthesisSlot {
+                _permit: permit,
+                taken: Instant::now(),
+                measures: self.measures.clone(),
+            }),
             _ => Err(EnginesError::Busy),
         }
     }

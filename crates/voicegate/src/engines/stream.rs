@@ -56,6 +56,15 @@ impl Outbox {
     }
 }
 
+/// Seconds of 16-bit mono audio in `written` bytes of `container` at `rate`.
+fn audio_secs(written: u64, container: Container, rate: SampleRate) -> f64 {
+    let header = match container {
+        Container::Wav => speech::wav::HEADER_LEN as u64,
+        Container::Pcm => 0,
+    };
+    written.saturating_sub(header) as f64 / (2.0 * f64::from(rate.hz()))
+}
+
 /// Starts the synthesis and waits for its first chunk: an error before any audio comes back as
 /// an error (a proper status), later ones end the stream. `slot` is released when the engine is
 /// done, before a backlog drains to a slow client; a client that takes no chunk for
@@ -95,7 +104,10 @@ pub async fn start(
             }
             !outbox.sender.is_closed()
         });
-        drop(slot);
+        match &result {
+            Ok(written) => slot.finished(audio_secs(*written, container, job.sample_rate)),
+            Err(_) => drop(slot),
+        }
         if !pending.is_empty() {
             outbox.backlog.push_back(Ok(Bytes::from(pending)));
         }

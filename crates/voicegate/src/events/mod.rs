@@ -132,6 +132,11 @@ impl EventHub {
         self.sender.receiver_count() > 0 || self.relay.get().is_some()
     }
 
+    /// Subscriptions open on this instance now (each `/v1/events` stream holds one).
+    pub fn subscriber_count(&self) -> usize {
+        self.sender.receiver_count()
+    }
+
     /// A new subscription to every event published from now on.
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<Event>> {
         self.sender.subscribe()

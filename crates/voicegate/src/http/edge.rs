@@ -1,13 +1,15 @@
 //! What every request goes through first, in one layer: a request id (the client's
 //! `X-Request-Id` when it is a sane token, a new one otherwise) echoed on the answer and carried by
 //! the request's span, so that every log line of the request names it; the request timeout; and
-//! the JSON shape for error answers that no handler shaped (the router's 404 and 405).
+//! the JSON shape for error answers that no handler shaped (the router's 404 and 405); and, with
+//! metrics on, the request's count and time under its route's template. It runs after routing
+//! (it is a layer of every route and of the fallback), so the matched route is known.
 
-use std::sync::LazyLock;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::sync::{Arc, LazyLock};
+use std::time::{Duration, Instant};
 
-use axum::extract::{Request, State};
+use axum::extract::{MatchedPath, Request, State};
 use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::middleware::Next;
@@ -15,6 +17,7 @@ use axum::response::{IntoResponse, Response};
 use tracing::Instrument;
 
 use crate::http::error::ApiError;
+use crate::metrics::http::{HttpMeasures, MethodLabel};
 
 /// The header that carries the id, both ways.
 pub static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -43,12 +46,38 @@ fn new_id() -> HeaderValue {
     HeaderValue::try_from(format!("{}-{n:x}", *PREFIX)).expect("hex digits and a dash")
 }
 
+/// What the layer needs: the request timeout, and the request instruments while metrics are on.
+#[derive(Debug, Clone)]
+pub struct EdgeSettings {
+    /// `http.request_timeout_secs`.
+    pub timeout: Duration,
+    /// Where requests are counted and timed.
+    pub measures: Option<Arc<HttpMeasures>>,
+}
+
 /// The layer: takes or makes the request id and runs the request in a span that carries it,
 /// answers 503 when the handler has not produced its response within `timeout` (a streaming
 /// body, server-sent events or audio, is not cut: the limit covers the response head), gives a
-/// bare error answer the JSON shape, logs the status at debug level and sets the id on the
-/// answer.
-pub async fn edge(State(timeout): State<Duration>, request: Request, next: Next) -> Response {
+/// bare error answer the JSON shape, counts and times the request, logs the status at debug
+/// level and sets the id on the answer.
+pub async fn edge(
+    State(settings): State<Arc<EdgeSettings>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let measured = settings.measures.as_ref().map(|_| {
+        let route = request.extensions().get::<MatchedPath>().cloned();
+        (Instant::now(), MethodLabel::of(request.method()), route)
+    });
+    let response = answer(settings.timeout, request, next).await;
+    if let (Some(measures), Some((started, method, route))) = (&settings.measures, measured) {
+        measures.observe(method, route, response.status(), started.elapsed());
+    }
+    response
+}
+
+/// The request's answer, with its id.
+async fn answer(timeout: Duration, request: Request, next: Next) -> Response {
     let id = request
         .headers()
         .get(&REQUEST_ID)

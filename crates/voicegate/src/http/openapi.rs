@@ -54,7 +54,13 @@ fn credential_and_scopes(operation: &Value) -> (&'static str, String) {
             (scheme, scopes)
         })
         .collect();
+    // An empty requirement beside others: the credential is optional (`/metrics` from this
+    // machine).
+    let optional = operation["security"]
+        .as_array()
+        .is_some_and(|all| all.len() > 1 && all.iter().any(|r| r == &serde_json::json!({})));
     let credential = match requirements.first().map(|(scheme, _)| scheme.as_str()) {
+        Some(BEARER) if optional => "none from this machine, else access or named token",
         Some(BEARER) => "access or named token",
         Some(REFRESH_TOKEN) => "refresh token",
         Some(CLIENT) => "client (Basic or body)",

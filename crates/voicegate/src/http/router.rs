@@ -3,6 +3,7 @@
 //! Routes come in groups; a group declares the error dialect its contract answers in and the
 //! largest body its routes read (the signature check and the extractors both keep to it).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -17,6 +18,7 @@ use crate::assistants::asr_routes;
 use crate::assistants::routes as assistants;
 use crate::events::routes as events;
 use crate::http::dialect::Dialect;
+use crate::http::edge::EdgeSettings;
 use crate::http::error::in_dialect;
 use crate::http::openapi_answers::add_shared_answers;
 use crate::http::signature::{self, SignatureCheck};
@@ -25,6 +27,7 @@ use crate::identity::consent_routes as consent;
 use crate::identity::console_routes as console;
 use crate::identity::oauth_routes as oauth;
 use crate::identity::routes as auth;
+use crate::metrics::routes as metrics;
 use crate::ovos::routes as ovos;
 use crate::speakers::routes as speakers;
 use crate::state::AppState;
@@ -119,7 +122,8 @@ fn groups() -> Vec<Group> {
         .routes(routes!(delivery::licence))
         .routes(routes!(delivery::licence_key))
         .routes(routes!(events::events))
-        .routes(routes!(health::health));
+        .routes(routes!(health::health))
+        .routes(routes!(metrics::metrics));
     let hk = OpenApiRouter::new()
         .routes(routes!(speakers::init_session))
         .routes(routes!(speakers::close_session))
@@ -216,8 +220,11 @@ pub fn build(state: AppState) -> Router {
     }
     let (api, mut document) = all.split_for_parts();
     finish(&mut document);
-    let timeout = Duration::from_secs(state.config.http.request_timeout_secs);
+    let settings = Arc::new(EdgeSettings {
+        timeout: Duration::from_secs(state.config.http.request_timeout_secs),
+        measures: state.metrics.as_ref().map(|metrics| metrics.http().clone()),
+    });
     api.merge(SwaggerUi::new("/docs").url("/openapi.json", document))
-        .layer(middleware::from_fn_with_state(timeout, edge::edge))
+        .layer(middleware::from_fn_with_state(settings, edge::edge))
         .with_state(state)
 }

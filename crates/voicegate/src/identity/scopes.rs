@@ -258,6 +258,8 @@ scope_type! {
     SpeakersScope = Scope::Speakers;
     /// The `assistant` scope as a type.
     AssistantScope = Scope::Assistant;
+    /// The `admin` scope as a type.
+    AdminScope = Scope::Admin;
 }
 
 #[cfg(test)]

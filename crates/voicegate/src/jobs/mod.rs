@@ -7,6 +7,8 @@
 //! in percent with a phase, done, failed) is published on the events hub as
 //! `jobs.<kind>.<change>` for that user.
 
+pub mod depth;
+pub mod measures;
 pub mod progress;
 pub mod queue;
 pub mod worker;

@@ -139,8 +139,7 @@ pub enum JobError {
     /// No job has this id.
     #[error("no job {0}")]
     NotFound(JobId),
-    /// The job is not running under this run any more: it finished, or its lease lapsed and it
-    /// was claimed again.
+    /// The job is no longer held by this run: finished, or claimed again after a lapsed lease.
     #[error("job {0} is not running (finished, or its lease lapsed and it was claimed again)")]
     NotRunning(JobId),
     /// A stored row does not read back (edited by hand, or a newer schema).
@@ -178,6 +177,8 @@ pub(super) struct Inner {
     pub(super) events: EventHub,
     /// The kinds registered in this process.
     kinds: RwLock<HashMap<String, RegisteredKind>>,
+    /// How this process's runs went.
+    pub(super) measures: crate::jobs::measures::JobMeasures,
 }
 
 /// A job kind registered in this process.
@@ -217,6 +218,7 @@ impl Jobs {
                 max_attempts: config.max_attempts.max(1),
                 events,
                 kinds: RwLock::default(),
+                measures: Default::default(),
             }),
         }
     }

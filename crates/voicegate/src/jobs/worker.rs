@@ -8,6 +8,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
+use crate::jobs::measures::RunOutcome;
 use crate::jobs::progress::{Progress, ProgressReporter};
 use crate::jobs::queue::{Job, JobError, JobHandler, Jobs};
 
@@ -119,12 +120,15 @@ async fn run_one(
     let reporter = ProgressReporter::new();
     let mut run = handler.run(job, reporter.clone());
     let renew_every = jobs.inner.lease / 3;
+    let started = Instant::now();
+    let ended = |outcome| jobs.measures().observe(&kind, outcome, started.elapsed());
     let mut last_write = Instant::now();
     let mut next_renewal = last_write + renew_every;
     let mut written = Progress::default();
     loop {
         tokio::select! {
             outcome = &mut run => {
+                ended(if outcome.is_ok() { RunOutcome::Done } else { RunOutcome::Failed });
                 let finished = match &outcome {
                     Ok(result) => jobs.finish(&id, Some(attempt), Ok(result.clone())).await,
                     Err(message) => jobs.finish(&id, Some(attempt), Err(message)).await,
@@ -145,6 +149,7 @@ async fn run_one(
                         next_renewal = last_write + renew_every;
                     }
                     Err(e @ (JobError::NotRunning(_) | JobError::NotFound(_))) => {
+                        ended(RunOutcome::Lost);
                         tracing::warn!(%id, kind, error = %e, "job lease lost: run dropped");
                         return;
                     }
@@ -159,6 +164,7 @@ async fn run_one(
             }
             _ = stop.changed() => {
                 drop(run);
+                ended(RunOutcome::Released);
                 if let Err(e) = jobs.release(&id, attempt).await {
                     tracing::warn!(%id, kind, error = %e, "putting a job back failed");
                 }

@@ -26,4 +26,10 @@ pub trait SpeakerBackend: Send + Sync {
     /// Mutes or unmutes everything playing the stream named `stream` (at once, unlike the
     /// audio already handed over).
     fn mute<'a>(&'a self, stream: &'a str, muted: bool) -> Pending<'a, ()>;
+
+    /// Whether the backend's connection to its speaker system is up; `None` for a backend with
+    /// no connection (this machine alone).
+    fn connected(&self) -> Option<bool> {
+        None
+    }
 }

@@ -81,6 +81,12 @@ pub struct SpeakersService {
 }
 
 impl SpeakersService {
+    /// Whether the speaker system's connection (Snapcast's control port) is up; `None` for a
+    /// backend without one.
+    pub fn backend_connected(&self) -> Option<bool> {
+        self.backend.connected()
+    }
+
     /// The service over `backend` and its `streams`, speaking with `engines`, publishing on
     /// `events`, playing `media`, its sessions in `db`, with the limits of `config`.
     pub fn new(
@@ -298,13 +304,15 @@ impl SpeakersService {
         let text = text.to_string();
         let rate = SampleRate::new(RATE).expect("the streams' rate is supported");
         let audio = tokio::task::spawn_blocking(move || {
-            let _slot = slot;
-            synth.render(&SynthesisRequest {
-                voice: &voice.engine,
-                text: &text,
-                modifiers: voice.modifiers,
-                sample_rate: rate,
-            })
+            slot.render(
+                &synth,
+                &SynthesisRequest {
+                    voice: &voice.engine,
+                    text: &text,
+                    modifiers: voice.modifiers,
+                    sample_rate: rate,
+                },
+            )
         })
         .await
         .map_err(|e| speech(&e))?

@@ -178,13 +178,15 @@ impl VoicesService {
         if params.put_url.is_some() || !params.stream {
             let (engine_voice, script) = (voice.engine_voice, params.script);
             let audio = tokio::task::spawn_blocking(move || {
-                let _slot = slot;
-                synth.render(&SynthesisRequest {
-                    voice: &engine_voice,
-                    text: &script,
-                    modifiers,
-                    sample_rate,
-                })
+                slot.render(
+                    &synth,
+                    &SynthesisRequest {
+                        voice: &engine_voice,
+                        text: &script,
+                        modifiers,
+                        sample_rate,
+                    },
+                )
             })
             .await
             .map_err(|e| VoicesError::Speech(e.to_string()))??;

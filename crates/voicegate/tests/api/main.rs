@@ -24,6 +24,7 @@ mod instances_notify;
 mod managed_snapserver;
 mod media;
 mod memory;
+mod metrics;
 mod oauth;
 mod operations_cli;
 mod operations_pg;

@@ -132,6 +132,12 @@ const REACHED_ELSEWHERE: &[(&str, &[u16], &str)] = &[
       quotas::alias_tokens_stop_at_the_users_quota_in_the_consoles_error_shape",
     ),
     (
+        "/metrics",
+        &[401, 403, 404],
+        "metrics::away_from_this_machine_only_an_admin_token_reads_the_metrics, \
+      metrics::turned_off_the_metrics_are_not_served (the fuzzer is on this machine)",
+    ),
+    (
         "/v1/skills/",
         &[404, 422],
         "ovos_skill (the bus and the skill are absent here)",

@@ -65,6 +65,10 @@ fn device_of(group: &Group, client: &Client) -> Device {
 }
 
 impl SpeakerBackend for SnapcastBackend {
+    fn connected(&self) -> Option<bool> {
+        Some(self.control.is_connected())
+    }
+
     fn devices(&self) -> Pending<'_, Vec<Device>> {
         Box::pin(async move {
             let status = self.control.status().await?;
