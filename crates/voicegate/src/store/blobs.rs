@@ -109,15 +109,24 @@ impl Hashed {
     }
 }
 
-async fn run_blocking(
-    work: impl FnOnce() -> Result<BlobId, BlobError> + Send + 'static,
-) -> Result<BlobId, BlobError> {
+async fn run_blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, BlobError> + Send + 'static,
+) -> Result<T, BlobError> {
     tokio::task::spawn_blocking(work)
         .await
         .map_err(|e| BlobError::Io {
             what: "writing a blob".into(),
             source: std::io::Error::other(e),
         })?
+}
+
+/// What storing bytes did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Put {
+    /// The blob's id.
+    pub id: BlobId,
+    /// `true` when this call wrote the file, `false` when the same bytes were stored already.
+    pub created: bool,
 }
 
 /// The blob store rooted at one directory. Cheap to clone.
@@ -144,17 +153,36 @@ impl Blobs {
     pub async fn put(&self, bytes: impl Into<Vec<u8>>) -> Result<BlobId, BlobError> {
         let bytes = bytes.into();
         let root = self.clone();
-        run_blocking(move || root.write(Hashed::new(bytes))).await
+        run_blocking(move || root.write(Hashed::new(bytes)).map(|put| put.id)).await
     }
 
-    /// Stores bytes already hashed (on the blocking pool with other work) and answers their id.
-    pub async fn put_hashed(&self, hashed: Hashed) -> Result<BlobId, BlobError> {
+    /// Stores bytes already hashed (on the blocking pool with other work) and answers their id
+    /// and whether this call wrote the file, so that a caller whose row is then not committed
+    /// can take back a file nobody else stored.
+    pub async fn put_hashed(&self, hashed: Hashed) -> Result<Put, BlobError> {
         let root = self.clone();
         run_blocking(move || root.write(hashed)).await
     }
 
-    fn write(&self, hashed: Hashed) -> Result<BlobId, BlobError> {
-        write_new(&self.path(&hashed.id), &hashed.bytes).map(|()| hashed.id)
+    fn write(&self, hashed: Hashed) -> Result<Put, BlobError> {
+        let created = write_new(&self.path(&hashed.id), &hashed.bytes)?;
+        Ok(Put {
+            id: hashed.id,
+            created,
+        })
+    }
+
+    /// Deletes the blob's file; one already gone is not an error.
+    pub async fn remove(&self, id: &BlobId) -> Result<(), BlobError> {
+        let path = self.path(id);
+        match tokio::fs::remove_file(&path).await {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(source) => Err(BlobError::Io {
+                what: format!("removing {}", path.display()),
+                source,
+            }),
+        }
     }
 
     /// The blob's size in bytes; `None` when it is not stored.
@@ -198,14 +226,15 @@ impl Blobs {
 }
 
 /// Writes `bytes` to `path` unless it exists: temporary file in the same directory, fsync,
-/// rename, fsync of the directory.
-fn write_new(path: &Path, bytes: &[u8]) -> Result<(), BlobError> {
+/// rename, fsync of the directory. Answers whether it wrote the file; a file it renamed into
+/// place but could not make durable is taken back.
+fn write_new(path: &Path, bytes: &[u8]) -> Result<bool, BlobError> {
     let io = |what: &str, path: &Path| {
         let what = format!("{what} {}", path.display());
         move |source| BlobError::Io { what, source }
     };
     if path.exists() {
-        return Ok(());
+        return Ok(false);
     }
     let dir = path.parent().expect("a blob path has a directory");
     fs::create_dir_all(dir).map_err(io("creating", dir))?;
@@ -225,9 +254,11 @@ fn write_new(path: &Path, bytes: &[u8]) -> Result<(), BlobError> {
     }
     written.map_err(io("writing", path))?;
     // The rename is durable once the directory entry is.
-    fs::File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(io("syncing", dir))
+    let synced = fs::File::open(dir).and_then(|d| d.sync_all());
+    if synced.is_err() {
+        let _ = fs::remove_file(path);
+    }
+    synced.map_err(io("syncing", dir)).map(|()| true)
 }
 
 #[cfg(test)]
@@ -276,8 +307,17 @@ mod tests {
         assert_eq!(blobs.size(&absent).await.unwrap(), None);
         let hashed = Hashed::new(b"hashed first".to_vec());
         let expected = hashed.id().clone();
-        assert_eq!(blobs.put_hashed(hashed).await.unwrap(), expected);
+        let put = blobs.put_hashed(hashed).await.unwrap();
+        assert_eq!((&put.id, put.created), (&expected, true));
         assert_eq!(blobs.read(&expected).await.unwrap(), b"hashed first");
+        let again = blobs
+            .put_hashed(Hashed::new(b"hashed first".to_vec()))
+            .await
+            .unwrap();
+        assert_eq!((&again.id, again.created), (&expected, false));
+        blobs.remove(&expected).await.unwrap();
+        assert!(!blobs.exists(&expected).await.unwrap());
+        blobs.remove(&expected).await.unwrap();
         assert!(matches!(
             blobs.read(&absent).await,
             Err(BlobError::NotFound(_))

@@ -128,6 +128,17 @@ impl VoicesRepo {
         Ok(PendingRecording { tx })
     }
 
+    /// Whether a committed recording uses the blob.
+    pub async fn blob_in_use(&self, blob: &str) -> Result<bool, VoicesError> {
+        Ok(
+            sqlx::query("SELECT 1 AS one FROM voice_recordings WHERE blob = $1 LIMIT 1")
+                .bind(blob)
+                .fetch_optional(self.db.pool())
+                .await?
+                .is_some(),
+        )
+    }
+
     /// Distinct sentences with a recording at a good level.
     pub async fn sentences_recorded(&self, account: &AccountId) -> Result<i64, VoicesError> {
         Ok(sqlx::query(

@@ -194,8 +194,22 @@ impl VoicesService {
             .await?;
         // The file is written while the row's transaction is open: a refused upload leaves no
         // file, and a build never reads a row whose file is not there yet.
-        self.parts.blobs.put_hashed(file).await?;
-        pending.commit().await?;
+        let put = self.parts.blobs.put_hashed(file).await?;
+        if let Err(failed) = pending.commit().await {
+            // A commit the full disk refused leaves no row: the file this upload wrote goes too,
+            // unless a committed row of the same bytes uses it.
+            if put.created
+                && !self
+                    .parts
+                    .repo
+                    .blob_in_use(blob.as_str())
+                    .await
+                    .unwrap_or(true)
+            {
+                let _ = self.parts.blobs.remove(&blob).await;
+            }
+            return Err(failed);
+        }
         Ok(report.status)
     }
 
