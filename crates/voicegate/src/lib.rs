@@ -24,6 +24,7 @@ pub mod speakers;
 pub mod state;
 pub mod store;
 pub mod voices;
+pub mod web;
 pub mod wyoming;
 
 /// Installs the TLS crypto provider (ring) that every HTTP client of the process uses; harmless

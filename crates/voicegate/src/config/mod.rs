@@ -19,6 +19,7 @@ mod assistants;
 mod layers;
 mod sections;
 mod speakers;
+mod web;
 mod wyoming;
 
 pub use assistants::AssistantsConfig;
@@ -28,6 +29,7 @@ pub use sections::{
     StoreConfig, VoicesConfig,
 };
 pub use speakers::{LocalOutput, SpeakerBackendKind, SpeakersConfig};
+pub use web::{SecureCookie, WebConfig};
 pub use wyoming::{Exposure, WyomingConfig};
 
 /// The whole server configuration.
@@ -79,6 +81,8 @@ pub struct Config {
     pub assistants: AssistantsConfig,
     /// The Wyoming protocol server (Home Assistant).
     pub wyoming: WyomingConfig,
+    /// The web console at `/`.
+    pub web: WebConfig,
 }
 
 impl Default for Config {
@@ -104,6 +108,7 @@ impl Default for Config {
             speakers: SpeakersConfig::default(),
             assistants: AssistantsConfig::default(),
             wyoming: WyomingConfig::default(),
+            web: WebConfig::default(),
         }
     }
 }
@@ -240,6 +245,9 @@ impl Config {
             return invalid(key, reason);
         }
         if let Some((key, reason)) = self.wyoming.invalid() {
+            return invalid(key, &reason);
+        }
+        if let Some((key, reason)) = self.web.invalid() {
             return invalid(key, &reason);
         }
         if self.store.max_connections == 0 {

@@ -6,9 +6,11 @@ use axum::http::HeaderValue;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 
+use crate::http::cookies::cookie_value;
 use crate::http::error::ApiError;
 use crate::http::signature::SignedPrincipal;
 use crate::identity::scopes::RequiredScope;
+use crate::identity::web_sessions::csrf_matches;
 use crate::identity::{IdentityError, Principal};
 use crate::state::AppState;
 
@@ -62,9 +64,43 @@ impl FromRequestParts<AppState> for Authenticated {
         if let Some(SignedPrincipal(principal)) = parts.extensions.get::<SignedPrincipal>() {
             return Ok(Self(principal.clone()));
         }
+        if !parts.headers.contains_key(AUTHORIZATION)
+            && let Some(session) = cookie_value(&parts.headers, SESSION_COOKIE)
+        {
+            return Ok(Self(web_session(parts, state, session).await?));
+        }
         let BearerToken(token) = BearerToken::from_request_parts(parts, state).await?;
         Ok(Self(state.identity.authenticate(&token).await?))
     }
+}
+
+/// The web console's session cookie.
+pub const SESSION_COOKIE: &str = "vg_session";
+
+/// The header in which every request made with the session cookie carries the session's CSRF
+/// token (the console's pages read it from their `csrf-token` meta element).
+pub const CSRF_HEADER: &str = "x-csrf-token";
+
+/// The principal of a web console session: the cookie must come with the session's CSRF token
+/// in [`CSRF_HEADER`], on every method (a cross-site page can make the browser send the cookie,
+/// never the header).
+async fn web_session(
+    parts: &Parts,
+    state: &AppState,
+    session: &str,
+) -> Result<Principal, ApiError> {
+    let presented = parts
+        .headers
+        .get(CSRF_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if !csrf_matches(session, presented) {
+        return Err(IdentityError::CsrfMismatch.into());
+    }
+    Ok(state
+        .identity
+        .authenticate_web(session, &state.config.web)
+        .await?)
 }
 
 /// The principal of a request whose token grants scope `S`: checked before the body is read, so

@@ -84,6 +84,7 @@ impl From<IdentityError> for ApiError {
             E::OtherUser | E::NotInteractive => {
                 Self::new(StatusCode::FORBIDDEN, "forbidden", detail)
             }
+            E::CsrfMismatch => Self::new(StatusCode::FORBIDDEN, "csrf_failed", detail),
             E::UsersFile { .. }
             | E::Password(crate::identity::password::PasswordError::TooLongForBcrypt) => Self::new(
                 StatusCode::UNPROCESSABLE_ENTITY,

@@ -3,12 +3,14 @@
 pub mod auth;
 pub mod client_addr;
 pub mod connections;
+pub mod cookies;
 pub mod dialect;
 pub mod edge;
 pub mod error;
 pub mod error_map;
 pub mod extract;
 pub mod health;
+pub mod html;
 pub mod openapi;
 pub mod openapi_answers;
 pub mod params;

@@ -224,7 +224,9 @@ pub fn build(state: AppState) -> Router {
         timeout: Duration::from_secs(state.config.http.request_timeout_secs),
         measures: state.metrics.as_ref().map(|metrics| metrics.http().clone()),
     });
+    let console = crate::web::routes::router(&state.config.web);
     api.merge(SwaggerUi::new("/docs").url("/openapi.json", document))
+        .merge(console)
         .layer(middleware::from_fn_with_state(settings, edge::edge))
         .with_state(state)
 }

@@ -5,13 +5,15 @@
 use std::collections::HashMap;
 
 use axum::extract::State;
-use axum::http::header::{CACHE_CONTROL, COOKIE, LOCATION, SET_COOKIE};
+use axum::http::header::{CACHE_CONTROL, LOCATION, SET_COOKIE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use subtle::ConstantTimeEq;
 
+use crate::http::cookies::cookie_value;
 use crate::http::error::{ApiError, ErrorBody};
 use crate::http::extract::{ApiQuery, ClientIp};
+use crate::http::html::escape;
 use crate::identity::authorize::{Authorization, AuthorizeError, redirect_with};
 use crate::identity::error::IdentityError;
 use crate::identity::oauth_routes::OAuthForm;
@@ -30,19 +32,6 @@ const CARRIED: &[&str] = &[
     "code_challenge",
     "code_challenge_method",
 ];
-
-fn escape(text: &str) -> String {
-    text.chars()
-        .map(|c| match c {
-            '&' => "&amp;".to_string(),
-            '<' => "&lt;".to_string(),
-            '>' => "&gt;".to_string(),
-            '"' => "&quot;".to_string(),
-            '\'' => "&#39;".to_string(),
-            c => c.to_string(),
-        })
-        .collect()
-}
 
 fn page(status: StatusCode, title: &str, body: &str) -> Response {
     let html = format!(
@@ -176,14 +165,7 @@ pub async fn authorize_page(
 }
 
 fn csrf_cookie(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get_all(COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == CSRF_COOKIE)
-        .map(|(_, value)| value.to_string())
+    cookie_value(headers, CSRF_COOKIE).map(str::to_string)
 }
 
 /// The consent form: approve (with the user's credentials) redirects with a code and the exact

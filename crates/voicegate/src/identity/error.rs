@@ -69,6 +69,9 @@ pub enum IdentityError {
     /// No named token of that alias.
     #[error("no token named {0:?}")]
     AliasNotFound(String),
+    /// A request made with a web session cookie did not carry the session's CSRF token.
+    #[error("a request with the session cookie must carry its X-CSRF-Token header")]
+    CsrfMismatch,
     /// The token's user may not act on another user's resources.
     #[error("this token may not act for another user")]
     OtherUser,

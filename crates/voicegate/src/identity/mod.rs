@@ -40,6 +40,7 @@ pub mod token_request;
 mod user_states;
 mod users;
 pub mod users_file;
+pub mod web_sessions;
 
 pub use api_keys::{ApiKeyInfo, NewApiKey, SignatureAdmission, SignedRequest};
 pub use error::IdentityError;

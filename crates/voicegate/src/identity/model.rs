@@ -157,6 +157,11 @@ pub enum Credential {
         /// The key's public id.
         key_id: String,
     },
+    /// A web console session (its cookie and CSRF token), by its stored hash.
+    WebSession {
+        /// SHA-256 of the session token.
+        hash: [u8; 32],
+    },
 }
 
 /// Who made an authenticated request: from a verified access token, named token or signature.

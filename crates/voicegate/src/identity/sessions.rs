@@ -327,6 +327,10 @@ impl IdentityService {
                     || self.repo.find_named_token(hash).await?.is_none()
             }
             Credential::ApiKey { key_id } => self.api_key_entry(key_id).await.is_none(),
+            Credential::WebSession { hash } => {
+                principal.issued_at_ms < state.tokens_valid_after_ms
+                    || !self.web_session_open(hash).await?
+            }
         };
         if revoked {
             return Err(IdentityError::InvalidToken);

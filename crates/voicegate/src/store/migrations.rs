@@ -139,6 +139,11 @@ const SQLITE: &[Migration] = &[
         name: "0025_job_claimed_by.sql",
         sql: include_str!("../../migrations/sqlite/0025_job_claimed_by.sql"),
     },
+    Migration {
+        version: 26,
+        name: "0026_web_sessions.sql",
+        sql: include_str!("../../migrations/sqlite/0026_web_sessions.sql"),
+    },
 ];
 
 /// The PostgreSQL migrations: PostgreSQL starts at schema 20 with one file equal to SQLite's
@@ -173,6 +178,11 @@ const POSTGRES: &[Migration] = &[
         version: 25,
         name: "0025_job_claimed_by.sql",
         sql: include_str!("../../migrations/postgres/0025_job_claimed_by.sql"),
+    },
+    Migration {
+        version: 26,
+        name: "0026_web_sessions.sql",
+        sql: include_str!("../../migrations/postgres/0026_web_sessions.sql"),
     },
 ];
 

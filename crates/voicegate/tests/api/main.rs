@@ -48,4 +48,5 @@ mod support;
 mod tokens;
 mod users_import;
 mod voices;
+mod web_console;
 mod wyoming;
