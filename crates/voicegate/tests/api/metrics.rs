@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
-use serde_json::{Value, json};
+use serde_json::json;
 use testkit::{OvosBus, Snapserver, TestServer, free_port, run_python};
 use voicegate::config::{Config, SpeakerBackendKind};
 use voicegate::identity::Role;
@@ -137,16 +137,19 @@ with open(sys.argv[1]) as f:
     text = f.read()
 families = []
 for family in text_string_to_metric_families(text):
-    samples = [[s.name, s.labels, s.value] for s in family.samples]
+    samples = [[s.name, s.labels, repr(float(s.value))] for s in family.samples]
     families.append([family.name, family.type, samples])
 print(json.dumps(families))
 "#;
 
-/// A family as the Python snippet prints it: name, type, samples (name, labels, value).
+/// A family as the Python snippet prints it: name, type, samples (name, labels, value). The
+/// value travels as Python's shortest round-trip text (`repr`), parsed here exactly: a JSON
+/// number would go through serde_json's float reader, which may land one unit in the last
+/// place off.
 type PythonFamily = (
     String,
     String,
-    Vec<(String, BTreeMap<String, String>, Value)>,
+    Vec<(String, BTreeMap<String, String>, String)>,
 );
 
 /// The families Python's parser reads: name → (type, samples).
@@ -163,8 +166,8 @@ fn python_families(text: &str) -> BTreeMap<String, (String, Vec<Sample>)> {
                 .map(|(name, labels, value)| Sample {
                     name,
                     labels,
-                    // json.dumps writes Infinity for +Inf, which serde_json reads as no number.
-                    value: value.as_f64().unwrap_or(f64::INFINITY),
+                    // repr writes inf for +Inf, which Rust reads too.
+                    value: value.parse().expect("a float"),
                 })
                 .collect();
             (name, (kind, samples))
