@@ -14,5 +14,6 @@ pub mod html;
 pub mod openapi;
 pub mod openapi_answers;
 pub mod params;
+pub mod peers;
 pub mod router;
 pub mod signature;

@@ -100,6 +100,7 @@ fn credential_and_scopes(operation: &Value) -> (&'static str, String) {
         (name = "voice", description = "ovos-api voice routes: speech, microphone, volume"),
         (name = "events", description = "Server-sent events from the message bus"),
         (name = "meta", description = "Health and documentation"),
+        (name = "account", description = "The caller's own named tokens and API keys; users, OAuth clients and peers for administrators"),
     )
 )]
 pub struct ApiDoc;

@@ -21,8 +21,10 @@ use crate::http::dialect::Dialect;
 use crate::http::edge::EdgeSettings;
 use crate::http::error::in_dialect;
 use crate::http::openapi_answers::add_shared_answers;
+use crate::http::peers;
 use crate::http::signature::{self, SignatureCheck};
 use crate::http::{edge, health, openapi::ApiDoc};
+use crate::identity::account_routes as account;
 use crate::identity::consent_routes as consent;
 use crate::identity::console_routes as console;
 use crate::identity::oauth_routes as oauth;
@@ -87,6 +89,13 @@ fn groups() -> Vec<Group> {
         .routes(routes!(auth::tokens))
         .routes(routes!(auth::refresh))
         .routes(routes!(auth::me))
+        .routes(routes!(account::list_tokens, account::create_token))
+        .routes(routes!(account::revoke_token))
+        .routes(routes!(account::list_api_keys, account::create_api_key))
+        .routes(routes!(account::remove_api_key))
+        .routes(routes!(account::list_users))
+        .routes(routes!(account::list_clients))
+        .routes(routes!(peers::peers))
         .routes(routes!(auth::user_info))
         .routes(routes!(
             consent::authorize_page,
@@ -113,6 +122,7 @@ fn groups() -> Vec<Group> {
         .routes(routes!(ovos::volume, ovos::set_volume))
         .routes(routes!(voices::register_account))
         .routes(routes!(voices::account_info))
+        .routes(routes!(voices::list_accounts))
         .routes(routes!(voices::new_build))
         .routes(routes!(voices::build_status))
         .routes(routes!(voices::list_voices))

@@ -4,6 +4,7 @@
 //! [`IdentityService`] is the only place that decides who someone is; HTTP handlers and CLI
 //! commands call it and map its [`IdentityError`] once. This file only names the parts.
 
+pub mod account_routes;
 mod api_keys;
 pub mod authorize;
 pub mod consent_routes;
@@ -24,6 +25,7 @@ pub mod oauth_error;
 mod oauth_repo;
 pub mod oauth_routes;
 pub mod opaque;
+mod own_credentials;
 pub mod password;
 pub mod pkce;
 pub mod rate_limit;

@@ -20,6 +20,21 @@ pub struct RecordingRow {
     pub blob: String,
 }
 
+/// A voice account as its owner lists it.
+#[derive(Debug, Clone)]
+pub struct AccountRow {
+    /// Its id.
+    pub id: AccountId,
+    /// `male`, `female` or `other`.
+    pub gender: String,
+    /// The speaker's age.
+    pub age: i64,
+    /// Creation time.
+    pub created_at: UnixTime,
+    /// Distinct sentences recorded at a good level.
+    pub sentences_recorded: i64,
+}
+
 /// A recording to store: its row, the file being in the blob store by the time it is committed.
 #[derive(Debug, Clone)]
 pub struct NewRecording<'a> {
@@ -148,6 +163,30 @@ impl VoicesRepo {
         .fetch_one(self.db.pool())
         .await?
         .get("n"))
+    }
+
+    /// The owner's accounts, oldest first, each with its distinct sentences recorded at a good
+    /// level.
+    pub async fn accounts(&self, owner: UserId) -> Result<Vec<AccountRow>, VoicesError> {
+        let rows = sqlx::query(
+            "SELECT a.id, a.gender, a.age, a.created_at,
+                    (SELECT COUNT(DISTINCT r.sentence) FROM voice_recordings r
+                     WHERE r.account_id = a.id AND r.level = 'OK') AS sentences
+             FROM voice_accounts a WHERE a.owner_id = $1 ORDER BY a.created_at, a.id",
+        )
+        .bind(owner.get())
+        .fetch_all(self.db.pool())
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|row| AccountRow {
+                id: AccountId::new(row.get::<String, _>("id")),
+                gender: row.get("gender"),
+                age: row.get("age"),
+                created_at: row.get("created_at"),
+                sentences_recorded: row.get("sentences"),
+            })
+            .collect())
     }
 
     /// The recordings at a good level, oldest first.

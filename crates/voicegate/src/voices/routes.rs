@@ -208,6 +208,52 @@ pub async fn account_info(
     Ok(Json(AccountInfo { sentences_recorded }))
 }
 
+/// One account in `account/list`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AccountEntry {
+    /// The account.
+    pub account_id: String,
+    /// `male`, `female` or `other`.
+    pub gender: String,
+    /// The speaker's age.
+    pub age: i64,
+    /// Created, Unix seconds.
+    pub created_at: i64,
+    /// Distinct sentences recorded at a good level.
+    pub sentences_recorded: i64,
+}
+
+/// Answer of `account/list`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AccountList {
+    /// The caller's accounts, oldest first.
+    pub accounts: Vec<AccountEntry>,
+}
+
+/// The caller's voice accounts with their progress (voicegate addition: the contract has no
+/// way to find an account again but its id).
+#[utoipa::path(get, path = "/api/v1/external/account/list/", tag = "voices",
+    security(("bearer" = ["external_account"])),
+    responses((status = 200, body = AccountList), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn list_accounts(
+    State(state): State<AppState>,
+    Authorized(principal, _): Authorized<ExternalAccountScope>,
+) -> Result<Json<AccountList>, ApiError> {
+    let rows = state.voices.accounts(principal.user_id).await?;
+    Ok(Json(AccountList {
+        accounts: rows
+            .into_iter()
+            .map(|row| AccountEntry {
+                account_id: row.id.to_string(),
+                gender: row.gender,
+                age: row.age,
+                created_at: row.created_at,
+                sentences_recorded: row.sentences_recorded,
+            })
+            .collect(),
+    }))
+}
+
 /// Body of `build/new`.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct NewBuild {

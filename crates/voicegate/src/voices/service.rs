@@ -22,7 +22,7 @@ use crate::voices::error::VoicesError;
 use crate::voices::licence::LicenceKey;
 use crate::voices::model::{AccountId, Gender};
 use crate::voices::put_url::PutUrl;
-use crate::voices::recordings_repo::{NewRecording, RecordingUsage};
+use crate::voices::recordings_repo::{AccountRow, NewRecording, RecordingUsage};
 use crate::voices::repo::VoicesRepo;
 
 /// What the voices service is built from.
@@ -136,6 +136,11 @@ impl VoicesService {
             .account_gender(Some(owner), account)
             .await?
             .ok_or_else(|| VoicesError::NotFound(format!("account_id: no account {account:?}")))
+    }
+
+    /// `account/list`: the owner's accounts with their progress.
+    pub async fn accounts(&self, owner: UserId) -> Result<Vec<AccountRow>, VoicesError> {
+        self.parts.repo.accounts(owner).await
     }
 
     /// `account/info`: distinct sentences recorded at a good level.

@@ -36,6 +36,26 @@ const ASSETS: &[Asset] = &[
         bytes: include_bytes!("assets/speakers.js"),
     },
     Asset {
+        name: "voices.js",
+        content_type: JS,
+        bytes: include_bytes!("assets/voices.js"),
+    },
+    Asset {
+        name: "capture-worklet.js",
+        content_type: JS,
+        bytes: include_bytes!("assets/capture-worklet.js"),
+    },
+    Asset {
+        name: "ovos.js",
+        content_type: JS,
+        bytes: include_bytes!("assets/ovos.js"),
+    },
+    Asset {
+        name: "account.js",
+        content_type: JS,
+        bytes: include_bytes!("assets/account.js"),
+    },
+    Asset {
         name: "assistants.js",
         content_type: JS,
         bytes: include_bytes!("assets/assistants.js"),

@@ -21,19 +21,34 @@ pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'
 pub enum Page {
     /// Rooms, devices, volume, playback, announcements.
     Speakers,
+    /// Voices: trying them, recording an account's sentences, builds, licences.
+    Voices,
     /// Assistants: datasets, training, parsing.
     Assistants,
+    /// The Open Voice OS assistant: speak, stop, microphone, volume, utterances, the bus log.
+    Ovos,
+    /// The user's own tokens and API keys; for administrators users, clients and peers.
+    Account,
 }
 
 impl Page {
     /// Every page, in the navigation's order.
-    pub const ALL: [Page; 2] = [Page::Speakers, Page::Assistants];
+    pub const ALL: [Page; 5] = [
+        Page::Speakers,
+        Page::Voices,
+        Page::Assistants,
+        Page::Ovos,
+        Page::Account,
+    ];
 
     /// Its path.
     pub const fn path(self) -> &'static str {
         match self {
             Self::Speakers => "/console/speakers",
+            Self::Voices => "/console/voices",
             Self::Assistants => "/console/assistants",
+            Self::Ovos => "/console/assistant",
+            Self::Account => "/console/account",
         }
     }
 
@@ -41,23 +56,37 @@ impl Page {
     pub const fn label(self) -> &'static str {
         match self {
             Self::Speakers => "Speakers",
+            Self::Voices => "Voices",
             Self::Assistants => "Assistants",
+            Self::Ovos => "Assistant (OVOS)",
+            Self::Account => "Account",
         }
     }
 
-    /// The scope a user needs to see it.
-    pub const fn scope(self) -> Scope {
-        match self {
+    /// The scope a user needs to see it (`None`: every signed-in user).
+    pub const fn scope(self) -> Option<Scope> {
+        Some(match self {
             Self::Speakers => Scope::Speakers,
+            Self::Voices => Scope::VoiceList,
             Self::Assistants => Scope::Assistant,
-        }
+            Self::Ovos => Scope::Ovos,
+            Self::Account => return None,
+        })
+    }
+
+    /// Whether `principal` may see it.
+    pub fn allows(self, principal: &Principal) -> bool {
+        self.scope().is_none_or(|scope| principal.has_scope(scope))
     }
 
     /// Its script (after `common.js`).
     pub const fn script(self) -> &'static str {
         match self {
             Self::Speakers => "speakers.js",
+            Self::Voices => "voices.js",
             Self::Assistants => "assistants.js",
+            Self::Ovos => "ovos.js",
+            Self::Account => "account.js",
         }
     }
 
@@ -103,7 +132,7 @@ pub fn document(status: StatusCode, title: &str, head_extra: &str, body: &str) -
 pub fn signed_in(page: Page, principal: &Principal, csrf: &str, main: &str) -> Response {
     let nav: String = Page::ALL
         .into_iter()
-        .filter(|p| principal.has_scope(p.scope()))
+        .filter(|p| p.allows(principal))
         .map(|p| {
             let current = if p == page {
                 " aria-current=\"page\""
@@ -113,8 +142,17 @@ pub fn signed_in(page: Page, principal: &Principal, csrf: &str, main: &str) -> R
             format!("<a href=\"{}\"{current}>{}</a>", p.path(), p.label())
         })
         .collect();
+    // The Voices page loads its audio worklet by URL, which carries its hash too.
+    let worklet = if page == Page::Voices {
+        format!(
+            "<meta name=\"capture-worklet\" content=\"{}\">",
+            assets::url("capture-worklet.js")
+        )
+    } else {
+        String::new()
+    };
     let head = format!(
-        "<meta name=\"csrf-token\" content=\"{csrf}\">\
+        "<meta name=\"csrf-token\" content=\"{csrf}\">{worklet}\
          <script src=\"{common}\" defer></script><script src=\"{script}\" defer></script>",
         csrf = escape(csrf),
         common = assets::url("common.js"),

@@ -56,7 +56,10 @@ pub fn notice(status: StatusCode, title: &str, text: &str) -> Response {
 pub fn main_of(page: Page) -> &'static str {
     match page {
         Page::Speakers => SPEAKERS,
+        Page::Voices => VOICES,
         Page::Assistants => ASSISTANTS,
+        Page::Ovos => OVOS,
+        Page::Account => ACCOUNT,
     }
 }
 
@@ -87,6 +90,50 @@ const SPEAKERS: &str = "\
 <section aria-labelledby=\"media-heading\"><h2 id=\"media-heading\">Media</h2>\
 <p id=\"media-error\" class=\"error\" role=\"alert\"></p><ul id=\"media\" class=\"list\"></ul></section>";
 
+const VOICES: &str = "\
+<p class=\"live\">Live updates: <span id=\"live\">connecting…</span></p>\
+<section aria-labelledby=\"try-heading\"><h2 id=\"try-heading\">Try a voice</h2>\
+<form id=\"try-form\" class=\"stack\">\
+<label for=\"try-voice\">Voice</label><select id=\"try-voice\" required></select>\
+<label for=\"try-text\">Text</label><input id=\"try-text\" required maxlength=\"256\" \
+value=\"Hello, this is how I sound.\">\
+<div class=\"slider\"><label for=\"try-pitch\">Pitch</label>\
+<input type=\"range\" id=\"try-pitch\" min=\"0.5\" max=\"2\" step=\"0.1\" value=\"1\">\
+<output id=\"try-pitch-value\" for=\"try-pitch\">1.0</output></div>\
+<div class=\"slider\"><label for=\"try-rate\">Rate</label>\
+<input type=\"range\" id=\"try-rate\" min=\"0.5\" max=\"2\" step=\"0.1\" value=\"1\">\
+<output id=\"try-rate-value\" for=\"try-rate\">1.0</output></div>\
+<button type=\"submit\">Play</button>\
+<p id=\"try-error\" class=\"error\" role=\"alert\"></p></form>\
+<audio id=\"try-audio\" controls hidden></audio></section>\
+<section aria-labelledby=\"record-heading\"><h2 id=\"record-heading\">Record your voice</h2>\
+<form id=\"account-form\" class=\"stack\">\
+<label for=\"account\">Voice account</label><select id=\"account\"></select>\
+<details><summary>New account</summary><div class=\"stack\">\
+<label for=\"account-gender\">Voice</label><select id=\"account-gender\">\
+<option value=\"female\">female</option><option value=\"male\">male</option>\
+<option value=\"other\">other</option></select>\
+<label for=\"account-age\">Age</label><input id=\"account-age\" type=\"number\" min=\"0\" max=\"150\" value=\"30\">\
+<button type=\"submit\">Create the account</button></div></details>\
+<p id=\"account-error\" class=\"error\" role=\"alert\"></p></form>\
+<p><span id=\"recorded\">0</span> sentences recorded.</p>\
+<p>Read aloud: <q id=\"sentence\"></q></p>\
+<div class=\"buttons\"><button type=\"button\" id=\"record\">Record</button>\
+<button type=\"button\" id=\"stop-recording\" disabled>Stop</button></div>\
+<label for=\"level\">Level</label> <meter id=\"level\" min=\"0\" max=\"1\" low=\"0.05\" \
+high=\"0.9\" optimum=\"0.4\" value=\"0\"></meter>\
+<p id=\"record-error\" class=\"error\" role=\"alert\"></p>\
+<h3>Takes</h3><ol id=\"takes\" class=\"takes\"></ol></section>\
+<section aria-labelledby=\"builds-heading\"><h2 id=\"builds-heading\">Builds</h2>\
+<button type=\"button\" id=\"build\">Build a voice from this account</button>\
+<p id=\"build-error\" class=\"error\" role=\"alert\"></p>\
+<ul id=\"builds\" class=\"list\"></ul></section>\
+<section aria-labelledby=\"voices-heading\"><h2 id=\"voices-heading\">Voices and licences</h2>\
+<label for=\"device-name\">Device the licence is for</label>\
+<input id=\"device-name\" maxlength=\"100\" value=\"Kitchen speaker\">\
+<p id=\"voices-error\" class=\"error\" role=\"alert\"></p>\
+<ul id=\"voices\" class=\"list\"></ul></section>";
+
 const ASSISTANTS: &str = "\
 <p class=\"live\">Live updates: <span id=\"live\">connecting…</span></p>\
 <section aria-labelledby=\"list-heading\"><h2 id=\"list-heading\">Your assistants</h2>\
@@ -111,3 +158,56 @@ file (JSON)</label><input type=\"file\" id=\"create-file\" accept=\".json,applic
 <div id=\"parse-result\" class=\"result\" hidden><p>Intent: <strong id=\"parse-intent\"></strong> \
 <span id=\"parse-probability\"></span></p><p id=\"parse-sentence\" class=\"sentence\"></p>\
 <ul id=\"parse-slots\" class=\"list\"></ul></div></section>";
+
+const OVOS: &str = "\
+<p class=\"live\">Message bus: <span id=\"bus\">checking…</span> · live log: \
+<span id=\"live\">connecting…</span></p>\
+<section aria-labelledby=\"speak-heading\"><h2 id=\"speak-heading\">Speak</h2>\
+<form id=\"speak-form\" class=\"stack\"><label for=\"speak-text\">Sentence to say</label>\
+<input id=\"speak-text\" required><div class=\"buttons\"><button type=\"submit\">Speak</button>\
+<button type=\"button\" id=\"speak-stop\" class=\"quiet\">Stop speaking</button></div>\
+<p id=\"speak-error\" class=\"error\" role=\"alert\"></p></form></section>\
+<section aria-labelledby=\"heard-heading\"><h2 id=\"heard-heading\">Send an utterance as if heard</h2>\
+<form id=\"utterance-form\" class=\"stack\"><label for=\"utterance-text\">Utterance</label>\
+<input id=\"utterance-text\" required><button type=\"submit\">Send</button>\
+<p id=\"utterance-error\" class=\"error\" role=\"alert\"></p></form></section>\
+<section aria-labelledby=\"mic-heading\"><h2 id=\"mic-heading\">Microphone and volume</h2>\
+<p>Microphone: <span id=\"mic\">unknown</span></p>\
+<div class=\"buttons\"><button type=\"button\" id=\"mute\">Mute</button>\
+<button type=\"button\" id=\"unmute\">Unmute</button></div>\
+<div class=\"slider\"><label for=\"ovos-volume\">Volume</label>\
+<input type=\"range\" id=\"ovos-volume\" min=\"0\" max=\"100\" step=\"1\" value=\"0\">\
+<output id=\"ovos-volume-value\" for=\"ovos-volume\">0</output></div>\
+<p id=\"mic-error\" class=\"error\" role=\"alert\"></p></section>\
+<section aria-labelledby=\"log-heading\"><h2 id=\"log-heading\">Bus log</h2>\
+<ol id=\"log\" class=\"log\" reversed></ol></section>";
+
+const ACCOUNT: &str = "\
+<section aria-labelledby=\"tokens-heading\"><h2 id=\"tokens-heading\">Named tokens</h2>\
+<p class=\"hint\">For scripts and automations: sent as <code>Authorization: Bearer</code>.</p>\
+<form id=\"token-form\" class=\"stack\">\
+<label for=\"token-alias\">Name</label><input id=\"token-alias\" required maxlength=\"64\" \
+pattern=\"[A-Za-z0-9._-]+\">\
+<label for=\"token-scopes\">Scopes (separated by spaces; empty: all of yours)</label>\
+<input id=\"token-scopes\">\
+<label for=\"token-days\">Valid for days (empty: until revoked)</label>\
+<input id=\"token-days\" type=\"number\" min=\"1\" max=\"3650\">\
+<button type=\"submit\">Make a token</button>\
+<p id=\"token-error\" class=\"error\" role=\"alert\"></p></form>\
+<div id=\"token-secret\" class=\"secret\" hidden><p>Copy it now: it is shown only once.</p>\
+<code id=\"token-value\"></code></div>\
+<ul id=\"tokens\" class=\"list\"></ul></section>\
+<section aria-labelledby=\"keys-heading\"><h2 id=\"keys-heading\">API keys</h2>\
+<p class=\"hint\">For HMAC-signed requests.</p>\
+<form id=\"key-form\" class=\"stack\">\
+<label for=\"key-scopes\">Scopes (separated by spaces; empty: all of yours)</label>\
+<input id=\"key-scopes\"><button type=\"submit\">Make a key</button>\
+<p id=\"key-error\" class=\"error\" role=\"alert\"></p></form>\
+<div id=\"key-secret\" class=\"secret\" hidden><p>Copy the secret now: it is shown only once.</p>\
+<p>Key: <code id=\"key-id\"></code></p><p>Secret: <code id=\"key-value\"></code></p></div>\
+<ul id=\"keys\" class=\"list\"></ul></section>\
+<section id=\"admin\" aria-labelledby=\"admin-heading\" hidden><h2 id=\"admin-heading\">Administration</h2>\
+<p id=\"admin-error\" class=\"error\" role=\"alert\"></p>\
+<h3>Peers</h3><ul id=\"peers\" class=\"list\"></ul>\
+<h3>Users</h3><ul id=\"users\" class=\"list\"></ul>\
+<h3>OAuth clients</h3><ul id=\"clients\" class=\"list\"></ul></section>";

@@ -80,9 +80,7 @@ async fn session(state: &AppState, headers: &HeaderMap) -> Option<(Principal, St
 }
 
 fn first_page(principal: &Principal) -> Option<Page> {
-    Page::ALL
-        .into_iter()
-        .find(|page| principal.has_scope(page.scope()))
+    Page::ALL.into_iter().find(|page| page.allows(principal))
 }
 
 /// `/`, `/console/`: the first page the user may see, or the sign-in page.
@@ -245,14 +243,11 @@ async fn show_page(State(state): State<AppState>, uri: Uri, headers: HeaderMap) 
     let Some((principal, token)) = session(&state, &headers).await else {
         return see_other(&format!("/console/sign-in?next={}", page.path()));
     };
-    if !principal.has_scope(page.scope()) {
+    if let Some(scope) = page.scope().filter(|_| !page.allows(&principal)) {
         return pages::notice(
             StatusCode::FORBIDDEN,
             page.label(),
-            &format!(
-                "Your account may not use this page (it needs the {} scope).",
-                page.scope()
-            ),
+            &format!("Your account may not use this page (it needs the {scope} scope)."),
         );
     }
     layout::signed_in(page, &principal, &csrf_token(&token), pages::main_of(page))

@@ -1,5 +1,6 @@
 //! voicegate's one integration-test binary: a module per surface.
 
+mod account;
 mod architecture;
 mod assistants;
 mod assistants_asr;

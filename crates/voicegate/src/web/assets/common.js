@@ -32,7 +32,9 @@
   async function api(method, path, body, options) {
     const headers = { 'X-CSRF-Token': csrf, Accept: 'application/json' };
     const init = { method, headers, credentials: 'same-origin' };
-    if (body !== undefined) {
+    if (body instanceof FormData) {
+      init.body = body; // multipart: the browser writes the boundary
+    } else if (body !== undefined) {
       headers['Content-Type'] = 'application/json';
       init.body = JSON.stringify(body);
     }
