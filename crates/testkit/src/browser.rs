@@ -1,5 +1,6 @@
 //! Headless Chromium over WebDriver, and an OAuth client's redirect endpoint.
 
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -23,9 +24,78 @@ pub struct Browser {
 /// The W3C WebDriver key of an element reference.
 const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4f735466cecf";
 
+/// How a browser starts: its window, and the WAV file its fake microphone plays (looped).
+#[derive(Debug, Clone)]
+pub struct BrowserOptions {
+    /// Window width and height in CSS pixels.
+    pub window: (u32, u32),
+    /// A WAV file that `getUserMedia` hears instead of a microphone (Chromium loops it).
+    pub fake_audio_capture: Option<PathBuf>,
+}
+
+impl Default for BrowserOptions {
+    fn default() -> Self {
+        Self {
+            window: (1280, 900),
+            fake_audio_capture: None,
+        }
+    }
+}
+
+/// The directory screenshots go to: `TESTKIT_ARTIFACTS`, else `artifacts/` in the target
+/// directory.
+pub fn artifacts_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("TESTKIT_ARTIFACTS") {
+        return PathBuf::from(dir);
+    }
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("target"));
+    target.join("artifacts")
+}
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// The axe-core script: `TESTKIT_AXE`, else the one the test command installs beside newman.
+fn axe_script() -> String {
+    let path = std::env::var_os("TESTKIT_AXE").map_or_else(
+        || workspace_root().join("scripts/newman/node_modules/axe-core/axe.min.js"),
+        PathBuf::from,
+    );
+    std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "axe-core at {} ({e}): the test command installs it (scripts/newman), or set TESTKIT_AXE",
+            path.display()
+        )
+    })
+}
+
+/// The violations of `axe()` whose impact is serious or critical, one line each: the rule, its
+/// help and the elements it found.
+pub fn serious_violations(violations: &[serde_json::Value]) -> Vec<String> {
+    violations
+        .iter()
+        .filter(|v| matches!(v["impact"].as_str(), Some("serious" | "critical")))
+        .map(|v| {
+            let targets: Vec<String> = v["nodes"]
+                .as_array()
+                .map(|nodes| nodes.iter().map(|n| n["target"].to_string()).collect())
+                .unwrap_or_default();
+            format!("{}: {} ({})", v["id"], v["help"], targets.join(", "))
+        })
+        .collect()
+}
+
 impl Browser {
     /// Starts chromedriver on a free loopback port and opens a headless session.
     pub async fn start() -> Self {
+        Self::start_with(BrowserOptions::default()).await
+    }
+
+    /// Starts chromedriver and a headless session as `options` say.
+    pub async fn start_with(options: BrowserOptions) -> Self {
         let port = free_port();
         let driver = Command::new("chromedriver")
             .arg(format!("--port={port}"))
@@ -46,7 +116,7 @@ impl Browser {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         let profile = tempfile::tempdir().expect("a temp dir");
-        let args = [
+        let mut args = vec![
             "--headless=new".to_string(),
             "--no-sandbox".into(),
             "--disable-gpu".into(),
@@ -57,13 +127,23 @@ impl Browser {
             "--disable-component-update".into(),
             "--disable-sync".into(),
             format!("--user-data-dir={}", profile.path().display()),
+            format!("--window-size={},{}", options.window.0, options.window.1),
+            "--autoplay-policy=no-user-gesture-required".into(),
         ];
+        if let Some(wav) = &options.fake_audio_capture {
+            args.push("--use-fake-ui-for-media-stream".into());
+            args.push("--use-fake-device-for-media-stream".into());
+            args.push(format!(
+                "--use-file-for-fake-audio-capture={}",
+                wav.display()
+            ));
+        }
         // Element lookups wait (up to 10 s) for the element to appear: after a click that
         // submits a form, the next page may still be on its way.
         let capabilities = serde_json::json!({"capabilities": {"alwaysMatch": {
             "browserName": "chrome",
             "goog:chromeOptions": {"binary": "/usr/bin/chromium", "args": args},
-            "timeouts": {"implicit": 10000},
+            "timeouts": {"implicit": 10000, "script": 30000},
         }}});
         let answer: serde_json::Value = http
             .post(format!("{endpoint}/session"))
@@ -166,6 +246,137 @@ impl Browser {
             )
             .await;
         value.as_str().unwrap_or_default().to_string()
+    }
+
+    /// The text of the element matching `css`, or `None` when there is none (at once).
+    pub async fn try_text(&self, css: &str) -> Option<String> {
+        let found = self
+            .execute(
+                "const e = document.querySelector(arguments[0]); return e ? e.innerText : null;",
+                serde_json::json!([css]),
+            )
+            .await;
+        found.as_str().map(str::to_string)
+    }
+
+    /// Waits (at most `limit`) for an element matching `css`.
+    pub async fn wait_for(&self, css: &str, limit: Duration) {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            let found = self
+                .execute(
+                    "return document.querySelector(arguments[0]) !== null;",
+                    serde_json::json!([css]),
+                )
+                .await;
+            if found == serde_json::json!(true) {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "no {css} within {limit:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Waits (at most `limit`) until the text of the element matching `css` contains
+    /// `needle`, and answers it.
+    pub async fn wait_for_text(&self, css: &str, needle: &str, limit: Duration) -> String {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            let text = self.try_text(css).await;
+            if let Some(text) = text.as_deref().filter(|t| t.contains(needle)) {
+                return text.to_string();
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{css} did not say {needle:?} within {limit:?}; it says {text:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Runs `script` in the page with `args` (`arguments[0]`…) and answers what it returns.
+    pub async fn execute(&self, script: &str, args: serde_json::Value) -> serde_json::Value {
+        self.command(
+            reqwest::Method::POST,
+            "/execute/sync",
+            serde_json::json!({"script": script, "args": args}),
+        )
+        .await
+    }
+
+    /// Runs `script` in the page; it answers by calling its last argument (at most 30 s).
+    pub async fn execute_async(&self, script: &str, args: serde_json::Value) -> serde_json::Value {
+        self.command(
+            reqwest::Method::POST,
+            "/execute/async",
+            serde_json::json!({"script": script, "args": args}),
+        )
+        .await
+    }
+
+    /// Moves the range input matching `css` to `value` as a person dragging it would: its
+    /// `input` events, then `change` when let go.
+    pub async fn set_range(&self, css: &str, value: &str) {
+        self.element(css).await;
+        self.execute(
+            "const e = document.querySelector(arguments[0]); e.focus(); e.value = arguments[1];
+             e.dispatchEvent(new Event('input', {bubbles: true}));
+             e.dispatchEvent(new Event('change', {bubbles: true}));",
+            serde_json::json!([css, value]),
+        )
+        .await;
+    }
+
+    /// Resizes the window (CSS pixels).
+    pub async fn set_window_size(&self, width: u32, height: u32) {
+        self.command(
+            reqwest::Method::POST,
+            "/window/rect",
+            serde_json::json!({"width": width, "height": height}),
+        )
+        .await;
+    }
+
+    /// Saves a screenshot of the page as `<artifacts_dir>/<name>.png` and answers its path.
+    pub async fn screenshot(&self, name: &str) -> PathBuf {
+        use base64::Engine;
+        let encoded = self
+            .command(reqwest::Method::GET, "/screenshot", serde_json::Value::Null)
+            .await;
+        let png = base64::engine::general_purpose::STANDARD
+            .decode(encoded.as_str().expect("a base64 screenshot"))
+            .expect("base64");
+        let dir = artifacts_dir();
+        std::fs::create_dir_all(&dir).expect("the artifacts directory");
+        let path = dir.join(format!("{name}.png"));
+        std::fs::write(&path, png).expect("the screenshot written");
+        path
+    }
+
+    /// The page's cookies as WebDriver sees them (name, value, httpOnly, sameSite…).
+    pub async fn cookies(&self) -> Vec<serde_json::Value> {
+        let all = self
+            .command(reqwest::Method::GET, "/cookie", serde_json::Value::Null)
+            .await;
+        all.as_array().cloned().unwrap_or_default()
+    }
+
+    /// Runs axe-core on the page and answers its violations (each with `id`, `impact`, `help`
+    /// and `nodes`).
+    pub async fn axe(&self) -> Vec<serde_json::Value> {
+        self.execute(&axe_script(), serde_json::json!([])).await;
+        let found = self
+            .execute_async(
+                "const done = arguments[arguments.length - 1];
+                 axe.run(document, {resultTypes: ['violations']})
+                    .then(r => done(r.violations), e => done([{id: 'axe-failed', impact: 'critical', help: String(e), nodes: []}]));",
+                serde_json::json!([]),
+            )
+            .await;
+        found.as_array().cloned().unwrap_or_default()
     }
 
     /// Ends the session and the driver.

@@ -19,7 +19,7 @@ mod tied;
 
 pub use balancer::Nginx;
 pub use binary::{Binary, CliOutput, ServeProcess, free_port};
-pub use browser::{Browser, callback_listener};
+pub use browser::{Browser, BrowserOptions, artifacts_dir, callback_listener, serious_violations};
 pub use bus_tap::{BusTap, TAP_WAIT, summary};
 pub use ovos::{OvosBus, Responder, ResponderOptions, SkillState};
 pub use ovos_stack::{OvosStack, STACK_MODULES, START_DEADLINE};

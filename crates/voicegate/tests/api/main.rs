@@ -50,4 +50,5 @@ mod tokens;
 mod users_import;
 mod voices;
 mod web_console;
+mod web_console_browser;
 mod wyoming;
