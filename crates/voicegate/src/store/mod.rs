@@ -252,6 +252,26 @@ impl Db {
         }
     }
 
+    /// Holds `owner`'s quota lock until `tx` ends, so that a count and an insert in `tx` are
+    /// not interleaved with another transaction's for the same owner. On PostgreSQL (read
+    /// committed) an advisory transaction lock; SQLite's write transactions (`BEGIN IMMEDIATE`)
+    /// are one at a time already.
+    pub async fn lock_quota(
+        &self,
+        tx: &mut sqlx::Transaction<'static, Any>,
+        owner: i64,
+    ) -> Result<(), sqlx::Error> {
+        if self.backend == Backend::Postgres {
+            // The key: "QUOT" in the high half, the owner in the low half.
+            let key = (0x5155_4f54_i64 << 32) | (owner & 0xffff_ffff);
+            sqlx::query("SELECT COUNT(*) FROM (SELECT pg_advisory_xact_lock($1)) AS locked")
+                .bind(key)
+                .execute(&mut **tx)
+                .await?;
+        }
+        Ok(())
+    }
+
     /// Runs `insert`, a statement that counts `owner`'s rows and inserts only below a quota, so
     /// that concurrent ones for one owner never pass the quota together. SQLite has one writer
     /// at a time; PostgreSQL (read committed) lets two counts see the same rows, so there the
@@ -265,12 +285,7 @@ impl Db {
             Backend::Sqlite => insert.execute(&self.pool).await,
             Backend::Postgres => {
                 let mut tx = self.pool.begin().await?;
-                // The key: "QUOT" in the high half, the owner in the low half.
-                let key = (0x5155_4f54_i64 << 32) | (owner & 0xffff_ffff);
-                sqlx::query("SELECT COUNT(*) FROM (SELECT pg_advisory_xact_lock($1)) AS locked")
-                    .bind(key)
-                    .execute(&mut *tx)
-                    .await?;
+                self.lock_quota(&mut tx, owner).await?;
                 let done = insert.execute(&mut *tx).await?;
                 tx.commit().await?;
                 Ok(done)

@@ -119,6 +119,8 @@ impl VoicesRepo {
         admit: impl FnOnce(RecordingUsage) -> Result<(), VoicesError>,
     ) -> Result<PendingRecording, VoicesError> {
         let mut tx = self.db.begin_write().await?;
+        // Uploads of one user at the same time count and insert one after the other.
+        self.db.lock_quota(&mut tx, new.owner.get()).await?;
         let row = sqlx::query(USAGE)
             .bind(new.account.as_str())
             .bind(new.owner.get())
