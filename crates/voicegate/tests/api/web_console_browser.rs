@@ -1,12 +1,16 @@
 //! The web console in headless Chromium against a real server and real peers: sign in, move a
 //! speaker's volume slider and see snapserver set that snapclient's volume, say a sentence on
 //! two speakers and find it in their output, create and train an assistant and watch the bar
-//! reach 100 %, parse a sentence and see its slots; every page checked with axe-core and
-//! photographed at phone and desktop widths.
+//! reach 100 %, parse a sentence and see its slots, record three takes from a fake microphone
+//! (OK, OK, too loud) and build a voice, speak and mute on the assistant's bus, make and revoke
+//! a token; every page checked with axe-core and photographed at phone and desktop widths.
 
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use testkit::{Browser, Snapclient, Snapserver, TestServer, serious_violations};
+use testkit::{
+    Browser, BrowserOptions, BusTap, Snapclient, Snapserver, TestServer, serious_violations,
+};
 use voicegate::speakers::snapcast::{ControlSettings, SnapcastControl};
 
 use crate::speakers_support::{HkSession, peaks_since, written};
@@ -222,5 +226,192 @@ async fn the_assistants_page_creates_trains_and_parses() {
             .contains("probability")
     );
     check_page(&browser, "assistants").await;
+    browser.close().await;
+}
+
+/// One take in its own browser (the fake microphone plays one file): sign in, open the Voices
+/// page, create an account first if asked, record for a while and stop; the take's verdict.
+async fn take(server: &TestServer, wav: &Path, new_account: bool) -> (Browser, String) {
+    let browser = Browser::start_with(BrowserOptions {
+        fake_audio_capture: Some(wav.to_path_buf()),
+        ..BrowserOptions::default()
+    })
+    .await;
+    sign_in(&browser, server, "ana", "ana-password-1").await;
+    browser.goto(&server.url("/console/voices")).await;
+    browser.wait_for_text("#live", "connected", WAIT).await;
+    if new_account {
+        browser.click("#account-form summary").await;
+        browser.click("#account-form button[type=submit]").await;
+        browser.wait_for("#account option", WAIT).await;
+    }
+    browser.wait_for("#record:enabled", WAIT).await;
+    browser.click("#record").await;
+    tokio::time::sleep(Duration::from_millis(3000)).await;
+    browser.click("#stop-recording").await;
+    browser.wait_for("#takes li[data-verdict]", WAIT).await;
+    let verdict = browser.text("#takes li").await;
+    (browser, verdict)
+}
+
+#[tokio::test]
+async fn the_voices_page_records_takes_from_the_microphone_tries_a_voice_and_builds() {
+    let server = TestServer::start_with(|c| c.voices.min_build_recordings = 2).await;
+    server.add_user("ana", "ana-password-1").await;
+    let dir = tempfile::tempdir().unwrap();
+    let wavs: Vec<PathBuf> = [
+        ("one.wav", "The birch canoe slid on the smooth planks.", 0.0),
+        (
+            "two.wav",
+            "Glue the sheet to the dark blue background.",
+            0.0,
+        ),
+        ("loud.wav", "It is easy to tell the depth of a well.", 14.0),
+    ]
+    .iter()
+    .map(|(name, text, gain)| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, crate::voices::recording(text, 50, *gain)).unwrap();
+        path
+    })
+    .collect();
+
+    // Three takes: OK, OK, too loud; two sentences count.
+    let (browser, first) = take(&server, &wavs[0], true).await;
+    assert!(first.ends_with(": OK"), "{first}");
+    browser.wait_for_text("#recorded", "1", WAIT).await;
+    browser.close().await;
+    let (browser, second) = take(&server, &wavs[1], false).await;
+    assert!(second.ends_with(": OK"), "{second}");
+    browser.close().await;
+    let (browser, third) = take(&server, &wavs[2], false).await;
+    assert!(third.ends_with(": too loud"), "{third}");
+    assert_eq!(browser.text("#recorded").await, "2");
+
+    // Try a voice at a higher pitch: the page plays what the server spoke.
+    browser.set_range("#try-pitch", "1.5").await;
+    assert_eq!(browser.text("#try-pitch-value").await, "1.5");
+    browser.click("#try-form button[type=submit]").await;
+    let duration = browser
+        .execute_async(
+            "const done = arguments[arguments.length - 1];
+             const audio = document.getElementById('try-audio');
+             const check = () => audio.duration > 0 ? done(audio.duration) : setTimeout(check, 100);
+             check();",
+            serde_json::json!([]),
+        )
+        .await;
+    assert!(duration.as_f64().unwrap() > 0.5, "{duration}");
+
+    // A build from the two good takes: PENDING, then COMPLETE, live.
+    browser.click("#build").await;
+    browser.wait_for_text("#builds", "PENDING", WAIT).await;
+    browser
+        .wait_for_text("#builds", "COMPLETE", Duration::from_secs(120))
+        .await;
+    browser
+        .wait_for_text("#voices", "Download licence", WAIT)
+        .await;
+    check_page(&browser, "voices").await;
+    browser.close().await;
+}
+
+#[tokio::test]
+async fn the_assistant_page_speaks_mutes_and_logs_the_bus_live() {
+    let setup = crate::ovos::setup().await;
+    let tap = BusTap::connect(setup.bus.port).await;
+    let browser = Browser::start().await;
+    sign_in(&browser, &setup.server, "ovos", "change-me-please").await;
+    browser.goto(&setup.server.url("/console/assistant")).await;
+    browser.wait_for_text("#live", "connected", WAIT).await;
+    browser.wait_for_text("#bus", "connected", WAIT).await;
+
+    let mark = tap.mark();
+    browser.fill("#speak-text", "The kettle has boiled.").await;
+    browser.click("#speak-form button[type=submit]").await;
+    tap.wait_for(mark, "speak", |f| {
+        f["data"]["utterance"] == "The kettle has boiled."
+    })
+    .await;
+    browser
+        .wait_for_text("#log", "The kettle has boiled.", WAIT)
+        .await;
+    browser.click("#mute").await;
+    tap.wait_for(mark, "mycroft.mic.mute", |_| true).await;
+    browser.wait_for_text("#mic", "muted", WAIT).await;
+    browser.fill("#utterance-text", "what time is it").await;
+    browser.click("#utterance-form button[type=submit]").await;
+    tap.wait_for(mark, "recognizer_loop:utterance", |f| {
+        f["data"]["utterances"][0] == "what time is it"
+    })
+    .await;
+    assert_eq!(browser.text("#speak-error").await, "");
+    check_page(&browser, "assistant").await;
+    browser.close().await;
+}
+
+#[tokio::test]
+async fn the_account_page_makes_a_token_once_and_revokes_it() {
+    let server = TestServer::start().await;
+    server.add_user("ana", "ana-password-1").await;
+    let browser = Browser::start().await;
+    sign_in(&browser, &server, "ana", "ana-password-1").await;
+    browser.goto(&server.url("/console/account")).await;
+    browser
+        .wait_for_text("#tokens", "No named tokens", WAIT)
+        .await;
+    browser.fill("#token-alias", "kitchen").await;
+    browser.fill("#token-scopes", "speakers").await;
+    browser.click("#token-form button[type=submit]").await;
+    let token = browser.wait_for_text("#token-value", "vgt_", WAIT).await;
+    browser.wait_for_text("#tokens", "kitchen", WAIT).await;
+    // The token shown works, with the scope asked for; the page's cookie is HttpOnly.
+    let me: serde_json::Value = crate::support::client()
+        .get(server.url("/v1/auth/me"))
+        .bearer_auth(token.trim())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["scopes"], serde_json::json!(["speakers"]), "{me}");
+    let cookies = browser.cookies().await;
+    let session = cookies.iter().find(|c| c["name"] == "vg_session").unwrap();
+    assert_eq!(session["httpOnly"], true);
+    assert_eq!(session["sameSite"], "Strict");
+    let script_sees = browser
+        .execute("return document.cookie;", serde_json::json!([]))
+        .await;
+    assert!(!script_sees.as_str().unwrap().contains("vg_session"));
+    // No administration for a user.
+    assert_eq!(
+        browser
+            .execute(
+                "return document.getElementById('admin').hidden;",
+                serde_json::json!([])
+            )
+            .await,
+        serde_json::json!(true)
+    );
+    check_page(&browser, "account").await;
+    browser.click("#tokens button").await;
+    browser
+        .wait_for_text("#tokens", "No named tokens", WAIT)
+        .await;
+    let status = crate::support::client()
+        .get(server.url("/v1/auth/me"))
+        .bearer_auth(token.trim())
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, reqwest::StatusCode::UNAUTHORIZED);
+
+    // Signing out ends the session: the pages lead to the sign-in form again.
+    browser.click(".signout button").await;
+    browser.wait_for("#password", WAIT).await;
+    browser.goto(&server.url("/console/account")).await;
+    browser.wait_for("#password", WAIT).await;
     browser.close().await;
 }

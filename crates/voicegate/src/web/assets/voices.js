@@ -61,9 +61,17 @@
     const answer = await api('GET', '/api/v1/external/voices/list/');
     const select = el('try-voice');
     const chosen = select.value;
-    select.replaceChildren(...answer.voices.filter((v) => v.can_stream).map((v) =>
+    const streamable = answer.voices.filter((v) => v.can_stream);
+    select.replaceChildren(...streamable.map((v) =>
       make('option', { value: v.download_token }, v.name + ' (' + v.language + ')')));
+    // The browser's language first: a built voice, else an engine's.
+    const wanted = (navigator.language || 'en-US').toLowerCase();
+    const base = wanted.split('-')[0];
+    const fits = streamable.find((v) => v.language.toLowerCase() === wanted && v.account_id) ||
+      streamable.find((v) => v.language.toLowerCase() === wanted) ||
+      streamable.find((v) => v.language.toLowerCase().split('-')[0] === base);
     if (chosen) select.value = chosen;
+    else if (fits) select.value = fits.download_token;
     const built = answer.voices.filter((v) => v.account_id);
     el('voices').replaceChildren(...built.map(voiceRow));
     if (!built.length) el('voices').append(make('li', {}, 'No voice built yet.'));
@@ -71,7 +79,7 @@
 
   function voiceRow(voice) {
     const button = make('button', { type: 'button', class: 'quiet' }, 'Download licence');
-    button.setAttribute('aria-label', 'Download a licence for ' + voice.name);
+    button.setAttribute('aria-label', 'Download licence for ' + voice.name);
     button.addEventListener('click', () => act('voices-error', async () => {
       const device = await api('POST', '/api/v1/external/device/register/', { name: el('device-name').value });
       await VG.download('/api/v1/external/licenses/' + encodeURIComponent(voice.download_token) +
