@@ -188,6 +188,28 @@ impl AssistantsRepo {
         Ok(updated == 1)
     }
 
+    /// Renames the owner's assistant (its dataset and models stay); `false` when there is no
+    /// such assistant of this owner.
+    pub async fn set_title(
+        &self,
+        owner: UserId,
+        id: &AssistantId,
+        title: &str,
+        now: i64,
+    ) -> Result<bool, AssistantsError> {
+        let updated = sqlx::query(
+            "UPDATE assistants SET title = $3, updated_at = $4 WHERE id = $1 AND owner_id = $2",
+        )
+        .bind(id.as_str())
+        .bind(owner.get())
+        .bind(title)
+        .bind(now)
+        .execute(self.db.pool())
+        .await?
+        .rows_affected();
+        Ok(updated == 1)
+    }
+
     /// Deletes the owner's assistant; `false` when there is no such assistant of this owner.
     pub async fn delete(&self, owner: UserId, id: &AssistantId) -> Result<bool, AssistantsError> {
         let deleted = sqlx::query("DELETE FROM assistants WHERE id = $1 AND owner_id = $2")

@@ -165,11 +165,12 @@ pub async fn create_assistant(
     Ok((StatusCode::CREATED, Json(view.into())))
 }
 
-/// Replaces an assistant's dataset (and its title, when given); it then needs training.
+/// Replaces an assistant's dataset (and its title, when given); it then needs training. A body
+/// with a title and no dataset only renames it (voicegate addition).
 #[utoipa::path(put, path = "/v3/assistant/{assistant_id}", tag = "console",
     security(("bearer" = ["assistant"])),
     params(("assistant_id" = String, Path, description = "The assistant")),
-    request_body(content = Value, description = "{\"title\"?, \"dataset\"}, or the Snips dataset itself"),
+    request_body(content = Value, description = "{\"title\"?, \"dataset\"}, or the Snips dataset itself; {\"title\"} alone renames"),
     responses(
         (status = 200, body = AssistantEntry),
         (status = 400, description = "The dataset or title is invalid; the detail names the field", body = ErrorBody),
@@ -182,15 +183,24 @@ pub async fn replace_assistant(
     Path(assistant_id): Path<String>,
     params: Params,
 ) -> Result<Json<AssistantEntry>, ApiError> {
+    let id = AssistantId::new(assistant_id);
+    let fields = params.fields();
+    let only_title = fields.contains_key("title")
+        && !["dataset", "intents", "language"]
+            .iter()
+            .any(|key| fields.contains_key(*key));
+    if only_title {
+        let title = params.required_text("title")?;
+        let view = state
+            .assistants
+            .rename(principal.user_id, &id, title)
+            .await?;
+        return Ok(Json(view.into()));
+    }
     let input = dataset_of(&params)?;
     let view = state
         .assistants
-        .replace(
-            principal.user_id,
-            &AssistantId::new(assistant_id),
-            params.text("title")?,
-            input,
-        )
+        .replace(principal.user_id, &id, params.text("title")?, input)
         .await?;
     Ok(Json(view.into()))
 }

@@ -234,6 +234,29 @@ impl AssistantsService {
         self.view(owner, id).await
     }
 
+    /// Renames an assistant: a title of 1 to `assistants.max_title_chars` characters (trimmed);
+    /// the dataset and the trained models stay.
+    pub async fn rename(
+        &self,
+        owner: UserId,
+        id: &AssistantId,
+        title: &str,
+    ) -> Result<AssistantView, AssistantsError> {
+        let max = self.parts.config.max_title_chars;
+        let title = title.trim();
+        if title.is_empty() || title.chars().count() > max {
+            return Err(AssistantsError::BadRequest(format!(
+                "title: 1 to {max} characters (assistants.max_title_chars)"
+            )));
+        }
+        let now = self.parts.clock.now_ms();
+        if !self.parts.repo.set_title(owner, id, title, now).await? {
+            return Err(not_found(id));
+        }
+        self.publish("assistants.updated", owner, &json!({ "assistantId": id }));
+        self.view(owner, id).await
+    }
+
     /// Deletes an assistant and its models.
     pub async fn delete(&self, owner: UserId, id: &AssistantId) -> Result<(), AssistantsError> {
         if !self.parts.repo.delete(owner, id).await? {

@@ -139,7 +139,8 @@ const ASSISTANTS: &str = "\
 <section aria-labelledby=\"list-heading\"><h2 id=\"list-heading\">Your assistants</h2>\
 <p id=\"list-error\" class=\"error\" role=\"alert\"></p>\
 <div class=\"table\"><table><thead><tr><th scope=\"col\">Title</th><th scope=\"col\">Language</th>\
-<th scope=\"col\">Training</th><th scope=\"col\">Actions</th></tr></thead>\
+<th scope=\"col\">Training</th><th scope=\"col\">Speech model</th>\
+<th scope=\"col\">Actions</th></tr></thead>\
 <tbody id=\"assistants\"></tbody></table></div></section>\
 <section aria-labelledby=\"create-heading\"><h2 id=\"create-heading\">New assistant</h2>\
 <form id=\"create-form\" class=\"stack\">\

@@ -382,3 +382,51 @@ async fn a_training_killed_with_the_process_finishes_after_a_restart() {
     server.terminate().await;
     assert_eq!(crate::faults_support::integrity(&bin.data_dir), "ok");
 }
+
+#[tokio::test]
+async fn a_title_alone_renames_and_keeps_the_trained_model() {
+    let (server, ann, bob) = two_users().await;
+    let created: Value = create(&server, &ann, json!({"dataset": home_dataset()}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = created["id"].as_str().unwrap().to_string();
+    let trained = train_and_wait(&server.base, &ann, &id, Duration::from_secs(60)).await;
+    assert_eq!(trained["nluStatus"]["needTraining"], false, "{trained}");
+    let url = server.url(&format!("/v3/assistant/{id}"));
+
+    let renamed = send(
+        "PUT",
+        url.clone(),
+        &ann,
+        Some(json!({"title": " Kitchen "})),
+    )
+    .await;
+    assert_eq!(renamed.status(), StatusCode::OK);
+    let renamed: Value = renamed.json().await.unwrap();
+    assert_eq!(renamed["title"], "Kitchen");
+    assert_eq!(renamed["datasetVersion"], created["datasetVersion"]);
+    assert_eq!(renamed["nluStatus"]["needTraining"], false, "{renamed}");
+    let parsed = send(
+        "POST",
+        server.url(&format!("/v3/assistant/{id}/parse")),
+        &ann,
+        Some(json!({"text": "turn on the lights in the kitchen"})),
+    )
+    .await;
+    assert_eq!(parsed.status(), StatusCode::OK);
+
+    // An empty or too long title is a 400 naming it; another user's assistant is not found.
+    for title in ["  ", &"t".repeat(201)] {
+        let refused = send("PUT", url.clone(), &ann, Some(json!({"title": title}))).await;
+        assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+        let body: Value = refused.json().await.unwrap();
+        assert!(
+            body["detail"].as_str().unwrap().starts_with("title"),
+            "{body}"
+        );
+    }
+    let theirs = send("PUT", url, &bob, Some(json!({"title": "Mine"}))).await;
+    assert_eq!(theirs.status(), StatusCode::NOT_FOUND);
+}

@@ -225,6 +225,24 @@ async fn the_assistants_page_creates_trains_and_parses() {
             .await
             .contains("probability")
     );
+
+    // Renamed, it stays trained; its speech model is built, live too.
+    browser
+        .execute(
+            "document.getElementById(arguments[0]).value = 'Home (kitchen)';",
+            serde_json::json!([format!("title-{id}")]),
+        )
+        .await;
+    browser.click(&format!("#rename-{id}")).await;
+    browser.wait_for_text("#status", "Renamed", WAIT).await;
+    browser
+        .wait_for_text("#parse-assistant", "Home (kitchen)", WAIT)
+        .await;
+    assert_eq!(browser.text(&format!("#training-{id}")).await, "trained");
+    browser.click(&format!("#asr-build-{id}")).await;
+    browser
+        .wait_for_text(&format!("#asr-{id}"), "built", Duration::from_secs(120))
+        .await;
     check_page(&browser, "assistants").await;
     browser.close().await;
 }

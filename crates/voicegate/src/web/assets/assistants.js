@@ -4,7 +4,8 @@
 'use strict';
 (function () {
   const { api, act, events, make, el, show } = VG;
-  const jobs = new Map(); // training job id → assistant id
+  const jobs = new Map(); // NLU training job id → assistant id
+  const asrJobs = new Map(); // speech-model job id → assistant id
 
   function trainingText(status) {
     if (status.inProgress) return 'training ' + status.progress + '%';
@@ -20,6 +21,37 @@
     bar.textContent = progress + '%';
     show('training-' + id, text);
     if (error !== undefined) show('row-error-' + id, error);
+  }
+
+  function setSpeech(id, text, error) {
+    show('asr-' + id, text);
+    if (error !== undefined) show('row-error-' + id, error);
+  }
+
+  function titleCell(assistant) {
+    const id = assistant.id;
+    const input = make('input', { id: 'title-' + id, value: assistant.title, maxlength: 200,
+      'aria-label': 'Title of ' + assistant.title });
+    const rename = make('button', { type: 'button', class: 'quiet', id: 'rename-' + id }, 'Rename');
+    rename.setAttribute('aria-label', 'Rename ' + assistant.title);
+    rename.addEventListener('click', () => act('row-error-' + id, async () => {
+      const renamed = await api('PUT', '/v3/assistant/' + id, { title: input.value });
+      input.value = renamed.title;
+      document.getElementById('status').textContent = 'Renamed \u201c' + renamed.title + '\u201d.';
+    }, rename));
+    return make('td', {}, make('div', { class: 'rename' }, input, rename));
+  }
+
+  function speechCell(assistant) {
+    const id = assistant.id;
+    const build = make('button', { type: 'button', class: 'quiet', id: 'asr-build-' + id }, 'Build');
+    build.setAttribute('aria-label', 'Build the speech model of ' + assistant.title);
+    build.addEventListener('click', () => act('row-error-' + id, async () => {
+      const queued = await api('POST', '/v1/languagemodel', { assistantId: id });
+      asrJobs.set(queued.jobId, id);
+      setSpeech(id, trainingText(queued.asrStatus), '');
+    }, build));
+    return make('td', {}, make('span', { id: 'asr-' + id }, trainingText(assistant.asrStatus)), ' ', build);
   }
 
   function row(assistant) {
@@ -38,12 +70,13 @@
       () => VG.download('/v3/assistant/' + id + '/download', 'assistant_' + id + '.zip'), download));
     const progress = status.needTraining && !status.inProgress ? 0 : status.progress;
     return make('tr', { id: 'assistant-' + id },
-      make('td', {}, assistant.title),
+      titleCell(assistant),
       make('td', {}, assistant.language),
       make('td', {},
         make('progress', { id: 'progress-' + id, max: 100, value: progress, 'aria-label': 'Training of ' + assistant.title }, progress + '%'),
         ' ', make('span', { id: 'training-' + id }, trainingText(status)),
         make('p', { id: 'row-error-' + id, class: 'error', role: 'alert' }, status.error || '')),
+      speechCell(assistant),
       make('td', {}, make('div', { class: 'buttons' }, train, download)));
   }
 
@@ -60,7 +93,7 @@
     }
     if (chosen) select.value = chosen;
     if (!answer.assistants.length) {
-      body.append(make('tr', {}, make('td', { colspan: 4 }, 'No assistants yet: create one below.')));
+      body.append(make('tr', {}, make('td', { colspan: 5 }, 'No assistants yet: create one below.')));
     }
   }
 
@@ -70,6 +103,15 @@
       if (!id) return;
       if (data.status === 'failed') setTraining(id, data.progress, 'training failed', data.error || '');
       else if (data.status !== 'done') setTraining(id, data.progress, 'training ' + data.progress + '%');
+    } else if (name.startsWith('jobs.asr_training.')) {
+      const id = asrJobs.get(data.job_id);
+      if (!id) return;
+      if (data.status === 'failed') setSpeech(id, 'build failed', data.error || '');
+      else if (data.status !== 'done') setSpeech(id, 'building ' + data.progress + '%');
+    } else if (name === 'assistants.asr.built') {
+      setSpeech(data.assistantId, 'built', '');
+    } else if (name === 'assistants.asr.failed') {
+      setSpeech(data.assistantId, 'build failed', data.error || '');
     } else if (name === 'assistants.nlu.trained') {
       setTraining(data.assistantId, 100, 'trained', '');
     } else if (name === 'assistants.nlu.failed') {
@@ -160,5 +202,5 @@
   wireCreate();
   wireParse();
   act('list-error', load);
-  events('jobs.nlu_training,assistants', onEvent, () => act('list-error', load));
+  events('jobs.nlu_training,jobs.asr_training,assistants', onEvent, () => act('list-error', load));
 })();
