@@ -65,6 +65,7 @@
     }));
     return make('li', { class: 'card', id: 'device-' + id },
       make('h3', {}, name),
+      device.GroupName ? make('p', { class: 'hint' }, 'Room: ' + device.GroupName) : null,
       make('p', {},
         make('span', { class: 'badge ' + (device.Active ? 'on' : 'off'), id: 'active-' + id },
           device.Active ? 'connected' : 'not connected'),
