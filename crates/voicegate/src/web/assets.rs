@@ -18,48 +18,28 @@ struct Asset {
 }
 
 const JS: &str = "text/javascript; charset=utf-8";
+const CSS: &str = "text/css; charset=utf-8";
+
+/// An embedded file of `assets/` by name, with its content type.
+macro_rules! asset {
+    ($name:literal, $content_type:expr) => {
+        Asset {
+            name: $name,
+            content_type: $content_type,
+            bytes: include_bytes!(concat!("assets/", $name)),
+        }
+    };
+}
 
 const ASSETS: &[Asset] = &[
-    Asset {
-        name: "console.css",
-        content_type: "text/css; charset=utf-8",
-        bytes: include_bytes!("assets/console.css"),
-    },
-    Asset {
-        name: "common.js",
-        content_type: JS,
-        bytes: include_bytes!("assets/common.js"),
-    },
-    Asset {
-        name: "speakers.js",
-        content_type: JS,
-        bytes: include_bytes!("assets/speakers.js"),
-    },
-    Asset {
-        name: "voices.js",
-        content_type: JS,
-        bytes: include_bytes!("assets/voices.js"),
-    },
-    Asset {
-        name: "capture-worklet.js",
-        content_type: JS,
-        bytes: include_bytes!("assets/capture-worklet.js"),
-    },
-    Asset {
-        name: "ovos.js",
-        content_type: JS,
-        bytes: include_bytes!("assets/ovos.js"),
-    },
-    Asset {
-        name: "account.js",
-        content_type: JS,
-        bytes: include_bytes!("assets/account.js"),
-    },
-    Asset {
-        name: "assistants.js",
-        content_type: JS,
-        bytes: include_bytes!("assets/assistants.js"),
-    },
+    asset!("console.css", CSS),
+    asset!("common.js", JS),
+    asset!("speakers.js", JS),
+    asset!("voices.js", JS),
+    asset!("capture-worklet.js", JS),
+    asset!("ovos.js", JS),
+    asset!("account.js", JS),
+    asset!("assistants.js", JS),
 ];
 
 /// An asset with its served name (`common.1a2b3c4d5e.js`).

@@ -101,6 +101,11 @@ async fn list_with(server: &TestServer, cookie: &str, csrf: Option<&str>) -> (St
     (status, response.json().await.unwrap_or(Value::Null))
 }
 
+/// The status of a session's `GET /v3/assistant` (with its CSRF token).
+async fn status_of(server: &TestServer, session: &(String, String)) -> StatusCode {
+    list_with(server, &session.0, Some(&session.1)).await.0
+}
+
 #[tokio::test]
 async fn pages_need_a_session_and_carry_a_strict_policy_and_hashed_assets() {
     let server = TestServer::start().await;
@@ -331,52 +336,26 @@ async fn sessions_end_at_sign_out_idle_time_lifetime_password_change_and_quota()
         .unwrap();
     assert_eq!(page.status(), StatusCode::SEE_OTHER);
 
-    // Idle time: use within 120 s keeps it; 120 s unused ends it.
-    let (cookie, csrf) = sign_in(&server, "ana", "ana-password-1").await;
-    server.clock.advance(100);
-    assert_eq!(
-        list_with(&server, &cookie, Some(&csrf)).await.0,
-        StatusCode::OK
-    );
-    server.clock.advance(100);
-    assert_eq!(
-        list_with(&server, &cookie, Some(&csrf)).await.0,
-        StatusCode::OK
-    );
-    server.clock.advance(121);
-    assert_eq!(
-        list_with(&server, &cookie, Some(&csrf)).await.0,
-        StatusCode::UNAUTHORIZED
-    );
-
-    // Lifetime: used every 100 s, it still ends 400 s after sign-in.
-    let (cookie, csrf) = sign_in(&server, "ana", "ana-password-1").await;
-    for _ in 0..3 {
-        server.clock.advance(100);
-        assert_eq!(
-            list_with(&server, &cookie, Some(&csrf)).await.0,
-            StatusCode::OK
-        );
+    // Idle time: use within 120 s keeps it; 120 s unused ends it. Lifetime: used every 100 s,
+    // it still ends 400 s after sign-in.
+    let (ok, gone) = (StatusCode::OK, StatusCode::UNAUTHORIZED);
+    let idle = [(100, ok), (100, ok), (121, gone)];
+    let lifetime = [(100, ok), (100, ok), (100, ok), (100, gone)];
+    for steps in [&idle[..], &lifetime[..]] {
+        let session = sign_in(&server, "ana", "ana-password-1").await;
+        for (i, (seconds, expected)) in steps.iter().enumerate() {
+            server.clock.advance(*seconds);
+            assert_eq!(status_of(&server, &session).await, *expected, "step {i}");
+        }
     }
-    server.clock.advance(100);
-    assert_eq!(
-        list_with(&server, &cookie, Some(&csrf)).await.0,
-        StatusCode::UNAUTHORIZED
-    );
 
     // At most two sessions: a third sign-in ends the oldest.
     let first = sign_in(&server, "ana", "ana-password-1").await;
     let second = sign_in(&server, "ana", "ana-password-1").await;
     let third = sign_in(&server, "ana", "ana-password-1").await;
-    assert_eq!(
-        list_with(&server, &first.0, Some(&first.1)).await.0,
-        StatusCode::UNAUTHORIZED
-    );
-    for (cookie, csrf) in [&second, &third] {
-        assert_eq!(
-            list_with(&server, cookie, Some(csrf)).await.0,
-            StatusCode::OK
-        );
+    assert_eq!(status_of(&server, &first).await, gone);
+    for session in [&second, &third] {
+        assert_eq!(status_of(&server, session).await, ok);
     }
 
     // A password change (a moment later) ends every session.
@@ -387,10 +366,7 @@ async fn sessions_end_at_sign_out_idle_time_lifetime_password_change_and_quota()
         .set_password("ana", "ana-password-2")
         .await
         .unwrap();
-    for (cookie, csrf) in [&second, &third] {
-        assert_eq!(
-            list_with(&server, cookie, Some(csrf)).await.0,
-            StatusCode::UNAUTHORIZED
-        );
+    for session in [&second, &third] {
+        assert_eq!(status_of(&server, session).await, gone);
     }
 }
