@@ -15,8 +15,10 @@ use crate::binary::free_port;
 /// uses (the OAuth consent page).
 pub struct Browser {
     driver: Child,
+    port: u16,
     endpoint: String,
     session: String,
+    closed: bool,
     http: reqwest::Client,
     _profile: TempDir,
 }
@@ -160,8 +162,10 @@ impl Browser {
             .to_string();
         Self {
             driver,
+            port,
             endpoint,
             session,
+            closed: false,
             http,
             _profile: profile,
         }
@@ -381,6 +385,7 @@ impl Browser {
 
     /// Ends the session and the driver.
     pub async fn close(mut self) {
+        self.closed = true;
         let _ = self
             .http
             .delete(format!("{}/session/{}", self.endpoint, self.session))
@@ -388,6 +393,31 @@ impl Browser {
             .await;
         let _ = self.driver.kill().await;
     }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        // A test that fails before `close` still ends its session, so that chromedriver quits
+        // Chromium: killing chromedriver alone (kill_on_drop) would leave Chromium running.
+        if !self.closed {
+            let _ = end_session_now(self.port, &self.session);
+        }
+    }
+}
+
+/// Ends a WebDriver session without an async runtime (from `Drop`): one plain HTTP request.
+fn end_session_now(port: u16, session: &str) -> std::io::Result<()> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port))?;
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    write!(
+        stream,
+        "DELETE /session/{session} HTTP/1.1\r\nhost: 127.0.0.1:{port}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+    )?;
+    // chromedriver answers once Chromium has quit.
+    let mut answer = [0; 64];
+    let _ = stream.read(&mut answer)?;
+    Ok(())
 }
 
 /// A one-shot HTTP endpoint on 127.0.0.1 standing in for an OAuth client's redirect URI: it

@@ -140,6 +140,7 @@ pub async fn list_tokens(
     responses((status = 201, body = OwnTokenMade),
         (status = 403, description = "Not a password sign-in's credential", body = ErrorBody),
         (status = 409, description = "A token of that name exists", body = ErrorBody),
+        (status = 415, description = "Not JSON", body = ErrorBody),
         (status = 422, description = "A bad alias, scope or lifetime", body = ErrorBody),
         (status = 429, description = "quotas.named_tokens_per_user reached", body = ErrorBody)))]
 pub async fn create_token(
@@ -211,6 +212,7 @@ pub async fn list_api_keys(
     request_body = NewOwnApiKey,
     responses((status = 201, body = OwnApiKeyMade),
         (status = 403, description = "Not a password sign-in's credential", body = ErrorBody),
+        (status = 415, description = "Not JSON", body = ErrorBody),
         (status = 422, description = "A bad scope", body = ErrorBody),
         (status = 429, description = "quotas.api_keys_per_user reached", body = ErrorBody)))]
 pub async fn create_api_key(

@@ -29,7 +29,11 @@ async fn call(
 
 #[tokio::test]
 async fn own_tokens_and_keys_are_made_from_a_password_sign_in_and_revoked_by_their_owner() {
-    let server = TestServer::start().await;
+    let server = TestServer::start_with(|c| {
+        c.quotas.named_tokens_per_user = 2;
+        c.quotas.api_keys_per_user = 1;
+    })
+    .await;
     server.add_user("ana", "ana-password-1").await;
     server.add_user("bob", "bob-password-1").await;
     let (ana, _) = tokens(&server, "ana", "ana-password-1").await;
@@ -85,6 +89,22 @@ async fn own_tokens_and_keys_are_made_from_a_password_sign_in_and_revoked_by_the
     )
     .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    // A name taken is a 409; past the quota (two) a 429 that names it.
+    let again = Some(json!({"alias": "kitchen"}));
+    let (status, body) = call(&server, M::POST, "/v1/account/tokens", &ana, again).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    let hall = Some(json!({"alias": "hall"}));
+    let (status, _) = call(&server, M::POST, "/v1/account/tokens", &ana, hall).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let third = Some(json!({"alias": "third"}));
+    let (status, body) = call(&server, M::POST, "/v1/account/tokens", &ana, third).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("quotas.named_tokens_per_user")
+    );
     let (_, theirs) = call(&server, M::GET, "/v1/account/tokens", &bob, None).await;
     assert_eq!(theirs["tokens"], json!([]));
     let (status, _) = call(&server, M::DELETE, "/v1/account/tokens/kitchen", &bob, None).await;
@@ -110,6 +130,15 @@ async fn own_tokens_and_keys_are_made_from_a_password_sign_in_and_revoked_by_the
     assert_eq!(keys["api_keys"][0]["api_key"], json!(id));
     assert_eq!(keys["api_keys"][0]["scopes"], json!(["voice:list"]));
     assert!(!keys.to_string().contains(&secret));
+    let (status, body) = call(
+        &server,
+        M::POST,
+        "/v1/account/apikeys",
+        &ana,
+        Some(json!({})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
     let (_, none) = call(&server, M::GET, "/v1/account/apikeys", &bob, None).await;
     assert_eq!(none["api_keys"], json!([]));
     let path = format!("/v1/account/apikeys/{id}");

@@ -31,6 +31,16 @@ const OTHER: &str = "fuzz-other";
 /// a web server, the bus, quotas filled, trained models), or `unverified` where no test does yet.
 const REACHED_ELSEWHERE: &[(&str, &[u16], &str)] = &[
     (
+        "/v1/account/tokens",
+        &[409, 429],
+        "account::own_tokens_and_keys_are_made_from_a_password_sign_in_and_revoked_by_their_owner",
+    ),
+    (
+        "/v1/account/apikeys",
+        &[429],
+        "account::own_tokens_and_keys_are_made_from_a_password_sign_in_and_revoked_by_their_owner",
+    ),
+    (
         "/api/v1/play_",
         &[404, 409, 422, 424],
         "speakers::announcements_reach_exactly_the_chosen_speakers_and_pause_and_stop, \
