@@ -84,9 +84,13 @@ impl IdentityService {
         self.repo
             .purge_web_sessions(now, web.session_idle_secs)
             .await?;
-        self.repo
+        let ended = self
+            .repo
             .keep_newest_web_sessions(found.id, web.max_sessions_per_user.saturating_sub(1))
             .await?;
+        if ended {
+            self.states.announce_change();
+        }
         self.repo
             .insert_web_session(&token_hash(&token), found.id, now_ms, expires_at)
             .await?;
@@ -144,9 +148,12 @@ impl IdentityService {
         Ok(self.repo.find_web_session(hash).await?.is_some())
     }
 
-    /// Ends a session (sign-out); ending one that is already gone is no error.
+    /// Ends a session (sign-out); ending one that is already gone is no error. Its open event
+    /// streams are told to check their credential again, and end.
     pub async fn sign_out_web(&self, token: &str) -> Result<(), IdentityError> {
-        self.repo.delete_web_session(&token_hash(token)).await
+        self.repo.delete_web_session(&token_hash(token)).await?;
+        self.states.announce_change();
+        Ok(())
     }
 }
 
@@ -220,13 +227,13 @@ impl IdentityRepo {
         Ok(())
     }
 
-    /// Ends all but the user's `keep` newest sessions.
+    /// Ends all but the user's `keep` newest sessions; whether any ended.
     async fn keep_newest_web_sessions(
         &self,
         user_id: UserId,
         keep: u64,
-    ) -> Result<(), IdentityError> {
-        sqlx::query(
+    ) -> Result<bool, IdentityError> {
+        let done = sqlx::query(
             "DELETE FROM web_sessions WHERE user_id = $1 AND id NOT IN
              (SELECT id FROM web_sessions WHERE user_id = $1 ORDER BY id DESC LIMIT $2)",
         )
@@ -234,7 +241,7 @@ impl IdentityRepo {
         .bind(sql_integer(keep))
         .execute(self.db.pool())
         .await?;
-        Ok(())
+        Ok(done.rows_affected() > 0)
     }
 }
 

@@ -65,7 +65,7 @@ pub fn main_of(page: Page) -> &'static str {
 
 const SPEAKERS: &str = "\
 <p class=\"live\">Live updates: <span id=\"live\">connecting…</span></p>\
-<section aria-labelledby=\"devices-heading\"><h2 id=\"devices-heading\">Speakers</h2>\
+<section aria-labelledby=\"devices-heading\"><h2 id=\"devices-heading\">Devices</h2>\
 <p id=\"devices-error\" class=\"error\" role=\"alert\"></p>\
 <ul id=\"devices\" class=\"cards\"></ul></section>\
 <section aria-labelledby=\"session-heading\"><h2 id=\"session-heading\">Playing</h2>\
@@ -81,8 +81,10 @@ const SPEAKERS: &str = "\
 <form id=\"say-form\" class=\"stack\">\
 <label for=\"say-text\">Text</label><textarea id=\"say-text\" rows=\"2\" required></textarea>\
 <label for=\"say-voice\">Voice</label><select id=\"say-voice\"><option value=\"\">Default voice</option></select>\
+<label class=\"check\" for=\"say-volume-on\"><input type=\"checkbox\" id=\"say-volume-on\"> \
+Set an announcement volume (otherwise each speaker keeps its own)</label>\
 <div class=\"slider\"><label for=\"say-volume\">Announcement volume</label>\
-<input type=\"range\" id=\"say-volume\" min=\"0\" max=\"50\" step=\"1\" value=\"25\">\
+<input type=\"range\" id=\"say-volume\" min=\"0\" max=\"50\" step=\"1\" value=\"25\" disabled>\
 <output id=\"say-volume-value\" for=\"say-volume\">25</output></div>\
 <fieldset><legend>On these speakers</legend><div id=\"say-targets\" class=\"checks\"></div></fieldset>\
 <button type=\"submit\">Say it</button>\

@@ -2,6 +2,8 @@
 //! form token, the session cookie's attributes, the CSRF token every API call with the cookie
 //! must carry, sign-out, idle and absolute expiry, the pages' headers and hashed assets.
 
+use std::time::Duration;
+
 use reqwest::header::{CACHE_CONTROL, CONTENT_TYPE, COOKIE, LOCATION, SET_COOKIE};
 use reqwest::{Client, StatusCode, redirect};
 use serde_json::Value;
@@ -313,6 +315,15 @@ async fn sessions_end_at_sign_out_idle_time_lifetime_password_change_and_quota()
         list_with(&server, &cookie, Some(&csrf)).await.0,
         StatusCode::OK
     );
+    // The page's live events stream ends with the session.
+    let mut events = raw()
+        .get(server.url("/v1/events"))
+        .header(COOKIE, &cookie)
+        .header("x-csrf-token", &csrf)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(events.status(), StatusCode::OK);
     let out = raw()
         .post(server.url("/console/sign-out"))
         .header(COOKIE, &cookie)
@@ -322,6 +333,11 @@ async fn sessions_end_at_sign_out_idle_time_lifetime_password_change_and_quota()
         .await
         .unwrap();
     assert_eq!(out.status(), StatusCode::SEE_OTHER);
+    let ended = tokio::time::timeout(Duration::from_secs(5), async {
+        while let Ok(Some(_)) = events.chunk().await {}
+    })
+    .await;
+    assert!(ended.is_ok(), "the events stream outlived its session");
     let (_, cleared) = set_cookie(&out, "vg_session").unwrap();
     assert!(cleared.contains("Max-Age=0"), "{cleared}");
     assert_eq!(

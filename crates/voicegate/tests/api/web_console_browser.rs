@@ -129,6 +129,9 @@ async fn the_speakers_page_moves_a_volume_and_says_a_sentence_on_two_speakers() 
     loop {
         let peaks = peaks_since(&clients, &since);
         if peaks.iter().all(|p| *p > 1_000) {
+            // The first speaker, at 40 % since its slider moved, is heard quieter than the
+            // second at 100 %: the snapclient applied the volume.
+            assert!(peaks[0] * 4 < peaks[1] * 3, "{peaks:?}");
             break;
         }
         assert!(

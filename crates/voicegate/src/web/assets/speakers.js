@@ -183,13 +183,16 @@
     button('resume', () => hk('resume_hub_media'));
     button('stop', () => hk('stop_play'));
     const sayVolume = el('say-volume');
+    const sayVolumeOn = el('say-volume-on');
     sayVolume.addEventListener('input', () => show('say-volume-value', sayVolume.value));
+    sayVolumeOn.addEventListener('change', () => { sayVolume.disabled = !sayVolumeOn.checked; });
     el('say-form').addEventListener('submit', (event) => {
       event.preventDefault();
       const submit = event.submitter || null;
       act('say-error', async () => {
         const ids = [...el('say-targets').querySelectorAll('input:checked')].map((box) => box.value);
-        const parameters = { Text: el('say-text').value, Volume: Number(sayVolume.value) };
+        const parameters = { Text: el('say-text').value };
+        if (sayVolumeOn.checked) parameters.Volume = Number(sayVolume.value);
         const voice = el('say-voice').value;
         if (voice) parameters.Voice = voice;
         if (ids.length) {
