@@ -1,4 +1,5 @@
-//! `/v1/account/*`: a user's own named tokens and API keys (list, make, revoke), and for the
+//! `/v1/account/*`: a user's own named tokens and API keys (list, make, revoke; from a password
+//! sign-in only), and for the
 //! `admin` scope `/v1/admin/users` and `/v1/admin/clients`. The web console's Account page
 //! calls these; so can any client.
 
@@ -114,7 +115,8 @@ fn created_no_store(body: impl Serialize) -> Response {
 
 /// The caller's named tokens.
 #[utoipa::path(get, path = "/v1/account/tokens", tag = "account", security(("bearer" = [])),
-    responses((status = 200, body = OwnTokens), (status = 401, body = ErrorBody)))]
+    responses((status = 200, body = OwnTokens), (status = 401, body = ErrorBody),
+        (status = 403, description = "Not a password sign-in's credential", body = ErrorBody)))]
 pub async fn list_tokens(
     State(state): State<AppState>,
     Authenticated(principal): Authenticated,
@@ -173,7 +175,7 @@ pub async fn create_token(
 /// Revokes one of the caller's named tokens.
 #[utoipa::path(delete, path = "/v1/account/tokens/{alias}", tag = "account", security(("bearer" = [])),
     params(("alias" = String, Path, description = "The token's name")),
-    responses((status = 204), (status = 404, body = ErrorBody)))]
+    responses((status = 204), (status = 403, description = "Not a password sign-in's credential", body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn revoke_token(
     State(state): State<AppState>,
     Authenticated(principal): Authenticated,
@@ -188,7 +190,8 @@ pub async fn revoke_token(
 
 /// The caller's API keys.
 #[utoipa::path(get, path = "/v1/account/apikeys", tag = "account", security(("bearer" = [])),
-    responses((status = 200, body = OwnApiKeys), (status = 401, body = ErrorBody)))]
+    responses((status = 200, body = OwnApiKeys), (status = 401, body = ErrorBody),
+        (status = 403, description = "Not a password sign-in's credential", body = ErrorBody)))]
 pub async fn list_api_keys(
     State(state): State<AppState>,
     Authenticated(principal): Authenticated,
@@ -234,7 +237,7 @@ pub async fn create_api_key(
 /// Removes one of the caller's API keys.
 #[utoipa::path(delete, path = "/v1/account/apikeys/{api_key}", tag = "account", security(("bearer" = [])),
     params(("api_key" = String, Path, description = "The key's public id")),
-    responses((status = 204), (status = 404, body = ErrorBody)))]
+    responses((status = 204), (status = 403, description = "Not a password sign-in's credential", body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn remove_api_key(
     State(state): State<AppState>,
     Authenticated(principal): Authenticated,

@@ -1,7 +1,8 @@
 //! A user's own credentials, managed by the user (the console's Account page, or any client):
 //! named tokens and API keys listed, made and revoked. Only an interactive sign-in (a password
-//! login's access token, or a console session) makes one, never with more scopes than it holds,
-//! so a narrow or short-lived credential cannot mint a wider or permanent one.
+//! login's access token, or a console session) manages them, and makes one never with more
+//! scopes than it holds: a narrow or short-lived credential can neither mint a wider or permanent
+//! one nor list or revoke the user's others.
 
 use crate::identity::api_keys::{ApiKeyInfo, NewApiKey};
 use crate::identity::error::IdentityError;
@@ -37,11 +38,12 @@ fn scopes_for(principal: &Principal, requested: Option<&str>) -> Result<ScopeSet
 }
 
 impl IdentityService {
-    /// The principal's own named tokens.
+    /// The principal's own named tokens (from an interactive sign-in only).
     pub async fn own_named_tokens(
         &self,
         principal: &Principal,
     ) -> Result<Vec<NamedToken>, IdentityError> {
+        interactive(principal)?;
         self.list_named_tokens(Some(&principal.user)).await
     }
 
@@ -62,20 +64,22 @@ impl IdentityService {
         Ok((token, granted))
     }
 
-    /// Revokes one of the principal's named tokens.
+    /// Revokes one of the principal's named tokens (from an interactive sign-in only).
     pub async fn revoke_own_named_token(
         &self,
         principal: &Principal,
         alias: &str,
     ) -> Result<(), IdentityError> {
+        interactive(principal)?;
         self.revoke_named_token(principal.user_id, alias).await
     }
 
-    /// The principal's own API keys (never the secrets).
+    /// The principal's own API keys, never the secrets (from an interactive sign-in only).
     pub async fn own_api_keys(
         &self,
         principal: &Principal,
     ) -> Result<Vec<ApiKeyInfo>, IdentityError> {
+        interactive(principal)?;
         let mut keys = self.list_api_keys().await?;
         keys.retain(|key| key.user == principal.user);
         Ok(keys)

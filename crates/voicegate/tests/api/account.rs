@@ -60,8 +60,9 @@ async fn own_tokens_and_keys_are_made_from_a_password_sign_in_and_revoked_by_the
     assert_eq!(listed["tokens"][0]["alias"], "kitchen");
     assert!(!listed.to_string().contains(&named));
 
-    // The named token cannot make another (a narrow credential cannot mint a permanent one);
-    // nor can a scope beyond the caller's be asked for; bob sees none of ana's.
+    // The named token cannot make another (a narrow credential cannot mint a permanent one),
+    // nor list or revoke the user's credentials; nor can a scope beyond the caller's be asked
+    // for; bob sees none of ana's.
     let (status, body) = call(
         &server,
         M::POST,
@@ -71,6 +72,16 @@ async fn own_tokens_and_keys_are_made_from_a_password_sign_in_and_revoked_by_the
     )
     .await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    for (method, path) in [
+        (M::GET, "/v1/account/tokens"),
+        (M::DELETE, "/v1/account/tokens/kitchen"),
+        (M::GET, "/v1/account/apikeys"),
+        (M::POST, "/v1/account/apikeys"),
+    ] {
+        let body = (method == M::POST).then(|| json!({}));
+        let (status, answer) = call(&server, method, path, &named, body).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{path}: {answer}");
+    }
     let (status, body) = call(
         &server,
         M::POST,

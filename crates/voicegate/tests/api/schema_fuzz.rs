@@ -32,12 +32,12 @@ const OTHER: &str = "fuzz-other";
 const REACHED_ELSEWHERE: &[(&str, &[u16], &str)] = &[
     (
         "/v1/account/tokens",
-        &[409, 429],
+        &[404, 409, 429],
         "account::own_tokens_and_keys_are_made_from_a_password_sign_in_and_revoked_by_their_owner",
     ),
     (
         "/v1/account/apikeys",
-        &[429],
+        &[404, 429],
         "account::own_tokens_and_keys_are_made_from_a_password_sign_in_and_revoked_by_their_owner",
     ),
     (
